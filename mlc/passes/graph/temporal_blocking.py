@@ -50,6 +50,7 @@ from ...ir.graph import Binding, Constant, Graph, constant
 from ...ir.names import unique_name
 from ...ir.range_mutator import RangeMutator
 from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, For, IRModule, PrimFunc, SeqStmt, seq
+from .inline import LoadInliner
 
 __all__ = ["temporal_blocking", "find_stencil", "blocked_kernel", "blocking_plan", "covers", "Stencil", "Plan",
            "TEMPORAL_BLOCKED"]
@@ -164,7 +165,7 @@ def find_stencil(func: PrimFunc) -> Stencil | None:
         if stage is None:
             return None
         buffer, iters, value = stage
-        value = _Inline(values).visit(value)
+        value = LoadInliner(values).visit(value)
         if buffer is y and k == len(items) - 1:
             reads = _row_reads(value, x, iters)
             if reads is None or len({v.dtype for v in iters}) != 1:
@@ -214,21 +215,6 @@ def _int(e) -> int | None:
     if isinstance(e, int):
         return e
     return e.value if isinstance(e, IntImm) else None
-
-
-class _Inline(Mutator):
-    """Loads of an intermediate buffer become its stage's value at the load's indices."""
-
-    def __init__(self, values: dict):
-        self.values = values
-
-    def visit_BufferLoad(self, node: BufferLoad):
-        node = self.generic_visit(node)
-        found = self.values.get(id(node.buffer))
-        if found is None:
-            return node
-        iters, value = found
-        return substitute(value, dict(zip(iters, node.indices)))
 
 
 def _row_reads(value, x: Buffer, iters: tuple[Var, ...]) -> tuple[np.ndarray, np.ndarray] | None:
