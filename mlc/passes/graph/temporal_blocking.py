@@ -42,7 +42,7 @@ import numpy as np
 from ...ir import dtype as dt
 from ...ir.analysis.dependence import evaluate_index
 from ...ir.buffer import Buffer, decl_buffer
-from ...ir.expr import Binary, BufferLoad, IntImm, Not, Range, Var, const
+from ...ir.expr import Binary, BufferLoad, IntImm, Not, Range, Select, Var, const
 from ...ir.expr import max as emax
 from ...ir.expr import min as emin
 from ...ir.functor import Mutator, pre_order_nodes, substitute
@@ -302,20 +302,24 @@ class _Reads(Mutator):
 
 
 class _Resolve(RangeMutator):
-    """Index arithmetic and conditions simplified under known ranges of the iterators: in a
-    region away from the array's edges, ``max(min(i - 1, n - 3), 0)`` is ``i - 1`` and an
-    edge test is True, so the region's loop reads contiguous vectors."""
+    """Indices and conditions simplified under known ranges of the iterators: in a region
+    away from the array's edges, ``max(min(i - 1, n - 3), 0)`` is ``i - 1`` and an edge test
+    is True, so the region's loop reads contiguous vectors. The values computed are left as
+    they are (integer data may wrap around; indices of in-bounds reads do not)."""
 
-    def visit_Binary(self, node):  # each index expression simplified once, as a whole
-        if (dt.is_int(node.dtype) or dt.is_bool(node.dtype)) and _index_arithmetic(node):
-            return self.analyzer.simplify(node)
-        return self.generic_visit(node)
+    def _simplified(self, e):
+        return self.analyzer.simplify(e) if _index_arithmetic(e) else e
 
-    def visit_Select(self, node):
+    def visit_BufferLoad(self, node: BufferLoad):
         node = self.generic_visit(node)
-        if isinstance(node.cond, IntImm):
-            return node.true_value if node.cond.value else node.false_value
-        return node
+        return BufferLoad(node.buffer, tuple(self._simplified(i) for i in node.indices), node.dtype)
+
+    def visit_Select(self, node: Select):
+        node = self.generic_visit(node)
+        cond = self._simplified(node.cond)
+        if isinstance(cond, IntImm):
+            return node.true_value if cond.value else node.false_value
+        return Select(cond, node.true_value, node.false_value, node.dtype)
 
 
 def _index_arithmetic(expr) -> bool:
@@ -353,7 +357,7 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
                    for axis, extent in enumerate(rest, start=1)]
 
     row_regions = _regions(n, st.halo)
-    middle = row_regions[len(row_regions) // 2]
+    inner_rows = row_regions[len(row_regions) // 2]
     resolved: dict[tuple, object] = {}
 
     def simplified(bounds: tuple) -> object:
@@ -379,7 +383,7 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
                 return reads.visit(substitute(simplified(bounds), names))
             where = (g - base,) if dst is not y else (g,)
             # the edge rows (a few of the array's) in one region each way: less code to compile
-            regions = col_regions if (first, end) == middle else [[(0, e)] for e in rest]
+            regions = col_regions if (first, end) == inner_rows else [[(0, e)] for e in rest]
             body = _row_loops(dst, where, cols, regions, ((first, end),), st.x.dtype, value_at)
             parts.append(For(g, begin, emax(stop - begin, const(0, idx)), "serial", body))
         return seq(*parts)
