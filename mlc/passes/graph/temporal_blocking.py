@@ -35,12 +35,11 @@ are loops for a CPU's threads.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ...ir import dtype as dt
-from ...ir.analysis.dependence import evaluate_index
 from ...ir.buffer import Buffer, decl_buffer
 from ...ir.expr import Binary, BufferLoad, IntImm, Not, Range, Select, Var, const
 from ...ir.expr import max as emax
@@ -49,8 +48,8 @@ from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.graph import Binding, Constant, Graph, constant
 from ...ir.names import unique_name
 from ...ir.range_mutator import RangeMutator
-from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, For, IRModule, PrimFunc, SeqStmt, seq
-from .inline import LoadInliner
+from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, For, IRModule, PrimFunc, seq
+from .stencils import Stencil, find_stencil, reach_along, static_shape
 
 __all__ = ["temporal_blocking", "find_stencil", "blocked_kernel", "blocking_plan", "covers", "Stencil", "Plan",
            "TEMPORAL_BLOCKED"]
@@ -74,22 +73,6 @@ MAX_REDUNDANCY = 0.25
 EVEN_TILES = 6
 #: The widest vector a loop over a row is cut into (bytes).
 VECTOR_BYTES = 64
-#: The most rows whose read rows are checked one by one.
-MAX_CHECKED_ROWS = 1 << 20
-
-
-@dataclass(frozen=True)
-class Stencil:
-    """A kernel ``y = K(x)`` whose row ``i`` of ``y`` reads rows ``first[i] .. last[i]`` of ``x``,
-    at most ``halo`` rows away: ``value`` (over ``iters``, the block's iterators, one per axis)
-    is stored at ``y[iters]``."""
-    x: Buffer
-    y: Buffer
-    iters: tuple[Var, ...]
-    value: object
-    halo: int
-    first: np.ndarray = field(repr=False, compare=False)
-    last: np.ndarray = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -135,136 +118,6 @@ def _balanced(n: int, rows: int) -> int:
     multiple = 4 if tiles >= EVEN_TILES else 2
     tiles = -(-tiles // multiple) * multiple
     return -(-n // tiles)
-
-
-def find_stencil(func: PrimFunc) -> Stencil | None:
-    """``func`` as a :class:`Stencil` over its first axis, or None where it is not one (see the
-    module docstring for what is checked).
-
-    >>> from mlc import te
-    >>> A = te.placeholder((6, 5), "float32", "A")
-    >>> B = te.compute((6, 5), lambda i, j: A[te.max(i - 1, 0), j] + A[i, j], name="B")
-    >>> find_stencil(te.create_prim_func([A, B])).halo
-    1
-    >>> C = te.compute((6, 5), lambda i, j: A[5 - i, j], name="C")   # row 0 reads row 5
-    >>> find_stencil(te.create_prim_func([A, C])).halo
-    5
-    """
-    if len(func.params) != 2 or func.attr("mlc.scheduled") or func.root_block is None:
-        return None
-    x, y = func.params
-    shape = _shape(x)
-    if shape is None or shape != _shape(y) or x.dtype != y.dtype or not shape or min(shape) <= 0:
-        return None
-    root = func.root_block
-    items = root.body.seq if isinstance(root.body, SeqStmt) else (root.body,)
-    made = {id(buf) for buf in root.alloc_buffers}
-    values: dict[int, tuple[tuple[Var, ...], object]] = {}  # an intermediate buffer -> its stage
-    for k, item in enumerate(items):
-        stage = _stage(item)
-        if stage is None:
-            return None
-        buffer, iters, value = stage
-        value = LoadInliner(values).visit(value)
-        if buffer is y and k == len(items) - 1:
-            reads = _row_reads(value, x, iters)
-            if reads is None or len({v.dtype for v in iters}) != 1:
-                return None
-            points = np.arange(shape[0])
-            halo = int(max(np.max(points - reads[0]), np.max(reads[1] - points)))
-            return Stencil(x, y, iters, value, halo, *reads)
-        if id(buffer) not in made or id(buffer) in values:
-            return None
-        values[id(buffer)] = (iters, value)
-    return None
-
-
-def _stage(stmt) -> tuple[Buffer, tuple[Var, ...], object] | None:
-    """(the buffer, the iterators, the value) of a canonical loop nest around one block storing
-    ``buffer[iterators] = value`` over all of ``buffer``, or None."""
-    loops = []
-    while isinstance(stmt, For):
-        loops.append(stmt)
-        stmt = stmt.body
-    if not isinstance(stmt, BlockRealize) or not (isinstance(stmt.predicate, IntImm) and stmt.predicate.value):
-        return None
-    block = stmt.block
-    store = block.body
-    if not isinstance(store, BufferStore) or block.init is not None or block.alloc_buffers:
-        return None
-    iters = tuple(iv.var for iv in block.iter_vars)
-    shape = _shape(store.buffer)
-    if shape is None or len(loops) != len(iters) or len(iters) != len(shape) or \
-            any(a is not b for a, b in zip(store.indices, iters)) or len(store.indices) != len(iters):
-        return None
-    for loop, value, iv, extent in zip(loops, stmt.iter_values, block.iter_vars, shape):
-        if loop.kind != "serial" or loop.annotations or _int(loop.min) != 0 or _int(loop.extent) != extent \
-                or value is not loop.loop_var or iv.iter_type != "spatial" or _int(iv.dom.min) != 0 \
-                or _int(iv.dom.extent) != extent:
-            return None
-    return store.buffer, iters, store.value
-
-
-def _shape(buffer: Buffer) -> tuple[int, ...] | None:
-    """``buffer``'s shape as ints, or None where an extent is symbolic."""
-    out = tuple(_int(d) for d in buffer.shape)
-    return None if None in out else out
-
-
-def _int(e) -> int | None:
-    if isinstance(e, int):
-        return e
-    return e.value if isinstance(e, IntImm) else None
-
-
-def _row_reads(value, x: Buffer, iters: tuple[Var, ...]) -> tuple[np.ndarray, np.ndarray] | None:
-    """(the first, the last row of ``x`` that ``value`` reads) for each row it computes (read
-    off every row), or None where a read is of another buffer, its row depends on more than
-    the row iterator, leaves the array, or cannot be evaluated."""
-    if any(isinstance(n, BufferLoad) and (n.buffer is not x or len(n.indices) != len(iters))
-           for n in pre_order_nodes(value)):
-        return None
-    if any(isinstance(n, Var) and not any(n is v for v in iters) for n in pre_order_nodes(value)):
-        return None  # a variable of its own (a let): not proven
-    return _reads_along(value, x, iters, 0)
-
-
-def _reach(value, x: Buffer, iters: tuple[Var, ...], axis: int) -> int | None:
-    """The most that a read of ``x`` in ``value`` is away along ``axis`` from the element it
-    computes, or None (see :func:`_reads_along`)."""
-    reads = _reads_along(value, x, iters, axis)
-    if reads is None:
-        return None
-    points = np.arange(len(reads[0]))
-    return int(max(np.max(points - reads[0]), np.max(reads[1] - points)))
-
-
-def _reads_along(value, x: Buffer, iters: tuple[Var, ...], axis: int):
-    """(the least, the greatest index along ``axis`` that a read of ``x`` in ``value`` takes) for
-    each index of that axis; None where a read's index along ``axis`` depends on another
-    iterator, leaves the array, or cannot be evaluated."""
-    size = _shape(x)[axis]
-    if size > MAX_CHECKED_ROWS:
-        return None
-    points = np.arange(size, dtype=np.int64)
-    var = iters[axis]
-    first, last = points.copy(), points.copy()
-    for node in pre_order_nodes(value):
-        if not isinstance(node, BufferLoad) or node.buffer is not x:
-            continue
-        index = node.indices[axis]
-        if any(isinstance(v, Var) and v is not var for v in pre_order_nodes(index)):
-            return None
-        if axis == 0 and any(v is var for i in node.indices[1:] for v in pre_order_nodes(i)):
-            return None  # a column that moves with the row: rows of a tile are not enough
-        read = evaluate_index(index, {var: points})
-        if read is None:
-            return None
-        read = np.broadcast_to(read, points.shape)
-        if np.any(read < 0) or np.any(read >= size):
-            return None
-        first, last = np.minimum(first, read), np.maximum(last, read)
-    return first, last
 
 
 def covers(st: Stencil, plan: Plan) -> bool:
@@ -341,11 +194,11 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
     ``plan.rows`` rows in parallel, each with two scratch buffers of its own. Each step's rows
     and each row's last axis are cut where the stencil reaches past the array's edges, so the
     middle regions run without the edge tests."""
-    n, *rest = _shape(st.x)
+    n, *rest = static_shape(st.x)
     rest = tuple(rest)
     idx = st.iters[0].dtype  # the index type of the kernel's own iterators
     steps, rows, h = plan.steps, plan.rows, plan.halo
-    x, y = decl_buffer(_shape(st.x), st.x.dtype, "x"), decl_buffer(_shape(st.y), st.y.dtype, "y")
+    x, y = decl_buffer(static_shape(st.x), st.x.dtype, "x"), decl_buffer(static_shape(st.y), st.y.dtype, "y")
     span = rows + 2 * (steps - 1) * h  # the rows of the first step's result
     # (a tagged scope: compact_buffers, which would shrink them to what one tile touches,
     # leaves them as they are: they are that already)
@@ -353,7 +206,7 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
     tile = Var("tile", idx)
     start = tile * const(rows, idx)
     base = start - const((steps - 1) * h, idx)  # the row of the scratch buffers' row 0
-    col_regions = [_regions(extent, _reach(st.value, st.x, st.iters, axis) or 0)
+    col_regions = [_regions(extent, reach_along(st, axis) or 0)
                    for axis, extent in enumerate(rest, start=1)]
 
     row_regions = _regions(n, st.halo)
@@ -496,7 +349,7 @@ def _plan(st: Stencil, trips: int) -> Plan | None:
     reach always does)."""
     itemsize = max(1, dt.bits(st.x.dtype) // 8)
     for halo in range(min(1, st.halo), st.halo + 1):
-        plan = blocking_plan(_shape(st.x), itemsize, halo, trips, MIN_ARRAY_BYTES, SCRATCH_BYTES, STEPS,
+        plan = blocking_plan(static_shape(st.x), itemsize, halo, trips, MIN_ARRAY_BYTES, SCRATCH_BYTES, STEPS,
                              MAX_REDUNDANCY)
         if plan is not None and (halo == st.halo or covers(st, plan)):
             return plan
