@@ -5,13 +5,15 @@ tile sizes, thread counts and vector widths.
 schedule does), then gives each block, in program order, the first rule that
 takes it:
 
-0. **tensor cores**: a float16 matmul into float32 (batched or not, M, N, K
-   multiples of 16) gets one of the blocks of
+0. **tensor cores**: the default rules' own GEMM rules with their choices drawn
+   uniformly (:func:`~mlc.schedules.gpu.default.wgmma_rule`,
+   :func:`~mlc.schedules.gpu.default.gpu_tensor_core_matmul`): a float16 matmul into
+   float32 (batched or not, M, N, K multiples of 16) gets one of the blocks of
    :data:`~mlc.schedules.gpu.default.TENSOR_CORE_VARIANTS` that divide it (warps,
-   fragments a warp, k step, cp.async pipeline depth), sampled, as WMMA calls or
-   as ldmatrix + mma.sync (sampled); on a target naming sm_90 or sm_90a a function that
-   is exactly such a matmul also samples among the warpgroup-MMA blocks
-   (:data:`~mlc.schedules.gpu.wgmma.WGMMA_TILES`, ``sch.wgmma_gemm``);
+   fragments a warp, k step, cp.async pipeline depth), a split of k where not batched,
+   as WMMA calls or as ldmatrix + mma.sync; on a target naming sm_90 or sm_90a a function
+   that is exactly such a matmul first draws among the warpgroup-MMA blocks
+   (:data:`~mlc.schedules.gpu.wgmma.WGMMA_TILES`, ``sch.wgmma_gemm``) and none;
 1. **multi-level tiling** of a reduction with reuse (a read that some spatial
    iterator does not index: matmul, batch matmul, conv): spatial loops in four
    levels ``S0 S1 S2 S3`` (grid blocks, threads, and a per-thread register tile
@@ -41,7 +43,7 @@ when it compiles (a candidate over them is a recorded build error).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,15 +56,12 @@ from ...target import DeviceLimits
 from ..schedule import Schedule
 from ..default.cpu import inline_injective
 from ..default.patterns import constant_extent, is_canonical, view, view_by_name
-from .default import TENSOR_CORE_VARIANTS, WGMMA_ARCHS, tensor_core_matmul_extents, tensor_core_tiles
-from .wgmma import HOPPER_SHARED_BYTES, WGMMA_TILES, WgmmaTile, plain_matmul_shape
+from .default import THREAD_CHOICES, gpu_tensor_core_matmul, wgmma_rule
 from ..default.steps import attempt
 
-__all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES"]
+__all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES", "uniform_knob"]
 
 _LIMITS = DeviceLimits()
-#: threads per block the row and elementwise rules sample from (powers of two, at most the limit)
-THREAD_CHOICES = (32, 64, 128, 256, 512, 1024)
 #: vector widths of elementwise threads and cooperative fetches
 VECTOR_CHOICES = (1, 2, 4)
 
@@ -84,6 +83,8 @@ class GpuInfo:
     #: the architecture the target names ("sm_90", "sm_90a": the wgmma blocks join the
     #: tensor-core choices; a target naming none keeps the space the same on every machine)
     arch: str = ""
+    #: the target itself, for the default rules' space (None: a GPU of the default limits)
+    target: object = field(default=None, compare=False, repr=False)
 
     @staticmethod
     def from_target(target) -> GpuInfo:
@@ -91,7 +92,7 @@ class GpuInfo:
         limits = target.limits
         return GpuInfo(limits.max_threads_per_block, limits.max_shared_memory_per_block,
                        warp=limits.warp_size, max_dynamic_shared_bytes=limits.max_dynamic_shared_memory_per_block,
-                       arch=getattr(target, "arch", "") or "")
+                       arch=getattr(target, "arch", "") or "", target=target)
 
 
 def _names(func) -> list[str]:
@@ -129,40 +130,15 @@ def _pick(sch, choices: list[int]) -> int:
 
 # ----------------------------------------------------------------- the rules
 
-#: The tensor-core intrinsics a point may use (mlc.schedules.intrinsics.cuda.VARIANTS).
-TENSOR_CORE_INTRINSICS = ("wmma", "mma")
+def uniform_knob(sch: Schedule, name: str, options: list[int], default: int) -> int:
+    """A default rule's open decision drawn uniformly (the generic space's draws)."""
+    return int(sch.sample_categorical(options, [1.0] * len(options)))
 
 
 def _tensor_core(sch: Schedule, func_name: str, name: str, info: GpuInfo):
-    """A float16 matmul on tensor cores: a sampled block and intrinsics (rule 0)."""
-    ext = tensor_core_matmul_extents(sch, func_name, name)
-    if ext is None:
-        return None
-    tiles = tensor_core_tiles(*ext[-3:], tiles=TENSOR_CORE_VARIANTS)
-    hopper = _wgmma_tiles(sch, func_name, name, ext, info)
-    if not tiles and not hopper:
-        return None
-    tile = (tiles + hopper)[int(sch.sample_categorical(list(range(len(tiles) + len(hopper))),
-                                                       [1.0] * (len(tiles) + len(hopper))))]
-    if isinstance(tile, WgmmaTile):  # a Hopper kernel: an sm_90 GPU's shared memory
-        _check("bytes of shared memory", tile.shared_bytes, max(info.max_dynamic_shared_bytes, HOPPER_SHARED_BYTES),
-               name)
-        tile.schedule(sch, name, func_name)
-        return True
-    _check("bytes of shared memory", tile.shared_bytes, info.max_dynamic_shared_bytes, name)
-    intrinsics = TENSOR_CORE_INTRINSICS[int(sch.sample_categorical([0, 1], [0.5, 0.5]))]
-    tile.schedule(sch, name, func_name, variant=intrinsics)
-    return True
-
-
-def _wgmma_tiles(sch: Schedule, func_name: str, name: str, ext: list[int], info: GpuInfo) -> list:
-    """The wgmma blocks (WGMMA_TILES) that divide a float16 matmul function of exactly one block
-    (the wgmma kernel's shape), on an sm_90a target; none elsewhere."""
-    if info.arch not in WGMMA_ARCHS or len(ext) != 3 or _names(sch.mod[func_name]) != [name] or \
-            plain_matmul_shape(sch.mod[func_name], name) is None:
-        return []
-    m, n, k = ext
-    return [t for t in WGMMA_TILES if m % t.block_m == 0 and n % t.block_n == 0 and k % t.block_k == 0]
+    """A float16 matmul on tensor cores: the default rule's, its choices drawn (rule 0)."""
+    return gpu_tensor_core_matmul(sch, func_name, name, info.max_threads, uniform_knob,
+                                  info.max_dynamic_shared_bytes)
 
 
 def _tile(sch: Schedule, func_name: str, name: str, info: GpuInfo):
@@ -309,6 +285,8 @@ def gpu_space(sch: Schedule, func_name: str, info: GpuInfo) -> None:
     """The GPU design space for function ``func_name`` of ``sch`` (in place); a point over the
     GPU's limits raises :class:`ResourceLimitError`."""
     inline_injective(sch, func_name, None)  # the CPU's rule; it does not look at the CPU
+    if wgmma_rule(sch, func_name, info.arch, uniform_knob):
+        return
     for name in _names(sch.mod[func_name]):
         if name not in _names(sch.mod[func_name]):
             continue
