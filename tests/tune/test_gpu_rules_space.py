@@ -91,7 +91,7 @@ RUNS = {
     "mm ragged 33x40x8": (lambda: matmul(33, 40, 8, name="main"), SM80),
     "bmm 2x32x32x16": (lambda: batch_matmul(2, 32, 32, 16), SM80),
     "hgemm 64x64x32 sm_80": (lambda: half_matmul(64, 64, 32), SM80),
-    "hgemm 128x64x64 sm_90": (lambda: half_matmul(128, 64, 64), SM90),
+    "hgemm 256x128x64 sm_90": (lambda: half_matmul(256, 128, 64), SM90),
 }
 
 
