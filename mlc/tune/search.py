@@ -84,7 +84,7 @@ class EvolutionarySearch:
                          key, self._features[key])
 
     def default(self) -> Candidate:
-        """The default CPU schedule, as a candidate."""
+        """The default schedule (the CPU or GPU rules), as a candidate."""
         return self.candidate(DEFAULT)
 
     def default_point(self) -> Candidate | None:

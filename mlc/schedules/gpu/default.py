@@ -57,6 +57,14 @@ reduction knows, into a 0-d output): the CUDA backend runs it as a kernel of one
 thread, with a :class:`~mlc.errors.PerformanceWarning` that names the statement
 where it has more than 64 loop iterations. Never a silently single-threaded kernel.
 
+Every decision a rule takes is a named choice with its default (:func:`~.steps.decide`):
+``wgmma.tile``, ``tensor_core.tile``, ``tensor_core.split_k``, ``tensor_core.intrinsics``,
+``matmul.tile``, ``matmul.split_k``, ``matmul.simt``, ``matmul.stages``, ``rows.threads``,
+``reduction.threads``, ``elementwise.vector``, ``elementwise.threads``. Without ``knobs``
+each takes its default and nothing is sampled; :func:`mlc.tune.space.gpu_rules_space`
+samples them, so the default schedule is the point of that space taking every default
+(``mlc.tune.space.default_point``) and tuning starts from it.
+
 A function an op wrote by hand (a sort, a scan, a factorization) has no
 blocks for these rules: :data:`GPU_RULES` gives it its op's GPU kernel, or
 runs its batch loops one per thread (:mod:`.gpu_hand_written`).
