@@ -162,3 +162,12 @@ def test_the_gpu_tuner_starts_from_the_default(target):
     default, point = search.default(), search.default_point()
     assert point is not None and point.space == space.RULES and point.decisions
     assert point.ir_hash == default.ir_hash
+
+
+def test_the_gpu_search_goes_on_in_the_generic_tiling_once_the_rules_run_out():
+    """The tuner's GPU space still holds the generic tiling's points: a small matmul's rules
+    space (its tiles and pipeline depths) runs out, and the search samples the tiled space."""
+    search = EvolutionarySearch(matmul(64, 64, 64, name="main"), SM80, population=16)
+    batch = search.propose(16, None, [])
+    spaces = {c.space for c in batch}
+    assert spaces == {space.RULES, space.TILED} and len({c.ir_hash for c in batch}) == 16
