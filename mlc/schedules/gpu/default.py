@@ -103,7 +103,7 @@ from ..default.steps import Knobs, attempt, decide
 __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
            "matmul_tile", "schedule_shared_matmul", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS",
            "TENSOR_CORE_WARPS", "tensor_core_tile", "split_k", "split_k_factor", "split_k_factors", "wgmma_rule", "SPLIT_K_MIN_BLOCKS", "tensor_core_matmul_extents", "tensor_core_tiles", "TensorCoreTile", "TENSOR_CORE_VARIANTS",
-           "MATMUL_STAGES", "MATMUL_STAGE_CHOICES", "THREAD_CHOICES", "TENSOR_CORE_INTRINSICS", "gpu_rows", "ROW_SHARED_BYTES", "WGMMA_DEFAULT", "WGMMA_ARCHS", "wgmma_tile", "target_arch"]
+           "MATMUL_STAGES", "MATMUL_STAGE_CHOICES", "THREAD_CHOICES", "thread_choices", "TENSOR_CORE_INTRINSICS", "gpu_rows", "ROW_SHARED_BYTES", "WGMMA_DEFAULT", "WGMMA_ARCHS", "wgmma_tile", "target_arch"]
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
@@ -210,6 +210,16 @@ def _plain(sch, block):
     """(view, kinds) when the block's loops bind its iterators one to one, else None."""
     v = view(sch, block)
     return (v, [iv.iter_type for iv in v.block.iter_vars]) if is_canonical(v) else None
+
+
+def thread_choices(work: int, max_threads: int) -> list[int]:
+    """The threads per block a design space may give ``work`` parallel items: those of
+    :data:`THREAD_CHOICES` within ``max_threads`` and no more than a warp beyond the work.
+
+    >>> thread_choices(200, 1024), thread_choices(5, 1024)
+    ([32, 64, 128, 256], [32])
+    """
+    return [t for t in THREAD_CHOICES if t <= max_threads and t <= max(32, _pow2_at_least(work, 1 << 30))]
 
 
 def _pow2_at_least(n: int, cap: int) -> int:
@@ -538,7 +548,7 @@ def gpu_reduction(sch, func_name: str, name: str, max_threads: int = THREADS, kn
     if spatial is not None:
         sch.bind(spatial, "blockIdx.x")
     threads = _pow2_at_least(reduce_size, min(THREADS, max_threads))
-    threads = decide(sch, knobs, "reduction.threads", [t for t in THREAD_CHOICES if t <= max_threads], threads)
+    threads = decide(sch, knobs, "reduction.threads", thread_choices(reduce_size, max_threads), threads)
     _across_threads(sch, red, threads)
     return {name}
 
@@ -575,7 +585,7 @@ def gpu_spatial(sch, func_name: str, name: str, max_threads: int = THREADS, knob
     for _, rv in outer:
         total = total * rv.extent.value if total is not None and isinstance(rv.extent, IntImm) else None
     split = None
-    choices = [t for t in THREAD_CHOICES if t <= max_threads]
+    choices = thread_choices(total or most, max_threads)
     if not reduce_values and total is not None and total % VECTOR_LANES == 0 and total >= 2 * VECTOR_LANES and \
             decide(sch, knobs, "elementwise.vector", [0, 1], 1):
         # vectorize may refuse where it cannot prove the lanes independent (a tuple-valued
@@ -654,7 +664,7 @@ def gpu_rows(sch, func_name: str, max_threads: int = THREADS, max_row_bytes: int
     if not rows_buffer or row_bytes > min(ROW_SHARED_BYTES, max_row_bytes):
         return None
     threads = _pow2_at_least(cols, min(THREADS, max_threads))
-    threads = decide(sch, knobs, "rows.threads", [t for t in THREAD_CHOICES if t <= max_threads], threads)
+    threads = decide(sch, knobs, "rows.threads", thread_choices(cols, max_threads), threads)
     *row_loops, col = sch.get_loops(sch.get_block(names[-1], func_name))
     row = sch.fuse(*row_loops) if len(row_loops) > 1 else row_loops[0]
     _, col_thread = sch.split(col, [None, threads])
