@@ -93,7 +93,7 @@ from ..intrinsics.cuda import WMMA_TILE, schedule_wmma_matmul
 from ..state import all_blocks
 from ..default.cpu import inline_injective
 from .hand_written import hand_written_for_gpu
-from .wgmma import WGMMA_TILES, WgmmaTile
+from .wgmma import WGMMA_TILES, WgmmaTile, plain_matmul_shape
 from .fetch import VECTOR_LANES, vector_fetch
 from .simt import schedule_simt_matmul, simt_fits
 from ..default.patterns import is_canonical, view
@@ -339,7 +339,7 @@ def wgmma_rule(sch, func_name: str, arch: str, knobs: Knobs | None = None) -> bo
     tile = wgmma_tile(m, n, k) if WGMMA_DEFAULT else None
     if knobs is not None:
         tiles = [t for t in WGMMA_TILES if m % t.block_m == 0 and n % t.block_n == 0 and k % t.block_k == 0]
-        if not tiles:
+        if not tiles or plain_matmul_shape(func, names[0]) is None:  # the kernel would refuse it
             return False
         none = len(tiles)  # the last option: no wgmma kernel
         tile = (tiles + [None])[decide(sch, knobs, "wgmma.tile", list(range(none + 1)),
