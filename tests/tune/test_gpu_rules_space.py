@@ -86,6 +86,7 @@ def _arrays(func, rng):
 RUNS = {
     "elementwise 1000": (lambda: vector_add(1000), SM80),
     "row_sum 6x200": (lambda: row_sum(6, 200), SM80),
+    "row_sum 9x40": (lambda: row_sum(9, 40), SM80),
     "rows 8x300": (lambda: _normalize(8, 300), SM80),
     "mm_relu 64": (lambda: matmul(64, 64, 64, relu=True, name="main"), SM80),
     "mm ragged 33x40x8": (lambda: matmul(33, 40, 8, name="main"), SM80),

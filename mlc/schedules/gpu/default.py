@@ -522,8 +522,9 @@ def matmul_tile(m: int, n: int, batch: int = 1) -> tuple[int, int, int, int, int
 
 
 def gpu_reduction(sch, func_name: str, name: str, max_threads: int = THREADS, knobs: Knobs | None = None):
-    """Rule 2 (module docstring); with ``knobs`` (a design space) ``reduction.threads`` is
-    open (:data:`THREAD_CHOICES`)."""
+    """Rule 2 (module docstring); with ``knobs`` (a design space) ``reduction.cross_thread``
+    (threads across the reduction, or one thread an output: rule 3) and ``reduction.threads``
+    (:data:`THREAD_CHOICES`) are open."""
     block = sch.get_block(name, func_name)
     found = _plain(sch, block)
     if found is None:
@@ -540,7 +541,10 @@ def gpu_reduction(sch, func_name: str, name: str, max_threads: int = THREADS, kn
     reduce_size = 1
     for e in ext[n_spatial:]:
         reduce_size *= e
-    if reduce_size < MIN_CROSS_THREAD:
+    cross = reduce_size >= MIN_CROSS_THREAD
+    if knobs is not None and not decide(sch, knobs, "reduction.cross_thread", [1, 0], int(cross)):
+        return gpu_spatial(sch, func_name, name, max_threads, knobs)  # one thread an output
+    if not cross:
         return None
     loops = sch.get_loops(block)
     spatial = sch.fuse(*loops[:n_spatial]) if n_spatial > 1 else (loops[0] if n_spatial else None)
@@ -563,9 +567,9 @@ def _across_threads(sch, loop, threads: int) -> None:
 
 
 def gpu_spatial(sch, func_name: str, name: str, max_threads: int = THREADS, knobs: Knobs | None = None):
-    """Rule 3 (module docstring); with ``knobs`` (a design space) ``elementwise.vector``
-    (vectors on or off, where they may be) and ``elementwise.threads`` (:data:`THREAD_CHOICES`)
-    are open."""
+    """Rule 3 (module docstring); with ``knobs`` (a design space) ``elementwise.lanes``
+    (each thread's vector: :data:`VECTOR_LANES`, 2 or 1 where they divide the work) and
+    ``elementwise.threads`` (:data:`THREAD_CHOICES`) are open."""
     block = sch.get_block(name, func_name)
     most = min(THREADS, max_threads)
     loops = sch.get_loops(block)
@@ -586,11 +590,14 @@ def gpu_spatial(sch, func_name: str, name: str, max_threads: int = THREADS, knob
         total = total * rv.extent.value if total is not None and isinstance(rv.extent, IntImm) else None
     split = None
     choices = thread_choices(total or most, max_threads)
-    if not reduce_values and total is not None and total % VECTOR_LANES == 0 and total >= 2 * VECTOR_LANES and \
-            decide(sch, knobs, "elementwise.vector", [0, 1], 1):
+    widths = [w for w in (VECTOR_LANES, 2) if not reduce_values and total is not None and total % w == 0 and
+              total >= 2 * w]
+    lanes = decide(sch, knobs, "elementwise.lanes", widths + [1], widths[0] if VECTOR_LANES in widths else 1)
+    if lanes > 1:
         # vectorize may refuse where it cannot prove the lanes independent (a tuple-valued
         # stage of 2 x 3 x 2 whose lanes cross rows): then one element a thread
-        split = attempt(sch, _vector_threads, fused, max(1, min(most, total // VECTOR_LANES)), knobs, choices)
+        split = attempt(sch, _vector_threads, fused, max(1, min(most, total // lanes)), knobs,
+                        thread_choices(total // lanes, max_threads), lanes)
     if split is None:
         threads = most if total is None else max(1, min(most, total))
         split = sch.split(fused, [None, decide(sch, knobs, "elementwise.threads", choices, threads)])
@@ -600,12 +607,12 @@ def gpu_spatial(sch, func_name: str, name: str, max_threads: int = THREADS, knob
     return {name}
 
 
-def _vector_threads(sch, fused, threads: int, knobs: Knobs | None = None, choices=()):
+def _vector_threads(sch, fused, threads: int, knobs: Knobs | None = None, choices=(), lanes: int = VECTOR_LANES):
     """``fused`` split into blocks, ``threads`` threads (or another of ``choices`` that
-    ``knobs`` takes) and a vectorized loop of :data:`VECTOR_LANES` (each thread: one aligned
-    vector); the block and thread loops."""
+    ``knobs`` takes) and a vectorized loop of ``lanes`` (each thread: one aligned vector);
+    the block and thread loops."""
     threads = decide(sch, knobs, "elementwise.threads", list(choices), threads)
-    b, t, lanes = sch.split(fused, [None, threads, VECTOR_LANES])
+    b, t, lanes = sch.split(fused, [None, threads, lanes])
     sch.vectorize(lanes)
     return b, t
 
