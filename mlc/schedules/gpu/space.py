@@ -24,13 +24,15 @@ takes it:
    sampled choice, every read staged in ``shared`` memory per ``R0`` step
    (``cache_read`` + ``compute_at``), fetched cooperatively by the block's
    threads with a sampled vector width; a sampled unroll of ``R1``;
-2. **row reductions** (sums, max, the parts of softmax): either one block per
-   output element whose sampled number of threads (a power of two) reduce it
-   together — a cross-thread reduction, lowered to warp shuffles — or one thread
-   per output element with a sampled number of threads per block;
-3. **elementwise** (and anything else with loops): all loops fused, split by a
-   sampled number of threads per block, with a sampled vector width (4 lanes
-   where it divides the size).
+2. **row reductions** (sums, max, the parts of softmax): the default rules' reduction
+   rule with its choices drawn uniformly (:func:`~mlc.schedules.gpu.default.gpu_reduction`):
+   either one block per output element whose sampled number of threads (a power of
+   two) reduce it together — a cross-thread reduction, lowered to warp shuffles — or
+   one thread per output element with a sampled number of threads per block;
+3. **elementwise** (and anything else with loops): the default rules' elementwise rule
+   with its choices drawn uniformly (:func:`~mlc.schedules.gpu.default.gpu_spatial`): all
+   loops fused, split by a sampled number of threads per block, with a sampled vector
+   width (4 or 2 lanes where it divides the size, or none).
 
 Every point respects the device's limits (:class:`GpuInfo`, from the target's
 :class:`~mlc.target.DeviceLimits`: threads per block,
@@ -48,7 +50,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import MLCError
-from ...ir.arith import uses_any
 from ...ir.expr import Var
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Block
@@ -56,7 +57,7 @@ from ...target import DeviceLimits
 from ..schedule import Schedule
 from ..default.cpu import inline_injective
 from ..default.patterns import constant_extent, is_canonical, view, view_by_name
-from .default import THREAD_CHOICES, gpu_tensor_core_matmul, wgmma_rule
+from .default import THREAD_CHOICES, gpu_reduction, gpu_spatial, gpu_tensor_core_matmul, wgmma_rule
 from ..default.steps import attempt
 
 __all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES", "uniform_knob"]
@@ -212,69 +213,16 @@ def _stage(sch: Schedule, block, index: int, anchor, above: int, threads: int, u
 
 
 def _rows(sch: Schedule, func_name: str, name: str, info: GpuInfo):
-    """A reduction: cross-thread (one block per output) or one thread per output (rule 2)."""
+    """A reduction: the default rule's, its choices drawn (rule 2)."""
     v = view_by_name(sch.mod[func_name], name)
-    kinds = _plain(v)
-    if kinds is None or not v.block.is_reduction or "reduce" not in kinds:
+    if _plain(v) is None:
         return None
-    if "spatial" in kinds[kinds.index("reduce"):]:  # spatial loops inside the reduction: not a row
-        return None
-    n_spatial = kinds.index("reduce")
-    ext = [constant_extent(f) for f in v.loops]
-    reduce_size, rows = math.prod(ext[n_spatial:]), math.prod(ext[:n_spatial])
-    modes = ["cross"] + (["per_thread"] if n_spatial else [])
-    mode = modes[int(sch.sample_categorical(list(range(len(modes))), [1.0] * len(modes)))] \
-        if len(modes) > 1 else modes[0]
-    block = sch.get_block(name, func_name)
-    loops = sch.get_loops(block)
-    spatial = (sch.fuse(*loops[:n_spatial]) if n_spatial > 1 else loops[0]) if n_spatial else None
-    red = sch.fuse(*loops[n_spatial:]) if len(loops) - n_spatial > 1 else loops[n_spatial]
-    if mode == "cross":
-        cap = max(info.warp, 1 << max(0, (reduce_size - 1).bit_length()))
-        threads = _pick(sch, [t for t in THREAD_CHOICES if t <= min(cap, info.max_threads)])
-        r0, r1 = sch.split(red, [None, threads])
-        sch.reorder(r1, r0)
-        if spatial is not None:
-            sch.bind(spatial, "blockIdx.x")
-        sch.bind(r1, "threadIdx.x")
-    else:
-        cap = max(info.warp, 1 << max(0, (rows - 1).bit_length()))
-        threads = _pick(sch, [t for t in THREAD_CHOICES if t <= min(cap, info.max_threads)])
-        b, t = sch.split(spatial, [None, threads])
-        sch.bind(b, "blockIdx.x")
-        sch.bind(t, "threadIdx.x")
-    return True
+    return gpu_reduction(sch, func_name, name, info.max_threads, uniform_knob)
 
 
 def _elementwise(sch: Schedule, func_name: str, name: str, info: GpuInfo):
-    """Every other block with loops: fused, split by sampled threads and vector width (rule 3)."""
-    block = sch.get_block(name, func_name)
-    loops = sch.get_loops(block)
-    if not loops:
-        return None
-    v = view_by_name(sch.mod[func_name], name)
-    reduce_values = [val for val, iv in zip(v.realize.iter_values, v.block.iter_vars) if iv.iter_type != "spatial"]
-    outer = []  # the loops above the first one that drives a reduction (all, for a spatial block)
-    for f, rv in zip(loops, v.loops):
-        if any(uses_any(val, [rv.loop_var]) for val in reduce_values) or constant_extent(rv) is None:
-            break
-        outer.append((f, rv))
-    if not outer:
-        return None
-    total = math.prod(constant_extent(rv) for _, rv in outer)
-    fused = sch.fuse(*(f for f, _ in outer)) if len(outer) > 1 else outer[0][0]
-    widths = [w for w in VECTOR_CHOICES if total % w == 0] if not reduce_values else [1]
-    width = _pick(sch, widths)
-    cap = max(info.warp, 1 << max(0, (total // width - 1).bit_length()))
-    threads = _pick(sch, [t for t in THREAD_CHOICES if t <= min(cap, info.max_threads)])
-    if width > 1:
-        b, t, lanes = sch.split(fused, [None, threads, width])
-        sch.vectorize(lanes)
-    else:
-        b, t = sch.split(fused, [None, threads])
-    sch.bind(b, "blockIdx.x")
-    sch.bind(t, "threadIdx.x")
-    return True
+    """Every other block with loops: the default rule's, its choices drawn (rule 3)."""
+    return gpu_spatial(sch, func_name, name, info.max_threads, uniform_knob)
 
 
 #: The rules, in the order they are tried on each block.
