@@ -43,9 +43,8 @@ import numpy as np
 
 from ...errors import ScheduleError
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, floordiv, floormod, make_binary
-from ...ir.arith import Analyzer, IntSet, canonical, constant_difference, eval_int, free_vars, linear
+from ...ir.arith import Analyzer, IntSet, canonical, constant_difference, eval_int, free_vars, linear, same_expr
 from ...ir.functor import Mutator, substitute
-from ...ir.structural import structural_equal
 from ...ir.tir import BlockRealize, For, PrimFunc
 from ..analysis import (block_order, buffer_ids, conjuncts, is_param, loop_ranges,
                         loops_below, point_pattern, relaxed_access, stmt_blocks)
@@ -265,7 +264,7 @@ class _Move:
             # the outer iterator's share: one point, the same for the first and the last needed
             # points (a run of rows inside one part), proved by simplifying both to one value
             whole = ana.simplify(floordiv(first, size))
-            if not structural_equal(s.min, s.max) and not structural_equal(whole, ana.simplify(floordiv(last, size))):
+            if not same_expr(s.min, s.max) and not same_expr(whole, ana.simplify(floordiv(last, size))):
                 return None
             width = ana.simplify(last - first)
             if not isinstance(width, IntImm) or width.value < 0:
@@ -371,7 +370,7 @@ class _Move:
         if any(iv.iter_type == "opaque" for iv in self.block.iter_vars):
             return True
         writes = {id(w.buffer): w for w in self.block.writes}
-        return any(id(r.buffer) in writes and not structural_equal(r.region, writes[id(r.buffer)].region)
+        return any(id(r.buffer) in writes and not same_expr(r.region, writes[id(r.buffer)].region)
                    for r in self.block.reads)
 
     def _check_computed_once(self, doms) -> None:
@@ -435,9 +434,9 @@ class _Move:
         used: set[int] = set()
         for iv in self.block.iter_vars:
             full, lo, hi = _window(iv, doms)
-            if structural_equal(lo, full.min) and structural_equal(hi, full.max):
+            if same_expr(lo, full.min) and same_expr(hi, full.max):
                 continue
-            loops = _radix_loops(lo, iv.dom, loop_by_var) if structural_equal(lo, hi) else None
+            loops = _radix_loops(lo, iv.dom, loop_by_var) if same_expr(lo, hi) else None
             if loops is None or any(id(f.loop_var) in used for f in loops):
                 return False
             if iv.iter_type != "spatial" and any(f.kind not in ("serial", "unrolled") for f in loops):
