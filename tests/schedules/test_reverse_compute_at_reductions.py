@@ -212,6 +212,18 @@ def test_column_sums_of_parts_move_under_a_group_of_rows(parts, groups, group, m
     assert_replays(sch, make)
 
 
+def test_column_sums_of_groups_of_rows_past_the_enumeration_limit_are_proven_to_run_once():
+    """4096 x 2048 points in groups of 4 rows: too many to enumerate, each run of rows still
+    proven to run once and in order."""
+    sch = Schedule(column_sums_by_parts(16, 256, 2048))
+    _, q = sch.split(sch.get_loops(sch.get_block("R"))[0], [16, None])
+    g, _ = sch.split(q, [None, 4])
+    sch.reverse_compute_at(sch.get_block("C"), g)
+    text = sch.mod["main"].script()
+    c_block = text[text.index('T.block("C")'):]
+    assert "* 4 +" in c_block[:c_block.index("T.reads")], text
+
+
 def test_column_sums_under_groups_of_rows_across_parts_are_refused():
     """Groups of 2 rows over parts of 3 rows: a group may hold rows of two parts, whose column
     sums are not one run of one part's; refused."""

@@ -436,7 +436,8 @@ class _Move:
             full, lo, hi = _window(iv, doms)
             if same_expr(lo, full.min) and same_expr(hi, full.max):
                 continue
-            loops = _radix_loops(lo, iv.dom, loop_by_var) if same_expr(lo, hi) else None
+            run = constant_difference(lo, hi)  # a run of points (a group of rows: g * 4 .. g * 4 + 3)
+            loops = _radix_loops(lo, iv.dom, loop_by_var, run + 1) if run is not None and run >= 0 else None
             if loops is None or any(id(f.loop_var) in used for f in loops):
                 return False
             if iv.iter_type != "spatial" and any(f.kind not in ("serial", "unrolled") for f in loops):
@@ -704,15 +705,17 @@ class _Move:
         return replace(func, loop, insert_at(loop, nest, idx))
 
 
-def _radix_loops(point: PrimExpr, dom: Range, loop_by_var: dict[int, For]) -> list[For] | None:
+def _radix_loops(point: PrimExpr, dom: Range, loop_by_var: dict[int, For], run: int = 1) -> list[For] | None:
     """The loops whose values ``point`` takes as digits of a mixed radix number running over
     ``dom`` once (``p * 256 + q`` with ``q`` over 0..255 and ``p`` over 0..15 for a domain of
-    4096), innermost first; None where it is no such number."""
+    4096), innermost first; or, for windows of ``run`` points from ``point``, running over
+    ``dom`` once in steps of ``run`` (``p * 256 + g * 4``, ``g`` over 0..63, runs of 4); None
+    where it is no such number."""
     lin = linear(point)
     if not isinstance(dom.min, IntImm) or not isinstance(dom.extent, IntImm) or lin.const != dom.min.value:
         return None
     terms = sorted(lin.terms.values(), key=lambda t: t[1])
-    loops, step = [], 1
+    loops, step = [], run
     for atom, coef in terms:
         f = loop_by_var.get(id(atom)) if isinstance(atom, Var) else None
         if f is None or coef != step or not (isinstance(f.min, IntImm) and f.min.value == 0
