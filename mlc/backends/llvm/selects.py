@@ -2,25 +2,34 @@
 whose branches load memory becomes branches and a phi, so that the load of the side not
 taken never runs (it may be out of bounds); one whose branches load nothing (or only a
 local scalar a pass computed before the statement) is LLVM's ``select``, emitted once
-per block.
+per block. One whose side calls a library function (:data:`LIBRARY_CALLS`: libm's sin, cos
+and tan of double, which the trig routines of :mod:`mlc.passes.tir.math.trig` call on
+their rare large lanes) computes that side only where a lane needs it, behind a branch
+weighted as rarely taken::
+
+    %any = icmp ne i8 (bitcast <8 x i1> %large), 0
+    br i1 %any, label %rare, label %join      ; !prof: unlikely
 """
 from __future__ import annotations
 
 from llvmlite import ir
 
 from ...ir import dtype as dt
-from ...ir.expr import BufferLoad, IntImm, PrimExpr, Select
+from ...ir.expr import BufferLoad, Call, IntImm, PrimExpr, Select
 from ...ir.functor import pre_order_nodes
 from .addressing import operand_key
 from .types import reg_type
 from .vectorize import scalar_of
 
-__all__ = ["SelectCodegen"]
+__all__ = ["SelectCodegen", "LIBRARY_CALLS"]
+
+#: Call ops whose lowering is a library function, lane by lane on a vector (see the docstring).
+LIBRARY_CALLS = frozenset({"sin", "cos", "tan"})
 
 
 class SelectCodegen:
     """The select part of the function codegen (mixed into it): ``builder``, ``expr``,
-    ``_reuse``, ``_splat``, ``_lane_by_lane`` and ``_has_load``."""
+    ``_reuse``, ``_splat``, ``_lane_by_lane``, ``_has_load`` and ``_has_library_call``."""
 
     def _select(self, e: Select) -> ir.Value:
         cond = None
@@ -31,6 +40,8 @@ class SelectCodegen:
             return self._lane_by_lane(e)
         if cond is None:
             cond = self.expr(scalar_of(e.cond))
+        if not loads and (self._calls_library(e.true_value) or self._calls_library(e.false_value)):
+            return self._rare_side(e, cond)
         if not loads:
             t, f = self.expr(scalar_of(e.true_value)), self.expr(scalar_of(e.false_value))
             if dt.is_vector(e.dtype):
@@ -47,6 +58,37 @@ class SelectCodegen:
         phi.add_incoming(t, t_block)
         phi.add_incoming(f, f_block)
         return phi
+
+    def _rare_side(self, e: Select, cond: ir.Value) -> ir.Value:
+        """``e``, the side calling a library function computed (with the select) only where
+        ``cond`` picks it for some lane, on a branch weighted as rarely taken."""
+        b = self.builder
+        rare_true = self._calls_library(e.true_value)
+        common = self.expr(scalar_of(e.false_value if rare_true else e.true_value))
+        lanes = dt.lanes(e.dtype) if dt.is_vector(e.dtype) else 0
+        if lanes:
+            common = self._splat(common, lanes)
+        need = cond if rare_true else b.not_(cond)
+        if isinstance(need.type, ir.VectorType):
+            need = b.icmp_unsigned("!=", b.bitcast(need, ir.IntType(lanes)), ir.Constant(ir.IntType(lanes), 0))
+        before = b.block
+        with b.if_then(need, likely=False):
+            rare = self.expr(scalar_of(e.true_value if rare_true else e.false_value))
+            if lanes:
+                rare = self._splat(rare, lanes)
+            value = b.select(cond, rare, common) if rare_true else b.select(cond, common, rare)
+            rare_end = b.block
+        phi = b.phi(common.type)
+        phi.add_incoming(common, before)
+        phi.add_incoming(value, rare_end)
+        return phi
+
+    def _calls_library(self, e: PrimExpr) -> bool:
+        hit = self._has_library_call.get(id(e))
+        if hit is None:
+            hit = self._has_library_call[id(e)] = (e, any(isinstance(n, Call) and n.op in LIBRARY_CALLS
+                                                          for n in pre_order_nodes(e)))
+        return hit[1]
 
     def _loads(self, e: PrimExpr) -> bool:
         hit = self._has_load.get(id(e))

@@ -47,13 +47,14 @@ from .math.composite import COMPOSITE_ROUTINES
 from .math.exp_log import EXP_LOG_ROUTINES
 from .math.inverse_trig import INVERSE_TRIG_ROUTINES
 from .math.power import POWER_ROUTINES
+from .math.trig import TRIG_ROUTINES
 from .statement_scalars import StatementScalars, memoized
 
 __all__ = ["lower_math", "math_lowering_for", "ROUTINES", "ROUTINE_DTYPES", "MATH_ANNOTATION"]
 
 #: op name -> routine(FloatOps, *operands), each a float expression of the operands.
 ROUTINES: dict[str, Callable] = {**EXP_LOG_ROUTINES, **COMPOSITE_ROUTINES, **POWER_ROUTINES,
-                                 **INVERSE_TRIG_ROUTINES}
+                                 **INVERSE_TRIG_ROUTINES, **TRIG_ROUTINES}
 #: The compute dtypes each routine serves (float16 is computed by float32's).
 ROUTINE_DTYPES: dict[str, tuple[str, ...]] = {op: ("float32", "float64") for op in ROUTINES}
 #: The annotation of a vectorized loop whose body holds an expanded call (see the docstring).
