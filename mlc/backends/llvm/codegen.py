@@ -62,9 +62,9 @@ from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.back
 from .loops import NARROWED, LoopCodegen
 from .memory import BufferAllocator
 from .outline import ParallelCodegen, pointer_attributes
-from .selects import LIBRARY_CALLS, SelectCodegen
+from .selects import LIBRARY_CALLS, SelectCodegen, call_out_of_line
 from .types import PTR, alignment, compute_dtype, constant, itemsize, mem_type, reg_type
-from .vectorize import VectorCodegen, build_vector, lane, plan_windows, scalar_of, splat, vector_type
+from .vectorize import VectorCodegen, plan_windows, scalar_of, splat, vector_type
 
 __all__ = ["emit_function", "launch_only", "REDUCTION_FLAGS", "FunctionCalls", "PlaceBody", "CALLBACK_TABLE_SYMBOL"]
 
@@ -402,17 +402,16 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
                 args = [self._splat(self.expr(a), dt.lanes(e.dtype)) for a in e.args]
                 return self._reuse(("call", e.op, e.dtype, *map(operand_key, args)), lambda: emit_math(
                     self.builder, e.op, args, dt.element(e.args[0].dtype), self.fast_math))
-            if e.op in LIBRARY_CALLS:  # the library function on each lane of the computed vector
-                args = [self._splat(self._compute(a), dt.lanes(e.dtype)) for a in e.args]
-                cdtype = compute_dtype(dt.element(e.args[0].dtype))
-                return self._to_dtype(build_vector(self.builder, [
-                    emit_math(self.builder, e.op, [lane(self.builder, a, k) for a in args], cdtype, self.fast_math)
-                    for k in range(dt.lanes(e.dtype))]), e.dtype)
+            if e.op in LIBRARY_CALLS:  # (the rare side of a select, out of line: .selects)
+                x = self._splat(self._compute(e.args[0]), dt.lanes(e.dtype))
+                return self._to_dtype(call_out_of_line(self.builder, e.op, x, compute_dtype(element)), e.dtype)
             return self._lane_by_lane(e)
         if e.op == REINTERPRET:
             return self.builder.bitcast(self.expr(e.args[0]), reg_type(e.dtype))
         args = [self._compute(a) for a in e.args]
         cdtype = compute_dtype(e.args[0].dtype)
+        if e.op in LIBRARY_CALLS:
+            return self._to_dtype(call_out_of_line(self.builder, e.op, args[0], cdtype), e.dtype)
 
         def make():
             out = emit_math(self.builder, e.op, args, cdtype, self.fast_math)

@@ -18,10 +18,11 @@ from ...ir import dtype as dt
 from ...ir.expr import BufferLoad, Call, IntImm, PrimExpr, Select
 from ...ir.functor import pre_order_nodes
 from .addressing import operand_key
+from .intrinsics import emit_math
 from .types import reg_type
 from .vectorize import scalar_of
 
-__all__ = ["SelectCodegen", "LIBRARY_CALLS"]
+__all__ = ["SelectCodegen", "LIBRARY_CALLS", "call_out_of_line"]
 
 #: Call ops whose lowering is a library function, lane by lane on a vector (see the docstring).
 LIBRARY_CALLS = frozenset({"sin", "cos", "tan"})
@@ -107,3 +108,50 @@ def _local_scalar(e: BufferLoad) -> bool:
     shape = e.buffer.static_shape()
     return (len(shape) == len(e.indices)
             and all(isinstance(i, IntImm) and 0 <= i.value < n for i, n in zip(e.indices, shape)))
+
+
+def call_out_of_line(b: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir.Value:
+    """``op(x)`` (one of :data:`LIBRARY_CALLS`) of a scalar or a vector of compute dtype
+    ``dtype``, by an internal function of its own that is never inlined, computing a vector
+    lane after lane in a loop (``@__mlc_lanes.sin.f64``, ``@__mlc_lanes.sin.v8f64``): the
+    rare side of a select (:meth:`SelectCodegen._rare_side`) costs its block one call,
+    and LLVM's loop vectorizer, which may widen a scalar loop holding it, cannot compute it
+    on every lane unasked (it would the library function's intrinsic)."""
+    suffix = f"v{x.type.count}{x.type.element.intrinsic_name}" if isinstance(x.type, ir.VectorType) \
+        else x.type.intrinsic_name
+    name = f"__mlc_lanes.{op}.{suffix}"
+    module = b.module
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(x.type, [x.type]), name=name)
+        fn.linkage = "internal"
+        for attribute in ("noinline", "nounwind", "cold", "optsize"):  # (optsize: a loop, not unrolled)
+            fn.attributes.add(attribute)
+        entry = fn.append_basic_block("entry")
+        body = ir.IRBuilder(entry)
+        if not isinstance(x.type, ir.VectorType):
+            body.ret(emit_math(body, op, [fn.args[0]], dtype))
+        else:
+            _lanes_loop(fn, body, op, dtype)
+    return b.call(fn, [x])
+
+
+def _lanes_loop(fn: ir.Function, b: ir.IRBuilder, op: str, dtype: str) -> None:
+    """The body of a vector ``fn``: ``op`` of each lane of its argument in turn, in a loop."""
+    i32 = ir.IntType(32)
+    vector = fn.args[0]
+    entry = b.block
+    loop, done = fn.append_basic_block("lane"), fn.append_basic_block("done")
+    b.branch(loop)
+    b.position_at_end(loop)
+    k = b.phi(i32, name="k")
+    acc = b.phi(vector.type, name="acc")
+    updated = b.insert_element(acc, emit_math(b, op, [b.extract_element(vector, k)], dtype), k)
+    following = b.add(k, ir.Constant(i32, 1))
+    b.cbranch(b.icmp_unsigned("<", following, ir.Constant(i32, vector.type.count)), loop, done)
+    k.add_incoming(ir.Constant(i32, 0), entry)
+    k.add_incoming(following, loop)
+    acc.add_incoming(vector, entry)
+    acc.add_incoming(updated, loop)
+    b.position_at_end(done)
+    b.ret(updated)
