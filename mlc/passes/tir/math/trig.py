@@ -40,9 +40,10 @@ test_vector_math.py): float32 and float16 0.51 (sin, cos, tan); float64 sin and 
 tan 0.95 (0.74, 0.75 and 0.89 measured over 25 million doubles), lanes of 2^20 or more
 libm's.
 
->>> from .float_ops import FORMATS
->>> "T.sin(T.Cast" in str(sin(FloatOps(FORMATS["float32"]), Var("x", "float32")))
-True
+>>> from mlc.passes.tir.math.float_ops import FORMATS
+>>> x = Var("x", "float32")
+>>> ["T.sin(" in str(sin(FloatOps(FORMATS["float32"], lockstep=lockstep), x)) for lockstep in (True, False)]
+[True, False]
 """
 from __future__ import annotations
 
