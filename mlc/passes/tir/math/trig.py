@@ -179,26 +179,32 @@ def _reduce_large32(d: FloatOps, a):
     return k, d.add(d.sub(hi, k), lo)  # (hi - k exact)
 
 
+def _quadrant(d: FloatOps, k):
+    """``k mod 4`` (in the low bits) as an integer, for an integer-valued double ``0 <= k <
+    2^51``: the bits of ``k + 1.5 2^52``, whose significand's low bits then hold ``k`` (the
+    shifter's own low bits are 0; no conversion: AVX2 has none of double to int64)."""
+    return d.iand(d.bits(d.add(k, 1.5 * 2.0 ** 52)), 3)
+
+
 def _trig32(op: str, o: FloatOps, x):
     d = o.with_format("float64")
-    x64 = o.widen(x, "float64")
-    ax = d.abs(x64)
-    ordinary = d.lt(ax, FAST_LIMIT)  # (false for inf and NaN)
-    a = d.select(ordinary, ax, 0.0)  # (large lanes reduce 0 here: no out-of-range conversion)
+    ax = o.abs(x)
+    ordinary = o.lt(ax, FAST_LIMIT)  # (false for inf and NaN)
+    a = o.widen(o.select(ordinary, ax, 0.0), "float64")  # (large lanes reduce 0 here)
     k = d.roundeven(d.mul(a, _TWO_OVER_PI))
     r = d.fma(d.neg(k), _PIO2_LO, d.fma(d.neg(k), _PIO2_HI, a))
     if not o.lockstep:  # every lane branch-free: the large ones by the table-free reduction
-        k_large, f = _reduce_large32(d, d.select(ordinary, 0.0, ax))
+        k_large, f = _reduce_large32(d, o.widen(o.select(ordinary, 0.0, ax), "float64"))
         k = d.select(ordinary, k, k_large)
         r = d.select(ordinary, r, d.mul(f, _PI_2))
-    q = d.iand(d.to_int(k), 3)
+    q = _quadrant(d, k)
     negative = o.sign_bit(x)
     if o.fast:  # the polynomials and quadrants in float
         r32 = o.narrow(r)
         value = _combine(op, o, q, *_sin_cos(o, r32, _SIN_FAST, _COS32), negative)
     else:
         value = o.narrow(_combine(op, d, q, *_sin_cos(d, r, _SIN32, _COS32), negative))
-    return o.select(ordinary, value, _large(o, op, x64)) if o.lockstep else value
+    return o.select(ordinary, value, _large(o, op, o.widen(x, "float64"))) if o.lockstep else value
 
 
 def _trig64(op: str, d: FloatOps, x):
@@ -219,7 +225,7 @@ def _trig64(op: str, d: FloatOps, x):
     tail = d.sub(d.sub(1.0, w), hz)  # exact: 1 - hz's rounding error
     tail = d.add(tail, d.fma(d.mul(z, z), d.horner(z, _COS64), d.fma(z_error, -0.5, d.neg(d.mul(r_hi, r_lo)))))
     cos = d.fast_two_sum(w, tail)
-    q = d.iand(d.to_int(k), 3)
+    q = _quadrant(d, k)
     negative = d.sign_bit(x)
     if op == "tan":
         odd = _bit(q, 1)
