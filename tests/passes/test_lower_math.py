@@ -96,7 +96,7 @@ def test_the_reference_runs_the_written_out_loop_as_a_region():
     assert Analysis().region_plan(loops[0]) is not None
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(first=st.integers(1, 9), second=st.integers(1, 9), n=st.integers(1, 17),
        op=st.sampled_from(["exp", "sin", "atan"]), data=st.data())
 def test_a_call_on_a_select_side_that_loads_reads_only_where_the_side_is_taken(first, second, n, op, data):

@@ -39,7 +39,7 @@ from collections.abc import Callable
 
 from ...ir import dtype as dt
 from ...ir.arith import expr_key
-from ...ir.expr import BufferLoad, Call, FloatImm, IntImm, PrimExpr, Select, Var, cast, const
+from ...ir.expr import BufferLoad, Call, FloatImm, IntImm, PrimExpr, Var, cast
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import For, PrimFunc
 from .math.float_ops import FORMATS, FloatOps
@@ -75,7 +75,6 @@ class _LowerMath(StatementScalars):
         self.native, self.fast = native, fast
         self.expanded_bits = 0  # the widest expanded call of the innermost loop being visited
         self.lockstep = False  # whether the innermost loop being visited is vectorized
-        self.guards: list = []  # (cond, side taken) of the select sides being visited that load
         self.written: dict = {}  # the store's calls written out: their key -> the scalar holding it
 
     def visit_For(self, s: For):
@@ -116,46 +115,14 @@ class _LowerMath(StatementScalars):
             out = self.written[key] = self.slot(out)
         return out
 
-    def visit_Select(self, e: Select):
-        """A side that loads memory is computed only where it is taken (a backend branches:
-        the load may be out of bounds otherwise, ``A[i]`` for ``i < n``, ``B[i - n]`` past it,
-        in a concatenation): a call's operand in it is computed before the statement as
-        ``cond ? operand : 0`` (``cond ? 0 : operand`` on the false side), and the side
-        shares none of its values with the rest of the statement."""
-        sides = (e.true_value, e.false_value)
-        if self.pending is None or not any(map(_loads, sides)):
-            return self.generic_visit(e)
-        cond = self.visit(e.cond)
-        out = []
-        for side, taken in zip(sides, (True, False)):
-            saved = self.memo, self.written
-            self.memo, self.written = {}, {}
-            self.guards.append((cond, taken))
-            try:
-                out.append(self.visit(side))
-            finally:
-                self.guards.pop()
-                self.memo, self.written = saved
-        return Select(cond, *out, e.dtype)
-
     def _operand(self, x: PrimExpr) -> PrimExpr:
         """``x``, or (in a store, unless a constant, a variable or a local scalar) a load of the
-        local scalar it is computed into: the formula repeats it, under selects (under the
-        guards of the select sides it is in, where it loads memory: :meth:`visit_Select`)."""
+        local scalar it is computed into: the formula repeats it, under selects."""
         if self.pending is None or isinstance(x, (FloatImm, IntImm, Var)):
             return x
         if isinstance(x, BufferLoad) and x.buffer.scope == "local":
             return x
-        if _loads(x):
-            for cond, taken in reversed(self.guards):
-                zero = const(0, x.dtype)
-                x = Select(cond, x, zero, x.dtype) if taken else Select(cond, zero, x, x.dtype)
         return self.slot(x)
-
-
-def _loads(e: PrimExpr) -> bool:
-    """Whether ``e`` loads memory (a buffer not ``local``: a load that may fault)."""
-    return any(isinstance(n, BufferLoad) and n.buffer.scope != "local" for n in pre_order_nodes(e))
 
 
 def _expands(e: Call, native: Native) -> bool:
