@@ -168,7 +168,10 @@ def _exact_quotient(a: complex, b: complex) -> tuple:
     d = br * br + bi * bi
 
     def rounded(q):
-        return float(q) if abs(q) < 2 ** 1024 else math.copysign(math.inf, q)
+        try:
+            return float(q)
+        except OverflowError:
+            return math.inf if q > 0 else -math.inf
     return rounded((ar * br + ai * bi) / d), rounded((ai * br - ar * bi) / d)
 
 
