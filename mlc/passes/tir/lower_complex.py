@@ -7,7 +7,9 @@ and ``T.imag(z)``. What comes out:
 
 * ``+``, ``-``; ``*`` as NumPy's array loop, ``fma(xr, yr, -xi yi) + fma(xr, yi,
   xi yr) j`` (no infinity recovery); ``/`` by Smith's algorithm, step by step
-  as NumPy's; ``==`` (both parts equal) and ``!=``; selects part by part;
+  as NumPy's, on operands scaled by powers of two where they are huge or tiny
+  (NumPy's gives inf or NaN for a subnormal divisor; this one the quotient);
+  ``==`` (both parts equal) and ``!=``; selects part by part;
 * casts: a real value becomes the real part (imaginary +0), a complex one keeps
   its real part as a real dtype and is true as a bool when a part is nonzero;
 * ``abs`` (``hypot``), ``exp``, ``log``, ``sqrt``, ``sinh``, ``cosh``,
