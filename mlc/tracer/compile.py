@@ -21,7 +21,7 @@ from ..ir.expr import max as expr_max
 from ..ir.graph import Graph
 from ..ops.library.reduce import EMPTY_REDUCTION
 from ..ir.tir import IRModule
-from ..passes.graph import run_graph_passes
+from ..passes.graph import GRAPH_PIPELINE, run_graph_passes
 from ..runtime.entry import MainEntry
 from ..runtime.sizes import EmptyTake
 from ..target import Target
@@ -145,10 +145,11 @@ def nonempty_axes(traced: Graph) -> tuple[tuple[object, str], ...]:
     return tuple(out)
 
 
-def lower_graph(traced: Graph) -> Graph:
-    """The graph pipeline: a memory-planned graph of call_tir bindings with its IRModule
-    (the kernels and the graph's ``main``)."""
-    graph = run_graph_passes(traced)
+def lower_graph(traced: Graph, passes=GRAPH_PIPELINE) -> Graph:
+    """The graph pipeline (``passes``: :data:`~mlc.passes.graph.GRAPH_PIPELINE`, or
+    :data:`~mlc.passes.graph.CPU_GRAPH_PIPELINE` for a CPU target): a memory-planned graph of
+    call_tir bindings with its IRModule (the kernels and the graph's ``main``)."""
+    graph = run_graph_passes(traced, passes)
     if graph.module is None:
         graph = graph.with_bindings(graph.bindings, module=IRModule({}))
     return graph
