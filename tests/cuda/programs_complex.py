@@ -159,3 +159,52 @@ def close_or_special(got, want, dtype: str, what: str = "") -> None:
         bound = np.where(np.isfinite(scale), scale, np.abs(w))[~special]
         error = np.abs(g[~special].astype("float64") - w[~special])
         assert (error <= rounding_rtol(dtype) * bound).all(), f"{what} {part}: got {got}, want {want}"
+
+
+def _exact_quotient(a: complex, b: complex) -> tuple:
+    """a / b in exact rationals, each part rounded to float64 (+-inf past its range)."""
+    from fractions import Fraction
+    ar, ai, br, bi = (Fraction(float(v)) for v in (a.real, a.imag, b.real, b.imag))
+    d = br * br + bi * bi
+
+    def rounded(q):
+        try:
+            return float(q)
+        except OverflowError:
+            return math.inf if q > 0 else -math.inf
+    return rounded((ar * br + ai * bi) / d), rounded((ai * br - ar * bi) / d)
+
+
+def smith_scaled(x) -> np.ndarray:
+    """Where lower_complex's division scales an operand (a part at least half the largest float
+    or below 2 / eps times the smallest normal): there it may differ from NumPy's Smith."""
+    info = np.finfo(x.real.dtype)
+    with np.errstate(invalid="ignore"):
+        m = np.fmax(np.abs(x.real), np.abs(x.imag))
+        return (m >= info.max / 2) | (m < info.tiny * 2 / info.eps)
+
+
+def assert_division_agrees(got, a, b, what: str = "") -> None:
+    """``got`` is ``a / b``: NumPy's bit for bit where neither operand is scaled (and for a
+    zero divisor); where one is, a non-finite quotient where NumPy's is for non-finite
+    operands, and for finite ones the exact quotient within a few ulps of its modulus (NumPy's
+    unscaled Smith overflows or underflows there: inf, NaN or 0 for a finite quotient)."""
+    got, a, b = (np.broadcast_to(np.asarray(v), np.broadcast(a, b).shape) for v in (got, a, b))
+    with np.errstate(all="ignore"):
+        want = np.divide(a, b)
+    plain = ~(smith_scaled(a) | smith_scaled(b)) | (b == 0)
+    exactly(got[plain], want[plain], f"{what} (unscaled operands)")
+    info = np.finfo(got.real.dtype)
+    for g, x, y, w in zip(got[~plain], a[~plain], b[~plain], want[~plain]):
+        if not (np.isfinite(x) and np.isfinite(y)):
+            # (not part by part: NumPy's overflowing 1 / (c + d r) may turn an infinite part NaN)
+            assert np.isfinite(g) == np.isfinite(w), f"{what}: {x} / {y} = {g}, NumPy's {w}"
+            continue
+        re, im = _exact_quotient(complex(x), complex(y))
+        modulus = math.hypot(re, im)
+        if modulus > float(info.max) / 4:  # past the range (an infinite part) or near its end
+            assert modulus <= float(info.max) or not np.isfinite(g), f"{what}: {x} / {y} = {g}, exact {re}, {im}"
+            continue
+        bound = 8 * float(info.eps) * modulus + 4 * float(info.smallest_subnormal)
+        error = math.hypot(float(g.real) - re, float(g.imag) - im)
+        assert error <= bound, f"{what}: {x} / {y} = {g}, exact {complex(re, im)}"

@@ -28,6 +28,7 @@ from mlc.passes.tir.lower_complex import COMPLEX_MATH
 from mlc.passes.tir.lower_math import ROUTINE_DTYPES as MATH_ROUTINE_DTYPES
 from mlc.ir.ops import BINARY_OPS, MATH_CALLS, SCALAR_OPS
 from mlc.ir.structural import assert_structural_equal
+from tests.cuda.programs_complex import assert_division_agrees
 
 N = 24
 #: The most operands an op of the table takes (threefry2x32's four words).
@@ -183,8 +184,12 @@ def test_numpy_reference_and_llvm_agree_on_every_op(dtype, data):
         with np.errstate(all="ignore"):
             want = np.asarray(op.numpy(*args))
         assert want.dtype == op.result_dtype(dtype), name
-        assert_agree(run(reference, name, want.dtype, args), want, op, dtype, "reference")
-        assert_agree(run(llvm, name, want.dtype, args), want, op, dtype, "llvm")
+        for target, lib in (("reference", reference), ("llvm", llvm)):
+            got = run(lib, name, want.dtype, args)
+            if name == "div" and dt.is_complex(dtype):  # Smith's, scaled where NumPy's overflows
+                assert_division_agrees(got, *args, f"div {dtype} {target}")
+            else:
+                assert_agree(got, want, op, dtype, target)
 
 
 FOLDED = [(name, d) for name, d in CASES

@@ -7,7 +7,9 @@ and ``T.imag(z)``. What comes out:
 
 * ``+``, ``-``; ``*`` as NumPy's array loop, ``fma(xr, yr, -xi yi) + fma(xr, yi,
   xi yr) j`` (no infinity recovery); ``/`` by Smith's algorithm, step by step
-  as NumPy's; ``==`` (both parts equal) and ``!=``; selects part by part;
+  as NumPy's, on operands scaled by powers of two where they are huge or tiny
+  (NumPy's gives inf or NaN for a subnormal divisor; this one the quotient);
+  ``==`` (both parts equal) and ``!=``; selects part by part;
 * casts: a real value becomes the real part (imaginary +0), a complex one keeps
   its real part as a real dtype and is true as a bool when a part is nonzero;
 * ``abs`` (``hypot``), ``exp``, ``log``, ``sqrt``, ``sinh``, ``cosh``,
@@ -39,6 +41,8 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+
+import numpy as np
 
 from ...ir import dtype as dt
 from ...ir.expr import Binary, BufferLoad, Call, Cast, Not, PrimExpr, Select, call, cast, const, select
@@ -370,18 +374,60 @@ def _binary(op: str, x: PrimExpr, y: PrimExpr) -> PrimExpr:
     return None
 
 
+def _larger(x, y):
+    ax, ay = _abs(x), _abs(y)
+    return select(ax >= ay, ax, ay)
+
+
+def _power_of_two_scale(x, y) -> Pair:
+    """(factor, undo): ``factor`` (a power of two; 1 in the range where Smith's algorithm
+    neither overflows nor underflows) halves ``x + y j`` when its larger part is at least half
+    the largest float and lifts it by 2 / eps**2 when that part is below 2 / eps times the
+    smallest normal one (the bounds of Baudin and Smith's robust division); ``undo`` is
+    1 / factor. NaN parts compare false: factor 1."""
+    info = np.finfo(np.dtype(x.dtype))
+    eps, tiny, big = float(info.eps), float(info.tiny), float(info.max)
+    lift = 2.0 / (eps * eps)
+    m = _larger(x, y)
+    huge, small = m >= _k(big / 2, x), m < _k(tiny * 2 / eps, x)
+    return (select(huge, _k(0.5, x), select(small, _k(lift, x), _k(1.0, x))),
+            select(huge, _k(2.0, x), select(small, _k(1 / lift, x), _k(1.0, x))))
+
+
 def _divide(ar, ai, br, bi) -> Pair:
-    """Smith's algorithm, step by step as NumPy's complex division: scale by the larger part of
-    the divisor; a zero divisor divides each part by |br| (inf or NaN parts)."""
-    abs_br, abs_bi, one = _abs(br), _abs(bi), _k(1.0, ar)
-    rat = bi / br
-    scl = one / (br + bi * rat)
-    rat2 = br / bi
-    scl2 = one / (bi + br * rat2)
-    zero = _k(0.0, ar)
-    return _first([(abs_br >= abs_bi, _first([((abs_br == zero) & (abs_bi == zero), (ar / abs_br, ai / abs_br))],
-                                             ((ar + ai * rat) * scl, (ai - ar * rat) * scl)))],
-                  ((ar * rat2 + ai) * scl2, (ai * rat2 - ar) * scl2))
+    """Smith's algorithm, step by step as NumPy's complex division (scale by the larger part of
+    the divisor), on operands first scaled by powers of two where they are huge or tiny, the
+    quotient scaled back: where NumPy's ratio or denominator overflows or underflows (a
+    subnormal divisor gives it inf or NaN), the quotient comes out finite and accurate;
+    elsewhere the scales are 1 and the result is NumPy's bit for bit. A zero divisor divides
+    each part by +0 (inf or NaN parts, NumPy's ``x / |br|``).
+
+    Smith's two cases are one computation on swapped parts (two divisions, not four): with
+    ``c`` the divisor's larger part, ``d`` the other and ``x``, ``y`` the dividend's parts in
+    the same order, ``r = d / c``, ``t = 1 / (c + d r)``, the real part is ``(x + y r) t`` and
+    the imaginary part ``(y - x r) t`` (``(x r - y) t`` when the parts are swapped).
+
+    >>> from mlc.ir.expr import Var
+    >>> re, im = _divide(*(Var(n, "float64") for n in ("ar", "ai", "br", "bi")))
+    >>> str(re).startswith('T.if_then_else(br == T.float64(0) and bi == T.float64(0), ar * T.float64("inf")')
+    True
+    >>> "T.float64(4.056481920730334e+31)" in str(re)   # a tiny operand's lift, 2 / eps**2
+    True
+    """
+    fa, undo_a = _power_of_two_scale(ar, ai)
+    fb, undo_b = _power_of_two_scale(br, bi)
+    sar, sai, sbr, sbi = ar * fa, ai * fa, br * fb, bi * fb
+    real_larger = _abs(br) >= _abs(bi)
+    c, d = select(real_larger, sbr, sbi), select(real_larger, sbi, sbr)
+    x, y = select(real_larger, sar, sai), select(real_larger, sai, sar)
+    r = d / c
+    t = _k(1.0, ar) / (c + d * r)
+    xr = x * r
+    undo = undo_a * fb  # a / b = (a fa) / (b fb) * fb / fa
+    re = (x + y * r) * t * undo
+    im = (select(real_larger, y, xr) - select(real_larger, xr, y)) * t * undo
+    zero, inf = _k(0.0, ar), _k(_INF, ar)
+    return _first([((br == zero) & (bi == zero), (ar * inf, ai * inf))], (re, im))
 
 
 def _cast(e: Cast) -> PrimExpr:
