@@ -229,6 +229,64 @@ def _refuse_python_state(vals: tuple, names: tuple, positions: list[int], lineno
                              "(or a loop over a static range of Python values)" + _where(lineno))
 
 
+class _Share(Exception):
+    """Trace the loop's body again, its carried variables ``positions`` shared (:func:`_aliased`)."""
+
+    def __init__(self, positions: frozenset):
+        super().__init__()
+        self.positions = positions
+
+
+def _aliased(vals: tuple, positions: list[int], given: tuple, share: frozenset) -> tuple:
+    """``given`` (a loop body's variables) with the arrays the loop carries under two names
+    named by one Tracer: a carried variable ``k`` in ``share`` whose array another carried
+    variable also names before the loop (``c = b``, both assigned in the body) is the same
+    Tracer in the body, and the body's reads of that array under a name it does not assign
+    (a captured outer value) read the carried Tracer (:meth:`TraceContext.capture`), so a
+    write in place through one name is seen through the other, as in NumPy. The other
+    carried arrays are watched: :func:`_check_aliased` finds those the body reads under
+    another name and writes in place, for a second trace that shares them."""
+    given = list(given)
+    first: dict[int, int] = {}
+    for k in positions:
+        if _traced(vals[k]):
+            j = first.setdefault(id(vals[k]), k)
+            if j != k and j in share:
+                given[k] = given[j]
+    ctx = current_trace()
+    ctx.stand_ins = {id(vals[k]): (vals[k], given[k] if k in share else None)
+                     for k in positions if _traced(vals[k]) and first[id(vals[k])] == k}
+    ctx.stood_in = set()
+    return tuple(given)
+
+
+def _check_aliased(vals, positions, given, new, before, share, names, lineno, what):
+    """After a loop body's trace (:func:`_aliased`): :class:`_Share` when a carried array it
+    reads or carries under a second name was written in place and is not shared yet;
+    TraceError when a shared one is not the same array after the body (a name rebound: which
+    array the other name holds would differ between iterations)."""
+    ctx = current_trace()
+    groups: dict[int, list[int]] = {}
+    for k in positions:
+        if _traced(vals[k]):
+            groups.setdefault(id(vals[k]), []).append(k)
+    need = set()
+    for key, ks in groups.items():
+        if len(ks) < 2 and key not in ctx.stood_in:
+            continue
+        if any(given[k]._atom is not before.get(k, given[k]._atom) for k in ks) or ks[0] in share:
+            need.add(ks[0])
+    if need - share:
+        raise _Share(frozenset(need | share))
+    for k in share:
+        ks = groups.get(id(vals[k]), [k])
+        if any(new[j] is not given[j] for j in ks):
+            raise TraceError(f"the {what} at line {lineno} writes in place into an array it names by two "
+                             f"variables ({', '.join(repr(names[j]) for j in ks)} or a variable it only reads) "
+                             f"and rebinds {names[k]!r}, which a compiled loop cannot carry; copy the array "
+                             f"({names[k]} = {names[k]}.copy()) before the loop" + _where(lineno))
+
+
 def _merge(vals: tuple, positions: list[int], carried) -> tuple:
     out = list(vals)
     for k, v in zip(positions, carried):
@@ -266,12 +324,14 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
                                    f"the condition of the while loop at line {lineno}")
 
     kept = {k: True for k in positions}  # whether the body wrote the variable in place
+    share = frozenset()
 
     def body(carry):
-        given = _merge(vals, positions, carry)
+        given = _aliased(vals, positions, _merge(vals, positions, carry), share)
         before = {k: given[k]._atom for k in positions if _traced(given[k])}
         new = tuple(body_fn(*given))
         _check_kept(names, vals, positions, new, lineno, "while loop")
+        _check_aliased(vals, positions, given, new, before, share, names, lineno, "while loop")
         if _moves(positions, given, new, before, names, lineno, "while loop"):
             raise TraceError(f"the while loop at line {lineno} swaps arrays between its variables, so which array "
                              "each name holds after it depends on how many times it runs, known only when it "
@@ -281,8 +341,13 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
             kept[k] = kept[k] and new[k] is given[k]
         return tuple(new[k] for k in positions)
 
-    out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
-                                  _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
+    try:
+        out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
+                                      _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
+    except _Share as again:
+        share, kept = again.positions, {k: True for k in positions}
+        out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
+                                      _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
     return _after_loop(vals, positions, out, kept, names, f"while loop at line {lineno}")
 
 
@@ -414,12 +479,14 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
     _refuse_python_state(vals, names, positions, lineno, "for loop")
     kept = {k: True for k in positions}  # whether the body wrote the variable in place
     moved: dict[int, int] = {}  # variable -> the variable whose array it names after the body
+    share = frozenset()
 
     def body(i, carry):
-        given = _merge(vals, positions, carry)
+        given = _aliased(vals, positions, _merge(vals, positions, carry), share)
         before = {k: given[k]._atom for k in positions if _traced(given[k])}
         new = tuple(body_fn(i, *given))
         _check_kept(names, vals, positions, new, lineno, "for loop")
+        _check_aliased(vals, positions, given, new, before, share, names, lineno, "for loop")
         moved.update(_moves(positions, given, new, before, names, lineno))
         for k in positions:
             kept[k] = kept[k] and new[k] is given[k]
@@ -427,15 +494,25 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
 
     init = tuple(vals[k] for k in positions)
     what = dict(_what=f"the for loop at line {lineno}", _names=[names[k] for k in positions])
-    if step == 1:
-        out = control_flow.fori_loop(start, stop, lambda i, c: body(_ranged(i, start, stop), c), init, **what)
-    else:  # the k-th iteration's index is start + k * step
+    count = None
+    if step != 1:  # the k-th iteration's index is start + k * step
         span = (stop - start) if step > 0 else (start - stop)
         count = (span + (abs(step) - 1)) // abs(step)
         if not _traced(count):
             count = max(count, 0)
-        out = control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
-                                     **what)
+
+    def loop():
+        if step == 1:
+            return control_flow.fori_loop(start, stop, lambda i, c: body(_ranged(i, start, stop), c), init, **what)
+        return control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
+                                      **what)
+
+    try:
+        out = loop()
+    except _Share as again:
+        share, kept = again.positions, {k: True for k in positions}
+        moved.clear()
+        out = loop()
     if moved:
         trips = (stop - start) if step == 1 else count
         return _after_moves(vals, positions, out, moved, trips, names, lineno)

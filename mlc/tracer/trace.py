@@ -150,6 +150,12 @@ class TraceContext:
         #: (vmap) are all of that argument's
         self.arguments: dict[int, object] = {}
         self._captured_atoms: dict[int, Tracer] = {}
+        #: a loop body's trace: id(outer Tracer) -> (that Tracer, the body's Tracer naming the same
+        #: array, or None): an outer array the loop carries under one name and the body reads
+        #: under another (``c = b`` before the loop, ``c *= 0.5`` in it, ``b`` read) is the
+        #: carried one (:meth:`capture`); ``stood_in`` collects the ids of those the body read
+        self.stand_ins: dict[int, tuple[Tracer, Tracer]] = {}
+        self.stood_in: set[int] = set()
         #: where the ops recorded now come from, when not the user's line being traced: a
         #: transformation recording the derivative of a binding names that binding's line
         self.location = None
@@ -211,6 +217,11 @@ class TraceContext:
         input of this graph (one per outer value); a constant is used as it is."""
         if value._ctx is self:
             return value
+        entry = self.stand_ins.get(id(value))
+        if entry is not None and entry[0] is value:
+            self.stood_in.add(id(value))
+            if entry[1] is not None:
+                return entry[1]
         if isinstance(value._atom, Constant):
             return self._tracer(value._atom, value.weak)
         inner = self._captured_atoms.get(id(value._atom))
