@@ -529,8 +529,12 @@ def _moves(positions: list[int], given: tuple, new: tuple, before: dict, names: 
     iteration (:func:`_after_moves`). TraceError when an array the body wrote in place
     (``before``: its value when the body began) is named by no variable after it, or two
     variables name one array: a compiled loop would lose or split those writes."""
-    objects = {id(given[j]): j for j in positions if _traced(given[j])}
-    moves = {k: objects[id(new[k])] for k in positions if id(new[k]) in objects}
+    objects: dict[int, int] = {}
+    for j in positions:
+        if _traced(given[j]):
+            objects.setdefault(id(given[j]), j)
+    # (a variable still naming its own Tracer stays, though another names it too: :func:`_aliased`)
+    moves = {k: k if new[k] is given[k] else objects[id(new[k])] for k in positions if id(new[k]) in objects}
     lost = [j for j, atom in before.items() if given[j]._atom is not atom and j not in moves.values()]
     if lost or len(set(moves.values())) != len(moves):
         what = (f"writes into {', '.join(repr(names[j]) for j in lost)} in place and then names another array "

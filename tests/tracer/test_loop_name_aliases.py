@@ -1,0 +1,40 @@
+"""Compiled loops over an array named by two variables (``c = b`` before the loop): a write in
+place through one name is seen through the other, as in NumPy, whether the body assigns both
+names or only reads the second; the caller's argument ends with NumPy's contents."""
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+import mlc
+
+
+def read_other_name(b, steps):
+    c = b
+    s = b * 0.0
+    for t in range(steps):
+        s = s + b            # b is c's array: it reads the halved values
+        c *= 0.5
+    return s
+
+
+def both_names_written(b, steps):
+    c = b
+    for t in range(steps):
+        c *= 0.5
+        b += 1.0             # the same array as c
+    return b + c
+
+
+def _both(fn, x, steps):
+    ours, theirs = x.copy(), x.copy()
+    expected = fn(theirs, steps)
+    got = mlc.jit(fn, tiered=False)(ours, steps)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@settings(max_examples=4, deadline=None)
+@given(n=st.integers(1, 5), m=st.integers(1, 4), steps=st.integers(2, 11))
+def test_write_through_one_name_is_seen_through_the_other(n, m, steps):
+    x = np.random.default_rng(n * 7 + m).standard_normal((n, m))
+    for fn in (read_other_name, both_names_written):
+        _both(fn, x, np.int64(steps))
