@@ -125,6 +125,7 @@ def write(tracer, value, update_slice) -> None:
     for op, _ in view.path:
         if op not in WRITABLE_VIEWS:
             raise _read_only(op)
+    _check_same_trace(box)
     new = value._atom
     parents = [_plain(box, box.atom)]
     for op, attrs in view.path[:-1]:
@@ -134,6 +135,20 @@ def write(tracer, value, update_slice) -> None:
     box.set(value._atom)
     if view.path:  # this view's value is the one just written: no need to derive it again
         view.atom, view.seen = new, box.version
+
+
+def _check_same_trace(box: Box) -> None:
+    """TraceError when the write happens in a trace nested in the one ``box``'s array belongs to:
+    a compiled loop's body (or a branch) writing, through a view it took, an array of the code
+    around it that it does not carry (``for t in range(n): v = u.T; v += 1``): the new version
+    would be a value of the inner trace, lost to (or undefined in) the outer one."""
+    from .trace import current_trace
+    ctx = current_trace()
+    if ctx is not None and ctx is not box.ctx:
+        raise TraceError("a compiled loop or conditional writes, through a view (such as v = u.T or "
+                         "v = u[1:]; v += 1), into an array of the code around it that it does not "
+                         "assign, so the write would be lost; write the array by its own name inside "
+                         "it (u[1:] += 1, or u[...] = u + v.T), or copy the view")
 
 
 def view_of(base, result, op: str, attrs: dict) -> None:

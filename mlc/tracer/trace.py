@@ -156,6 +156,9 @@ class TraceContext:
         #: carried one (:meth:`capture`); ``stood_in`` collects the ids of those the body read
         self.stand_ins: dict[int, tuple[Tracer, Tracer]] = {}
         self.stood_in: set[int] = set()
+        #: (box, outer Tracer) of each captured array: the trace must not write it
+        #: (:meth:`written_captures`)
+        self.captured_boxes: list = []
         #: where the ops recorded now come from, when not the user's line being traced: a
         #: transformation recording the derivative of a binding names that binding's line
         self.location = None
@@ -230,7 +233,17 @@ class TraceContext:
             self.inputs.append(var)
             self.captured.append((value, var))
             inner = self._captured_atoms[id(value._atom)] = self._tracer(var, value.weak)
+            if not value.weak:  # a write into it (through a view) would be lost: see written_captures
+                box = Box(self, var)
+                self.captured_boxes.append((box, value))
+                inner._ref = View(box)
         return inner if inner.weak == value.weak else Tracer(self, inner._atom, value.weak)
+
+    def written_captures(self) -> list:
+        """The outer Tracers of the captured arrays this trace wrote (through a view it took of
+        one: ``v = u.T; v += 1`` in a loop's body, ``u`` of the code around): such a write
+        would be lost, the trace returning only its results."""
+        return [value for box, value in self.captured_boxes if box.version]
 
     def note_range(self, value: Tracer, lowest: int, highest: int) -> None:
         """Record that the traced int ``value`` (a loop's index) lies in ``[lowest, highest]``."""

@@ -2,9 +2,11 @@
 place through one name is seen through the other, as in NumPy, whether the body assigns both
 names or only reads the second; the caller's argument ends with NumPy's contents."""
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
+from mlc.errors import TraceError
 
 
 def read_other_name(b, steps):
@@ -38,3 +40,29 @@ def test_write_through_one_name_is_seen_through_the_other(n, m, steps):
     x = np.random.default_rng(n * 7 + m).standard_normal((n, m))
     for fn in (read_other_name, both_names_written):
         _both(fn, x, np.int64(steps))
+
+
+def write_through_view_of_captured(u0, steps):
+    u = u0 * 0.5
+    s = u0 * 0.0
+    for t in range(steps):
+        v = u.T[::-1]        # a view of u, which the loop does not assign
+        v += 1.0
+        s = s + u
+    return u, s
+
+
+def static_write_through_view(u0):
+    return write_through_view_of_captured(u0, 10)  # a static range
+
+
+@settings(max_examples=3, deadline=None)
+@given(n=st.integers(1, 4))
+def test_a_write_through_a_view_of_an_array_the_loop_does_not_assign(n):
+    x = np.random.default_rng(n).standard_normal((n, n + 1))
+    expected = static_write_through_view(x)
+    got = mlc.jit(static_write_through_view, tiered=False)(x)  # run unrolled
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12)
+    with pytest.raises(TraceError, match="through a view"):  # a traced trip count: refused, not lost
+        mlc.jit(write_through_view_of_captured, tiered=False)(x, 10)
