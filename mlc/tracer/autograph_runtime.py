@@ -156,9 +156,24 @@ def _picker(fn, vals, traced, positions):
     runs once: it may write its operands in place (``y += 1``), so a second run would start
     from what the first left."""
     def branch(*operands):
-        out = fn(*_merge(vals, traced, operands))
+        out = fn(*_one_per_array(vals, traced, _merge(vals, traced, operands)))
         return tuple(out[k] for k in positions)
     return branch
+
+
+def _one_per_array(vals, traced, given) -> tuple:
+    """A branch's variables ``given`` with one Tracer per array: variables naming one array
+    before the ``if`` (``c = a``) name one Tracer in it, and the branch reads that array under
+    a name it does not assign through it too (:meth:`TraceContext.capture`), so a write in
+    place through one name is seen through the others, as in NumPy (a branch runs once: the
+    Tracer stands for that array until the branch ends, whatever names it rebinds)."""
+    given = list(given)
+    first: dict[int, int] = {}
+    for k in traced:
+        j = first.setdefault(id(vals[k]), k)
+        given[k] = given[j]
+    current_trace().stand_ins = {id(vals[k]): (vals[k], given[k]) for k in traced}
+    return tuple(given)
 
 
 class _Probe(tuple):
@@ -171,7 +186,7 @@ def _probe(fn, vals, traced) -> _Probe:
     records are dropped): what it returns."""
     with TraceContext("probe", capture=True) as ctx:
         stand_ins = [ctx.new_input(vals[k]._atom.type, f"probe{k}", weak=vals[k].weak) for k in traced]
-        given = _merge(vals, traced, stand_ins)
+        given = _one_per_array(vals, traced, _merge(vals, traced, stand_ins))
         out = _Probe(fn(*given))
     out.inputs = given
     return out

@@ -66,3 +66,24 @@ def test_a_write_through_a_view_of_an_array_the_loop_does_not_assign(n):
         np.testing.assert_allclose(g, e, rtol=1e-12)
     with pytest.raises(TraceError, match="through a view"):  # a traced trip count: refused, not lost
         mlc.jit(write_through_view_of_captured, tiered=False)(x, 10)
+
+
+def branch_writes_one_name_reads_other(a, b):
+    c = a
+    if b.sum() > -1e9:       # traced: a compiled conditional
+        c *= 2.0             # a's array too
+        b = a + b
+        a = a + 1.0          # reads the doubled array
+    return a, b
+
+
+@settings(max_examples=3, deadline=None)
+@given(n=st.integers(1, 4), m=st.integers(1, 3))
+def test_a_branch_sees_a_write_through_another_name(n, m):
+    rng = np.random.default_rng(n * 3 + m)
+    x, y = rng.standard_normal((n, m)), rng.standard_normal((n, m))
+    ours, theirs = (x.copy(), y.copy()), (x.copy(), y.copy())
+    expected = branch_writes_one_name_reads_other(*theirs)
+    got = mlc.jit(branch_writes_one_name_reads_other, tiered=False)(*ours)
+    for g, e in zip(got + ours, expected + theirs):
+        np.testing.assert_allclose(g, e, rtol=1e-12)
