@@ -27,6 +27,7 @@ from .autograph_analysis import effect_free_function
 from .autograph_scalars import builtin_scalar, scalar_call
 from .trace import RAISES, TraceContext, current_trace
 from .tracer import Tracer
+from .state import MaybeBox, View
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
            "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "index_trick", "helper_stmt", "UNROLL",
@@ -148,6 +149,13 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
         in_place = [all(p[k] is p.inputs[k] for p in probes) for k in graph]
         for k, v, kept in zip(graph, chosen, in_place):
             result[k] = _written(vals[k], v) if kept else v
+            if not kept and vals[k]._ref is not None and any(p[k] is p.inputs[k] for p in probes):
+                v._ref = View(MaybeBox(v._ctx, v._value, (
+                    f"variable {names[k]!r} names, after the `if` at line {lineno}, the array it named "
+                    "before where one branch ran and a new one where the other did (it rebinds it), "
+                    "which only the run decides; a write into it would reach the old array (an "
+                    f"argument, or one another name or view shares) or not; write {names[k]} = "
+                    f"{names[k]}.copy() before the `if`, or rebind it in both branches") + _where(lineno)))
     return tuple(result)
 
 

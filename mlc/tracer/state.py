@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from ..errors import TraceError
 
-__all__ = ["Box", "View", "write", "view_of", "written_inputs", "undo_view", "WRITABLE_VIEWS"]
+__all__ = ["Box", "MaybeBox", "View", "write", "view_of", "written_inputs", "undo_view", "WRITABLE_VIEWS"]
 
 #: View ops whose result may be written, each with the op that puts a new value of the view
 #: back into the array it was taken from (see :func:`undo_view`).
@@ -126,6 +126,8 @@ def write(tracer, value, update_slice) -> None:
         if op not in WRITABLE_VIEWS:
             raise _read_only(op)
     _check_same_trace(box)
+    if isinstance(box, MaybeBox):
+        raise TraceError(box.why)
     new = value._atom
     parents = [_plain(box, box.atom)]
     for op, attrs in view.path[:-1]:
@@ -135,6 +137,18 @@ def write(tracer, value, update_slice) -> None:
     box.set(value._atom)
     if view.path:  # this view's value is the one just written: no need to derive it again
         view.atom, view.seen = new, box.version
+
+
+class MaybeBox(Box):
+    """The box of a variable a compiled ``if`` left naming either its array from before (one
+    branch kept it) or a new one (the other rebound it): which, only the run knows, so a write
+    into it (which NumPy makes into the old array or not) is refused (``why``)."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, ctx, atom, why: str):
+        super().__init__(ctx, atom)
+        self.why = why
 
 
 def _check_same_trace(box: Box) -> None:

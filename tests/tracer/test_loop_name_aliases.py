@@ -87,3 +87,15 @@ def test_a_branch_sees_a_write_through_another_name(n, m):
     got = mlc.jit(branch_writes_one_name_reads_other, tiered=False)(*ours)
     for g, e in zip(got + ours, expected + theirs):
         np.testing.assert_allclose(g, e, rtol=1e-12)
+
+
+def maybe_rebound_then_written(a):
+    if a.sum() > 1e9:        # traced: which array a names after it, only the run knows
+        a = a * 0.5
+    a[0] += 1.0              # NumPy: into the caller's array where the branch did not run
+    return a
+
+
+def test_a_write_into_a_variable_one_branch_rebinds_is_refused():
+    with pytest.raises(TraceError, match="rebinds it"):
+        mlc.jit(maybe_rebound_then_written, tiered=False)(np.zeros(3))
