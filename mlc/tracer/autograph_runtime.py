@@ -149,7 +149,7 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
         in_place = [all(p[k] is p.inputs[k] for p in probes) for k in graph]
         for k, v, kept in zip(graph, chosen, in_place):
             result[k] = _written(vals[k], v) if kept else v
-            if not kept and vals[k]._ref is not None and any(p[k] is p.inputs[k] for p in probes):
+            if not kept and _traced(vals[k]) and vals[k]._ref is not None and any(p[k] is p.inputs[k] for p in probes):
                 v._ref = View(MaybeBox(v._ctx, v._value, (
                     f"variable {names[k]!r} names, after the `if` at line {lineno}, the array it named "
                     "before where one branch ran and a new one where the other did (it rebinds it), "
