@@ -1,4 +1,4 @@
-"""fast_math: the cheaper exp/expm1/tanh/sigmoid/erf of mlc/backends/llvm/vecmath/fast.py,
+"""fast_math: the cheaper exp/expm1/tanh/sigmoid/erf of mlc/passes/tir/math/fast.py,
 and float32's logarithms (no division) and inverse trig (in float, not double).
 
 Their stated bounds (FAST_BOUNDS: relative error where the result is a normal

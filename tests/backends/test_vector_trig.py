@@ -1,15 +1,16 @@
-"""sin, cos and tan of whole vectors: float32's (mlc.backends.llvm.vecmath.trig.vector_trig)
-and float64's (mlc.backends.llvm.vecmath.double_trig.vector_trig64).
+"""sin, cos and tan (mlc.passes.tir.math.trig), as the llvm backend and the reference
+interpreter run them.
 
-The llvm backend vectorizes a loop calling them with its other statements
-(``vectorize_loops_for_llvm``) and emits each call as vector code: float32 lanes below
-``FAST_LIMIT`` reduced by pi/2 in double without the table, float64 lanes below
-``FAST_LIMIT64`` by pi/2 in four parts; a vector holding a larger, infinite or NaN lane
-is sent lane by lane to the scalar routine (float64: libm's). float32 must round as the
-scalar routine does, within the 0.51 ulp the vecmath docstring states; float64 within
-the bounds it states against the exact values (the sweeps of
-tests/backends/test_vector_math.py run through this code too).
+lower_math writes each call out as float TIR: lanes below ``FAST_LIMIT`` reduced by pi/2
+(float32 in double, float64 in four parts), a larger, infinite or NaN lane computed by
+double's libm function under a select, which the llvm codegen computes only where a lane
+needs it, behind a branch weighted unlikely; the vectorize pass makes vector statements of
+the loop. float32 must round within the 0.51 ulp the routine's docstring states; float64
+within the bounds it states against the exact values (the sweeps of
+tests/backends/test_vector_math.py run through this code too); the reference interpreter
+runs the same algorithm, bit for bit.
 """
+import functools
 import re
 from decimal import Decimal, localcontext
 
@@ -21,8 +22,7 @@ from hypothesis import strategies as st
 import mlc
 from mlc import IRModule, te
 from mlc.backends.llvm.module import LLVM_TIR_PASSES, compile_sources, vectorize_loops_for_llvm
-from mlc.backends.llvm.vecmath.double_trig import FAST_LIMIT64, PIO2_PARTS
-from mlc.backends.llvm.vecmath.trig import FAST_LIMIT
+from mlc.passes.tir.math.trig import FAST_LIMIT, FAST_LIMIT64
 from mlc.ir.buffer import decl_buffer
 from mlc.driver import schedule_module
 from mlc.ir.expr import Call, IntImm, Var
@@ -34,7 +34,7 @@ from tests.targets import each_pinned_target, each_runnable_target, pinned_threa
 from .test_vector_math import MAX_ULPS, PI, reference, ulp_errors
 
 OPS = ("sin", "cos", "tan")
-#: The bounds the vecmath docstring states for float64 vectors, in ulps of the exact value.
+#: The bounds mlc.passes.tir.math.trig's docstring states for float64, in ulps of the exact value.
 EXACT_ULPS_64 = {"sin": 0.8, "cos": 0.8, "tan": 0.95}
 
 
@@ -61,17 +61,26 @@ def _assert_rounds_as_documented(op, x, y):
 
 
 @each_pinned_target
-def test_a_trig_loop_is_vector_code_without_gathers(isa, target):
-    """The loop's body is vector double arithmetic with no gather; the table is read only
-    by the scalar routine, out of line (``.lanes``), behind a branch weighted unlikely.
-    (Left to LLVM's loop vectorizer, each 8 lanes gathered three doubles from the table.)"""
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_trig_loop_is_vector_code_calling_libm_only_on_a_rare_branch(dtype, isa, target):
+    """The loop's body is vector double arithmetic with no gather (float32's table reduction,
+    left to LLVM's loop vectorizer, gathered three doubles per 8 lanes; a scalar libm call kept
+    a float64 loop scalar); libm's function of double is called only in the blocks a branch
+    weighted unlikely leads to, through a function of its own, out of line, that calls it on
+    one lane after another."""
     for op in OPS:
         with pinned_threads():
-            sources = compile_sources(schedule_module(IRModule({"main": _program(op, 4096)}), target), target)
+            sources = compile_sources(schedule_module(IRModule({"main": _program(op, 4096, dtype)}), target), target)
         ll, asm = sources["ll"], sources["asm"]
         assert "gather" not in ll and "vgather" not in asm, op
-        assert re.search(rf'define internal [^@]*@"?__mlc_math\.{op}\.f32\.lanes\.v\d+"?\(<\d+ x float>', ll), op
         assert re.search(r"fma\.v\d+f64", ll), op
+        lanes = re.search(rf'define internal [^@]*@"?(__mlc_lanes\.{op}\.v\d+f64)"?\(<\d+ x double>', ll)
+        assert lanes, op
+        assert re.search(rf'call [^\n]*@"?(llvm\.{op}\.f64|{op})"?\(', _function(ll, lanes.group(1))), op
+        body = _function(ll, "main")
+        assert lanes.group(1) in body and not re.search(rf'@"?(llvm\.{op}\.|{op}\()', body), op
+        for block in re.split(r"\n\n", body):  # (each basic block)
+            assert not (lanes.group(1) in block and re.search(r"fma\.v\d+f64", block)), op
         assert "!prof" in ll and "branch_weights" in ll, op
 
 
@@ -81,43 +90,23 @@ def _function(ll, name):
     return ll[start:ll.index("\n}", start)]
 
 
-@each_pinned_target
-def test_a_float64_trig_loop_is_vector_code_calling_libm_out_of_line_only(isa, target):
-    """float64 sin, cos and tan: the loop's body is vector double arithmetic (a scalar libm
-    call kept it scalar); libm's function is called only by the out-of-line lane-by-lane
-    function, on a branch weighted unlikely."""
-    for op in OPS:
-        with pinned_threads():
-            sources = compile_sources(schedule_module(IRModule({"main": _program(op, 4096, "float64")}), target),
-                                      target)
-        ll = sources["ll"]
-        lanes = re.search(rf'define internal [^@]*@"?(__mlc_math\.{op}\.f64\.lanes\.v\d+)"?\(<\d+ x double>', ll)
-        assert lanes, op
-        body = _function(ll, "main")
-        assert re.search(r"fma\.v\d+f64", body) and lanes.group(1) in body, op
-        libm = re.compile(rf'call [^\n]*@"?(llvm\.{op}\.f64|{op})"?\(')
-        assert not libm.search(body), op
-        assert libm.search(_function(ll, lanes.group(1))), op
-        assert "!prof" in ll and "branch_weights" in ll, op
-
-
-def test_vectorize_for_llvm_vectorizes_the_calls_it_has_vector_forms_of():
-    """float32 and float64 sin and cos join their loop's vector statements; a call of float64
-    atan or float32 asin (lower_math writes them out before) keeps its loop."""
+def test_vectorize_for_llvm_vectorizes_the_calls_lower_math_leaves():
+    """The calls of double's sin, cos and tan that the trig routines leave for their rare
+    lanes join their loop's vector statements; float32's (written out before) and float64
+    atan's keep their loop."""
     def loop(op, dtype):
         A, B = decl_buffer((64,), dtype, "A"), decl_buffer((64,), dtype, "B")
         j = Var("j")
         store = BufferStore(B, Call(op, (A[j],), dtype), (j,))
         return PrimFunc((A, B), For(j, IntImm(0), IntImm(64), "vectorized", store))
 
-    for dtype in ("float32", "float64"):
-        for op in ("sin", "cos"):
-            vector = vectorize_loops_for_llvm(loop(op, dtype)).script()
-            assert f"B[T.Ramp(0, 1, 64)] = T.{op}(A[T.Ramp(0, 1, 64)])" in vector
-    for op, dtype in (("atan", "float64"), ("asin", "float32")):
+    for op in OPS:
+        vector = vectorize_loops_for_llvm(loop(op, "float64")).script()
+        assert f"B[T.Ramp(0, 1, 64)] = T.{op}(A[T.Ramp(0, 1, 64)])" in vector
+    for op, dtype in (("atan", "float64"), ("sin", "float32")):
         func = loop(op, dtype)
         assert vectorize_loops_for_llvm(func) is func
-    assert vectorize_loops(loop("sin", "float32")).body.kind == "vectorized"  # (the default: none)
+    assert vectorize_loops(loop("sin", "float64")).body.kind == "vectorized"  # (the default: none)
     assert vectorize_loops_for_llvm in LLVM_TIR_PASSES and vectorize_loops not in LLVM_TIR_PASSES
 
 
@@ -207,7 +196,7 @@ def _closest_to_multiples_of_half_pi(binades=range(21)):
     and their neighbours). Below 2^21 the closest is 45.553093477052, 2^-60.5 from 29 pi/2."""
     from fractions import Fraction
 
-    from mlc.backends.llvm.vecmath.emitter import pi_fixed
+    from mlc.passes.tir.math.float_ops import pi_fixed
     half_pi = Fraction(pi_fixed(400), 2 ** 401)
     out = []
     for e in binades:
@@ -245,15 +234,67 @@ def test_float64_vector_trig_is_within_its_bound_of_the_exact_value(target):
             assert abs(Decimal(float(got)) - want) / ulp <= EXACT_ULPS_64[op], (op, value, got, lib)
 
 
-def test_a_vector_form_is_refused_for_an_op_or_dtype_it_does_not_serve():
-    """Only the ops and dtypes of VECTOR_FORMS have one (trig; atan and asin are written out
-    as TIR before): asking for another is a ValueError naming both."""
-    from llvmlite import ir
+_EDGES32 = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1.2e-38, 1e6, -3e7, 1e20, 3.4e38, FAST_LIMIT,
+            np.float32(np.pi / 2), np.float32(np.pi), np.float32(3 * np.pi / 2), np.float32(np.pi / 4)]
+_EDGES64 = [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 2.2e-308, 1e6, -1e9, 1e22, 1e300, 1.7e308,
+            FAST_LIMIT64, np.pi / 2, np.pi, 3 * np.pi / 2, np.pi / 4, 1e6 * np.pi / 2]
 
-    from mlc.backends.llvm.vecmath import VECTOR_FORMS, call_vector_form
-    assert VECTOR_FORMS == {op: ("float32", "float64") for op in OPS}
-    for op, ty, dtype in (("atan", ir.DoubleType(), "float64"), ("asin", ir.FloatType(), "float32")):
-        fn = ir.Function(ir.Module(), ir.FunctionType(ir.VoidType(), [ir.VectorType(ty, 8)]), name="f")
-        builder = ir.IRBuilder(fn.append_basic_block("entry"))
-        with pytest.raises(ValueError, match=f"no vector form of {op} on {dtype}"):
-            call_vector_form(builder, op, fn.args[0], dtype)
+
+#: The length of the arrays below: odd, no whole number of vectors.
+_N = 37
+
+
+@functools.lru_cache(maxsize=None)
+def _built(op, dtype, target):
+    return mlc.build(_program(op, _N, dtype), target)["main"]
+
+
+def _run_built(op, x, target):
+    y = np.empty_like(x)
+    _built(op, str(x.dtype), target)(x, y)
+    return y
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(["float32", "float64"]), op=st.sampled_from(OPS))
+def test_the_reference_interpreter_runs_the_same_algorithm(data, dtype, op):
+    """Drawn values with the edge cases (zeros, infinities, NaN, subnormals, huge arguments,
+    multiples of pi/2), any count: the reference interpreter (which runs lower_math's
+    routine, libm's lanes as NumPy's) and the llvm backend agree bit for bit below the limit,
+    and both round within the documented bound of NumPy in float64 everywhere."""
+    edges = _EDGES32 if dtype == "float32" else _EDGES64
+    width, big = (32, float(np.float32(3e38))) if dtype == "float32" else (64, 1e300)
+    values = data.draw(st.lists(st.one_of(st.floats(width=width), st.sampled_from(edges),
+                                          st.floats(-2 * FAST_LIMIT, 2 * FAST_LIMIT, width=width),
+                                          st.floats(1e6, big, width=width)), min_size=1, max_size=_N))
+    x = np.resize(np.array(values, dtype), _N)  # (one build per op, dtype and backend)
+    with np.errstate(all="ignore"):
+        got = {target: _run_built(op, x, target) for target in ("reference", "llvm")}
+    for y in got.values():
+        _assert_rounds_as_documented(op, x, y)
+    ordinary = np.abs(x) < FAST_LIMIT
+    np.testing.assert_array_equal(got["reference"][ordinary].view(f"u{x.itemsize}"),
+                                  got["llvm"][ordinary].view(f"u{x.itemsize}"))
+
+
+def test_lower_math_leaves_a_double_call_under_a_select_only_in_vectorized_loops():
+    """After lower_math, float32 sin in a vectorized loop is float TIR with one call left:
+    double's sin of the widened value, the rare side of a select on |x| < 2^20; in a serial
+    loop (which LLVM's loop vectorizer widens: a call on a branch would stop it) no call is
+    left, the large lanes reduced by the parts of 2/pi. Both round within 0.51 ulp."""
+    from mlc.passes.tir.lower_math import lower_math
+    from mlc.schedules import as_written
+
+    def loop(kind):
+        X, Y = decl_buffer((16,), "float32", "X"), decl_buffer((16,), "float32", "Y")
+        j = Var("j")
+        return PrimFunc((X, Y), For(j, IntImm(0), IntImm(16), kind, BufferStore(Y, Call("sin", (X[j],), "float32"), (j,))))
+
+    vector, serial = (lower_math(loop(kind)).script() for kind in ("vectorized", "serial"))
+    assert vector.count("T.sin(") == 1 and 'T.sin(T.Cast("float64"' in vector and "T.if_then_else(" in vector
+    assert "T.sin(" not in serial and "T.floor(" in serial
+    x = np.array(_EDGES32 + [3.0e38, 1.1e30, -7.7e12, 2.0 ** 21 + 1], "float32")
+    y = np.empty_like(x)
+    with np.errstate(all="ignore"):
+        mlc.build(_program("sin", x.size), "llvm", schedule=as_written)["main"](x, y)
+    _assert_rounds_as_documented("sin", x, y)

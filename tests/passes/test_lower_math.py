@@ -94,3 +94,26 @@ def test_the_reference_runs_the_written_out_loop_as_a_region():
     assert "math_values" in func.script()
     loops = [n for n in pre_order_nodes(func.body) if isinstance(n, For)]
     assert Analysis().region_plan(loops[0]) is not None
+
+
+@settings(max_examples=8, deadline=None)
+@given(first=st.integers(1, 9), second=st.integers(1, 9), n=st.integers(1, 17),
+       op=st.sampled_from(["exp", "sin", "atan"]), data=st.data())
+def test_a_call_on_a_select_side_that_loads_reads_only_where_the_side_is_taken(first, second, n, op, data):
+    """``idx < first ? op(A[idx]) : op(B[idx - first])`` (a lookup in two tables): the call's
+    operand is computed before the statement (the formula repeats it) but only where its side
+    is taken, so no load falls outside A or B (bounds-checked llvm, the reference)."""
+    idx = np.array(data.draw(st.lists(st.integers(0, first + second - 1), min_size=n, max_size=n)), "int32")
+    A = te.placeholder((first,), "float32", "A")
+    B = te.placeholder((second,), "float32", "B")
+    I = te.placeholder((n,), "int32", "I")
+    fn = getattr(te, op)
+    out = te.compute((n,), lambda i: te.if_then_else(I[i] < first, fn(A[I[i]]), fn(B[I[i] - first])), "out")
+    func = te.create_prim_func([A, B, I, out])
+    a = np.linspace(-2, 2, first, dtype="float32")
+    b = np.linspace(3, 5, second, dtype="float32")
+    want = getattr(np, {"atan": "arctan"}.get(op, op))(np.concatenate([a, b])[idx].astype("float64"))
+    for target, options in (("llvm", {"check_bounds": True}), ("reference", {})):
+        got = np.empty(n, "float32")
+        mlc.build(func, target, **options)["main"](a, b, idx, got)
+        np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=target)

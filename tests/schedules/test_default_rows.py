@@ -2,7 +2,7 @@
 at a time, reductions with vector accumulators; results equal the reference interpreter."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import mlc
 from mlc import te
@@ -11,8 +11,8 @@ from mlc.ir.tir import For
 from mlc.ops import get_op
 from mlc.schedules import Schedule
 from mlc.schedules.default.cpu import inline_injective
-from mlc.schedules.default.rows import (accumulator_width, row_accumulators, schedule_row_reduction,
-                                        schedule_rows)
+from mlc.schedules.default.rows import (accumulator_width, row_accumulators, schedule_row_parts,
+                                        schedule_row_reduction, schedule_rows)
 from mlc.schedules.default.steps import CpuInfo, attempt
 
 from .test_default_cpu import check, module, random_args, run
@@ -293,3 +293,41 @@ def test_a_row_statistic_runs_its_rows_in_parallel_by_the_work_of_its_reduction(
     (loop,) = root_loops(sch.mod["main"])
     assert (loop.kind == "parallel") == parallel
     check(mod, rtol=1e-5, atol=1e-6)
+
+
+def layer_norm_vjp_module(parts: int, rows: int, cols: int):
+    """``nn.layer_norm_vjp`` of a ``parts * rows x cols`` float32 input, its column sums by
+    ``parts`` parts of ``rows`` rows, as a module."""
+    X = te.placeholder((parts * rows, cols), "float32", "X")
+    g = te.placeholder((cols,), "float32", "g")
+    C = te.placeholder((parts * rows, cols), "float32", "C")
+    return module(X, g, C, *get_op("nn.layer_norm_vjp").lower(X, g, C, parts=parts))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 3), st.sampled_from([1, 2, 3, 4, 6, 8, 12]), st.sampled_from([1, 7, 32, 64, 96, 100]))
+@example(2, 8, 64).via("four rows a group")
+@example(1, 6, 96).via("two rows a group")
+@example(3, 3, 64).via("odd rows: no groups")
+def test_layer_norm_gradient_runs_its_last_pass_over_groups_of_rows(parts, rows, cols):
+    """The rows of a part in groups of up to four (two groups at least) where the row's
+    columns make steps of two vectors: dx and the rows' terms of gamma's and beta's partial
+    sums for the group side by side; the same numbers as the reference interpreter, groups
+    or not (one row, odd rows, columns no vector divides)."""
+    mod = layer_norm_vjp_module(parts, rows, cols)
+    sch = Schedule(mod)
+    inline_injective(sch, "main", AVX512)
+    done = attempt(sch, schedule_row_parts, "main", AVX512)
+    jam = next((j for j in (4, 2) if rows % j == 0 and rows > j), 1) if cols % 32 == 0 and cols > 32 else 1
+    text = sch.mod["main"].script()
+    assert done is not None or jam == 1, text
+    if done is not None:
+        update = text[text.index('T.block("T_lnv_dgamma_update")'):]
+        assert (f"* {jam} + " in update[:update.index("T.reads")]) == (jam > 1), text
+    args = random_args(mod["main"], seed=rows * cols)
+    want = run(mod, "reference", args)
+    got = run(sch.mod, "llvm", args, schedule=mlc.schedules.as_written)  # runs on any host
+    default = run(mod, "llvm", args)  # this host's default schedule
+    for p, w, o, d in list(zip(mod["main"].params, want, got, default))[3:]:
+        np.testing.assert_allclose(o, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
+        np.testing.assert_allclose(d, w, rtol=1e-4, atol=1e-4, err_msg=p.name)

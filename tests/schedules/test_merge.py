@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import mlc
 from mlc import ScheduleError, te
+from mlc.ir.functor import substitute, uses_var
 from mlc.ir.tir import For
 from mlc.schedules import Schedule, examples
 from mlc.schedules.analysis import stmt_blocks
@@ -180,19 +181,30 @@ def _kernel(f, *args):
 
 def _passes(func, *params: str) -> int:
     """The passes over a row of the buffers ``params``: the loops directly under the row loop
-    (the innermost loop around every block reading one) whose blocks read one."""
+    (the innermost loop around every block reading one) whose blocks read one; a loop over a
+    group's rows there (its variable in the row index of a read) counts its own passes."""
     def reads(stmt):
         return any(r.buffer.name in params for b in stmt_blocks(stmt) for r in b.block.reads)
+
+    def over_rows(loop):
+        return any(r.buffer.name in params and uses_var(
+            [substitute(r.region[0].min, {iv.var: v for iv, v in zip(b.block.iter_vars, b.iter_values)})],
+            loop.loop_var) for b in stmt_blocks(loop) for r in b.block.reads)
+
+    def passes(loop):
+        return sum(passes(item) if over_rows(item) else 1
+                   for item in body_items(loop.body) if isinstance(item, For) and reads(item))
     readers = {id(loc.node) for loc in all_blocks(func) if reads(loc.node)}
     row = max((loc for loc in all_loops(func) if readers <= {id(b) for b in stmt_blocks(loc.node)}),
               key=lambda loc: len(loc.path)).node
-    return sum(1 for item in body_items(row.body) if isinstance(item, For) and reads(item))
+    return passes(row)
 
 
 def test_layer_norm_gradient_reads_a_row_in_three_passes_like_its_forward():
-    """The row's sum and the sum of ct * gamma; then beta's terms, the sums of ct * gamma *
-    (x - mean) and of (x - mean)^2; then dx and gamma's terms: x and ct are read in three
-    passes (seven before), as the forward reads x (sum, squares, output)."""
+    """The row's sum and the sum of ct * gamma; then the sums of ct * gamma * (x - mean) and
+    of (x - mean)^2; then, for a group of rows side by side, dx and gamma's and beta's terms:
+    x and ct are read in three passes (seven before), as the forward reads x (sum, squares,
+    output)."""
     x = np.zeros((4096, 256), "float32")
     g = np.zeros(256, "float32")
     grad = _kernel(lambda v, g, b, w: mlc.grad(lambda *p: np.sum(mlc.nn.layer_norm(*p, axis=1) * w),

@@ -191,6 +191,48 @@ def test_column_sums_of_parts_move_under_the_rows_a_row_at_a_time(parts, rows, m
     assert_replays(sch, make)
 
 
+@settings(max_examples=12, deadline=None)
+@given(parts=st.integers(1, 3), groups=st.integers(1, 3), group=st.integers(1, 4), m=st.integers(1, 5),
+       parallel=st.booleans())
+def test_column_sums_of_parts_move_under_a_group_of_rows(parts, groups, group, m, parallel):
+    """The statistic's row loop split into (part, group of rows, row): the column sums move
+    under the group loop and add the group's rows each iteration (the run of rows a group
+    produces, inside one part), the same numbers as the unscheduled program."""
+    rows = groups * group
+    make = lambda: column_sums_by_parts(parts, rows, m)  # noqa: E731
+    sch = Schedule(make())
+    p, q = sch.split(sch.get_loops(sch.get_block("R"))[0], [parts, None])
+    g, _ = sch.split(q, [None, group])
+    if parallel:
+        sch.parallel(p)
+    sch.reverse_compute_at(sch.get_block("C"), g)
+    text = sch.mod["main"].script()
+    assert text.index('T.block("R")') < text.index('T.block("C")'), text
+    assert_same_numerics(make(), sch.mod)
+    assert_replays(sch, make)
+
+
+def test_column_sums_of_groups_of_rows_past_the_enumeration_limit_are_proven_to_run_once():
+    """4096 x 2048 points in groups of 4 rows: too many to enumerate, each run of rows still
+    proven to run once and in order."""
+    sch = Schedule(column_sums_by_parts(16, 256, 2048))
+    _, q = sch.split(sch.get_loops(sch.get_block("R"))[0], [16, None])
+    g, _ = sch.split(q, [None, 4])
+    sch.reverse_compute_at(sch.get_block("C"), g)
+    text = sch.mod["main"].script()
+    c_block = text[text.index('T.block("C")'):]
+    assert "* 4 +" in c_block[:c_block.index("T.reads")], text
+
+
+def test_column_sums_under_groups_of_rows_across_parts_are_refused():
+    """Groups of 2 rows over parts of 3 rows: a group may hold rows of two parts, whose column
+    sums are not one run of one part's; refused."""
+    sch = Schedule(column_sums_by_parts(2, 3, 4))
+    g, _ = sch.split(sch.get_loops(sch.get_block("R"))[0], [None, 2])
+    with pytest.raises(ScheduleError):
+        sch.reverse_compute_at(sch.get_block("C"), g)
+
+
 def test_column_sums_past_the_enumeration_limit_are_proven_to_run_once():
     """4096 x 2048 points: too many to enumerate, each still proven to run once and in order."""
     sch = Schedule(column_sums_by_parts(16, 256, 2048))

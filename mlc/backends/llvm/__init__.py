@@ -11,7 +11,6 @@ Modules, by responsibility:
 * ``types``      dtype -> LLVM types and constants
 * ``arith``      binary ops and casts with NumPy semantics (no traps, no poison)
 * ``intrinsics`` math calls: LLVM intrinsics and registered libm functions
-* ``vecmath``    pow, cbrt and float32 sin, cos, tan as vectorisable IR (the other math: lower_math's TIR)
 * ``loops``      counted loops and For-kind loop metadata
 * ``parallel``   parallel loops: outlined bodies on libgomp's thread pool
 * ``memory``     Allocate: entry-block allocas or malloc/free

@@ -19,13 +19,14 @@ Across statements, pure values are emitted once per basic block
 loaded twice is loaded once (:meth:`_FunctionCodegen._load_once`). LLVM would fold all of it,
 but not before paying to parse it.
 
-Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values), :mod:`.vecmath` and
+Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values) and
 :mod:`.intrinsics`; three things need care here:
 
 * float16 values are widened to float32 for every operation and rounded
   back to half afterwards (NumPy's float16 arithmetic);
 * a ``Select`` whose branches load memory becomes branches and a phi, so the
-  untaken load never executes (it may be out of bounds: :mod:`.selects`);
+  untaken load never executes (it may be out of bounds: :mod:`.selects`), and so does one
+  whose side calls a library function (only where a lane needs it);
 * the float add/mul of a reduction update ``X[i] = X[i] + ...`` inside a loop
   carries ``reassoc contract``, so LLVM may vectorise the reduction, and a
   product it sums carries ``contract``, so the two may become one FMA (as in
@@ -61,8 +62,7 @@ from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.back
 from .loops import NARROWED, LoopCodegen
 from .memory import BufferAllocator
 from .outline import ParallelCodegen, pointer_attributes
-from .selects import SelectCodegen
-from . import vecmath  # noqa: F401 - registers pow, cbrt, float32 sin, cos, tan
+from .selects import LIBRARY_CALLS, SelectCodegen, call_out_of_line
 from .types import PTR, alignment, compute_dtype, constant, itemsize, mem_type, reg_type
 from .vectorize import VectorCodegen, scalar_of, splat, vector_type
 
@@ -99,7 +99,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     each checked access is added to ``sites`` under the function's ``name``.
     ``fast_math``: exp, tanh, sigmoid and erf (float32's logarithms and trig
     too) use the cheaper routines of
-    :mod:`.vecmath.fast` (documented error bounds).
+    :mod:`mlc.passes.tir.math.fast` (documented error bounds).
     ``streaming_bytes``: from how many argument bytes the outputs the function only
     writes get non-temporal vector stores (:mod:`.streaming`); 0: never.
     ``place_body``: the LLVM module and the name of the body function of each of the
@@ -171,12 +171,13 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         self.loop_depth = 0
         self.in_parallel = in_parallel  # inside an outlined parallel body: loops run serially
         self._has_load: dict[int, tuple[PrimExpr, bool]] = {}  # id -> (the node, kept alive; answer)
+        self._has_library_call: dict[int, tuple[PrimExpr, bool]] = {}  # (the same)
         self._ready: dict[int, ir.Value] = {}  # id of a Binary -> its value (see _chain)
         self._computed: dict[tuple, ir.Value] = {}  # pure values by operation and operands (see _reuse)
         self._loaded: dict[tuple, ir.Value] | None = None  # the loads of the value being stored
         self.checks: Checks | None = None  # run-time bounds checks (see .bounds)
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
-        self.fast_math = False  # vecmath's fast routines (see emit_function)
+        self.fast_math = False  # the cheaper routines (see emit_function)
         self.calls: FunctionCalls | None = None  # what CallPrimFunc/CallPacked reach
         self.streaming: frozenset[Buffer] = frozenset()  # outputs stored non-temporally (.streaming)
         self.made_nontemporal = False  # a non-temporal store was emitted: finish with sfence
@@ -401,15 +402,16 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
                 args = [self._splat(self.expr(a), dt.lanes(e.dtype)) for a in e.args]
                 return self._reuse(("call", e.op, e.dtype, *map(operand_key, args)), lambda: emit_math(
                     self.builder, e.op, args, dt.element(e.args[0].dtype), self.fast_math))
-            if element in vecmath.VECTOR_FORMS.get(e.op, ()) and dt.element(e.args[0].dtype) == element:
-                x = self.expr(e.args[0])  # (the value is reused in the block it ends in, after its branch)
-                return self._reuse(("vector call", e.op, e.dtype, operand_key(x)), lambda: vecmath.call_vector_form(
-                    self.builder, e.op, x, element, self.fast_math))
+            if e.op in LIBRARY_CALLS:  # (the rare side of a select, out of line: .selects)
+                x = self._splat(self._compute(e.args[0]), dt.lanes(e.dtype))
+                return self._to_dtype(call_out_of_line(self.builder, e.op, x, compute_dtype(element)), e.dtype)
             return self._lane_by_lane(e)
         if e.op == REINTERPRET:
             return self.builder.bitcast(self.expr(e.args[0]), reg_type(e.dtype))
         args = [self._compute(a) for a in e.args]
         cdtype = compute_dtype(e.args[0].dtype)
+        if e.op in LIBRARY_CALLS:
+            return self._to_dtype(call_out_of_line(self.builder, e.op, args[0], cdtype), e.dtype)
 
         def make():
             out = emit_math(self.builder, e.op, args, cdtype, self.fast_math)

@@ -36,7 +36,6 @@ from .jit import target_layout
 from .parallel import PREFIX as PARALLEL_PREFIX
 from .symbols import PARALLEL_HOMES_SYMBOL, PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL, RUNTIME_SYMBOLS
 from .types import PTR
-from .vecmath import VECTOR_FORMS
 from .targeting import set_module_target
 
 __all__ = ["LLVM_TIR_PASSES", "LLVM_TIR_PASSES_FAST_MATH", "vectorize_loops_for_llvm", "lower_for_llvm", "generate_ir", "generate_units",
@@ -53,20 +52,26 @@ def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
     return func
 
 
+#: Ops whose llvm lowering, libm's scalar function of double, serves only the rare large
+#: lanes of lower_math's routines (:mod:`mlc.passes.tir.math.trig`): every call of them is
+#: written out as the routine, and the routine's own call of double's function, under its
+#: select, is computed lane by lane where a lane needs it (:mod:`.selects`).
+LARGE_LANE_CALLS = {"sin": ("float64",), "cos": ("float64",), "tan": ("float64",)}
+
+
 def vectorize_loops_for_llvm(func: PrimFunc) -> PrimFunc:
-    """:func:`~mlc.passes.tir.vectorize_loops` as the llvm backend runs it: calls of the
-    math ops this backend emits as vector code (:data:`.vecmath.VECTOR_FORMS`: sin, cos,
-    tan and cbrt of float32 and float64) are vectorized with the rest of their loop, and so
-    are the routines lower_math wrote out before (exp, log, tanh, atan...: their local
-    scalars become vector ``Let``s, their fma, abs, casts... vector instructions); loops
-    calling other math ops (pow) stay loops, for LLVM's loop vectorizer to widen with the
-    scalar routines inlined."""
-    return vectorize_loops(func, math_calls=VECTOR_FORMS, vector_lets=True)
+    """:func:`~mlc.passes.tir.vectorize_loops` as the llvm backend runs it: the routines
+    lower_math wrote out before (sin, exp, log, tanh, atan...) are vectorized with the rest
+    of their loop, their local scalars vector ``Let``s, their fma, abs, casts... vector
+    instructions, and so are the calls of libm's sin, cos and tan of double the trig
+    routines make on their rare large lanes (:data:`LARGE_LANE_CALLS`, emitted lane by
+    lane); loops calling other math ops stay loops, for LLVM's loop vectorizer to widen."""
+    return vectorize_loops(func, math_calls=LARGE_LANE_CALLS, vector_lets=True)
 
 
 #: The TIR passes, in order, that turn a scheduled PrimFunc into what :func:`codegen_llvm` takes.
 def _native(op: str, dtype: str) -> bool:
-    return has_intrinsic_lowering(BACKEND, op, dtype)
+    return op not in LARGE_LANE_CALLS and has_intrinsic_lowering(BACKEND, op, dtype)
 
 
 def _tir_passes(fast_math: bool) -> tuple:

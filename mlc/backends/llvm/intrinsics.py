@@ -3,8 +3,8 @@
 Each math call of the op table (:data:`mlc.ir.ops.MATH_CALLS`) gets its llvm
 lowering from :mod:`mlc.backends.intrinsics`; this module registers those of
 LLVM intrinsics, libm functions and short compositions, and
-:mod:`.vecmath` registers pow, cbrt and float32 sin, cos and tan (vectorisable IR;
-exp, log, tanh, atan... are written out as TIR by :mod:`mlc.passes.tir.lower_math`).
+exp, log, sin, tanh, atan... are written out as TIR by :mod:`mlc.passes.tir.lower_math`
+(sin, cos and tan of double are registered for that routine's rare large lanes).
 A lowering is ``lowering(builder, args, dtype, fast_math)`` with ``args`` in compute
 dtype ``dtype`` (float16 already widened to float32).
 
@@ -152,13 +152,13 @@ def _integer_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir
     raise CompileError(f"math call {op} needs a float operand, got {dtype}")
 
 
-#: Ops whose float32 lowering is vector math's (:mod:`.vecmath.trig`): here only float64's
-#: (pow and cbrt are lower_math's).
-_VECMATH_FLOAT32 = frozenset({"sin", "cos", "tan"})
+#: Ops registered for double only: libm's function, which lower_math's routine calls on its
+#: rare large lanes (float32's routine too, on the widened value).
+_DOUBLE_ONLY = frozenset({"sin", "cos", "tan"})
 
 
 def _dtypes(op: str) -> tuple[str, ...]:
-    return ("float64",) if op in _VECMATH_FLOAT32 else FLOAT_COMPUTE
+    return ("float64",) if op in _DOUBLE_ONLY else FLOAT_COMPUTE
 
 
 def _register() -> None:

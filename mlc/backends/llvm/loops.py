@@ -29,7 +29,7 @@ from llvmlite.ir.values import MDValue
 
 from ...errors import CompileError
 from ...ir import dtype as dt
-from ...ir.expr import Call, IntImm
+from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import For, While
 from ...passes.tir.keep_loops import kept
@@ -38,7 +38,6 @@ from . import arith
 from .addressing import sext64
 from .targeting import module_target
 from .types import int_constant, signed
-from .vecmath import VECTOR_MATH_OPS
 
 __all__ = ["LoopCodegen", "NARROWED", "emit_loop", "emit_while", "loop_metadata", "for_metadata", "MAX_VECTOR_WIDTH_HINT",
            "MATH_INTERLEAVE"]
@@ -156,8 +155,7 @@ def _interleave(module: ir.Module, s: For, kind: str, extent: int | None) -> tup
     if MATH_INTERLEAVE < 2 or kind != "vectorized" or extent is None:
         return None
     target = module_target(module)
-    bits = [dt.bits(dt.element(n.dtype)) for n in pre_order_nodes(s.body) if isinstance(n, Call) and n.op in VECTOR_MATH_OPS]
-    bits += [value for key, value in s.annotations if key == MATH_ANNOTATION]  # (lower_math's routines)
+    bits = [value for key, value in s.annotations if key == MATH_ANNOTATION]  # (lower_math's routines)
     if target is None or not bits:
         return None
     lanes = target.vector_bits // max(bits)
@@ -166,9 +164,8 @@ def _interleave(module: ir.Module, s: For, kind: str, extent: int | None) -> tup
 
 #: Register-wide vectors a vectorized loop calling a vector math routine keeps in flight
 #: (``llvm.loop.interleave.count``; 1: LLVM's choice, which is one for such long bodies): the
-#: loops that reach the codegen as loops, calling a routine without a vector form
-#: (:data:`.vecmath.VECTOR_FORMS`: pow, ...; or lower_math's: atan, ...) or not made vector statements by the
-#: vectorize pass.
+#: loops that reach the codegen as loops, calling lower_math's routines (atan, sin, ...) but
+#: not made vector statements by the vectorize pass.
 MATH_INTERLEAVE = 2
 
 

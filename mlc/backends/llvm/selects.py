@@ -2,25 +2,35 @@
 whose branches load memory becomes branches and a phi, so that the load of the side not
 taken never runs (it may be out of bounds); one whose branches load nothing (or only a
 local scalar a pass computed before the statement) is LLVM's ``select``, emitted once
-per block.
+per block. One whose side calls a library function (:data:`LIBRARY_CALLS`: libm's sin, cos
+and tan of double, which the trig routines of :mod:`mlc.passes.tir.math.trig` call on
+their rare large lanes) computes that side only where a lane needs it, behind a branch
+weighted as rarely taken::
+
+    %any = icmp ne i8 (bitcast <8 x i1> %large), 0
+    br i1 %any, label %rare, label %join      ; !prof: unlikely
 """
 from __future__ import annotations
 
 from llvmlite import ir
 
 from ...ir import dtype as dt
-from ...ir.expr import BufferLoad, IntImm, PrimExpr, Select
+from ...ir.expr import BufferLoad, Call, IntImm, PrimExpr, Select
 from ...ir.functor import pre_order_nodes
 from .addressing import operand_key
+from .intrinsics import emit_math
 from .types import reg_type
 from .vectorize import scalar_of
 
-__all__ = ["SelectCodegen"]
+__all__ = ["SelectCodegen", "LIBRARY_CALLS", "call_out_of_line"]
+
+#: Call ops whose lowering is a library function, lane by lane on a vector (see the docstring).
+LIBRARY_CALLS = frozenset({"sin", "cos", "tan"})
 
 
 class SelectCodegen:
     """The select part of the function codegen (mixed into it): ``builder``, ``expr``,
-    ``_reuse``, ``_splat``, ``_lane_by_lane`` and ``_has_load``."""
+    ``_reuse``, ``_splat``, ``_lane_by_lane``, ``_has_load`` and ``_has_library_call``."""
 
     def _select(self, e: Select) -> ir.Value:
         cond = None
@@ -31,6 +41,8 @@ class SelectCodegen:
             return self._lane_by_lane(e)
         if cond is None:
             cond = self.expr(scalar_of(e.cond))
+        if not loads and (self._calls_library(e.true_value) or self._calls_library(e.false_value)):
+            return self._rare_side(e, cond)
         if not loads:
             t, f = self.expr(scalar_of(e.true_value)), self.expr(scalar_of(e.false_value))
             if dt.is_vector(e.dtype):
@@ -47,6 +59,37 @@ class SelectCodegen:
         phi.add_incoming(t, t_block)
         phi.add_incoming(f, f_block)
         return phi
+
+    def _rare_side(self, e: Select, cond: ir.Value) -> ir.Value:
+        """``e``, the side calling a library function computed (with the select) only where
+        ``cond`` picks it for some lane, on a branch weighted as rarely taken."""
+        b = self.builder
+        rare_true = self._calls_library(e.true_value)
+        common = self.expr(scalar_of(e.false_value if rare_true else e.true_value))
+        lanes = dt.lanes(e.dtype) if dt.is_vector(e.dtype) else 0
+        if lanes:
+            common = self._splat(common, lanes)
+        need = cond if rare_true else b.not_(cond)
+        if isinstance(need.type, ir.VectorType):
+            need = b.icmp_unsigned("!=", b.bitcast(need, ir.IntType(lanes)), ir.Constant(ir.IntType(lanes), 0))
+        before = b.block
+        with b.if_then(need, likely=False):
+            rare = self.expr(scalar_of(e.true_value if rare_true else e.false_value))
+            if lanes:
+                rare = self._splat(rare, lanes)
+            value = b.select(cond, rare, common) if rare_true else b.select(cond, common, rare)
+            rare_end = b.block
+        phi = b.phi(common.type)
+        phi.add_incoming(common, before)
+        phi.add_incoming(value, rare_end)
+        return phi
+
+    def _calls_library(self, e: PrimExpr) -> bool:
+        hit = self._has_library_call.get(id(e))
+        if hit is None:
+            hit = self._has_library_call[id(e)] = (e, any(isinstance(n, Call) and n.op in LIBRARY_CALLS
+                                                          for n in pre_order_nodes(e)))
+        return hit[1]
 
     def _loads(self, e: PrimExpr) -> bool:
         hit = self._has_load.get(id(e))
@@ -65,3 +108,50 @@ def _local_scalar(e: BufferLoad) -> bool:
     shape = e.buffer.static_shape()
     return (len(shape) == len(e.indices)
             and all(isinstance(i, IntImm) and 0 <= i.value < n for i, n in zip(e.indices, shape)))
+
+
+def call_out_of_line(b: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir.Value:
+    """``op(x)`` (one of :data:`LIBRARY_CALLS`) of a scalar or a vector of compute dtype
+    ``dtype``, by an internal function of its own that is never inlined, computing a vector
+    lane after lane in a loop (``@__mlc_lanes.sin.f64``, ``@__mlc_lanes.sin.v8f64``): the
+    rare side of a select (:meth:`SelectCodegen._rare_side`) costs its block one call,
+    and LLVM's loop vectorizer, which may widen a scalar loop holding it, cannot compute it
+    on every lane unasked (it would the library function's intrinsic)."""
+    suffix = f"v{x.type.count}{x.type.element.intrinsic_name}" if isinstance(x.type, ir.VectorType) \
+        else x.type.intrinsic_name
+    name = f"__mlc_lanes.{op}.{suffix}"
+    module = b.module
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(x.type, [x.type]), name=name)
+        fn.linkage = "internal"
+        for attribute in ("noinline", "nounwind", "cold", "optsize"):  # (optsize: a loop, not unrolled)
+            fn.attributes.add(attribute)
+        entry = fn.append_basic_block("entry")
+        body = ir.IRBuilder(entry)
+        if not isinstance(x.type, ir.VectorType):
+            body.ret(emit_math(body, op, [fn.args[0]], dtype))
+        else:
+            _lanes_loop(fn, body, op, dtype)
+    return b.call(fn, [x])
+
+
+def _lanes_loop(fn: ir.Function, b: ir.IRBuilder, op: str, dtype: str) -> None:
+    """The body of a vector ``fn``: ``op`` of each lane of its argument in turn, in a loop."""
+    i32 = ir.IntType(32)
+    vector = fn.args[0]
+    entry = b.block
+    loop, done = fn.append_basic_block("lane"), fn.append_basic_block("done")
+    b.branch(loop)
+    b.position_at_end(loop)
+    k = b.phi(i32, name="k")
+    acc = b.phi(vector.type, name="acc")
+    updated = b.insert_element(acc, emit_math(b, op, [b.extract_element(vector, k)], dtype), k)
+    following = b.add(k, ir.Constant(i32, 1))
+    b.cbranch(b.icmp_unsigned("<", following, ir.Constant(i32, vector.type.count)), loop, done)
+    k.add_incoming(ir.Constant(i32, 0), entry)
+    k.add_incoming(following, loop)
+    acc.add_incoming(vector, entry)
+    acc.add_incoming(updated, loop)
+    b.position_at_end(done)
+    b.ret(updated)

@@ -1,7 +1,7 @@
 """The target an LLVM module is generated for, recorded on the module itself.
 
-Code emitted into a module on demand, where a call first needs it (the math
-routines of :mod:`.vecmath`, the micro-kernels of :mod:`.extern`), reaches
+Code emitted into a module on demand, where a call first needs it (the
+micro-kernels of :mod:`.extern`), reaches
 the module but not the build's target; :func:`generate_units
 <.module.generate_units>` records the target on each module it creates, and
 that code asks it what the CPU can do.

@@ -11,8 +11,9 @@ scatter from one base pointer, any other vector index (and every access of a
 bounds-checked build) one scalar access per lane; a ``vector_window`` of two loads
 (:mod:`mlc.passes.tir.vector_windows`) one shufflevector of them. Vector casts, math calls and
 selects whose sides load are computed lane by lane (scalar expressions of
-:func:`mlc.ir.analysis.lane_of`; math calls thus go to :mod:`.vecmath` lane by
-lane): the vectorize pass makes them only inside gather indices.
+:func:`mlc.ir.analysis.lane_of`): the vectorize pass makes them only inside gather
+indices (libm's sin, cos and tan of double, which the trig routines call on rare lanes,
+are called on each lane of their computed operand: :mod:`.codegen`).
 
 Example: the register-tile update of the default matmul schedule::
 

@@ -272,8 +272,8 @@ def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, parts=1):
     schedule (``schedule_row_parts``) runs the parts in parallel and, in a part, row after row
     every stage of the row (from L1), adding the row's terms to the part's column sums. The
     stages that do not depend on one another share a pass over the row (``row_passes``): the
-    sums of x and of ct * gamma; then beta's terms and the sums of ct * gamma * (x - mean) and
-    of the squares; then dx and gamma's terms."""
+    sums of x and of ct * gamma; then the sums of ct * gamma * (x - mean) and of the squares;
+    then, for a few rows side by side (``row_jam``), dx and gamma's and beta's terms."""
     dx_t, _, _ = _layer_norm_vjp_infer(x, gamma, ct, eps=eps, parts=parts)
     out = dx_t.dtype
     acc = accumulate_dtype(out)
@@ -303,23 +303,30 @@ def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, parts=1):
     sgd = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]) * deviation(i[0], k[0]), te.sum, zero,
                          "T_lnv_gd", acc)
     # dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with xhat = (x - mean) * rstd, as
-    # rstd * g - slope * (x - mean) + shift: the row's factors once, three operations an element
-    slope = te.compute((n,), lambda i: rstd[i] * rstd[i] * rstd[i] * (sgd[i] / count), name="T_lnv_slope",
+    # fma(rstd, g, fma(xhat, slope, shift)): the row's factors once, and with xhat (which gamma's
+    # terms share) five operations an element
+    slope = te.compute((n,), lambda i: -(rstd[i] * rstd[i] * (sgd[i] / count)), name="T_lnv_slope",
                        tag=te.KEEP_TAG)
     shift = te.compute((n,), lambda i: -(rstd[i] * (sg[i] / count)), name="T_lnv_shift", tag=te.KEEP_TAG)
+
+    def xhat(i, j):
+        return deviation(i, j) * rstd[i]
+
     dx = te.compute((n, m), lambda i, j: _e.cast(
-        rstd[i] * gv(i, j) - slope[i] * deviation(i, j) + shift[i], out), name="T_lnv_dx")
+        _e.fma(rstd[i], gv(i, j), _e.fma(xhat(i, j), slope[i], shift[i])), out), name="T_lnv_dx")
 
     def row(p, q):
         return p * rows + q
 
-    dgamma = reduce_compute((parts, m), (rows,), lambda i, k: cv(row(i[0], k[0]), i[1]) * (
-        deviation(row(i[0], k[0]), i[1]) * rstd[row(i[0], k[0])]), te.sum, zero, "T_lnv_dgamma", acc)
-    # (+ 0 * the row's mean: a column sum reads a result of the row's first stages, which the
-    # CPU schedule follows to put it under the row loop; exact for finite x, and a row with an
-    # infinite or NaN element has a NaN dx anyway)
+    dgamma = reduce_compute((parts, m), (rows,), lambda i, k: cv(row(i[0], k[0]), i[1]) * xhat(row(i[0], k[0]), i[1]),
+                            te.sum, zero, "T_lnv_dgamma", acc)
+    # (* (0 * the row's mean + 1): a column sum reads a result of the row's first stages, which the
+    # CPU schedule follows to put it under the row loop; a product the sum adds is one FMA, and the
+    # factor, the same for the whole row, is computed once a row. Exact for finite x, and a row with
+    # an infinite or NaN element has a NaN dx anyway)
     dbeta = reduce_compute((parts, m), (rows,), lambda i, k: cv(row(i[0], k[0]), i[1])
-                           + mean[row(i[0], k[0])] * _e.const(0, acc), te.sum, zero, "T_lnv_dbeta", acc)
+                           * (mean[row(i[0], k[0])] * _e.const(0, acc) + _e.const(1, acc)), te.sum, zero,
+                           "T_lnv_dbeta", acc)
     if acc != out:
         dgamma = te.compute((parts, m), lambda *i: _e.cast(dgamma[i], out), name="T_lnv_dgamma_cast")
         dbeta = te.compute((parts, m), lambda *i: _e.cast(dbeta[i], out), name="T_lnv_dbeta_cast")

@@ -47,13 +47,14 @@ from .math.composite import COMPOSITE_ROUTINES
 from .math.exp_log import EXP_LOG_ROUTINES
 from .math.inverse_trig import INVERSE_TRIG_ROUTINES
 from .math.power import POWER_ROUTINES
+from .math.trig import TRIG_ROUTINES
 from .statement_scalars import StatementScalars, memoized
 
 __all__ = ["lower_math", "math_lowering_for", "ROUTINES", "ROUTINE_DTYPES", "MATH_ANNOTATION"]
 
 #: op name -> routine(FloatOps, *operands), each a float expression of the operands.
 ROUTINES: dict[str, Callable] = {**EXP_LOG_ROUTINES, **COMPOSITE_ROUTINES, **POWER_ROUTINES,
-                                 **INVERSE_TRIG_ROUTINES}
+                                 **INVERSE_TRIG_ROUTINES, **TRIG_ROUTINES}
 #: The compute dtypes each routine serves (float16 is computed by float32's).
 ROUTINE_DTYPES: dict[str, tuple[str, ...]] = {op: ("float32", "float64") for op in ROUTINES}
 #: The annotation of a vectorized loop whose body holds an expanded call (see the docstring).
@@ -73,15 +74,17 @@ class _LowerMath(StatementScalars):
         super().__init__("math_values")
         self.native, self.fast = native, fast
         self.expanded_bits = 0  # the widest expanded call of the innermost loop being visited
+        self.lockstep = False  # whether the innermost loop being visited is vectorized
         self.written: dict = {}  # the store's calls written out: their key -> the scalar holding it
 
     def visit_For(self, s: For):
         outer, self.expanded_bits = self.expanded_bits, 0
+        lockstep, self.lockstep = self.lockstep, s.kind == "vectorized"
         try:
             s = self.generic_visit(s)
             bits = self.expanded_bits
         finally:
-            self.expanded_bits = outer
+            self.expanded_bits, self.lockstep = outer, lockstep
         if bits and s.kind == "vectorized":
             return For(s.loop_var, s.min, s.extent, s.kind, s.body, s.thread_binding,
                        (*s.annotations, (MATH_ANNOTATION, bits)))
@@ -105,7 +108,7 @@ class _LowerMath(StatementScalars):
             return self.written[key]
         compute = _compute_dtype(e.dtype)
         args = [self._operand(cast(a, compute)) for a in e.args]
-        out = self.shared(ROUTINES[e.op](FloatOps(FORMATS[compute], self.fast), *args))
+        out = self.shared(ROUTINES[e.op](FloatOps(FORMATS[compute], self.fast, self.lockstep), *args))
         self.expanded_bits = max(self.expanded_bits, dt.bits(e.dtype))
         out = cast(out, e.dtype) if compute != e.dtype else out
         if self.pending is not None:

@@ -87,9 +87,9 @@ def vectorize_loops(func: PrimFunc, max_lanes: int = MAX_LANES,
     ``max_lanes``: loops of more lanes stay loops (a GPU thread's vector is 4 floats: 16
     bytes). ``math_calls``: float math calls (``T.tanh``, ...) get a vector form too, for a
     backend that renders them lane by lane (CUDA: True); or a mapping of op names to the
-    dtypes whose calls do (the LLVM backend's ``sin``, ``cos``, ``tan`` and ``cbrt``
-    of float32 and float64, which it emits as vector code:
-    :data:`mlc.backends.llvm.vecmath.VECTOR_FORMS`), the other math calls keeping their loop
+    dtypes whose calls do (the LLVM backend's ``sin``, ``cos`` and ``tan`` of float64,
+    libm's functions the trig routines call on their rare lanes:
+    :data:`mlc.backends.llvm.generate.LARGE_LANE_CALLS`), the other math calls keeping their loop
     for LLVM's loop vectorizer. ``copy_dtypes``: element types
     beyond float32/64 and int32/64 whose loops only copy (``S[i] = A[j]``) become vector
     copies too (CUDA: float16, moved as raw bytes). ``vector_lets``: a statement's local

@@ -40,6 +40,7 @@ from ..analysis import is_param
 from ..state import all_blocks, loops_above
 from .conv import match_conv
 from .patterns import is_canonical, match_matmul, view, view_by_name
+from .row_jam import jam_last_pass, jam_rows
 from .row_passes import align_to_steps, merge_row_passes, reduction_steps
 from .steps import CpuInfo, attempt, estimated_extent, parallelize_outer, restore, vectorize_innermost
 
@@ -445,17 +446,22 @@ def schedule_row_parts(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
     (``nn.layer_norm_vjp``): one spatial output over the rows ``(n, m)`` (the anchor), row
     statistics ``(n,)`` before it, and column sums ``(parts, m)`` over each part's ``n //
     parts`` consecutive rows (gamma's and beta's partial gradients). The anchor's rows are
-    split into parts, every statistic is computed under its row loop, and the column sums
-    are moved there too, adding one row's terms at a time; the parts run in parallel, so
-    each thread reads a row of x and ct from memory once and keeps its partial sums in
-    cache::
+    split into parts and a part's rows into groups of :func:`~.row_jam.jam_rows` rows; every
+    statistic is computed under the row loop, and the spatial output and the column sums
+    under the group loop, for the group's rows side by side (:mod:`.row_jam`: each partial
+    sum loaded and stored once for the group); the parts run in parallel, so each thread
+    reads a row of x and ct from memory once and keeps its partial sums in cache::
 
         for p in T.parallel(parts):
             colsum[p, 0:m] = 0
-            for q in range(n // parts):     # row p * (n // parts) + q
-                ...                        # each statistic of the row (vector accumulators)
-                ...                        # the row of the spatial output, vectorized
-                colsum[p, 0:m] += ...      # the row's terms of the column sums, vectorized
+            for g in range(n // parts // 4):      # rows p * (n // parts) + g * 4 + 0..3
+                for q in range(4):
+                    ...                          # each statistic of the row (vector accumulators)
+                for j_0 in range(m // 32):
+                    for q in T.unroll(4), j_1 in T.unroll(2), T.vectorized(16):
+                        colsum[p, j] += ...      # the group's terms of the column sums
+                    for q in T.unroll(4), ...:
+                        out[row, j] = ...        # the group's rows of the spatial output
 
     Returns the names of the blocks scheduled, or None where the function is not such a kernel."""
     func = sch.mod[func_name]
@@ -484,12 +490,14 @@ def schedule_row_parts(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
             or any(views[n].block.is_reduction and len(shapes[n]) == 2 and match_matmul(views[n]) is not None
                    for n in names):  # (a row statistic may be a matrix-vector product: ct @ gamma)
         return None
-    return attempt(sch, _row_parts, func_name, rows, tails, anchor, parts.value, cpu)
+    return attempt(sch, _row_parts, func_name, rows, tails, anchor, parts.value, cpu, True) or \
+        attempt(sch, _row_parts, func_name, rows, tails, anchor, parts.value, cpu, False)
 
 
-def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: CpuInfo) -> set[str] | None:
-    """:func:`schedule_row_parts`'s steps, once its kernel is recognised (None, undone, where
-    a step does not apply)."""
+def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: CpuInfo,
+               groups: bool) -> set[str] | None:
+    """:func:`schedule_row_parts`'s steps, once its kernel is recognised, the last pass over
+    groups of rows where ``groups`` (None, undone, where a step does not apply)."""
     work = _largest_block(sch.mod[func_name])
     rfs: list[str] = []  # the row statistics in vector accumulators (one rfactor: the sum of the
     for name in rows:    # accumulators reads them one point per iterator, as moving it needs)
@@ -513,6 +521,13 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
     inside = {name for name in order[1:] if name not in tails and not _reads_any(sch.mod[func_name], name, written)
               and attempt(sch, _merge_rows, func_name, order[0], name)}
     part_loop, row_loop = sch.split(sch.get_loops(sch.get_block(order[0], func_name))[0], [parts, None])
+    # the last pass over a row (the output and the rows' terms of the column sums), for a group
+    # of rows side by side (:mod:`.row_jam`); the row's statistics, row by row before it
+    last = [n for n in order if n == anchor or (n in tails and view_by_name(sch.mod[func_name], n).block.is_reduction)]
+    jam = jam_rows(view_by_name(sch.mod[func_name], order[0]).loops[1].extent.value) if groups else 1
+    group_loop = row_loop
+    if jam > 1:
+        group_loop, row_loop = sch.split(row_loop, [None, jam])
     for name in order[1:]:
         if name in inside:
             continue
@@ -520,12 +535,14 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
         if name in tails and not view_by_name(sch.mod[func_name], name).block.is_reduction:
             sch.reverse_compute_at(block, part_loop)  # (a cast of a column sum, once its part is added up)
         else:
-            sch.reverse_compute_at(block, row_loop)
+            sch.reverse_compute_at(block, group_loop if name in last else row_loop)
     if _instances(sch.mod[func_name]) > before:
         return None   # some stage would be computed more than once per row
-    spatial = [n for n in _block_names(sch, func_name) if n not in rfs and (
+    spatial = [n for n in _block_names(sch, func_name) if n not in rfs and (jam == 1 or n not in last) and (
         n in tails or not view_by_name(sch.mod[func_name], n).block.is_reduction)]
     ordered = _one_pass(sch, func_name, rfs, spatial, row_loop, cpu)
+    if jam > 1 and jam_last_pass(sch, func_name, last, group_loop, jam, cpu) is None:
+        return None
     for name in _block_names(sch, func_name):
         lanes = cpu.lanes(_dtype(sch, func_name, name))
         if name in rfs:
@@ -535,7 +552,7 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
         elif name in tails:  # the part's column sums: set before its first row, a row added at a time
             block = sch.get_block(name, func_name)
             attempt(sch, vectorize_innermost, block, lanes)
-            sch.decompose_reduction(block, row_loop)
+            sch.decompose_reduction(block, group_loop)
     if work >= MIN_PARALLEL_WORK_PARTS and cpu.cores >= 2:
         sch.parallel(part_loop)
     return set(_block_names(sch, func_name))

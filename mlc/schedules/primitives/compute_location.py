@@ -230,10 +230,13 @@ class _Move:
     def _fused_points(self, region, needed: list[IntSet]):
         """reverse_compute_at: a read of one point per iterator, or of two iterators fused
         (``stats[vp * 256 + vq]``, ``vq`` running over 0..255: a row of a part of 256 rows),
-        where what the loop produces of that dimension is one point ``e`` per iteration:
-        ``(iterator, offset, needed set)`` for each iterator read, the fused pair's sets the
-        points ``e // 256`` and ``e % 256`` (simplified by the loops' ranges: ``p`` and ``q``
-        for ``e = p * 256 + q``). None for any other read."""
+        where what the loop produces of that dimension is one point ``e`` per iteration, or a
+        run ``e .. e + w`` inside one part (the rows of a group of rows: ``e = p * 256 + g * 4``,
+        ``w = 3``): ``(iterator, offset, needed set)`` for each iterator read, the fused pair's
+        sets the point ``e // 256`` and the run ``e % 256 .. e % 256 + w`` (simplified by the
+        loops' ranges: ``p`` and ``g * 4 .. g * 4 + 3``). A run is taken only where ``e // 256``
+        and ``(e + w) // 256`` simplify to one expression (it does not cross into the next
+        part). None for any other read."""
         ids = {id(iv.var): iv for iv in self.block.iter_vars}
         outer = [n for n in self.lloc.path if isinstance(n, For)] + [self.loop]
         ana = Analyzer(loop_ranges(outer))
@@ -250,18 +253,25 @@ class _Move:
                 out.append((terms[0][0], lin.const, s))
                 seen.add(id(terms[0][0]))
                 continue
-            if len(terms) != 2 or s.min is None or s.max is None or not same_expr(s.min, s.max):
+            if len(terms) != 2 or s.min is None or s.max is None:
                 return None
             (outer_var, size), (inner_var, one) = sorted(terms, key=lambda t: -t[1])
             dom = ids[id(inner_var)].dom
             if one != 1 or not (isinstance(dom.min, IntImm) and dom.min.value == 0 and isinstance(dom.extent, IntImm)
                                 and dom.extent.value == size):
                 return None
-            point = s.min - lin.const
-            # offsets such that (the needed point) - offset is the iterator's share of it
-            for var, share in ((outer_var, floordiv(point, size)), (inner_var, floormod(point, size))):
-                value = ana.simplify(share)
-                out.append((var, const(0), IntSet(value, value)))
+            first, last = s.min - lin.const, s.max - lin.const
+            # the outer iterator's share: one point, the same for the first and the last needed
+            # points (a run of rows inside one part), proved by simplifying both to one value
+            whole = ana.simplify(floordiv(first, size))
+            if not same_expr(s.min, s.max) and not same_expr(whole, ana.simplify(floordiv(last, size))):
+                return None
+            width = ana.simplify(last - first)
+            if not isinstance(width, IntImm) or width.value < 0:
+                return None
+            start = ana.simplify(floormod(first, size))
+            out.append((outer_var, const(0), IntSet(whole, whole)))
+            out.append((inner_var, const(0), IntSet(start, ana.simplify(start + width))))
             seen.update((id(outer_var), id(inner_var)))
         return out
 
@@ -426,7 +436,8 @@ class _Move:
             full, lo, hi = _window(iv, doms)
             if same_expr(lo, full.min) and same_expr(hi, full.max):
                 continue
-            loops = _radix_loops(lo, iv.dom, loop_by_var) if same_expr(lo, hi) else None
+            run = constant_difference(lo, hi)  # a run of points (a group of rows: g * 4 .. g * 4 + 3)
+            loops = _radix_loops(lo, iv.dom, loop_by_var, run + 1) if run is not None and run >= 0 else None
             if loops is None or any(id(f.loop_var) in used for f in loops):
                 return False
             if iv.iter_type != "spatial" and any(f.kind not in ("serial", "unrolled") for f in loops):
@@ -694,15 +705,17 @@ class _Move:
         return replace(func, loop, insert_at(loop, nest, idx))
 
 
-def _radix_loops(point: PrimExpr, dom: Range, loop_by_var: dict[int, For]) -> list[For] | None:
+def _radix_loops(point: PrimExpr, dom: Range, loop_by_var: dict[int, For], run: int = 1) -> list[For] | None:
     """The loops whose values ``point`` takes as digits of a mixed radix number running over
     ``dom`` once (``p * 256 + q`` with ``q`` over 0..255 and ``p`` over 0..15 for a domain of
-    4096), innermost first; None where it is no such number."""
+    4096), innermost first; or, for windows of ``run`` points from ``point``, running over
+    ``dom`` once in steps of ``run`` (``p * 256 + g * 4``, ``g`` over 0..63, runs of 4); None
+    where it is no such number."""
     lin = linear(point)
     if not isinstance(dom.min, IntImm) or not isinstance(dom.extent, IntImm) or lin.const != dom.min.value:
         return None
     terms = sorted(lin.terms.values(), key=lambda t: t[1])
-    loops, step = [], 1
+    loops, step = [], run
     for atom, coef in terms:
         f = loop_by_var.get(id(atom)) if isinstance(atom, Var) else None
         if f is None or coef != step or not (isinstance(f.min, IntImm) and f.min.value == 0

@@ -68,7 +68,7 @@ def _exp_finite(o: FloatOps, x):
 
 
 def exp(o: FloatOps, x):
-    """e^x; exp(inf) = inf, exp(-inf) = 0 (bounds: the table in :mod:`..vecmath`)."""
+    """e^x; exp(inf) = inf, exp(-inf) = 0 (bounds: the table in :mod:`mlc.passes.tir.math`)."""
     return o.select(o.isnan(x), x, _exp_finite(o, o.finite_or_zero(x)))
 
 

@@ -17,9 +17,9 @@ Some float32 routines take another algorithm:
   accurate routine divides (``s = f / (2 + f)``);
 * atan, asin, acos, atan2 (:mod:`mlc.passes.tir.math.inverse_trig`, written out as TIR
   by lower_math): the accurate steps in float, not double;
-* sin, cos, tan of whole vectors (the llvm backend's :func:`mlc.backends.llvm.vecmath.trig.vector_trig`):
-  the reduction in double, the polynomials in float;
-* cbrt (:mod:`mlc.backends.llvm.vecmath.power`): the accurate Newton steps without the last, exact one;
+* float32 sin, cos, tan (:mod:`mlc.passes.tir.math.trig`): the reduction in double, the
+  polynomials in float;
+* cbrt (:mod:`mlc.passes.tir.math.power`): the accurate Newton steps without the last, exact one;
 * pow (the same module): its double logarithm and exponential shortened to 2^-29
   and degree 7.
 

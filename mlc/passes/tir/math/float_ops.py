@@ -109,15 +109,18 @@ class CompoundOps:
 
 class FloatOps(CompoundOps):
     """Build float expressions of one :class:`Format`; ``fast``: the routine's ``fast_math``
-    variant is wanted (its coefficients, its arithmetic)."""
+    variant is wanted (its coefficients, its arithmetic); ``lockstep``: the expression is
+    computed in a ``vectorized`` loop, which a backend makes vector code of, and computes
+    a select's side calling a library function only where a lane needs it (a routine may
+    then leave its rare lanes to such a call: :mod:`.trig`)."""
 
-    def __init__(self, fmt: Format, fast: bool = False):
-        self.fmt, self.fast = fmt, fast
+    def __init__(self, fmt: Format, fast: bool = False, lockstep: bool = False):
+        self.fmt, self.fast, self.lockstep = fmt, fast, lockstep
         self.dtype = fmt.dtype
 
     def with_format(self, dtype: str) -> FloatOps:
         """The same builder for the format of ``dtype`` (a float32 routine's double steps)."""
-        return FloatOps(FORMATS[dtype], self.fast)
+        return FloatOps(FORMATS[dtype], self.fast, self.lockstep)
 
     # ---------------------------------------------------------- constants
     def c(self, value: float) -> PrimExpr:
