@@ -125,7 +125,7 @@ def write(tracer, value, update_slice) -> None:
     for op, _ in view.path:
         if op not in WRITABLE_VIEWS:
             raise _read_only(op)
-    _check_same_trace(box)
+    _check_same_trace(box, value)
     if isinstance(box, MaybeBox):
         raise TraceError(box.why)
     new = value._atom
@@ -151,14 +151,12 @@ class MaybeBox(Box):
         self.why = why
 
 
-def _check_same_trace(box: Box) -> None:
+def _check_same_trace(box: Box, value) -> None:
     """TraceError when the write happens in a trace nested in the one ``box``'s array belongs to:
     a compiled loop's body (or a branch) writing, through a view it took, an array of the code
     around it that it does not carry (``for t in range(n): v = u.T; v += 1``): the new version
     would be a value of the inner trace, lost to (or undefined in) the outer one."""
-    from .trace import current_trace
-    ctx = current_trace()
-    if ctx is not None and ctx is not box.ctx:
+    if value._ctx is not box.ctx:  # (the new value is of the trace recording now)
         raise TraceError("a compiled loop or conditional writes, through a view (such as v = u.T or "
                          "v = u[1:]; v += 1), into an array of the code around it that it does not "
                          "assign, so the write would be lost; write the array by its own name inside "
