@@ -27,6 +27,7 @@ from .autograph_analysis import effect_free_function
 from .autograph_scalars import builtin_scalar, scalar_call
 from .trace import RAISES, TraceContext, current_trace
 from .tracer import Tracer
+from .state import MaybeBox, View
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
            "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "index_trick", "helper_stmt", "UNROLL",
@@ -148,6 +149,13 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
         in_place = [all(p[k] is p.inputs[k] for p in probes) for k in graph]
         for k, v, kept in zip(graph, chosen, in_place):
             result[k] = _written(vals[k], v) if kept else v
+            if not kept and _traced(vals[k]) and vals[k]._ref is not None and any(p[k] is p.inputs[k] for p in probes):
+                v._ref = View(MaybeBox(v._ctx, v._value, (
+                    f"variable {names[k]!r} names, after the `if` at line {lineno}, the array it named "
+                    "before where one branch ran and a new one where the other did (it rebinds it), "
+                    "which only the run decides; a write into it would reach the old array (an "
+                    f"argument, or one another name or view shares) or not; write {names[k]} = "
+                    f"{names[k]}.copy() before the `if`, or rebind it in both branches") + _where(lineno)))
     return tuple(result)
 
 
@@ -156,9 +164,24 @@ def _picker(fn, vals, traced, positions):
     runs once: it may write its operands in place (``y += 1``), so a second run would start
     from what the first left."""
     def branch(*operands):
-        out = fn(*_merge(vals, traced, operands))
+        out = fn(*_one_per_array(vals, traced, _merge(vals, traced, operands)))
         return tuple(out[k] for k in positions)
     return branch
+
+
+def _one_per_array(vals, traced, given) -> tuple:
+    """A branch's variables ``given`` with one Tracer per array: variables naming one array
+    before the ``if`` (``c = a``) name one Tracer in it, and the branch reads that array under
+    a name it does not assign through it too (:meth:`TraceContext.capture`), so a write in
+    place through one name is seen through the others, as in NumPy (a branch runs once: the
+    Tracer stands for that array until the branch ends, whatever names it rebinds)."""
+    given = list(given)
+    first: dict[int, int] = {}
+    for k in traced:
+        j = first.setdefault(id(vals[k]), k)
+        given[k] = given[j]
+    current_trace().stand_ins = {id(vals[k]): (vals[k], given[k]) for k in traced}
+    return tuple(given)
 
 
 class _Probe(tuple):
@@ -171,7 +194,7 @@ def _probe(fn, vals, traced) -> _Probe:
     records are dropped): what it returns."""
     with TraceContext("probe", capture=True) as ctx:
         stand_ins = [ctx.new_input(vals[k]._atom.type, f"probe{k}", weak=vals[k].weak) for k in traced]
-        given = _merge(vals, traced, stand_ins)
+        given = _one_per_array(vals, traced, _merge(vals, traced, stand_ins))
         out = _Probe(fn(*given))
     out.inputs = given
     return out
@@ -229,6 +252,64 @@ def _refuse_python_state(vals: tuple, names: tuple, positions: list[int], lineno
                              "(or a loop over a static range of Python values)" + _where(lineno))
 
 
+class _Share(Exception):
+    """Trace the loop's body again, its carried variables ``positions`` shared (:func:`_aliased`)."""
+
+    def __init__(self, positions: frozenset):
+        super().__init__()
+        self.positions = positions
+
+
+def _aliased(vals: tuple, positions: list[int], given: tuple, share: frozenset) -> tuple:
+    """``given`` (a loop body's variables) with the arrays the loop carries under two names
+    named by one Tracer: a carried variable ``k`` in ``share`` whose array another carried
+    variable also names before the loop (``c = b``, both assigned in the body) is the same
+    Tracer in the body, and the body's reads of that array under a name it does not assign
+    (a captured outer value) read the carried Tracer (:meth:`TraceContext.capture`), so a
+    write in place through one name is seen through the other, as in NumPy. The other
+    carried arrays are watched: :func:`_check_aliased` finds those the body reads under
+    another name and writes in place, for a second trace that shares them."""
+    given = list(given)
+    first: dict[int, int] = {}
+    for k in positions:
+        if _traced(vals[k]):
+            j = first.setdefault(id(vals[k]), k)
+            if j != k and j in share:
+                given[k] = given[j]
+    ctx = current_trace()
+    ctx.stand_ins = {id(vals[k]): (vals[k], given[k] if k in share else None)
+                     for k in positions if _traced(vals[k]) and first[id(vals[k])] == k}
+    ctx.stood_in = set()
+    return tuple(given)
+
+
+def _check_aliased(vals, positions, given, new, before, share, names, lineno, what):
+    """After a loop body's trace (:func:`_aliased`): :class:`_Share` when a carried array it
+    reads or carries under a second name was written in place and is not shared yet;
+    TraceError when a shared one is not the same array after the body (a name rebound: which
+    array the other name holds would differ between iterations)."""
+    ctx = current_trace()
+    groups: dict[int, list[int]] = {}
+    for k in positions:
+        if _traced(vals[k]):
+            groups.setdefault(id(vals[k]), []).append(k)
+    need = set()
+    for key, ks in groups.items():
+        if len(ks) < 2 and key not in ctx.stood_in:
+            continue
+        if any(given[k]._atom is not before.get(k, given[k]._atom) for k in ks) or ks[0] in share:
+            need.add(ks[0])
+    if need - share:
+        raise _Share(frozenset(need | share))
+    for k in share:
+        ks = groups.get(id(vals[k]), [k])
+        if any(new[j] is not given[j] for j in ks):
+            raise TraceError(f"the {what} at line {lineno} writes in place into an array it names by two "
+                             f"variables ({', '.join(repr(names[j]) for j in ks)} or a variable it only reads) "
+                             f"and rebinds {names[k]!r}, which a compiled loop cannot carry; copy the array "
+                             f"({names[k]} = {names[k]}.copy()) before the loop" + _where(lineno))
+
+
 def _merge(vals: tuple, positions: list[int], carried) -> tuple:
     out = list(vals)
     for k, v in zip(positions, carried):
@@ -266,12 +347,14 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
                                    f"the condition of the while loop at line {lineno}")
 
     kept = {k: True for k in positions}  # whether the body wrote the variable in place
+    share = frozenset()
 
     def body(carry):
-        given = _merge(vals, positions, carry)
+        given = _aliased(vals, positions, _merge(vals, positions, carry), share)
         before = {k: given[k]._atom for k in positions if _traced(given[k])}
         new = tuple(body_fn(*given))
         _check_kept(names, vals, positions, new, lineno, "while loop")
+        _check_aliased(vals, positions, given, new, before, share, names, lineno, "while loop")
         if _moves(positions, given, new, before, names, lineno, "while loop"):
             raise TraceError(f"the while loop at line {lineno} swaps arrays between its variables, so which array "
                              "each name holds after it depends on how many times it runs, known only when it "
@@ -281,8 +364,13 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
             kept[k] = kept[k] and new[k] is given[k]
         return tuple(new[k] for k in positions)
 
-    out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
-                                  _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
+    try:
+        out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
+                                      _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
+    except _Share as again:
+        share, kept = again.positions, {k: True for k in positions}
+        out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
+                                      _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
     return _after_loop(vals, positions, out, kept, names, f"while loop at line {lineno}")
 
 
@@ -414,12 +502,14 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
     _refuse_python_state(vals, names, positions, lineno, "for loop")
     kept = {k: True for k in positions}  # whether the body wrote the variable in place
     moved: dict[int, int] = {}  # variable -> the variable whose array it names after the body
+    share = frozenset()
 
     def body(i, carry):
-        given = _merge(vals, positions, carry)
+        given = _aliased(vals, positions, _merge(vals, positions, carry), share)
         before = {k: given[k]._atom for k in positions if _traced(given[k])}
         new = tuple(body_fn(i, *given))
         _check_kept(names, vals, positions, new, lineno, "for loop")
+        _check_aliased(vals, positions, given, new, before, share, names, lineno, "for loop")
         moved.update(_moves(positions, given, new, before, names, lineno))
         for k in positions:
             kept[k] = kept[k] and new[k] is given[k]
@@ -427,15 +517,25 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
 
     init = tuple(vals[k] for k in positions)
     what = dict(_what=f"the for loop at line {lineno}", _names=[names[k] for k in positions])
-    if step == 1:
-        out = control_flow.fori_loop(start, stop, lambda i, c: body(_ranged(i, start, stop), c), init, **what)
-    else:  # the k-th iteration's index is start + k * step
+    count = None
+    if step != 1:  # the k-th iteration's index is start + k * step
         span = (stop - start) if step > 0 else (start - stop)
         count = (span + (abs(step) - 1)) // abs(step)
         if not _traced(count):
             count = max(count, 0)
-        out = control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
-                                     **what)
+
+    def loop():
+        if step == 1:
+            return control_flow.fori_loop(start, stop, lambda i, c: body(_ranged(i, start, stop), c), init, **what)
+        return control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
+                                      **what)
+
+    try:
+        out = loop()
+    except _Share as again:
+        share, kept = again.positions, {k: True for k in positions}
+        moved.clear()
+        out = loop()
     if moved:
         trips = (stop - start) if step == 1 else count
         return _after_moves(vals, positions, out, moved, trips, names, lineno)
@@ -452,8 +552,12 @@ def _moves(positions: list[int], given: tuple, new: tuple, before: dict, names: 
     iteration (:func:`_after_moves`). TraceError when an array the body wrote in place
     (``before``: its value when the body began) is named by no variable after it, or two
     variables name one array: a compiled loop would lose or split those writes."""
-    objects = {id(given[j]): j for j in positions if _traced(given[j])}
-    moves = {k: objects[id(new[k])] for k in positions if id(new[k]) in objects}
+    objects: dict[int, int] = {}
+    for j in positions:
+        if _traced(given[j]):
+            objects.setdefault(id(given[j]), j)
+    # (a variable still naming its own Tracer stays, though another names it too: :func:`_aliased`)
+    moves = {k: k if new[k] is given[k] else objects[id(new[k])] for k in positions if id(new[k]) in objects}
     lost = [j for j, atom in before.items() if given[j]._atom is not atom and j not in moves.values()]
     if lost or len(set(moves.values())) != len(moves):
         what = (f"writes into {', '.join(repr(names[j]) for j in lost)} in place and then names another array "

@@ -89,6 +89,11 @@ def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Seq
         if loop_bounds is not None:  # a for loop's body: its index first
             ctx.loop_index, ctx.loop_bounds = inputs[0]._atom, tuple(loop_bounds)
         out = fn(*build_args(inputs))
+        if ctx.written_captures():
+            raise TraceError(f"{what} writes, through a view (such as v = u.T or v = u[1:]; v += 1), "
+                             "into an array of the code around it that it does not assign, which a "
+                             "compiled loop or conditional would lose; write the array by its own name "
+                             f"(u[1:] += 1, or u[...] = u + v.T), or copy the view{_where(3)}")
         leaves, tree = pytree.flatten(out)
         tracers = []
         for k, leaf in enumerate(leaves):

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from ..errors import TraceError
 
-__all__ = ["Box", "View", "write", "view_of", "written_inputs", "undo_view", "WRITABLE_VIEWS"]
+__all__ = ["Box", "MaybeBox", "View", "write", "view_of", "written_inputs", "undo_view", "WRITABLE_VIEWS"]
 
 #: View ops whose result may be written, each with the op that puts a new value of the view
 #: back into the array it was taken from (see :func:`undo_view`).
@@ -125,6 +125,9 @@ def write(tracer, value, update_slice) -> None:
     for op, _ in view.path:
         if op not in WRITABLE_VIEWS:
             raise _read_only(op)
+    _check_same_trace(box, value)
+    if isinstance(box, MaybeBox):
+        raise TraceError(box.why)
     new = value._atom
     parents = [_plain(box, box.atom)]
     for op, attrs in view.path[:-1]:
@@ -134,6 +137,30 @@ def write(tracer, value, update_slice) -> None:
     box.set(value._atom)
     if view.path:  # this view's value is the one just written: no need to derive it again
         view.atom, view.seen = new, box.version
+
+
+class MaybeBox(Box):
+    """The box of a variable a compiled ``if`` left naming either its array from before (one
+    branch kept it) or a new one (the other rebound it): which, only the run knows, so a write
+    into it (which NumPy makes into the old array or not) is refused (``why``)."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, ctx, atom, why: str):
+        super().__init__(ctx, atom)
+        self.why = why
+
+
+def _check_same_trace(box: Box, value) -> None:
+    """TraceError when the write happens in a trace nested in the one ``box``'s array belongs to:
+    a compiled loop's body (or a branch) writing, through a view it took, an array of the code
+    around it that it does not carry (``for t in range(n): v = u.T; v += 1``): the new version
+    would be a value of the inner trace, lost to (or undefined in) the outer one."""
+    if value._ctx is not box.ctx:  # (the new value is of the trace recording now)
+        raise TraceError("a compiled loop or conditional writes, through a view (such as v = u.T or "
+                         "v = u[1:]; v += 1), into an array of the code around it that it does not "
+                         "assign, so the write would be lost; write the array by its own name inside "
+                         "it (u[1:] += 1, or u[...] = u + v.T), or copy the view")
 
 
 def view_of(base, result, op: str, attrs: dict) -> None:

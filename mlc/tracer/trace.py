@@ -150,6 +150,15 @@ class TraceContext:
         #: (vmap) are all of that argument's
         self.arguments: dict[int, object] = {}
         self._captured_atoms: dict[int, Tracer] = {}
+        #: a loop body's trace: id(outer Tracer) -> (that Tracer, the body's Tracer naming the same
+        #: array, or None): an outer array the loop carries under one name and the body reads
+        #: under another (``c = b`` before the loop, ``c *= 0.5`` in it, ``b`` read) is the
+        #: carried one (:meth:`capture`); ``stood_in`` collects the ids of those the body read
+        self.stand_ins: dict[int, tuple[Tracer, Tracer]] = {}
+        self.stood_in: set[int] = set()
+        #: (box, outer Tracer) of each captured array: the trace must not write it
+        #: (:meth:`written_captures`)
+        self.captured_boxes: list = []
         #: where the ops recorded now come from, when not the user's line being traced: a
         #: transformation recording the derivative of a binding names that binding's line
         self.location = None
@@ -211,6 +220,11 @@ class TraceContext:
         input of this graph (one per outer value); a constant is used as it is."""
         if value._ctx is self:
             return value
+        entry = self.stand_ins.get(id(value))
+        if entry is not None and entry[0] is value:
+            self.stood_in.add(id(value))
+            if entry[1] is not None:
+                return entry[1]
         if isinstance(value._atom, Constant):
             return self._tracer(value._atom, value.weak)
         inner = self._captured_atoms.get(id(value._atom))
@@ -219,7 +233,17 @@ class TraceContext:
             self.inputs.append(var)
             self.captured.append((value, var))
             inner = self._captured_atoms[id(value._atom)] = self._tracer(var, value.weak)
+            if not value.weak:  # a write into it (through a view) would be lost: see written_captures
+                box = Box(self, var)
+                self.captured_boxes.append((box, value))
+                inner._ref = View(box)
         return inner if inner.weak == value.weak else Tracer(self, inner._atom, value.weak)
+
+    def written_captures(self) -> list:
+        """The outer Tracers of the captured arrays this trace wrote (through a view it took of
+        one: ``v = u.T; v += 1`` in a loop's body, ``u`` of the code around): such a write
+        would be lost, the trace returning only its results."""
+        return [value for box, value in self.captured_boxes if box.version]
 
     def note_range(self, value: Tracer, lowest: int, highest: int) -> None:
         """Record that the traced int ``value`` (a loop's index) lies in ``[lowest, highest]``."""
