@@ -41,13 +41,16 @@ def run(mod, n_inputs, arrays, target="cuda-emulator"):
 
 def check_elementwise(a, b, dtype, runner=run, rounding=()):
     """The elementwise program (:data:`programs_complex.ELEMENTWISE`) run by ``runner`` on
-    ``a`` and ``b``: each op NumPy's exactly (signs of zeros included), those of ``rounding``
-    within a few ulps away from special values."""
+    ``a`` and ``b``: each op NumPy's exactly (signs of zeros included), division as
+    :func:`programs_complex.assert_division_agrees` says, those of ``rounding`` within a few
+    ulps away from special values."""
     mod, k, want = P.elementwise(len(a), dtype)
     with np.errstate(all="ignore"):
         expected = want(a, b)
     for op, got, w in zip(P.ELEMENTWISE, runner(mod, k, [a, b]), expected):
-        if op in rounding:
+        if op == "div":  # NumPy's where no operand needs scaling; the exact quotient where one does
+            P.assert_division_agrees(got, a, b, op)
+        elif op in rounding:
             close_or_special(got, w, dtype, op)
         else:
             exactly(got, w, op)

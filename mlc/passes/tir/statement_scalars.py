@@ -9,8 +9,9 @@ the DAG's size: while it rewrites a store's value, :meth:`~StatementScalars.shar
 each node used more than once into a load of a one-element ``local`` buffer stored just
 before the store (as :mod:`.integer_power` does), which a backend keeps in a register.
 A value under a branch of a select that reads memory the statement does not read on every
-path stays where it is: computed before the store, its loads would run where the condition
-guards them out (an index past the end, on the branch not taken).
+path reads it, in its scalar, under the same conditions: computed before the store, its
+loads would otherwise run where the select guards them out (an index past the end, on the
+branch not taken).
 
 >>> from mlc.ir.buffer import decl_buffer
 >>> from mlc.ir.expr import call, const
@@ -92,7 +93,7 @@ def memoized(visit):
     (by value number: an expression inlined in many places, as one node or as equal copies,
     is rewritten once)."""
     def memoized_visit(self, e):
-        key = self.numbers.key(e)
+        key = (self.numbers.key(e), self.path_key())
         hit = self.memo.get(key)
         if hit is None:
             hit = self.memo[key] = visit(self, e)
@@ -118,25 +119,27 @@ class StatementScalars(Mutator):
         #: the statement's slots by the value number of what they hold (one slot a value)
         self.slots: dict[int, PrimExpr] = {}
         self.count = self.count_slots = 0
-        #: how many branches of a select the visit is inside (their values are lazy)
-        self.guarded = 0
+        #: the selects whose branches the visit is inside: (condition, the branch taken)
+        self.path: list[tuple[PrimExpr, bool]] = []
         #: the keys of the loads the statement's value reads on every path (outside branches)
         self.unguarded_loads: frozenset = frozenset()
 
     def visit_operands(self, node):
         """``node`` with its operands visited (:meth:`generic_visit`); a select's branches
-        (``Select``, ``if_then_else``) visited as lazy: a value there that reads memory stays
-        there (see the module docstring). A subclass's ``visit_Select`` and ``visit_Call``
+        (``Select``, ``if_then_else``) visited as lazy: a scalar there reads memory only where
+        the selects' conditions hold (see :meth:`slot`). A subclass's ``visit_Select`` and ``visit_Call``
         visit their operands with this."""
         branches = _lazy_branches(node)
         if branches is None or self.pending is None:
             return self.generic_visit(node)
         cond = self.visit(node.cond if isinstance(node, Select) else node.args[0])
-        self.guarded += 1
+        self.path.append((cond, True))
         try:
-            then, other = (self.visit(b) for b in branches)
+            then = self.visit(branches[0])
+            self.path[-1] = (cond, False)
+            other = self.visit(branches[1])
         finally:
-            self.guarded -= 1
+            self.path.pop()
         if isinstance(node, Select):
             return Select(cond, then, other, node.dtype)
         return Call(node.op, (cond, then, other), node.dtype)
@@ -195,21 +198,37 @@ class StatementScalars(Mutator):
 
     def slot(self, z: PrimExpr) -> PrimExpr:
         """A load of the local scalar that holds ``z``, computed before the statement (one
-        scalar a value). Under a branch of ``if_then_else``, a ``z`` that reads memory is
-        ``z`` itself (see the module docstring)."""
-        if self.guarded and self._reads_guarded_memory(z):
-            return z
+        scalar a value). Under the branches of selects, each load of ``z`` that the statement
+        does not read on every path is guarded by their conditions: the scalar computed before
+        the statement reads memory only where the select would (its value elsewhere unused)."""
+        if self.path:
+            z = self._guarded(z)
         key = self.numbers.key(z)
         slot = self.slots.get(key)
         if slot is None:
             slot = self.slots[key] = self._new_slot(z)
         return slot
 
-    def _reads_guarded_memory(self, z: PrimExpr) -> bool:
-        """Whether ``z`` loads memory (other than the statement's local scalars) that the
-        statement does not read on every path anyway."""
-        return any(isinstance(n, BufferLoad) and n.buffer.scope != "local" and expr_key(n) not in self.unguarded_loads
-                   for n in pre_order_nodes(z))
+    def path_key(self) -> tuple:
+        """The value numbers of :attr:`path` (a rewrite under other selects is another)."""
+        return tuple((self.numbers.key(c), taken) for c, taken in self.path)
+
+    def _guarded(self, z: PrimExpr) -> PrimExpr:
+        """``z`` with each load of memory the statement does not read on every path (not a
+        local scalar) under the selects of :attr:`path`: ``Select(c, load, 0)``, outermost
+        condition outside. A walk of ``z``'s DAG: a formula's shared nodes stay shared."""
+        done: dict[int, PrimExpr] = {}
+        for n in post_order_dag((z,), children):
+            if isinstance(n, BufferLoad) and n.buffer.scope != "local" and expr_key(n) not in self.unguarded_loads:
+                out = n
+                for cond, taken in reversed(self.path):
+                    out = Select(cond if taken else Not(cond, cond.dtype), out, const(0, n.dtype), n.dtype)
+            else:
+                kids = children(n)
+                new = [done[id(k)] for k in kids]
+                out = n if not kids or all(a is b for a, b in zip(new, kids)) else with_children(n, new)
+            done[id(n)] = out
+        return done[id(z)]
 
     def _new_slot(self, z: PrimExpr) -> PrimExpr:
         placeholder, values = self.pending.setdefault(z.dtype, (decl_buffer((1,), z.dtype, self.prefix,
