@@ -18,7 +18,8 @@ from . import dtype as dt
 from .expr import BufferLoad, PrimExpr, convert
 from .node import node
 
-__all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE", "PREFETCH_FOR_WRITE"]
+__all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE", "PREFETCH_FOR_WRITE", "VSORT_I32",
+           "VSORT_SPLIT_I32", "VSORT_PART_I32"]
 
 #: The dtype of an address (an opaque pointer).
 HANDLE = "handle"
@@ -26,6 +27,11 @@ HANDLE = "handle"
 #: line will be written soon. It computes nothing: a backend without such an instruction (a
 #: GPU's, the interpreters) drops it.
 PREFETCH_FOR_WRITE = "mlc_prefetch_for_write"
+#: The llvm backend's vectorised quicksort of int32 keys (AVX-512 targets): ``VSORT_I32(keys,
+#: scratch, n)`` sorts ``n`` keys in place; ``VSORT_SPLIT_I32(keys, scratch, n)`` partitions
+#: them into scratch and returns the lower part's length, ``VSORT_PART_I32(src, out, n)``
+#: sorts a part of scratch into the keys (``mlc.backends.llvm.vector_sort``).
+VSORT_I32, VSORT_SPLIT_I32, VSORT_PART_I32 = "mlc_vsort_i32", "mlc_vsort_split_i32", "mlc_vsort_part_i32"
 
 
 @node
