@@ -18,8 +18,7 @@ from . import dtype as dt
 from .expr import BufferLoad, PrimExpr, convert
 from .node import node
 
-__all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE", "PREFETCH_FOR_WRITE", "VSORT_I32",
-           "VSORT_SPLIT_I32", "VSORT_PART_I32"]
+__all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE", "PREFETCH_FOR_WRITE", "vsort_name"]
 
 #: The dtype of an address (an opaque pointer).
 HANDLE = "handle"
@@ -27,11 +26,19 @@ HANDLE = "handle"
 #: line will be written soon. It computes nothing: a backend without such an instruction (a
 #: GPU's, the interpreters) drops it.
 PREFETCH_FOR_WRITE = "mlc_prefetch_for_write"
-#: The llvm backend's vectorised quicksort of int32 keys (AVX-512 targets): ``VSORT_I32(keys,
-#: scratch, n)`` sorts ``n`` keys in place; ``VSORT_SPLIT_I32(keys, scratch, n)`` partitions
-#: them into scratch and returns the lower part's length, ``VSORT_PART_I32(src, out, n)``
-#: sorts a part of scratch into the keys (``mlc.backends.llvm.vector_sort``).
-VSORT_I32, VSORT_SPLIT_I32, VSORT_PART_I32 = "mlc_vsort_i32", "mlc_vsort_split_i32", "mlc_vsort_part_i32"
+
+
+def vsort_name(entry: str, dtype: str, descending: bool = False) -> str:
+    """The llvm backend's vectorised quicksort (AVX-512 targets; ``mlc.backends.llvm.vector_sort``)
+    of 4-byte values: ``entry`` "sort" (``(x, out, scratch, flag, n)``: all of it), "split"
+    (``(x, scratch, flag, n) -> int64``: the first partition) or "part" (``(scratch, out, n)``:
+    one part of a split); ``dtype`` float32, int32 or uint32, or a codec's name (``f32``...).
+
+    >>> vsort_name("split", "float32", True)
+    'mlc_vsort_split_f32_desc'
+    """
+    codec = {"float32": "f32", "int32": "i32", "uint32": "u32"}.get(dtype, dtype) + ("_desc" if descending else "")
+    return "mlc_vsort_" + codec if entry == "sort" else f"mlc_vsort_{entry}_{codec}"
 
 
 @node

@@ -26,11 +26,13 @@ faults and changes no value): a radix sort's scatter writes each bucket's
 next line before the hardware prefetchers, which follow a few streams, would
 have fetched it.
 
-``mlc_vsort_i32(T.address_of(K[0]), T.address_of(S[0]), n)`` sorts the ``n`` int32
-keys at ``K`` in place (``S``: scratch for ``n`` more), a quicksort partitioning 16 keys a
-step with AVX-512's compress (:mod:`.vector_sort`); ``mlc_vsort_split_i32`` (the first
-partition alone, returning the lower part's length) and ``mlc_vsort_part_i32`` (one part
-sorted from the scratch back into the keys) let two threads sort one array.
+``mlc_vsort_f32(T.address_of(X[0]), T.address_of(Y[0]), T.address_of(S[0]),
+T.address_of(F[0]), n)`` sorts the ``n`` float32 values at ``X`` into ``Y`` (``S``: scratch
+for ``n`` int32 keys, ``F[0]``: set to whether a NaN or -0.0 was seen), a quicksort
+partitioning 16 keys a step with AVX-512's compress (:mod:`.vector_sort`, which lists the
+codecs: ``f32``, ``i32_desc``, ...); ``mlc_vsort_split_<codec>`` (the first partition alone,
+returning the lower part's length) and ``mlc_vsort_part_<codec>`` (one part sorted from the
+scratch into the output) let two threads sort one array.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from llvmlite import ir
 
 from ...errors import CompileError
 from ...ir import dtype as dt
-from ...ir.extern import PREFETCH_FOR_WRITE, VSORT_I32, VSORT_PART_I32, VSORT_SPLIT_I32, AddressOf, CallExtern
+from ...ir.extern import PREFETCH_FOR_WRITE, AddressOf, CallExtern, vsort_name
 from . import vector_sort
 from .intrinsics import declare
 from .targeting import lacks_features, module_target
@@ -109,9 +111,11 @@ EXTERN_KERNELS: dict[str, ExternKernel] = {k.name: k for k in (
     ExternKernel("mlc_x86_vnni_dot_16x4_u8s8", 3, ("avx512vnni",), _vnni_dot(signed=False)),
     ExternKernel("mlc_x86_vnni_dot_16x4_s8s8", 3, ("avx512vnni",), _vnni_dot(signed=True)),
     ExternKernel(PREFETCH_FOR_WRITE, 1, (), _prefetch_for_write),
-    ExternKernel(VSORT_I32, 2, ("avx512f",), vector_sort.define_vsort, counts=1),
-    ExternKernel(VSORT_SPLIT_I32, 2, ("avx512f",), vector_sort.define_split, counts=1, returns=_I64),
-    ExternKernel(VSORT_PART_I32, 2, ("avx512f",), vector_sort.define_part, counts=1),
+    *(kernel for codec in vector_sort.CODECS for kernel in (
+        ExternKernel(vsort_name("sort", codec), 4, ("avx512f",), vector_sort.define_sort(codec), counts=1),
+        ExternKernel(vsort_name("split", codec), 3, ("avx512f",), vector_sort.define_split(codec), counts=1,
+                     returns=_I64),
+        ExternKernel(vsort_name("part", codec), 2, ("avx512f",), vector_sort.define_part(codec), counts=1))),
 )}
 
 

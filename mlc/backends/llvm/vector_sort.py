@@ -1,44 +1,52 @@
-"""A vectorised quicksort of signed int32 keys, in LLVM IR: the CPU ``sort`` kernel's core.
+"""A vectorised quicksort of 4-byte values, in LLVM IR: the CPU ``sort`` kernel on AVX-512.
 
-``mlc_vsort_i32(keys, scratch, n)`` sorts ``n`` int32 keys in place (``scratch``: room
-for ``n`` more). It is a quicksort whose partition moves 16 keys at a time from one
-buffer to the other: a compare against the pivot gives a lane mask, and the keys
-below the pivot are packed to the front of a vector (``llvm.experimental.vector.compress``,
-one ``vpcompressd`` on AVX-512) and stored, as many as there are, at the front
-of the other buffer, the rest likewise at its back. Each part is then sorted from
-that buffer back into the first (the buffers take turns down the recursion), and a
-part of at most ``LEAF`` keys is sorted in registers by a bitonic network (min, max
-and lane shuffles of up to four 16-lane vectors) and stored where the sorted keys
-belong. The pivot is the median of up to 64 keys sampled across the part (sorted by
-the same network); a part whose pivot is its least key is split by ``<=`` instead of
-``<``, its block of equal keys done at once (so equal keys cost no extra depth). The
-smaller part is sorted by a recursive call, the larger by the loop: the depth of the
-recursion is at most log2(n).
+``mlc_vsort_<codec>(src, out, scratch, flag, n)`` sorts the ``n`` values at ``src`` into
+``out`` (``scratch``: room for ``n`` int32 keys). Each value is read as a signed int32 key
+whose order is the sort order (the codec: a float's bits with a negative's magnitude bits
+flipped and every NaN the largest key, an unsigned int's top bit flipped, each key
+complemented when descending), and decoded as it is stored. The sort is a quicksort whose
+partition moves 16 keys at a time from one buffer to the other: a compare against the
+pivot gives a lane mask, and the keys below the pivot are packed to the front of a vector
+(``llvm.experimental.vector.compress``, one ``vpcompressd`` on AVX-512) and stored, as
+many as there are, at the front of the other buffer, the rest likewise at its back. The
+first partition reads the values and writes keys into ``scratch``; each part is then sorted
+from one buffer into the other (``out`` and ``scratch`` take turns down the recursion), and
+a part of at most ``LEAF`` keys is sorted in registers by a bitonic network (min, max and
+lane shuffles of up to eight 16-lane vectors) and stored, decoded, into ``out``. The pivot
+is the median of up to 64 keys sampled across the part (sorted by the same network); a
+part whose pivot is its least key is split by ``<=`` instead of ``<``, its block of equal
+keys done at once (so equal keys cost no extra depth). The smaller part is sorted by a
+recursive call, the larger by the loop: the recursion is at most log2(n) deep. ``flag[0]``
+is set to 1 when a float row holds a NaN or a -0.0 (which the caller repairs: their keys
+lose a NaN's payload and order -0.0 before 0.0), else 0.
 
-``mlc_vsort_split_i32(keys, scratch, n)`` is the first partition alone (keys into
-scratch, pivot the median of 64 samples), returning where the upper part starts, and
-``mlc_vsort_part_i32(src, out, n)`` sorts ``n`` keys of ``src`` into ``out`` (``src`` is
-then scratch): so two threads can sort the two parts of one row.
+``mlc_vsort_split_<codec>(src, scratch, flag, n)`` is the first partition alone, returning
+where the upper part starts, and ``mlc_vsort_part_<codec>(scratch, out, n)`` sorts one part
+of ``scratch`` into ``out``: so two threads can sort the two parts of one row.
 
-Without AVX-512 (AVX2) LLVM writes the compress out lane by lane: correct, slow, so
-the op uses this kernel only on AVX-512 targets.
+Without AVX-512 (AVX2) LLVM writes the compress out lane by lane: correct, slow, so the op
+uses this kernel only on AVX-512 targets (:mod:`mlc.ops.library.vector_sort`).
 """
 from __future__ import annotations
 
 from llvmlite import ir
 
-__all__ = ["LEAF", "define_vsort", "define_split", "define_part"]
+__all__ = ["LEAF", "CODECS", "define_sort", "define_split", "define_part"]
 
 _I1, _I16, _I32, _I64 = ir.IntType(1), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 _PTR = ir.PointerType()
 _LANES = 16
 _V = ir.VectorType(_I32, _LANES)
 _M = ir.VectorType(_I1, _LANES)
-#: The longest part the bitonic network sorts (4 vectors); longer ones are partitioned.
+#: The longest part the bitonic network sorts (8 vectors); longer ones are partitioned.
 LEAF = 8 * _LANES
 #: Samples for a part's pivot: 16 for parts up to SMALL_PART, else 64.
 SMALL_PART = 1024
 _MAX_KEY = 0x7FFFFFFF
+_MIN_KEY = -0x80000000
+#: The codecs, by name: (dtype, descending).
+CODECS = {f"{short}{'_desc' if desc else ''}": (dtype, desc)
+          for short, dtype in (("f32", "float32"), ("i32", "int32"), ("u32", "uint32")) for desc in (False, True)}
 
 
 def _declare(module, name, ret, args):
@@ -124,54 +132,119 @@ def _bitonic(b, regs):
     return regs
 
 
-def _define_network(module):
-    """``mlc_vsort_net_i32(src, dst, m)``: the ``m`` <= LEAF keys at ``src`` sorted into ``dst``
-    (may be ``src``)."""
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [_PTR, _PTR, _I64]), name="mlc_vsort_net_i32")
+def _const(ty, value):
+    """``value`` as an i32 constant of ``ty`` (i32, or a splat of a vector of them)."""
+    if isinstance(ty, ir.VectorType):
+        return ir.Constant(ty, [ir.Constant(_I32, value)] * ty.count)
+    return ir.Constant(ty, value)
+
+
+def _flip(b, bits):
+    """A negative int32's low 31 bits flipped (its own inverse): float bits to ordered keys."""
+    sign = b.ashr(bits, _const(bits.type, 31))
+    return b.xor(bits, b.and_(sign, _const(bits.type, _MAX_KEY)))
+
+
+def _encode(b, codec, bits):
+    """The keys of values read as int32 ``bits`` (a scalar or a vector)."""
+    dtype, desc = CODECS[codec]
+    ty = bits.type
+    if dtype == "float32":
+        magnitude = b.and_(bits, _const(ty, _MAX_KEY))
+        nan = b.icmp_signed(">", magnitude, _const(ty, 0x7F800000))
+        key = b.select(nan, _const(ty, _MAX_KEY), _flip(b, bits))
+    elif dtype == "uint32":
+        key = b.xor(bits, _const(ty, _MIN_KEY))
+    else:
+        key = bits
+    return b.not_(key) if desc else key
+
+
+def _decode(b, codec, key):
+    """The int32 bits of the values of ``key`` (a NaN's key: one NaN)."""
+    dtype, desc = CODECS[codec]
+    key = b.not_(key) if desc else key
+    if dtype == "float32":
+        return _flip(b, key)
+    if dtype == "uint32":
+        return b.xor(key, _const(key.type, _MIN_KEY))
+    return key
+
+
+def _odd(b, codec, bits):
+    """The lanes of ``bits`` holding a NaN or -0.0 (a float codec's; None for ints)."""
+    if CODECS[codec][0] != "float32":
+        return None
+    nan = b.icmp_signed(">", b.and_(bits, _splat(_MAX_KEY)), _splat(0x7F800000))
+    return b.or_(nan, b.icmp_signed("==", bits, _splat(_MIN_KEY)))
+
+
+def _internal(module, name, ret, args):
+    fn = ir.Function(module, ir.FunctionType(ret, args), name=name)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
+    return fn
+
+
+def _loop(b, name, count, body):
+    """``body(b, k)`` for k in range(count) (an i64), in blocks of its own."""
+    fn = b.function
+    head, inner, after = (fn.append_basic_block(f"{name}{s}") for s in ("", "_body", "_done"))
+    pre = b.block
+    b.branch(head)
+    b.position_at_end(head)
+    k = b.phi(_I64)
+    k.add_incoming(ir.Constant(_I64, 0), pre)
+    b.cbranch(b.icmp_signed("<", k, count), inner, after)
+    b.position_at_end(inner)
+    body(b, k)
+    k.add_incoming(b.add(k, ir.Constant(_I64, 1)), b.block)
+    b.branch(head)
+    b.position_at_end(after)
+
+
+def _define_network(module, codec):
+    """``net(src, dst, m, decode)``: the ``m`` <= LEAF keys at ``src`` sorted into ``dst`` (may be
+    ``src``), decoded with ``decode``."""
+    fn = _internal(module, f"mlc_vsort_net_{codec}", ir.VoidType(), [_PTR, _PTR, _I64, _I1])
     fn.attributes.add("noinline")  # (one copy: the leaves' and the pivots')
-    src, dst, m = fn.args
-    entry = fn.append_basic_block("entry")
-    b = ir.IRBuilder(entry)
+    src, dst, m, decode = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
     m32 = b.trunc(m, _I32)
-    blocks = []
-    for count in (1, 2, 4, 8):
-        block = fn.append_basic_block(f"net{count}")
-        blocks.append((count, block))
+    sizes = (1, 2, 4, 8)
+    blocks = [fn.append_basic_block(f"net{count}") for count in sizes]
+    for count, block in zip(sizes, blocks):
         with b.goto_block(block):
-            masks = []
-            regs = []
+            masks, regs = [], []
             for r in range(count):
                 left = b.sub(m32, ir.Constant(_I32, r * _LANES))
                 left = b.select(b.icmp_signed("<", left, ir.Constant(_I32, 0)), ir.Constant(_I32, 0), left)
                 left = b.select(b.icmp_signed(">", left, ir.Constant(_I32, _LANES)), ir.Constant(_I32, _LANES), left)
-                mask = _prefix_mask(b, left)
-                masks.append(mask)
-                regs.append(_masked_load(b, _at(b, src, ir.Constant(_I64, r * _LANES)), mask, _splat(_MAX_KEY)))
+                masks.append(_prefix_mask(b, left))
+                regs.append(_masked_load(b, _at(b, src, ir.Constant(_I64, r * _LANES)), masks[r], _splat(_MAX_KEY)))
             for r, v in enumerate(_bitonic(b, regs)):
+                v = b.select(decode, _decode(b, codec, v), v)
                 _masked_store(b, v, _at(b, dst, ir.Constant(_I64, r * _LANES)), masks[r])
             b.ret_void()
-    small = b.icmp_signed("<=", m, ir.Constant(_I64, _LANES))
-    medium = fn.append_basic_block("medium")
-    b.cbranch(small, blocks[0][1], medium)
-    b.position_at_end(medium)
-    large = fn.append_basic_block("large")
-    b.cbranch(b.icmp_signed("<=", m, ir.Constant(_I64, 2 * _LANES)), blocks[1][1], large)
-    b.position_at_end(large)
-    b.cbranch(b.icmp_signed("<=", m, ir.Constant(_I64, 4 * _LANES)), blocks[2][1], blocks[3][1])
+    for count, block, after in zip(sizes, blocks, blocks[1:]):
+        if count == sizes[-2]:
+            b.cbranch(b.icmp_signed("<=", m, ir.Constant(_I64, count * _LANES)), block, after)
+            break
+        nxt = fn.append_basic_block(f"over{count}")
+        b.cbranch(b.icmp_signed("<=", m, ir.Constant(_I64, count * _LANES)), block, nxt)
+        b.position_at_end(nxt)
     return fn
 
 
-def _define_partition(module):
-    """``mlc_vsort_partition_i32(src, dst, n, pivot, or_equal) -> i64``: the ``n`` keys of ``src``
-    below ``pivot`` (or equal to it, with ``or_equal``) packed to the front of ``dst``, the others
-    to its back; returns how many went to the front."""
-    fnty = ir.FunctionType(_I64, [_PTR, _PTR, _I64, _I32, _I1])
-    fn = ir.Function(module, fnty, name="mlc_vsort_partition_i32")
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    src, dst, n, pivot, or_equal = fn.args
+def _define_partition(module, codec, encode):
+    """``partition(src, dst, n, pivot, or_equal, flag) -> i64``: the ``n`` keys of ``src`` below
+    ``pivot`` (or equal to it, with ``or_equal``) packed to the front of ``dst``, the others to
+    its back; returns how many went to the front. ``encode``: ``src`` holds values, encoded as
+    they are read, and ``flag[0]`` is set to whether a NaN or -0.0 was among them (else
+    ``flag`` is unused)."""
+    name = f"mlc_vsort_partition_{codec}" if encode else "mlc_vsort_partition"
+    fn = _internal(module, name, _I64, [_PTR, _PTR, _I64, _I32, _I1, _PTR])
+    src, dst, n, pivot, or_equal, flag = fn.args
     entry, loop, tail = (fn.append_basic_block(s) for s in ("entry", "loop", "tail"))
     b = ir.IRBuilder(entry)
     pv = b.shuffle_vector(b.insert_element(ir.Constant(_V, None), pivot, ir.Constant(_I32, 0)),
@@ -179,10 +252,15 @@ def _define_partition(module):
     whole = b.and_(n, ir.Constant(_I64, -_LANES))
     b.branch(loop)
 
-    def step(b, i, lo, hi, valid):
+    def step(b, i, lo, hi, odd, valid):
         """Partition the keys at src[i:i+16] (those of ``valid`` lanes, None: all)."""
         v = (b.load(_at(b, src, i), typ=_V, align=4) if valid is None
              else _masked_load(b, _at(b, src, i), valid, _splat(0)))
+        if encode:
+            seen = _odd(b, codec, v)
+            if seen is not None:
+                odd = b.or_(odd, seen if valid is None else b.and_(seen, valid))
+            v = _encode(b, codec, v)
         below = b.select(or_equal, b.icmp_signed("<=", v, pv), b.icmp_signed("<", v, pv))
         above = b.not_(below) if valid is None else b.and_(b.not_(below), valid)
         if valid is not None:
@@ -191,66 +269,83 @@ def _define_partition(module):
         _masked_store(b, _compress(b, v, below), _at(b, dst, lo), _prefix_mask(b, nb))
         hi = b.sub(hi, b.zext(na, _I64))
         _masked_store(b, _compress(b, v, above), _at(b, dst, hi), _prefix_mask(b, na))
-        return b.add(lo, b.zext(nb, _I64)), hi
+        return b.add(lo, b.zext(nb, _I64)), hi, odd
 
     b.position_at_end(loop)
-    i = b.phi(_I64)
-    lo = b.phi(_I64)
-    hi = b.phi(_I64)
-    i.add_incoming(ir.Constant(_I64, 0), entry)
-    lo.add_incoming(ir.Constant(_I64, 0), entry)
-    hi.add_incoming(n, entry)
-    more = b.icmp_signed("<", i, whole)
+    i, lo, hi, odd = b.phi(_I64), b.phi(_I64), b.phi(_I64), b.phi(_M)
+    for phi, start in zip((i, lo, hi, odd), (ir.Constant(_I64, 0), ir.Constant(_I64, 0), n, _mask_const([0] * _LANES))):
+        phi.add_incoming(start, entry)
     body = fn.append_basic_block("body")
-    b.cbranch(more, body, tail)
+    b.cbranch(b.icmp_signed("<", i, whole), body, tail)
     b.position_at_end(body)
-    lo2, hi2 = step(b, i, lo, hi, None)
-    i.add_incoming(b.add(i, ir.Constant(_I64, _LANES)), body)
-    lo.add_incoming(lo2, body)
-    hi.add_incoming(hi2, body)
+    lo2, hi2, odd2 = step(b, i, lo, hi, odd, None)
+    for phi, value in zip((i, lo, hi, odd), (b.add(i, ir.Constant(_I64, _LANES)), lo2, hi2, odd2)):
+        phi.add_incoming(value, body)
     b.branch(loop)
     b.position_at_end(tail)
     rest = b.trunc(b.sub(n, whole), _I32)
-    lo3, _ = step(b, i, lo, hi, _prefix_mask(b, rest))
+    lo3, _, odd3 = step(b, i, lo, hi, odd, _prefix_mask(b, rest))
+    if encode:
+        seen = b.icmp_unsigned("!=", b.bitcast(odd3, _I16), ir.Constant(_I16, 0))
+        b.store(b.zext(seen, _I32), flag)
     b.ret(lo3)
     return fn
 
 
-def _pivot(b, src, n, scratch):
+def _pivot(b, codec, src, n, scratch, encode):
     """The median of keys sampled evenly across ``src[:n]`` (16 for n <= SMALL_PART, else 64),
-    sorted in ``scratch`` (LEAF keys of stack)."""
-    net = b.module.globals["mlc_vsort_net_i32"]
-    small = b.icmp_signed("<=", n, ir.Constant(_I64, SMALL_PART))
-    count = b.select(small, ir.Constant(_I64, _LANES), ir.Constant(_I64, LEAF))
+    sorted in ``scratch`` (LEAF keys of stack); ``encode``: ``src`` holds values."""
+    net = b.module.globals[f"mlc_vsort_net_{codec}"]
+    count = b.select(b.icmp_signed("<=", n, ir.Constant(_I64, SMALL_PART)), ir.Constant(_I64, _LANES),
+                     ir.Constant(_I64, 4 * _LANES))
     stride = b.sdiv(n, count)
-    fn = b.function
-    head, body, after = (fn.append_basic_block(s) for s in ("sample", "sample_body", "sampled"))
-    pre = b.block
-    b.branch(head)
-    b.position_at_end(head)
-    k = b.phi(_I64)
-    k.add_incoming(ir.Constant(_I64, 0), pre)
-    b.cbranch(b.icmp_signed("<", k, count), body, after)
-    b.position_at_end(body)
-    b.store(b.load(_at(b, src, b.mul(k, stride)), typ=_I32), _at(b, scratch, k))
-    k.add_incoming(b.add(k, ir.Constant(_I64, 1)), body)
-    b.branch(head)
-    b.position_at_end(after)
-    b.call(net, [scratch, scratch, count])
+
+    def sample(b, k):
+        v = b.load(_at(b, src, b.mul(k, stride)), typ=_I32)
+        b.store(_encode(b, codec, v) if encode else v, _at(b, scratch, k))
+    _loop(b, "sample", count, sample)
+    b.call(net, [scratch, scratch, count, ir.Constant(_I1, 0)])
     return b.load(_at(b, scratch, b.sdiv(count, ir.Constant(_I64, 2))), typ=_I32)
 
 
-def _define_recursive(module):
-    """``mlc_vsort_rec_i32(src, alt, n, src_is_out)``: the ``n`` keys of ``src`` sorted into
-    ``src`` (``src_is_out``) or ``alt``; the other buffer is scratch."""
-    fnty = ir.FunctionType(ir.VoidType(), [_PTR, _PTR, _I64, _I1])
-    fn = ir.Function(module, fnty, name="mlc_vsort_rec_i32")
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    net, partition = module.globals["mlc_vsort_net_i32"], module.globals["mlc_vsort_partition_i32"]
+def _split(b, codec, src, dst, n, flag, encode, samples):
+    """``src[:n]`` partitioned into ``dst`` by a pivot sampled into ``samples`` (LEAF int32 of
+    stack), by ``<=`` where it is the least key: (the front's length, the pivot, whether the
+    front is the keys equal to the pivot)."""
+    fn = b.function
+    partition = b.module.globals[f"mlc_vsort_partition_{codec}" if encode else "mlc_vsort_partition"]
+    pivot = _pivot(b, codec, src, n, samples, encode)
+    lower = b.call(partition, [src, dst, n, pivot, ir.Constant(_I1, 0), flag])
+    least, done = fn.append_basic_block("least"), fn.append_basic_block("split")
+    pre = b.block
+    b.cbranch(b.icmp_signed("==", lower, ir.Constant(_I64, 0)), least, done)
+    b.position_at_end(least)
+    equal = b.call(partition, [src, dst, n, pivot, ir.Constant(_I1, 1), flag])
+    b.branch(done)
+    b.position_at_end(done)
+    front = b.phi(_I64)
+    front.add_incoming(lower, pre)
+    front.add_incoming(equal, least)
+    all_equal = b.phi(_I1)
+    all_equal.add_incoming(ir.Constant(_I1, 0), pre)
+    all_equal.add_incoming(ir.Constant(_I1, 1), least)
+    return front, pivot, all_equal
+
+
+def _fill(b, codec, out, count, pivot):
+    """``out[:count]`` = the value of key ``pivot``."""
+    value = _decode(b, codec, pivot)
+    _loop(b, "fill", count, lambda b, k: b.store(value, _at(b, out, k)))
+
+
+def _define_recursive(module, codec):
+    """``rec(src, alt, n, src_is_out)``: the ``n`` keys of ``src`` sorted, decoded, into ``src``
+    (``src_is_out``) or ``alt``; the other buffer is scratch."""
+    fn = _internal(module, f"mlc_vsort_rec_{codec}", ir.VoidType(), [_PTR, _PTR, _I64, _I1])
+    net = module.globals[f"mlc_vsort_net_{codec}"]
     entry = fn.append_basic_block("entry")
     b = ir.IRBuilder(entry)
-    samples = b.alloca(_I32, LEAF)
+    unused, samples = b.alloca(_I32), b.alloca(_I32, LEAF)
     loop = fn.append_basic_block("loop")
     b.branch(loop)
     b.position_at_end(loop)
@@ -260,99 +355,105 @@ def _define_recursive(module):
     leaf, split = fn.append_basic_block("leaf"), fn.append_basic_block("split")
     b.cbranch(b.icmp_signed("<=", n, ir.Constant(_I64, LEAF)), leaf, split)
     with b.goto_block(leaf):
-        b.call(net, [src, b.select(src_is_out, src, alt), n])
+        b.call(net, [src, b.select(src_is_out, src, alt), n, ir.Constant(_I1, 1)])
         b.ret_void()
     b.position_at_end(split)
-    pivot = _pivot(b, src, n, samples)
-    lower = b.call(partition, [src, alt, n, pivot, ir.Constant(_I1, 0)])
-    # the pivot the least key: split by <= instead; the front is then the keys equal to it
-    least = fn.append_basic_block("least")
-    two = fn.append_basic_block("two")
-    b.cbranch(b.icmp_signed("==", lower, ir.Constant(_I64, 0)), least, two)
-    b.position_at_end(least)
-    equal = b.call(partition, [src, alt, n, pivot, ir.Constant(_I1, 1)])
-    out = b.select(src_is_out, src, alt)
-    fill_head, fill_body, fill_done = (fn.append_basic_block(s) for s in ("fill", "fill_body", "filled"))
-    b.branch(fill_head)
-    b.position_at_end(fill_head)
-    f = b.phi(_I64)
-    f.add_incoming(ir.Constant(_I64, 0), least)
-    b.cbranch(b.icmp_signed("<", f, equal), fill_body, fill_done)
-    b.position_at_end(fill_body)
-    b.store(pivot, _at(b, out, f))
-    f.add_incoming(b.add(f, ir.Constant(_I64, 1)), fill_body)
-    b.branch(fill_head)
-    b.position_at_end(fill_done)
-    rest = b.sub(n, equal)
-    finished = fn.append_basic_block("finished")
-    onward = fn.append_basic_block("onward")
+    lower, pivot, all_equal = _split(b, codec, src, alt, n, unused, False, samples)
+    flipped = b.not_(src_is_out)
+    equal_block, two = fn.append_basic_block("equal"), fn.append_basic_block("two")
+    b.cbranch(all_equal, equal_block, two)
+    # the front: keys equal to the pivot, done; the back: the rest, sorted by the loop
+    b.position_at_end(equal_block)
+    _fill(b, codec, b.select(src_is_out, src, alt), lower, pivot)
+    rest = b.sub(n, lower)
+    onward, finished = fn.append_basic_block("onward"), fn.append_basic_block("finished")
     b.cbranch(b.icmp_signed("==", rest, ir.Constant(_I64, 0)), finished, onward)
     with b.goto_block(finished):
         b.ret_void()
     b.position_at_end(onward)
-    flipped = b.not_(src_is_out)
-    src.add_incoming(_at(b, alt, equal), onward)
-    alt.add_incoming(_at(b, src, equal), onward)
-    n.add_incoming(rest, onward)
-    src_is_out.add_incoming(flipped, onward)
+    for phi, value in zip((src, alt, n, src_is_out), (_at(b, alt, lower), _at(b, src, lower), rest, flipped)):
+        phi.add_incoming(value, onward)
     b.branch(loop)
     # two parts: recurse into the smaller, loop on the larger
     b.position_at_end(two)
     upper = b.sub(n, lower)
-    flipped = b.not_(src_is_out)
     low_smaller = b.icmp_signed("<", lower, upper)
-    front_src, back_src = alt, _at(b, alt, lower)
-    front_alt, back_alt = src, _at(b, src, lower)
+    front_src, back_src, front_alt, back_alt = alt, _at(b, alt, lower), src, _at(b, src, lower)
     b.call(fn, [b.select(low_smaller, front_src, back_src), b.select(low_smaller, front_alt, back_alt),
                 b.select(low_smaller, lower, upper), flipped])
-    src.add_incoming(b.select(low_smaller, back_src, front_src), b.block)
-    alt.add_incoming(b.select(low_smaller, back_alt, front_alt), b.block)
-    n.add_incoming(b.select(low_smaller, upper, lower), b.block)
-    src_is_out.add_incoming(flipped, b.block)
+    for phi, value in zip((src, alt, n, src_is_out), (b.select(low_smaller, back_src, front_src),
+                                                      b.select(low_smaller, back_alt, front_alt),
+                                                      b.select(low_smaller, upper, lower), flipped)):
+        phi.add_incoming(value, b.block)
     b.branch(loop)
     return fn
 
 
-def _support(module):
-    if "mlc_vsort_rec_i32" not in module.globals:
-        _define_network(module)
-        _define_partition(module)
-        _define_recursive(module)
-    return module.globals["mlc_vsort_rec_i32"]
+def _support(module, codec):
+    if f"mlc_vsort_rec_{codec}" not in module.globals:
+        _define_network(module, codec)
+        if "mlc_vsort_partition" not in module.globals:
+            _define_partition(module, codec, False)
+        _define_partition(module, codec, True)
+        _define_recursive(module, codec)
+    return module.globals[f"mlc_vsort_rec_{codec}"]
 
 
-def define_vsort(fn: ir.Function) -> None:
-    """The body of ``fn(keys, scratch, n) -> i32``: ``keys[:n]`` sorted in place."""
-    rec = _support(fn.module)
-    keys, scratch, n = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    b.call(rec, [keys, scratch, n, ir.Constant(_I1, 1)])
-    b.ret(ir.Constant(_I32, 0))
+def _top_split(b, codec, src, scratch, flag, n, samples):
+    """The first partition (values of ``src`` into keys in ``scratch``): (front, pivot, all_equal)."""
+    return _split(b, codec, src, scratch, n, flag, True, samples)
 
 
-def define_split(fn: ir.Function) -> None:
-    """The body of ``fn(keys, scratch, n) -> i64``: ``keys[:n]`` partitioned into ``scratch`` by the
-    median of 64 samples (by ``<=`` where that is the least key); returns the front's length."""
-    _support(fn.module)
-    partition = fn.module.globals["mlc_vsort_partition_i32"]
-    keys, scratch, n = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    samples = b.alloca(_I32, LEAF)
-    pivot = _pivot(b, keys, n, samples)
-    lower = b.call(partition, [keys, scratch, n, pivot, ir.Constant(_I1, 0)])
-    zero = b.icmp_signed("==", lower, ir.Constant(_I64, 0))
-    again, done = fn.append_basic_block("again"), fn.append_basic_block("done")
-    b.cbranch(zero, again, done)
-    b.position_at_end(again)
-    b.ret(b.call(partition, [keys, scratch, n, pivot, ir.Constant(_I1, 1)]))
-    b.position_at_end(done)
-    b.ret(lower)
+def define_sort(codec: str):
+    """The body of ``fn(src, out, scratch, flag, n) -> i32``: ``src[:n]`` sorted into ``out``."""
+    def define(fn: ir.Function) -> None:
+        rec = _support(fn.module, codec)
+        net = fn.module.globals[f"mlc_vsort_net_{codec}"]
+        src, out, scratch, flag, n = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        samples = b.alloca(_I32, LEAF)
+        small, large = fn.append_basic_block("small"), fn.append_basic_block("large")
+        b.cbranch(b.icmp_signed("<=", n, ir.Constant(_I64, LEAF)), small, large)
+        b.position_at_end(small)  # encoded into scratch (noting NaNs and -0.0), sorted into out
+        b.call(fn.module.globals[f"mlc_vsort_partition_{codec}"],
+               [src, scratch, n, ir.Constant(_I32, _MAX_KEY), ir.Constant(_I1, 1), flag])
+        b.call(net, [scratch, out, n, ir.Constant(_I1, 1)])
+        b.ret(ir.Constant(_I32, 0))
+        b.position_at_end(large)
+        lower, pivot, all_equal = _top_split(b, codec, src, scratch, flag, n, samples)
+        rest = b.sub(n, lower)
+        equal_block, two = fn.append_basic_block("equal"), fn.append_basic_block("two")
+        b.cbranch(all_equal, equal_block, two)
+        b.position_at_end(equal_block)
+        _fill(b, codec, out, lower, pivot)
+        b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0)])
+        b.ret(ir.Constant(_I32, 0))
+        b.position_at_end(two)
+        b.call(rec, [scratch, out, lower, ir.Constant(_I1, 0)])
+        b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0)])
+        b.ret(ir.Constant(_I32, 0))
+    return define
 
 
-def define_part(fn: ir.Function) -> None:
-    """The body of ``fn(src, out, n) -> i32``: ``src[:n]`` sorted into ``out`` (``src`` its scratch)."""
-    rec = _support(fn.module)
-    src, out, n = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    b.call(rec, [src, out, n, ir.Constant(_I1, 0)])
-    b.ret(ir.Constant(_I32, 0))
+def define_split(codec: str):
+    """The body of ``fn(src, scratch, flag, n) -> i64``: the values ``src[:n]`` partitioned, as
+    keys, into ``scratch``; returns the front's length (its keys all below the back's)."""
+    def define(fn: ir.Function) -> None:
+        _support(fn.module, codec)
+        src, scratch, flag, n = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        lower, _, _ = _top_split(b, codec, src, scratch, flag, n, b.alloca(_I32, LEAF))
+        b.ret(lower)
+    return define
+
+
+def define_part(codec: str):
+    """The body of ``fn(keys, out, n) -> i32``: the keys ``keys[:n]`` (of a split) sorted, decoded,
+    into ``out`` (``keys`` is its scratch)."""
+    def define(fn: ir.Function) -> None:
+        rec = _support(fn.module, codec)
+        keys, out, n = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        b.call(rec, [keys, out, n, ir.Constant(_I1, 0)])
+        b.ret(ir.Constant(_I32, 0))
+    return define
