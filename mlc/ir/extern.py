@@ -30,12 +30,12 @@ PREFETCH_FOR_WRITE = "mlc_prefetch_for_write"
 
 def vsort_name(entry: str, dtype: str, descending: bool = False) -> str:
     """The llvm backend's vectorised quicksort (AVX-512 targets; ``mlc.backends.llvm.vector_sort``)
-    of 4-byte values: ``entry`` "sort" (``(x, out, scratch, flag, n)``: all of it), "split"
-    (``(x, scratch, flag, n) -> int64``: the first partition) or "part" (``(scratch, out, n)``:
-    one part of a split); ``dtype`` float32, int32 or uint32, or a codec's name (``f32``...).
+    of 4-byte values: ``entry`` "sort" (``(x, out, scratch, flag, n)``: all of it) or "half"
+    (``(x, out, scratch, flag, n, part)``: half of it, part 0 or 1, which two threads run at
+    once); ``dtype`` float32, int32 or uint32, or a codec's name (``f32``...).
 
-    >>> vsort_name("split", "float32", True)
-    'mlc_vsort_split_f32_desc'
+    >>> vsort_name("half", "float32", True)
+    'mlc_vsort_half_f32_desc'
     """
     codec = {"float32": "f32", "int32": "i32", "uint32": "u32"}.get(dtype, dtype) + ("_desc" if descending else "")
     return "mlc_vsort_" + codec if entry == "sort" else f"mlc_vsort_{entry}_{codec}"

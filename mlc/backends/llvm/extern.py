@@ -30,9 +30,8 @@ have fetched it.
 T.address_of(F[0]), n)`` sorts the ``n`` float32 values at ``X`` into ``Y`` (``S``: scratch
 for ``n`` int32 keys, ``F[0]``: set to whether a NaN or -0.0 was seen), a quicksort
 partitioning 16 keys a step with AVX-512's compress (:mod:`.vector_sort`, which lists the
-codecs: ``f32``, ``i32_desc``, ...); ``mlc_vsort_split_<codec>`` (the first partition alone,
-returning the lower part's length) and ``mlc_vsort_part_<codec>`` (one part sorted from the
-scratch into the output) let two threads sort one array.
+codecs: ``f32``, ``i32_desc``, ...); ``mlc_vsort_half_<codec>(..., n, part)`` does one of two
+halves of that work, which two threads run at once (``part`` 0 and 1).
 """
 from __future__ import annotations
 
@@ -113,9 +112,7 @@ EXTERN_KERNELS: dict[str, ExternKernel] = {k.name: k for k in (
     ExternKernel(PREFETCH_FOR_WRITE, 1, (), _prefetch_for_write),
     *(kernel for codec in vector_sort.CODECS for kernel in (
         ExternKernel(vsort_name("sort", codec), 4, ("avx512f",), vector_sort.define_sort(codec), counts=1),
-        ExternKernel(vsort_name("split", codec), 3, ("avx512f",), vector_sort.define_split(codec), counts=1,
-                     returns=_I64),
-        ExternKernel(vsort_name("part", codec), 2, ("avx512f",), vector_sort.define_part(codec), counts=1))),
+        ExternKernel(vsort_name("half", codec), 4, ("avx512f",), vector_sort.define_half(codec), counts=2))),
 )}
 
 

@@ -12,7 +12,7 @@ many as there are, at the front of the other buffer, the rest likewise at its ba
 first partition reads the values and writes keys into ``scratch``; each part is then sorted
 from one buffer into the other (``out`` and ``scratch`` take turns down the recursion), and
 a part of at most ``LEAF`` keys is sorted in registers by a bitonic network (min, max and
-lane shuffles of up to eight 16-lane vectors) and stored, decoded, into ``out``. The pivot
+lane shuffles of up to four 16-lane vectors) and stored, decoded, into ``out``. The pivot
 is the median of up to 64 keys sampled across the part (sorted by the same network); a
 part whose pivot is its least key is split by ``<=`` instead of ``<``, its block of equal
 keys done at once (so equal keys cost no extra depth). The smaller part is sorted by a
@@ -20,9 +20,9 @@ recursive call, the larger by the loop: the recursion is at most log2(n) deep. `
 is set to 1 when a float row holds a NaN or a -0.0 (which the caller repairs: their keys
 lose a NaN's payload and order -0.0 before 0.0), else 0.
 
-``mlc_vsort_split_<codec>(src, scratch, flag, n)`` is the first partition alone, returning
-where the upper part starts, and ``mlc_vsort_part_<codec>(scratch, out, n)`` sorts one part
-of ``scratch`` into ``out``: so two threads can sort the two parts of one row.
+``mlc_vsort_half_<codec>(src, out, scratch, flag, n, part)`` is one of two halves of the
+work, which two threads run at once: each samples the same pivot, reads every value and
+keeps the keys of its side of the pivot (:func:`define_half`), and sorts them.
 
 Without AVX-512 (AVX2) LLVM writes the compress out lane by lane: correct, slow, so the op
 uses this kernel only on AVX-512 targets (:mod:`mlc.ops.library.vector_sort`).
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-__all__ = ["LEAF", "CODECS", "define_sort", "define_split", "define_part"]
+__all__ = ["LEAF", "CODECS", "define_sort", "define_half"]
 
 _I1, _I16, _I32, _I64 = ir.IntType(1), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 _PTR = ir.PointerType()
@@ -39,7 +39,7 @@ _LANES = 16
 _V = ir.VectorType(_I32, _LANES)
 _M = ir.VectorType(_I1, _LANES)
 #: The longest part the bitonic network sorts (8 vectors); longer ones are partitioned.
-LEAF = 8 * _LANES
+LEAF = 4 * _LANES
 #: Samples for a part's pivot: 16 for parts up to SMALL_PART, else 64.
 SMALL_PART = 1024
 _MAX_KEY = 0x7FFFFFFF
@@ -211,7 +211,7 @@ def _define_network(module, codec):
     src, dst, m, decode = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     m32 = b.trunc(m, _I32)
-    sizes = (1, 2, 4, 8)
+    sizes = tuple(1 << k for k in range((LEAF // _LANES).bit_length()))
     blocks = [fn.append_basic_block(f"net{count}") for count in sizes]
     for count, block in zip(sizes, blocks):
         with b.goto_block(block):
@@ -226,6 +226,8 @@ def _define_network(module, codec):
                 v = b.select(decode, _decode(b, codec, v), v)
                 _masked_store(b, v, _at(b, dst, ir.Constant(_I64, r * _LANES)), masks[r])
             b.ret_void()
+    if len(sizes) == 1:
+        b.branch(blocks[0])
     for count, block, after in zip(sizes, blocks, blocks[1:]):
         if count == sizes[-2]:
             b.cbranch(b.icmp_signed("<=", m, ir.Constant(_I64, count * _LANES)), block, after)
@@ -236,13 +238,14 @@ def _define_network(module, codec):
     return fn
 
 
-def _define_partition(module, codec, encode):
+def _define_partition(module, codec, encode, side="both"):
     """``partition(src, dst, n, pivot, or_equal, flag) -> i64``: the ``n`` keys of ``src`` below
     ``pivot`` (or equal to it, with ``or_equal``) packed to the front of ``dst``, the others to
-    its back; returns how many went to the front. ``encode``: ``src`` holds values, encoded as
+    its back; returns how many went to the front. ``side`` "front" or "back": only those
+    keys are stored (the back's packed at the end of ``dst[:n]``), and their number returned. ``encode``: ``src`` holds values, encoded as
     they are read, and ``flag[0]`` is set to whether a NaN or -0.0 was among them (else
     ``flag`` is unused)."""
-    name = f"mlc_vsort_partition_{codec}" if encode else "mlc_vsort_partition"
+    name = (f"mlc_vsort_partition_{codec}" if encode else "mlc_vsort_partition") + ("" if side == "both" else "_" + side)
     fn = _internal(module, name, _I64, [_PTR, _PTR, _I64, _I32, _I1, _PTR])
     src, dst, n, pivot, or_equal, flag = fn.args
     entry, loop, tail = (fn.append_basic_block(s) for s in ("entry", "loop", "tail"))
@@ -265,11 +268,15 @@ def _define_partition(module, codec, encode):
         above = b.not_(below) if valid is None else b.and_(b.not_(below), valid)
         if valid is not None:
             below = b.and_(below, valid)
-        nb, na = _popcount(b, below), _popcount(b, above)
-        _masked_store(b, _compress(b, v, below), _at(b, dst, lo), _prefix_mask(b, nb))
-        hi = b.sub(hi, b.zext(na, _I64))
-        _masked_store(b, _compress(b, v, above), _at(b, dst, hi), _prefix_mask(b, na))
-        return b.add(lo, b.zext(nb, _I64)), hi, odd
+        if side != "back":
+            nb = _popcount(b, below)
+            _masked_store(b, _compress(b, v, below), _at(b, dst, lo), _prefix_mask(b, nb))
+            lo = b.add(lo, b.zext(nb, _I64))
+        if side != "front":
+            na = _popcount(b, above)
+            hi = b.sub(hi, b.zext(na, _I64))
+            _masked_store(b, _compress(b, v, above), _at(b, dst, hi), _prefix_mask(b, na))
+        return lo, hi, odd
 
     b.position_at_end(loop)
     i, lo, hi, odd = b.phi(_I64), b.phi(_I64), b.phi(_I64), b.phi(_M)
@@ -284,11 +291,11 @@ def _define_partition(module, codec, encode):
     b.branch(loop)
     b.position_at_end(tail)
     rest = b.trunc(b.sub(n, whole), _I32)
-    lo3, _, odd3 = step(b, i, lo, hi, odd, _prefix_mask(b, rest))
+    lo3, hi3, odd3 = step(b, i, lo, hi, odd, _prefix_mask(b, rest))
     if encode:
         seen = b.icmp_unsigned("!=", b.bitcast(odd3, _I16), ir.Constant(_I16, 0))
         b.store(b.zext(seen, _I32), flag)
-    b.ret(lo3)
+    b.ret(b.sub(n, hi3) if side == "back" else lo3)
     return fn
 
 
@@ -399,11 +406,6 @@ def _support(module, codec):
     return module.globals[f"mlc_vsort_rec_{codec}"]
 
 
-def _top_split(b, codec, src, scratch, flag, n, samples):
-    """The first partition (values of ``src`` into keys in ``scratch``): (front, pivot, all_equal)."""
-    return _split(b, codec, src, scratch, n, flag, True, samples)
-
-
 def define_sort(codec: str):
     """The body of ``fn(src, out, scratch, flag, n) -> i32``: ``src[:n]`` sorted into ``out``."""
     def define(fn: ir.Function) -> None:
@@ -420,7 +422,7 @@ def define_sort(codec: str):
         b.call(net, [scratch, out, n, ir.Constant(_I1, 1)])
         b.ret(ir.Constant(_I32, 0))
         b.position_at_end(large)
-        lower, pivot, all_equal = _top_split(b, codec, src, scratch, flag, n, samples)
+        lower, pivot, all_equal = _split(b, codec, src, scratch, n, flag, True, samples)
         rest = b.sub(n, lower)
         equal_block, two = fn.append_basic_block("equal"), fn.append_basic_block("two")
         b.cbranch(all_equal, equal_block, two)
@@ -435,25 +437,32 @@ def define_sort(codec: str):
     return define
 
 
-def define_split(codec: str):
-    """The body of ``fn(src, scratch, flag, n) -> i64``: the values ``src[:n]`` partitioned, as
-    keys, into ``scratch``; returns the front's length (its keys all below the back's)."""
-    def define(fn: ir.Function) -> None:
-        _support(fn.module, codec)
-        src, scratch, flag, n = fn.args
-        b = ir.IRBuilder(fn.append_basic_block("entry"))
-        lower, _, _ = _top_split(b, codec, src, scratch, flag, n, b.alloca(_I32, LEAF))
-        b.ret(lower)
-    return define
-
-
-def define_part(codec: str):
-    """The body of ``fn(keys, out, n) -> i32``: the keys ``keys[:n]`` (of a split) sorted, decoded,
-    into ``out`` (``keys`` is its scratch)."""
+def define_half(codec: str):
+    """The body of ``fn(src, out, scratch, flag, n, part) -> i32``: one of two parts of the sort of
+    ``src[:n]`` into ``out``, which two threads run at once (``part`` 0 and 1). Each samples the
+    same pivot, reads all of ``src`` and keeps its side: part 0 the keys below the pivot (or
+    equal to it, where it is the least sample), packed at the front of ``scratch``, part 1 the
+    others, packed at its back; then sorts them into their place in ``out``. Part 0 sets
+    ``flag[0]``."""
     def define(fn: ir.Function) -> None:
         rec = _support(fn.module, codec)
-        keys, out, n = fn.args
+        for side in ("front", "back"):
+            if f"mlc_vsort_partition_{codec}_{side}" not in fn.module.globals:
+                _define_partition(fn.module, codec, True, side)
+        src, out, scratch, flag, n, part = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        b.call(rec, [keys, out, n, ir.Constant(_I1, 0)])
+        samples, own_flag = b.alloca(_I32, LEAF), b.alloca(_I32)
+        pivot = _pivot(b, codec, src, n, samples, True)
+        or_equal = b.icmp_signed("==", b.load(samples, typ=_I32), pivot)
+        front, back = fn.append_basic_block("front"), fn.append_basic_block("back")
+        b.cbranch(b.icmp_signed("==", part, ir.Constant(_I64, 0)), front, back)
+        b.position_at_end(front)
+        count = b.call(fn.module.globals[f"mlc_vsort_partition_{codec}_front"], [src, scratch, n, pivot, or_equal, flag])
+        b.call(rec, [scratch, out, count, ir.Constant(_I1, 0)])
+        b.ret(ir.Constant(_I32, 0))
+        b.position_at_end(back)
+        count = b.call(fn.module.globals[f"mlc_vsort_partition_{codec}_back"], [src, scratch, n, pivot, or_equal, own_flag])
+        start = b.sub(n, count)
+        b.call(rec, [_at(b, scratch, start), _at(b, out, start), count, ir.Constant(_I1, 0)])
         b.ret(ir.Constant(_I32, 0))
     return define

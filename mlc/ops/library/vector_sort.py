@@ -3,9 +3,9 @@
 The llvm backend's ``mlc_vsort_<codec>`` (:mod:`mlc.backends.llvm.vector_sort`) sorts a
 row: each value read as a signed int32 key whose order is the sort order, a quicksort
 that partitions 16 keys a step with AVX-512's compress instruction and sorts parts of up
-to 128 keys in registers, the values decoded as they are stored. A row of at least
-``SPLIT_MIN`` values is partitioned once by the median of 64 samples, and its two parts
-sort in parallel. Keys tie only where values do, except that every NaN is one key and
+to 64 keys in registers, the values decoded as they are stored. A row of at least
+``SPLIT_MIN`` values is sorted by two threads: each takes the keys on its side of the
+median of 64 samples, and sorts them into their place. Keys tie only where values do, except that every NaN is one key and
 -0.0 sorts before 0.0, so a float row holding a NaN or -0.0 (the kernel says so) is
 repaired as the radix sort repairs its rows (:func:`.radix_sort._repair_floats`: NaNs
 and zeros in their input order, as a stable sort leaves them).
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from ...ir import dtype as dt
 from ...ir.buffer import decl_buffer
-from ...ir.expr import PrimExpr, Var, cast, const, select
+from ...ir.expr import PrimExpr, Var, const
 from ...ir.extern import address_of, call_extern, vsort_name
-from ...ir.tir import BufferStore, Evaluate, For, PrimFunc, seq
+from ...ir.tir import Evaluate, For, PrimFunc, seq
 from ..registry import TensorType
 from ._common import hand_written_func
 from ._kernel import batched, when
@@ -56,7 +56,6 @@ def vector_sort_func(x: TensorType, *, descending: bool) -> PrimFunc:
     X, OUT = decl_buffer(x.shape, x.dtype, "x"), decl_buffer(x.shape, x.dtype, "out")
     spare = decl_buffer((plan.half,), "int32", "spare")
     flag = decl_buffer((1,), "int32", "flag")  # the row holds a NaN or -0.0 (float)
-    lower = decl_buffer((1,), "int64", "lower")
     counts = decl_buffer((4,), "int32", "counts")  # _repair_floats's
 
     def name(entry):
@@ -65,22 +64,15 @@ def vector_sort_func(x: TensorType, *, descending: bool) -> PrimFunc:
     def row(r):
         xs, out = _RowView(X, r), _RowView(OUT, r)
         n = const(plan.n, "int64")
+        args = (address_of(xs(_i(0))), address_of(out(_i(0))), address_of(spare[0]), address_of(flag[0]), n)
         if plan.n >= SPLIT_MIN:
             part = Var("part", dt.INDEX)
-            start = select(part == _i(0), _i(0), cast(lower[0], dt.INDEX))
-            length = select(part == _i(0), lower[0], n - lower[0])
-            split = call_extern("int64", name("split"), address_of(xs(_i(0))), address_of(spare[0]),
-                                address_of(flag[0]), n)
-            sort = seq(BufferStore(lower, split, (_i(0),)),
-                       For(part, _i(0), _i(2), "parallel",
-                           Evaluate(call_extern("int32", name("part"), address_of(spare[start]),
-                                                address_of(out(start)), length))))
+            sort = For(part, _i(0), _i(2), "parallel", Evaluate(call_extern("int32", name("half"), *args, part)))
         else:
-            sort = Evaluate(call_extern("int32", name("sort"), address_of(xs(_i(0))), address_of(out(_i(0))),
-                                        address_of(spare[0]), address_of(flag[0]), n))
+            sort = Evaluate(call_extern("int32", name("sort"), *args))
         if not plan.repairs:
             return sort
         return seq(sort, when(flag[0] != const(0, "int32"), _repair_floats(plan, xs, out, counts)))
 
-    allocs = (spare, flag, lower) + ((counts,) if plan.repairs else ())
+    allocs = (spare, flag) + ((counts,) if plan.repairs else ())
     return hand_written_func((X, OUT), batched(x.shape[:-1], row, "r") if plan.n else seq(), allocs)
