@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 import mlc.numpy as mnp
-from mlc.ops import TensorType
+from mlc.ops import TensorType, get_op
 from mlc.ops.hand_written import hand_written
 from mlc.ops.library import vector_sort
 from mlc.schedules.default import CPU_RULES
@@ -99,3 +99,21 @@ def test_the_cpu_rules_choose_it_on_avx512_targets_only():
     assert "mlc_vsort_f32_desc" in rewritten.script() and rewritten.attrs == sort.attrs
     for func, target in ((sort, avx2), (argsort, avx512), (wide, avx512)):
         assert CPU_RULES.hand_written(func, target) is func
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2 ** 16), dtype=st.sampled_from(["float32", "float64", "int32"]),
+       shape=st.sampled_from([(0,), (1,), (7,), (3, 20), (2, 3, 33)]),
+       pattern=st.sampled_from(["random", "few", "zeros", "equal"]), special=st.booleans(), descending=st.booleans())
+def test_the_sort_reference_is_the_stable_sort_bitwise(seed, dtype, shape, pattern, special, descending):
+    """The op's NumPy reference (what the eager first tier runs): NumPy's fast sort, NaNs and zeros
+    put back in their input order."""
+    rng = np.random.default_rng(seed)
+    n = shape[-1]
+    rows = [_row(rng, "int32" if dtype == "int32" else "float32", n, pattern, special and dtype == "float32")
+            for _ in range(int(np.prod(shape[:-1])))]
+    x = np.array(rows, dtype).reshape(shape)
+    if special and dtype == "float64" and x.size:
+        x.flat[rng.integers(0, x.size, 3)] = [np.nan, -0.0, -np.nan]
+    got = get_op("sort").reference(x, descending=descending)
+    assert got.flags.c_contiguous and got.tobytes() == sorted_expected("sort", x, descending).tobytes()
