@@ -12,7 +12,7 @@ many as there are, at the front of the other buffer, the rest likewise at its ba
 first partition reads the values and writes keys into ``scratch``; each part is then sorted
 from one buffer into the other (``out`` and ``scratch`` take turns down the recursion), and
 a part of at most ``LEAF`` keys is sorted in registers by a bitonic network (min, max and
-lane shuffles of up to four 16-lane vectors) and stored, decoded, into ``out``. The pivot
+lane shuffles of up to eight 16-lane vectors) and stored, decoded, into ``out``. The pivot
 is the median of up to 64 keys sampled across the part (sorted by the same network); a
 part whose pivot is its least key is split by ``<=`` instead of ``<``, its block of equal
 keys done at once (so equal keys cost no extra depth). The smaller part is sorted by a
@@ -39,7 +39,7 @@ _LANES = 16
 _V = ir.VectorType(_I32, _LANES)
 _M = ir.VectorType(_I1, _LANES)
 #: The longest part the bitonic network sorts (8 vectors); longer ones are partitioned.
-LEAF = 4 * _LANES
+LEAF = 8 * _LANES
 #: Samples for a part's pivot: 16 for parts up to SMALL_PART, else 64.
 SMALL_PART = 1024
 _MAX_KEY = 0x7FFFFFFF

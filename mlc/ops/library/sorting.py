@@ -1,6 +1,8 @@
 """Sorting along the last axis: the ops ``sort`` and ``argsort``, stable.
 
-On the CPU they run a radix sort of the elements' keys (:mod:`.radix_sort`), on
+On the CPU they run a radix sort of the elements' keys (:mod:`.radix_sort`; a
+float32, int32 or uint32 ``sort`` on an AVX-512 CPU a vectorised quicksort instead,
+:mod:`.vector_sort`, which the CPU rules put in its place), on
 the GPU a bitonic network over the same keys (:mod:`.sorting_gpu`); both get one
 order from :mod:`._sort_keys`. Their work is no loop nest of te stages (its stores
 go to data-dependent places), so the ops are ``opaque`` ones with a hand-written

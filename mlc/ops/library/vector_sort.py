@@ -3,7 +3,7 @@
 The llvm backend's ``mlc_vsort_<codec>`` (:mod:`mlc.backends.llvm.vector_sort`) sorts a
 row: each value read as a signed int32 key whose order is the sort order, a quicksort
 that partitions 16 keys a step with AVX-512's compress instruction and sorts parts of up
-to 64 keys in registers, the values decoded as they are stored. A row of at least
+to 128 keys in registers, the values decoded as they are stored. A row of at least
 ``SPLIT_MIN`` values is sorted by two threads: each takes the keys on its side of the
 median of 64 samples, and sorts them into their place. Keys tie only where values do, except that every NaN is one key and
 -0.0 sorts before 0.0, so a float row holding a NaN or -0.0 (the kernel says so) is
