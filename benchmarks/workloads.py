@@ -248,14 +248,8 @@ sgemm_2048_avx2 = _sgemm_avx2(2048, "sgemm2048_avx2")
 
 
 def _int8_module(n: int):
-    import mlc
-    from mlc import te
-    A = te.placeholder((n, n), "int8", name="A")
-    B = te.placeholder((n, n), "int8", name="B")
-    k = te.reduce_axis((0, n), name="k")
-    C = te.compute((n, n), lambda i, j: te.sum(A[i, k].astype("int32") * B[k, j].astype("int32"), axis=k),
-                   name="C")
-    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+    from examples.ch8_tensorized_matmul import int8_module  # imports mlc: only when built
+    return int8_module(n)
 
 
 def igemm_1024(tiny: bool = False) -> Workload:

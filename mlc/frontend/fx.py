@@ -371,18 +371,19 @@ class _Importer:
             raise UnsupportedOpError(f"{where}: module {type(module).__name__} is not supported; supported: "
                                      f"{self.supported()}")
         if node.op == "call_function":
-            fn = self.functions.get(node.target)
-            if fn is None:
-                raise UnsupportedOpError(f"{where}: function {getattr(node.target, '__name__', node.target)} "
-                                         f"is not supported; supported: {self.supported()}")
-            return fn(where, *args, **kwargs)
+            what = f"function {getattr(node.target, '__name__', node.target)}"
+            return self._converter(self.functions, node.target, where, what)(where, *args, **kwargs)
         if node.op == "call_method":
-            fn = self.methods.get(node.target)
-            if fn is None:
-                raise UnsupportedOpError(f"{where}: method .{node.target}() is not supported; supported: "
-                                         f"{self.supported()}")
-            return fn(where, *args, **kwargs)
+            what = f"method .{node.target}()"
+            return self._converter(self.methods, node.target, where, what)(where, *args, **kwargs)
         raise UnsupportedOpError(f"{where}: fx node kind {node.op!r} is not supported")
+
+    def _converter(self, table: dict, target, where: str, what: str):
+        """The converter ``table`` holds for ``target``; none is an UnsupportedOpError naming ``what``."""
+        fn = table.get(target)
+        if fn is None:
+            raise UnsupportedOpError(f"{where}: {what} is not supported; supported: {self.supported()}")
+        return fn
 
 
 def _pair(value) -> tuple[int, int]:

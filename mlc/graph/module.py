@@ -9,20 +9,20 @@ every IR node it is immutable: :meth:`with_function` returns a new module.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 
 from ..errors import IRError
 from ..ir.graph import Graph
 from ..ir.graph_printer import graph_to_str
-from ..ir.tir import GlobalVar, IRModule, PrimFunc
+from ..ir.tir import GlobalVar, IRModule, NamedFunctions, PrimFunc
 
 __all__ = ["GraphModule"]
 
 INDENT = "    "
 
 
-class GraphModule(Mapping):
+class GraphModule(NamedFunctions):
     """``mod["main"]`` (a Graph) and ``mod["linear0"]`` (a PrimFunc), in insertion order."""
 
     __slots__ = ("_functions", "_prims")
@@ -48,16 +48,7 @@ class GraphModule(Mapping):
     # ------------------------------------------------------------- mapping
 
     def __getitem__(self, name: str) -> Graph | PrimFunc:
-        try:
-            return self._functions[name]
-        except KeyError:
-            raise KeyError(f"GraphModule has no function {name!r}; it has {list(self._functions)}") from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._functions)
-
-    def __len__(self) -> int:
-        return len(self._functions)
+        return super().__getitem__(name)
 
     @property
     def prim_funcs(self) -> IRModule:

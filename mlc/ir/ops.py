@@ -54,6 +54,8 @@ _OPERANDS = ("any", "number", "float", "bool", "int", "int_or_bool", "ordered", 
 #: of a complex operand), the complex dtype with float parts of the operands' dtype ("complex"),
 #: or "uint64" (two uint32 words, the first in the high half).
 _RESULTS = ("same", "bool", "real", "complex", "uint64")
+#: The floating operand rules: the test an operand dtype passes and the words for what it is.
+_FLOATING_RULES = {"inexact": (dt.is_inexact, "float or complex"), "float": (dt.is_float, "float")}
 
 
 @frozen
@@ -120,22 +122,20 @@ class ScalarOp:
         if rule == "complex" and not dt.is_complex(dtype):
             raise DTypeError(f"{op} needs a complex operand, got {dtype}; e.g. "
                              f"{op}(x.astype('complex64'))")
-        if rule == "inexact" and not dt.is_inexact(dtype):
-            if self.kind == "arith":  # div
-                raise DTypeError(f"true division needs float or complex operands, got {dtype}; use "
-                                 "// for integer division or cast to a float dtype")
-            raise DTypeError(f"{op} needs a float or complex operand, got {dtype}; cast it first, "
-                             f"e.g. {op}(x.astype('float32'))")
-        if rule == "float" and not dt.is_float(dtype):
-            if self.kind == "arith":  # div
-                raise DTypeError(f"true division needs float operands, got {dtype}; use // for "
-                                 "integer division or cast to a float dtype")
-            raise DTypeError(f"{op} needs a float operand, got {dtype}; cast it first, "
-                             f"e.g. {op}(x.astype('float32'))")
+        if rule in _FLOATING_RULES and not _FLOATING_RULES[rule][0](dtype):
+            raise DTypeError(self._needs_floating(dtype, _FLOATING_RULES[rule][1]))
         if self.kind == "math" and self.operands in ("float", "inexact") and dt.is_float(
                 dtype) and dtype not in self.float_dtypes:
             raise DTypeError(f"{op} is defined for {', '.join(self.float_dtypes)}, got {dtype}; "
                              f"cast it first, e.g. {op}(x.astype('{self.float_dtypes[0]}'))")
+
+    def _needs_floating(self, dtype: str, what: str) -> str:
+        """The message for a ``dtype`` operand where this op needs ``what`` ("float")."""
+        if self.kind == "arith":  # div
+            return (f"true division needs {what} operands, got {dtype}; use // for integer "
+                    "division or cast to a float dtype")
+        return (f"{self.name} needs a {what} operand, got {dtype}; cast it first, "
+                f"e.g. {self.name}(x.astype('float32'))")
 
 
 # ---------------------------------------------------------------- NumPy semantics

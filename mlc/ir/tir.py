@@ -247,7 +247,30 @@ class PrimFunc:
         return self.script()
 
 
-class IRModule(Mapping):
+class NamedFunctions(Mapping):
+    """A read-only mapping of names to functions, held in ``_functions``; a missing name is
+    a KeyError that lists the names there are (:meth:`_listed`)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str):
+        try:
+            return self._functions[name]
+        except KeyError:
+            raise KeyError(f"{type(self).__name__} has no function {name!r}; "
+                           f"it has {self._listed()}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._functions)
+
+    def __len__(self) -> int:
+        return len(self._functions)
+
+    def _listed(self) -> list[str]:
+        return list(self._functions)
+
+
+class IRModule(NamedFunctions):
     """A dict-like collection of named functions: ``mod["mm_relu"]``.
 
     Immutable: :meth:`with_function` returns a new module. Each function's
@@ -270,16 +293,10 @@ class IRModule(Mapping):
         self._functions = funcs
 
     def __getitem__(self, name: str) -> PrimFunc:
-        try:
-            return self._functions[name]
-        except KeyError:
-            raise KeyError(f"IRModule has no function {name!r}; it has {sorted(self._functions)}") from None
+        return super().__getitem__(name)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._functions)
-
-    def __len__(self) -> int:
-        return len(self._functions)
+    def _listed(self) -> list[str]:
+        return sorted(self._functions)
 
     def with_function(self, name: str, func: PrimFunc) -> IRModule:
         return IRModule({**self._functions, name: func})

@@ -51,22 +51,25 @@ def rot90(m, k=1, axes=(0, 1)):
     return flip(transpose(t, tuple(order)), a1)
 
 
+def _flip_axis(name: str, m, axis: int):
+    """``m`` reversed along ``axis``, which ``np.<name>`` requires it to have."""
+    t = as_tracer(m)
+    if t.ndim <= axis:
+        dims = "1 dimension" if axis == 0 else f"{axis + 1} dimensions"
+        raise ShapeError(f"np.{name}: needs an array of at least {dims}{_where()}")
+    return flip(t, axis)
+
+
 @numpy_function("m")
 def flipud(m):
     """``m`` with its rows in reverse order (``m[::-1]``)."""
-    t = as_tracer(m)
-    if t.ndim < 1:
-        raise ShapeError(f"np.flipud: needs an array of at least 1 dimension{_where()}")
-    return flip(t, 0)
+    return _flip_axis("flipud", m, 0)
 
 
 @numpy_function("m")
 def fliplr(m):
     """``m`` with its columns in reverse order (``m[:, ::-1]``)."""
-    t = as_tracer(m)
-    if t.ndim < 2:
-        raise ShapeError(f"np.fliplr: needs an array of at least 2 dimensions{_where()}")
-    return flip(t, 1)
+    return _flip_axis("fliplr", m, 1)
 
 
 @numpy_function("a", "b")

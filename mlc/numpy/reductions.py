@@ -45,22 +45,24 @@ def _ddof(name: str, ddof, correction):
     return correction
 
 
+def _spread(op, a, axis, dtype, out, ddof, keepdims, correction):
+    """The graph op ``op`` ("var" or "std") with NumPy's arguments, cast to ``dtype`` if given."""
+    _no_out(op, out)
+    t = emit(op, [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims),
+             ddof=_ddof(op, ddof, correction))
+    return t if dtype is None else emit("astype", [t], dtype=dt.canonical(dtype))
+
+
 @numpy_function("a")
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None):
     """``np.var(a, axis, ddof=..., keepdims=...)``; ``correction=`` is the Array API's ``ddof``."""
-    _no_out("var", out)
-    t = emit("var", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims),
-             ddof=_ddof("var", ddof, correction))
-    return t if dtype is None else emit("astype", [t], dtype=dt.canonical(dtype))
+    return _spread("var", a, axis, dtype, out, ddof, keepdims, correction)
 
 
 @numpy_function("a")
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None):
     """``np.std(a, axis, ddof=..., keepdims=...)``; ``correction=`` is the Array API's ``ddof``."""
-    _no_out("std", out)
-    t = emit("std", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims),
-             ddof=_ddof("std", ddof, correction))
-    return t if dtype is None else emit("astype", [t], dtype=dt.canonical(dtype))
+    return _spread("std", a, axis, dtype, out, ddof, keepdims, correction)
 
 
 @numpy_function("x")

@@ -112,15 +112,20 @@ def _quantile(name: str, a, q, axis, method: str, keepdims: bool, weak: bool):
     return result
 
 
+def _plain_quantile_call(name: str, out, weights, interpolation) -> None:
+    """Refuse what ``np.<name>`` takes that mlc does not: ``out=``, ``weights=``, ``interpolation=``."""
+    _no_out(name, out)
+    if weights is not None or interpolation is not None:
+        raise TraceError(f"np.{name}: weights= and interpolation= are not supported inside @mlc.jit; "
+                         f"use method={_where()}")
+
+
 @numpy_function("a", "out")
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
              weights=None, interpolation=None):
     """``np.quantile(a, q, axis, method=..., keepdims=...)`` for a constant ``q`` (a number or an
     array: its shape leads the result's)."""
-    _no_out("quantile", out)
-    if weights is not None or interpolation is not None:
-        raise TraceError(f"np.quantile: weights= and interpolation= are not supported inside @mlc.jit; "
-                         f"use method={_where()}")
+    _plain_quantile_call("quantile", out, weights, interpolation)
     return _quantile("quantile", a, q, axis, method, keepdims, weak=type(q) in (int, float))
 
 
@@ -128,10 +133,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
                weights=None, interpolation=None):
     """``np.percentile``: :func:`quantile` of ``q / 100``."""
-    _no_out("percentile", out)
-    if weights is not None or interpolation is not None:
-        raise TraceError(f"np.percentile: weights= and interpolation= are not supported inside @mlc.jit; "
-                         f"use method={_where()}")
+    _plain_quantile_call("percentile", out, weights, interpolation)
     weak = type(q) in (int, float)
     fraction = np.true_divide(np.asarray(q, dtype=np.float64) if not weak else q, 100)
     return _quantile("percentile", a, float(fraction) if weak else fraction, axis, method, keepdims, weak)

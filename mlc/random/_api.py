@@ -32,7 +32,7 @@ from ..tracer.trace import is_tracing
 from ..tracer.tracer import Tracer
 
 __all__ = ["random_function", "as_key", "check_key", "normalize_shape", "float_dtype", "int_dtype", "draw_bits",
-           "unit", "open_unit", "signed_unit", "compute_dtype"]
+           "unit", "open_unit", "signed_unit", "compute_dtype", "float_sampler_args", "parameters_shape"]
 
 def random_function(*array_params: str, lengths: tuple[str, ...] = ()):
     """Make ``impl(key, ...)`` an ``mlc.random`` function: ``array_params`` (the key first)
@@ -143,6 +143,19 @@ def int_dtype(dtype, where: str) -> str:
 def compute_dtype(dtype: str) -> str:
     """The dtype a sampler computes in: float16 samples are float32 ones, rounded once."""
     return "float32" if dtype == "float16" else dtype
+
+
+def float_sampler_args(key, dtype, where: str) -> tuple[Tracer, str, str]:
+    """A float sampler's ``key`` and ``dtype`` checked, and the dtype it computes in."""
+    key, dtype = as_key(key, where), float_dtype(dtype, where)
+    return key, dtype, compute_dtype(dtype)
+
+
+def parameters_shape(shape, where: str, *parameters) -> tuple[int, ...]:
+    """A ``shape`` argument as a tuple; None: the broadcast shape of the ``parameters``."""
+    if shape is None:
+        shape = np.broadcast_shapes(*(tuple(p.shape) for p in parameters))
+    return normalize_shape(shape, where)
 
 
 def draw_bits(key: Tracer, shape, dtype: str = "uint32", stream: int = DRAW_STREAM) -> Tracer:

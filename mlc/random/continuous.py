@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from .. import numpy as mnp
 from ..errors import ShapeError
 from ..numpy._api import emit
 from ..tracer.operands import as_tracer
 from ..ops.library.random import DRAW_STREAM
-from ._api import (as_key, compute_dtype, float_dtype, normalize_shape, open_unit, random_function, signed_unit,
+from ._api import (as_key, compute_dtype, float_dtype, float_sampler_args, normalize_shape, open_unit,
+                   parameters_shape, random_function, signed_unit,
                    unit)
 
 __all__ = ["uniform", "normal", "truncated_normal", "exponential", "gumbel", "logistic", "laplace", "cauchy",
@@ -98,10 +98,9 @@ def truncated_normal(key, lower, upper, shape=None, dtype="float32"):
     True
     """
     where = "mlc.random.truncated_normal"
-    key, dtype = as_key(key, where), float_dtype(dtype, where)
-    c = compute_dtype(dtype)
+    key, dtype, c = float_sampler_args(key, dtype, where)
     lo, hi = _parameter(lower, c), _parameter(upper, c)
-    shape = normalize_shape(np.broadcast_shapes(lo.shape, hi.shape) if shape is None else shape, where)
+    shape = parameters_shape(shape, where, lo, hi)
     root2 = math.sqrt(2.0)
     a, b = emit("erf", [lo / root2]), emit("erf", [hi / root2])
     u = a + (b - a) * unit(key, shape, c)

@@ -28,7 +28,7 @@ from ..ir import dtype as dt
 from ..numpy._api import emit
 from ..ops.library import normalize_axis
 from ..tracer.operands import as_tracer
-from ._api import as_key, draw_bits, int_dtype, normalize_shape, open_unit, random_function, unit
+from ._api import as_key, draw_bits, int_dtype, normalize_shape, open_unit, parameters_shape, random_function, unit
 
 __all__ = ["bits", "bernoulli", "rademacher", "randint", "categorical", "permutation", "choice"]
 
@@ -63,7 +63,7 @@ def bernoulli(key, p=0.5, shape=None):
     where = "mlc.random.bernoulli"
     key, p = as_key(key, where), as_tracer(p)
     c = p.dtype.name if p.dtype.name == "float64" else "float32"
-    shape = normalize_shape(p.shape if shape is None else shape, where)
+    shape = parameters_shape(shape, where, p)
     out = unit(key, shape, c) < p.astype(c)
     if tuple(out.shape) != shape:
         raise ShapeError(f"{where}: p of shape {tuple(p.shape)} does not broadcast to shape {shape}")

@@ -19,14 +19,13 @@ the last candidate is kept. The result is one elementwise kernel.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .. import numpy as mnp
 from ..errors import ShapeError
 from ..numpy._api import emit
 from ..ops.library.random import GAMMA_ATTEMPTS, GAMMA_STREAM
 from ..tracer.operands import as_tracer
-from ._api import as_key, compute_dtype, float_dtype, normalize_shape, random_function
+from ._api import float_sampler_args, normalize_shape, parameters_shape, random_function
 
 __all__ = ["gamma", "beta", "dirichlet"]
 
@@ -60,10 +59,9 @@ def gamma(key, a, shape=None, dtype="float32"):
     (3,)
     """
     where = "mlc.random.gamma"
-    key, dtype = as_key(key, where), float_dtype(dtype, where)
-    c = compute_dtype(dtype)
+    key, dtype, c = float_sampler_args(key, dtype, where)
     a = _shape_parameter(a, c)
-    shape = normalize_shape(tuple(a.shape) if shape is None else shape, where)
+    shape = parameters_shape(shape, where, a)
     _check_broadcast(a.shape, shape, "a", where)
     return standard_gamma(key, a, shape, c).astype(dtype)
 
@@ -77,10 +75,9 @@ def beta(key, a, b, shape=None, dtype="float32"):
     0.25
     """
     where = "mlc.random.beta"
-    key, dtype = as_key(key, where), float_dtype(dtype, where)
-    c = compute_dtype(dtype)
+    key, dtype, c = float_sampler_args(key, dtype, where)
     a, b = _shape_parameter(a, c), _shape_parameter(b, c)
-    shape = normalize_shape(np.broadcast_shapes(a.shape, b.shape) if shape is None else shape, where)
+    shape = parameters_shape(shape, where, a, b)
     _check_broadcast(a.shape, shape, "a", where)
     _check_broadcast(b.shape, shape, "b", where)
     x = standard_gamma(key, a, shape, c)
@@ -99,8 +96,7 @@ def dirichlet(key, alpha, shape=None, dtype="float32"):
     ((4, 3), True)
     """
     where = "mlc.random.dirichlet"
-    key, dtype = as_key(key, where), float_dtype(dtype, where)
-    c = compute_dtype(dtype)
+    key, dtype, c = float_sampler_args(key, dtype, where)
     alpha = _shape_parameter(alpha, c)
     if alpha.ndim == 0:
         raise ShapeError(f"{where}: alpha must have at least one axis (the categories), got a 0-d array")

@@ -21,7 +21,7 @@ from .. import numpy as mnp
 from ..errors import ShapeError
 from ..ops.library._common import check_int_attr
 from ..tracer.operands import as_tracer
-from ._api import as_key, compute_dtype, float_dtype, normalize_shape, random_function
+from ._api import float_sampler_args, normalize_shape, random_function
 from .continuous import standard_normal
 
 __all__ = ["multivariate_normal", "orthogonal"]
@@ -39,10 +39,9 @@ def multivariate_normal(key, mean, cov, shape=None, dtype="float32", method="cho
     ((20000, 2), 0.9)
     """
     where = "mlc.random.multivariate_normal"
-    key, dtype = as_key(key, where), float_dtype(dtype, where)
+    key, dtype, c = float_sampler_args(key, dtype, where)
     if method != "cholesky":
         raise ShapeError(f"{where}: method must be 'cholesky', got {method!r}")
-    c = compute_dtype(dtype)
     mean, cov = as_tracer(mean), as_tracer(cov)
     mean, cov = mean.astype(c) if mean.dtype != c else mean, cov.astype(c) if cov.dtype != c else cov
     if mean.ndim < 1 or cov.ndim < 2 or cov.shape[-1] != cov.shape[-2] or cov.shape[-1] != mean.shape[-1]:
@@ -63,10 +62,9 @@ def multivariate_normal(key, mean, cov, shape=None, dtype="float32", method="cho
 def orthogonal(key, n, shape=(), dtype="float32"):
     """Orthogonal ``n`` x ``n`` matrices (a batch of ``shape``), uniform over the group."""
     where = "mlc.random.orthogonal"
-    key, dtype = as_key(key, where), float_dtype(dtype, where)
+    key, dtype, c = float_sampler_args(key, dtype, where)
     n = check_int_attr(where, "n", n, minimum=0)
     shape = normalize_shape(shape, where)
-    c = compute_dtype(dtype)
     q, r = mnp.linalg.qr(standard_normal(key, (*shape, n, n), c))
     signs = mnp.where(mnp.diagonal(r, axis1=-2, axis2=-1) < 0, -1.0, 1.0).astype(c)
     return (q * mnp.expand_dims(signs, -2)).astype(dtype)

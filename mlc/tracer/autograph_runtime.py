@@ -723,19 +723,22 @@ def _items(args: tuple) -> tuple:
     return tuple(only)
 
 
+def _builtin_extreme(fn, args, reduce_one, pairwise):
+    """``fn(*args)`` (the builtin ``max`` or ``min``) on Python values; when one is traced,
+    ``reduce_one`` of a lone array or ``pairwise`` folded over the values."""
+    items = _items(args)
+    if any(_traced(a) for a in items):
+        return reduce_one(items[0]) if len(items) == 1 else functools.reduce(pairwise, items)
+    return fn(*items) if len(args) > 1 else fn(items)
+
+
 def builtin_max(fn, *args):
     """``max(a, b, ...)``, ``max(values)``: the builtin on Python values, ``np.maximum`` of them
     when one is traced."""
-    items = _items(args)
-    if any(_traced(a) for a in items):
-        return np.max(items[0]) if len(items) == 1 else functools.reduce(np.maximum, items)
-    return fn(*items) if len(args) > 1 else fn(items)
+    return _builtin_extreme(fn, args, np.max, np.maximum)
 
 
 def builtin_min(fn, *args):
     """``min(a, b, ...)``, ``min(values)``: the builtin on Python values, ``np.minimum`` of them
     when one is traced."""
-    items = _items(args)
-    if any(_traced(a) for a in items):
-        return np.min(items[0]) if len(items) == 1 else functools.reduce(np.minimum, items)
-    return fn(*items) if len(args) > 1 else fn(items)
+    return _builtin_extreme(fn, args, np.min, np.minimum)

@@ -37,30 +37,47 @@ def _children(node) -> tuple[str, Any, list] | None:
     return None
 
 
-def flatten(tree) -> tuple[list, Any]:
-    """The leaves of ``tree`` in order, and its tree definition."""
-    leaves: list = []
+def _fold(tree, expand, build):
+    """What ``tree`` becomes, walked depth first without recursion (deep trees do not hit the
+    recursion limit): ``expand(node)`` is ``(kind, metadata, children)`` for an inner node, or
+    ``(None, value, None)`` for a node that becomes ``value``; an inner node becomes
+    ``build(kind, metadata, what its children became)``."""
     root: list = []
-    # Each frame: kind, metadata, children still to visit (last first), definitions built.
+    # Each frame: kind, metadata, children still to visit (last first), what they became.
     stack = [(None, None, [tree], root)]
     while stack:
         kind, meta, todo, built = stack[-1]
         if not todo:
             stack.pop()
             if kind is not None:
-                stack[-1][3].append((kind, meta, tuple(built)))
+                stack[-1][3].append(build(kind, meta, built))
             continue
-        node = todo.pop()
+        kind, meta, children = expand(todo.pop())
+        if kind is None:
+            built.append(meta)
+        else:
+            stack.append((kind, meta, children[::-1], []))
+    return root[0]
+
+
+def _definition(kind: str, meta, children: list) -> tuple:
+    return kind, meta, tuple(children)
+
+
+def flatten(tree) -> tuple[list, Any]:
+    """The leaves of ``tree`` in order, and its tree definition."""
+    leaves: list = []
+
+    def expand(node):
         if node is None:
-            built.append(_NONE)
-            continue
+            return None, _NONE, None
         container = _children(node)
         if container is None:
             leaves.append(node)
-            built.append(LEAF)
-        else:
-            stack.append((container[0], container[1], container[2][::-1], []))
-    return leaves, root[0]
+            return None, LEAF, None
+        return container
+
+    return leaves, _fold(tree, expand, _definition)
 
 
 def _build(kind: str, meta, children: list):
@@ -80,21 +97,13 @@ def unflatten(treedef, leaves):
     if type(treedef) is str:
         return leaves[0]
     it = iter(leaves)
-    root: list = []
-    stack = [(None, None, [treedef], root)]
-    while stack:
-        kind, meta, todo, built = stack[-1]
-        if not todo:
-            stack.pop()
-            if kind is not None:
-                stack[-1][3].append(_build(kind, meta, built))
-            continue
-        d = todo.pop()
+
+    def expand(d):
         if type(d) is str:
-            built.append(next(it))
-        else:
-            stack.append((d[0], d[1], list(d[2][::-1]), []))
-    return root[0]
+            return None, next(it), None
+        return d[0], d[1], list(d[2])
+
+    return _fold(treedef, expand, _build)
 
 
 def num_leaves(treedef) -> int:

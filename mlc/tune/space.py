@@ -50,14 +50,13 @@ import math
 from dataclasses import replace
 
 from ..errors import ScheduleError
-from ..ir.expr import IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.tir import Block
 from ..schedules import Schedule
 from ..schedules.default import apply_rules, default_schedule
 from ..schedules.default.cpu import inline_injective, schedule_cpu
 from ..schedules.gpu.default import schedule_gpu
-from ..schedules.default.patterns import view, view_by_name
+from ..schedules.default.patterns import constant_extent, is_canonical, view, view_by_name
 from ..schedules.default.steps import CpuInfo, attempt, vectorize_innermost
 from ..target import Target
 from ..schedules.gpu.space import GpuInfo, gpu_space
@@ -125,10 +124,6 @@ def decisions_of(trace) -> list:
     return [inst.inputs.get("decision") for inst in trace if inst.kind in SAMPLING_KINDS]
 
 
-def _extent(loop) -> int | None:
-    return loop.extent.value if isinstance(loop.extent, IntImm) else None
-
-
 def _block_names(func) -> list[str]:
     return [n.name_hint for n in pre_order_nodes(func.body) if isinstance(n, Block) and n.name_hint != "root"]
 
@@ -150,9 +145,9 @@ def _tile_reduction(sch: Schedule, func_name: str, name: str, cpu: CpuInfo) -> b
     block = sch.get_block(name, func_name)
     loops = sch.get_loops(block)
     kinds = [iv.iter_type for iv in v.block.iter_vars]
-    if len(loops) != len(kinds) or any(val is not f.loop_var for val, f in zip(v.realize.iter_values, v.loops)):
+    if not is_canonical(v):
         return False
-    extents = [_extent(f) for f in v.loops]
+    extents = [constant_extent(f) for f in v.loops]
     if any(e is None or e < 1 for e in extents) or "spatial" not in kinds:
         return False
     lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
@@ -228,16 +223,16 @@ def _schedule_spatial(sch: Schedule, func_name: str, name: str, cpu: CpuInfo) ->
             if _try(sch, move):
                 return
     loops = sch.get_loops(block)
-    if not loops or _extent(v.loops[-1]) is None:
+    if not loops or constant_extent(v.loops[-1]) is None:
         return
     lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
-    inner = _extent(v.loops[-1])
+    inner = constant_extent(v.loops[-1])
     widths = [w for w in (lanes, 2 * lanes) if w <= inner]
     if widths:
         width = sch.sample_categorical(widths, [1.0] * len(widths))
         _try(sch, lambda t: t.vectorize(t.split(loops[-1], factors=[None, width])[1]))
     outer = sch.get_loops(block)[:-1]
-    if outer and math.prod(_extent(f) or 1 for f in v.loops) >= 1 << 14:
+    if outer and math.prod(constant_extent(f) or 1 for f in v.loops) >= 1 << 14:
         _parallel(sch, outer[:3], cpu)
 
 

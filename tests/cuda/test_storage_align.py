@@ -3,25 +3,17 @@ row alignment (padding against bank conflicts), and the kernel computes the same
 import numpy as np
 import pytest
 
-import mlc
 from mlc.schedules.gpu.default import MATMUL_STAGES
-from mlc import te
 from mlc.backends.cuda import emulate, lower
 from mlc.driver import schedule_module
 from mlc.schedules import Schedule
 
-
-def _matmul(n=64):
-    A = te.placeholder((n, n), "float32", "A")
-    B = te.placeholder((n, n), "float32", "B")
-    k = te.reduce_axis((0, n), "k")
-    C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), "C")
-    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+from examples.ch7_gpu_acceleration import matmul
 
 
 @pytest.mark.parametrize("factor, offset, stride", [(32, 1, 33), (16, 4, 20), (8, 0, 8)])
 def test_padded_shared_tile_is_compacted_with_its_alignment(factor, offset, stride):
-    sch = Schedule(schedule_module(_matmul(), "cuda"))  # 32 x 8 tiles of A staged per k step
+    sch = Schedule(schedule_module(matmul(64), "cuda"))  # 32 x 8 tiles of A staged per k step
     sch.storage_align(sch.get_block("A_shared"), 0, 0, factor, offset)
     lowered = lower(sch.mod)["main"].script()
     # one padded tile per stage of the default's pipeline, each copy 128-byte aligned

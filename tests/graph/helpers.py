@@ -4,6 +4,8 @@ import numpy as np
 from mlc import te
 from mlc.graph import BlockBuilder, Tensor, Var, call_fused, op
 
+from examples.ch9_graph_optimization import mlp_module, numpy_mlp  # noqa: F401 (numpy_mlp: shared)
+
 
 def te_linear(x, w, b):
     k = te.reduce_axis((0, x.shape[1]), name="k")
@@ -38,23 +40,9 @@ def mlp_inputs(n=2, d=3, h=4, o=2, seed=0):
     return [rng.standard_normal(s).astype("float32") for s in shapes]
 
 
-def numpy_mlp(x, w0, b0, w1, b1):
-    return np.maximum(x @ w0.T + b0, 0) @ w1.T + b1
-
-
 def op_mlp(n=2, d=3, h=4, o=2):
-    """dense -> add -> relu -> dense -> add, with graph ops."""
-    bb = BlockBuilder()
-    x, w0, b0, w1, b1 = params = mlp_vars(n, d, h, o)
-    with bb.function("main", params):
-        with bb.dataflow():
-            lv0 = bb.emit(op("nn.dense", x, w0))
-            lv1 = bb.emit(op("add", lv0, b0))
-            lv2 = bb.emit(op("nn.relu", lv1))
-            lv3 = bb.emit(op("nn.dense", lv2, w1))
-            gv = bb.emit_output(op("add", lv3, b1))
-        bb.emit_func_output(gv)
-    return bb.get()
+    """dense -> add -> relu -> dense -> add, with graph ops (chapter 9's MLP)."""
+    return mlp_module(n, d, h, o)
 
 
 def relu_then_library(name):

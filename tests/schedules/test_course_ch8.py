@@ -16,6 +16,8 @@ from mlc.schedules.apply import as_written
 from mlc.script import ir as I
 from mlc.script import tir as T
 
+from examples.ch8_tensorized_matmul import fill16_desc, fill16_impl, tmm16_desc, tmm16_impl
+
 from .block_programs import assert_replays
 
 N, TILE = 64, 16
@@ -33,56 +35,6 @@ class MatmulModule:
                 with T.init():
                     C[vi, vj] = T.float32(0)
                 C[vi, vj] += A[vi, vk] * B[vj, vk]
-
-
-@T.prim_func
-def tmm16_desc(a: T.handle, b: T.handle, c: T.handle) -> None:
-    A = T.match_buffer(a, (16, 16), "float32", offset_factor=16, scope="global.A_reg")
-    B = T.match_buffer(b, (16, 16), "float32", offset_factor=16, scope="global.B_reg")
-    C = T.match_buffer(c, (16, 16), "float32", offset_factor=16, scope="global.accumulator")
-    with T.block("root"):
-        T.reads(C[0:16, 0:16], A[0:16, 0:16], B[0:16, 0:16])
-        T.writes(C[0:16, 0:16])
-        for i, j, k in T.grid(16, 16, 16):
-            with T.block(""):
-                vii, vjj, vkk = T.axis.remap("SSR", [i, j, k])
-                C[vii, vjj] = C[vii, vjj] + A[vii, vkk] * B[vjj, vkk]
-
-
-@T.prim_func
-def tmm16_impl(a: T.handle, b: T.handle, c: T.handle) -> None:
-    A = T.match_buffer(a, (16, 16), "float32", offset_factor=16, scope="global.A_reg")
-    B = T.match_buffer(b, (16, 16), "float32", offset_factor=16, scope="global.B_reg")
-    C = T.match_buffer(c, (16, 16), "float32", offset_factor=16, scope="global.accumulator")
-    with T.block("root"):
-        T.reads(C[0:16, 0:16], A[0:16, 0:16], B[0:16, 0:16])
-        T.writes(C[0:16, 0:16])
-        for i, k in T.grid(16, 16):
-            for j in T.unroll(16):
-                C[i, j] = C[i, j] + A[i, k] * B[j, k]
-
-
-@T.prim_func
-def fill16_desc(c: T.handle) -> None:
-    C = T.match_buffer(c, (16, 16), "float32", offset_factor=16, scope="global.accumulator")
-    with T.block("root"):
-        T.reads()
-        T.writes(C[0:16, 0:16])
-        for i, j in T.grid(16, 16):
-            with T.block(""):
-                vii, vjj = T.axis.remap("SS", [i, j])
-                C[vii, vjj] = T.float32(0)
-
-
-@T.prim_func
-def fill16_impl(c: T.handle) -> None:
-    C = T.match_buffer(c, (16, 16), "float32", offset_factor=16, scope="global.accumulator")
-    with T.block("root"):
-        T.reads()
-        T.writes(C[0:16, 0:16])
-        for i in range(16):
-            for j in T.vectorized(16):
-                C[i, j] = T.float32(0)
 
 
 TensorIntrin.register("course_tmm16", tmm16_desc, tmm16_impl, override=True)

@@ -13,6 +13,8 @@ from mlc.ir.expr import IterVar, Range, Var, const
 from mlc.ir.tir import Block, BlockRealize, BufferStore, For, IfThenElse, PrimFunc, seq
 from mlc.schedules import Schedule, Trace
 
+from examples.ch7_gpu_acceleration import matmul as gpu_matmul, schedule_matmul_shared
+
 from .test_get_and_trace import course_module
 
 TARGETS = [t for t, mod in (("reference", "mlc.backends.reference"), ("llvm", "mlc.backends.llvm"))
@@ -677,16 +679,8 @@ def test_random_legal_loop_schedules_compute_the_same(program, data):
 
 # ------------------------------------------------------------------ GPU shapes
 
-def gpu_matmul(n=32):
-    A = te.placeholder((n, n), "float32", "A")
-    B = te.placeholder((n, n), "float32", "B")
-    k = te.reduce_axis((0, n), "k")
-    C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), "C")
-    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
-
-
 def test_bind_tiled_and_fused_thread_loops():
-    module = gpu_matmul()
+    module = gpu_matmul(32)
     sch = Schedule(module)
     i, j, k = loops_of(sch, "C")
     i0, i1, i2 = sch.split(i, factors=[None, 4, 2])
@@ -714,27 +708,7 @@ def _reference_only(before, after):
 def test_course_gpu_schedule_with_shared_memory_binds():
     """The MLC course's shared-memory matmul: cooperative fetches re-bind threadIdx.x."""
     module = gpu_matmul(64)
-    sch = Schedule(module)
-    block_C = sch.get_block("C")
-    C_local = sch.cache_write(block_C, 0, "local")
-    i, j, k = sch.get_loops(block_C)
-    i0, i1, i2 = sch.split(i, factors=[None, 8, 4])
-    j0, j1, j2 = sch.split(j, factors=[None, 8, 4])
-    k0, k1 = sch.split(k, factors=[None, 8])
-    sch.reorder(i0, j0, i1, j1, k0, k1, i2, j2)
-    sch.reverse_compute_at(C_local, j1)
-    sch.bind(i0, "blockIdx.y")
-    sch.bind(j0, "blockIdx.x")
-    tx = sch.fuse(i1, j1)
-    sch.bind(tx, "threadIdx.x")
-    for index in (0, 1):
-        cache = sch.cache_read(block_C, index, "shared")
-        sch.compute_at(cache, k0)
-        fused = sch.fuse(*sch.get_loops(cache)[-2:])
-        _, fetch_tx, vec = sch.split(fused, factors=[None, 64, 4])
-        sch.vectorize(vec)
-        sch.bind(fetch_tx, "threadIdx.x")
-    sch.decompose_reduction(block_C, k0)
+    sch = schedule_matmul_shared(module, local=(4, 4), block=(8, 8), tile_k=8, vector=4)
     assert sch.mod.script().count('T.thread_binding(64, thread="threadIdx.x")') == 3
     _reference_only(module, sch.mod)
 

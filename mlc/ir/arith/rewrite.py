@@ -54,12 +54,19 @@ def _single_atom(s: Linear, op: str) -> Binary | None:
 # It returns the rewritten quotient/remainder as a Linear, or None when it
 # does not apply; the first rule that applies wins.
 
-def _div_same_quotient(rw: Rewriter, rest: Linear, c: int) -> Linear | None:
-    """``x // c == k`` when every value of ``x`` lies in ``[k*c, (k+1)*c)``."""
+def _block_index(rw: Rewriter, rest: Linear, c: int) -> int | None:
+    """The ``k`` with every value of ``rest`` in ``[k*c, (k+1)*c)``, or None (no such ``k``
+    or unknown bounds)."""
     bounds = rw.bounds(rest)
     if bounds.is_known() and bounds[0] // c == bounds[1] // c:
-        return Linear(const_=bounds[0] // c, dtype=rest.dtype)
+        return bounds[0] // c
     return None
+
+
+def _div_same_quotient(rw: Rewriter, rest: Linear, c: int) -> Linear | None:
+    """``x // c == k`` when every value of ``x`` lies in ``[k*c, (k+1)*c)``."""
+    k = _block_index(rw, rest, c)
+    return None if k is None else Linear(const_=k, dtype=rest.dtype)
 
 
 def _div_common_factor(rw: Rewriter, rest: Linear, c: int) -> Linear | None:
@@ -81,10 +88,8 @@ def _div_of_div(rw: Rewriter, rest: Linear, c: int) -> Linear | None:
 
 def _mod_same_block(rw: Rewriter, rest: Linear, c: int) -> Linear | None:
     """``x % c == x - k*c`` when every value of ``x`` lies in ``[k*c, (k+1)*c)``."""
-    bounds = rw.bounds(rest)
-    if bounds.is_known() and bounds[0] // c == bounds[1] // c:
-        return rest.add(Linear(const_=bounds[0] // c * c, dtype=rest.dtype), -1)
-    return None
+    k = _block_index(rw, rest, c)
+    return None if k is None else rest.add(Linear(const_=k * c, dtype=rest.dtype), -1)
 
 
 def _mod_common_factor(rw: Rewriter, rest: Linear, c: int) -> Linear | None:

@@ -36,6 +36,7 @@ T.real(z) == T.real(w) and T.imag(z) == T.imag(w)
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -78,24 +79,12 @@ def _first(cases: list[tuple[PrimExpr, Pair]], default: Pair) -> Pair:
     return re, im
 
 
-def _isinf(v):
-    return call("isinf", v)
-
-
-def _isfinite(v):
-    return call("isfinite", v)
-
-
-def _isnan(v):
-    return call("isnan", v)
-
-
-def _abs(v):
-    return call("abs", v)
-
-
-def _copysign(v, sign):
-    return call("copysign", v, sign)
+# The float intrinsics the formulas call, by name.
+_isinf = functools.partial(call, "isinf")
+_isfinite = functools.partial(call, "isfinite")
+_isnan = functools.partial(call, "isnan")
+_abs = functools.partial(call, "abs")
+_copysign = functools.partial(call, "copysign")
 
 
 def _neg(v):

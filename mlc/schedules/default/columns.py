@@ -34,10 +34,9 @@ partial sums and a parallel launch.
 from __future__ import annotations
 
 from ...ir import dtype as dt
-from ...ir.expr import IntImm
 from ...ir.functor import uses_var
 from ..state import all_blocks
-from .patterns import contiguous_along, view
+from .patterns import contiguous_along, is_canonical, loop_extents, view
 from .steps import CpuInfo, attempt, vectorize_innermost
 
 __all__ = ["schedule_columns", "column_parts", "MIN_ROWS", "MIN_BYTES", "NARROW_ROW_BYTES",
@@ -71,10 +70,9 @@ def schedule_columns(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
         return None
     # (unit axes: a batch of one row, ``x[None] @ A``), the columns, the rows
     *unit, (s, kind_s), (r, kind_r) = ((iv.var, iv.iter_type) for iv in ivs)
-    if (kind_s, kind_r) != ("spatial", "reduce") or \
-            any(val is not f.loop_var for val, f in zip(v.realize.iter_values, v.loops)):
+    if (kind_s, kind_r) != ("spatial", "reduce") or not is_canonical(v):
         return None
-    extents = [f.extent.value if isinstance(f.extent, IntImm) else None for f in v.loops]
+    extents = loop_extents(v)
     if None in extents or len(blk.writes) != 1 or any(kind != "spatial" for _, kind in unit) \
             or any(e != 1 for e in extents[:-2]):
         return None

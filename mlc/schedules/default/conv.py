@@ -45,7 +45,7 @@ from ...ir.expr import Binary, BufferLoad, Cast, IntImm, Select, Var
 from ...ir.functor import pre_order_nodes, uses_var
 from ...ir.tir import BufferStore
 from ..state import all_blocks
-from .patterns import match_matmul, view, view_by_name
+from .patterns import is_canonical, match_matmul, view, view_by_name
 from .steps import (MIN_PARALLEL_WORK, REGISTERS_FREE, CpuInfo, attempt, choose, finish_tile, fuse_epilogue,
                     parallel_tiles, row_tile_options, vector_split)
 
@@ -209,9 +209,7 @@ def schedule_conv(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | No
     """Register-tile a convolution-like block (see the module docstring); None if it is not one."""
     block = sch.get_block(name, func_name)
     v = view(sch, block)
-    if len(v.loops) != len(v.block.iter_vars):
-        return None
-    if any(val is not f.loop_var for val, f in zip(v.realize.iter_values, v.loops)):
+    if not is_canonical(v):
         return None
     if not all(isinstance(iv.dom.extent, IntImm) for iv in v.block.iter_vars):
         return None

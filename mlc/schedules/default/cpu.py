@@ -48,7 +48,7 @@ from ..state import all_blocks
 from .columns import schedule_columns
 from .conv import pads_conv, schedule_conv
 from .matmul import schedule_matmul
-from .patterns import contiguous_along, is_data_movement, is_injective, view, view_by_name
+from .patterns import contiguous_along, is_canonical, is_data_movement, is_injective, view, view_by_name
 from .rows import schedule_row_parts, schedule_row_reduction, schedule_rows
 from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
 
@@ -150,7 +150,7 @@ def schedule_reduction(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str]
         return None
     kinds = [iv.iter_type for iv in v.block.iter_vars]
     loops = sch.get_loops(block)
-    if len(loops) != len(kinds) or any(val is not f.loop_var for val, f in zip(v.realize.iter_values, v.loops)):
+    if not is_canonical(v):
         return None
     spatial = [n for n, kind in enumerate(kinds) if kind == "spatial"]
     if spatial and spatial[-1] < len(kinds) - 1:

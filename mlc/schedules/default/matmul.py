@@ -65,7 +65,7 @@ from ...ir import dtype as dt
 from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
 from .int8 import schedule_int8_vnni
-from .patterns import match_matmul, view
+from .patterns import is_canonical, match_matmul, view
 from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
                     parallel_loops, parallel_tiles, register_rows, row_tile_options, vector_split)
 
@@ -540,9 +540,7 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     block = sch.get_block(name, func_name)
     v = view(sch, block)
     pat = match_matmul(v)
-    if pat is None or len(v.loops) != len(v.block.iter_vars):
-        return None
-    if any(val is not f.loop_var for val, f in zip(v.realize.iter_values, v.loops)):
+    if pat is None or not is_canonical(v):
         return None
     # symbolic extents (a batch known at call time) are allowed on the rows and batch axes:
     # the tiles are chosen for SYMBOLIC_EXTENT_ESTIMATE rows, the row tiles guarded

@@ -14,7 +14,7 @@ from ...ir.tir import Block, BlockRealize, BufferStore, For
 from ..state import find_block, loops_above
 
 __all__ = ["BlockView", "view", "MatmulPattern", "match_matmul", "is_injective", "is_data_movement",
-           "contiguous_along", "loop_extents"]
+           "contiguous_along", "loop_extents", "constant_extent", "is_canonical"]
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,20 @@ def view_by_name(func, name: str) -> BlockView:
     return BlockView(func, loc.node, tuple(loops_above(loc)))
 
 
+def constant_extent(loop: For) -> int | None:
+    """The loop's extent as an int, or None when it is symbolic."""
+    return loop.extent.value if isinstance(loop.extent, IntImm) else None
+
+
 def loop_extents(v: BlockView) -> list[int | None]:
-    return [f.extent.value if isinstance(f.extent, IntImm) else None for f in v.loops]
+    return [constant_extent(f) for f in v.loops]
+
+
+def is_canonical(v: BlockView) -> bool:
+    """One loop per iterator of the block, each binding its iterator directly (te's form, as
+    ``inline_injective`` leaves it)."""
+    return len(v.loops) == len(v.block.iter_vars) and all(
+        val is f.loop_var for val, f in zip(v.realize.iter_values, v.loops))
 
 
 def is_injective(v: BlockView) -> bool:

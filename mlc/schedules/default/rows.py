@@ -39,7 +39,7 @@ from ...ir.functor import uses_var
 from ..analysis import is_param
 from ..state import all_blocks, loops_above
 from .conv import match_conv
-from .patterns import match_matmul, view, view_by_name
+from .patterns import is_canonical, match_matmul, view, view_by_name
 from .row_passes import align_to_steps, merge_row_passes, reduction_steps
 from .steps import CpuInfo, attempt, estimated_extent, parallelize_outer, restore, vectorize_innermost
 
@@ -59,27 +59,27 @@ ROW_TILE_ACCUMULATORS = 8
 MAX_TILE_ROWS = 8
 
 
-def _instances(func) -> int:
-    """Block instances the function executes (product of the loop extents above each block)."""
-    total = 0
+def _instances_per_block(func) -> list[int]:
+    """How many instances of each block the function executes (the product of the loop
+    extents above it)."""
+    out = []
     for loc in all_blocks(func):
         n = 1
         for f in loops_above(loc):
             n *= estimated_extent(f.extent)
-        total += n
-    return total
+        out.append(n)
+    return out
+
+
+def _instances(func) -> int:
+    """Block instances the function executes (product of the loop extents above each block)."""
+    return sum(_instances_per_block(func))
 
 
 def _largest_block(func) -> int:
     """The instances of the block the function executes most often (product of the loop
     extents above it): the work that decides whether its rows are shared among threads."""
-    most = 0
-    for loc in all_blocks(func):
-        n = 1
-        for f in loops_above(loc):
-            n *= estimated_extent(f.extent)
-        most = max(most, n)
-    return most
+    return max(_instances_per_block(func), default=0)
 
 
 def _has_empty_loop(func) -> bool:
@@ -128,12 +128,6 @@ def accumulator_width(extent: int, lanes: int) -> int | None:
     return lanes * acc if acc else None
 
 
-def _is_canonical(v) -> bool:
-    """One loop per iterator, bound directly (te's form, as inline_injective leaves it)."""
-    return len(v.loops) == len(v.block.iter_vars) and all(
-        val is f.loop_var for val, f in zip(v.realize.iter_values, v.loops))
-
-
 def _rfactor_inner(sch, func_name: str, name: str, cpu: CpuInfo, once: bool = False) -> list[str] | None:
     """Split the innermost (reduce, contiguous) loop of reduction ``name`` into
     vector accumulators and rfactor them; the accumulators are then combined a
@@ -141,7 +135,7 @@ def _rfactor_inner(sch, func_name: str, name: str, cpu: CpuInfo, once: bool = Fa
     ``once``. Returns the rf blocks' names."""
     block = sch.get_block(name, func_name)
     v = view(sch, block)
-    if not _is_canonical(v) or not v.loops:
+    if not is_canonical(v) or not v.loops:
         return None
     iv = v.block.iter_vars[-1]
     extent = v.loops[-1].extent
@@ -293,7 +287,7 @@ def _row_tiles(sch, func_name: str, name: str, cpu: CpuInfo) -> list[str] | None
     None where the rows or the reduction do not divide so (or are symbolic)."""
     block = sch.get_block(name, func_name)
     v = view(sch, block)
-    if not _is_canonical(v) or len(v.loops) < 2 or len(v.block.writes) != 1:
+    if not is_canonical(v) or len(v.loops) < 2 or len(v.block.writes) != 1:
         return None
     iv, k_loop, row_loop = v.block.iter_vars[-1], v.loops[-1], v.loops[-2]
     if iv.iter_type != "reduce" or not isinstance(k_loop.extent, IntImm) or \
@@ -391,7 +385,7 @@ def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
     if len(names) < 2 or _has_empty_loop(func):
         return None
     last = view_by_name(func, names[-1])
-    if last.block.is_reduction or not _is_canonical(last) or len(last.block.writes) != 1 \
+    if last.block.is_reduction or not is_canonical(last) or len(last.block.writes) != 1 \
             or not is_param(func, last.block.writes[0].buffer):
         return None
     views = [view_by_name(func, n) for n in names[:-1]]
@@ -469,7 +463,7 @@ def schedule_row_parts(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
     if len(names) < 3 or _has_empty_loop(func):
         return None
     views = {n: view_by_name(func, n) for n in names}
-    if any(len(v.block.writes) != 1 or not _is_canonical(v) or not v.loops for v in views.values()):
+    if any(len(v.block.writes) != 1 or not is_canonical(v) or not v.loops for v in views.values()):
         return None
     outputs = [n for n in names if is_param(func, views[n].block.writes[0].buffer)]
     shapes = {n: views[n].block.writes[0].buffer.shape for n in names}

@@ -18,7 +18,7 @@ from ...ir.expr import IntImm, Var
 from ...ir.functor import pre_order_nodes
 from ...target import DEFAULT_CACHES
 from ..intrinsics.x86 import has_vnni
-from .patterns import view
+from .patterns import constant_extent, view
 
 __all__ = ["CpuInfo", "attempt", "restore", "choose", "Knobs", "parallel_loops", "vectorize_innermost",
            "parallelize_outer",
@@ -119,10 +119,6 @@ def attempt(sch, step, *args):
     return result
 
 
-def _extent(loop_view) -> int | None:
-    return loop_view.extent.value if isinstance(loop_view.extent, IntImm) else None
-
-
 def vector_split(extent: int, lanes: int) -> int | None:
     """The inner extent to vectorize a loop of ``extent`` with: two vectors or one,
     preferring a width that divides the extent; None when shorter than a vector."""
@@ -169,7 +165,7 @@ def _innermost_spatial(sch, block):
     inner = v.loops[-1]
     if inner.kind != "serial" or not _binds_spatial_only(v, inner.loop_var):
         return None
-    return loops, v, _extent(inner)
+    return loops, v, constant_extent(inner)
 
 
 def _binds_spatial_only(v, var: Var) -> bool:

@@ -88,7 +88,7 @@ from .hand_written import hand_written_for_gpu
 from .wgmma import WGMMA_TILES, WgmmaTile
 from .fetch import VECTOR_LANES, vector_fetch
 from .simt import schedule_simt_matmul, simt_fits
-from ..default.patterns import view
+from ..default.patterns import is_canonical, view
 from ..default.rules import TargetRules
 from ..default.steps import attempt
 
@@ -193,10 +193,7 @@ def _extents(loops_view) -> list[int] | None:
 def _plain(sch, block):
     """(view, kinds) when the block's loops bind its iterators one to one, else None."""
     v = view(sch, block)
-    kinds = [iv.iter_type for iv in v.block.iter_vars]
-    if len(v.loops) != len(kinds) or any(val is not f.loop_var for val, f in zip(v.realize.iter_values, v.loops)):
-        return None
-    return v, kinds
+    return (v, [iv.iter_type for iv in v.block.iter_vars]) if is_canonical(v) else None
 
 
 def _pow2_at_least(n: int, cap: int) -> int:

@@ -47,13 +47,13 @@ import numpy as np
 
 from ...errors import MLCError
 from ...ir.arith import uses_any
-from ...ir.expr import IntImm, Var
+from ...ir.expr import Var
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Block
 from ...target import DeviceLimits
 from ..schedule import Schedule
 from ..default.cpu import inline_injective
-from ..default.patterns import view, view_by_name
+from ..default.patterns import constant_extent, is_canonical, view, view_by_name
 from .default import TENSOR_CORE_VARIANTS, WGMMA_ARCHS, tensor_core_matmul_extents, tensor_core_tiles
 from .wgmma import HOPPER_SHARED_BYTES, WGMMA_TILES, WgmmaTile, plain_matmul_shape
 from ..default.steps import attempt
@@ -94,22 +94,15 @@ class GpuInfo:
                        arch=getattr(target, "arch", "") or "")
 
 
-def _extent(loop) -> int | None:
-    return loop.extent.value if isinstance(loop.extent, IntImm) else None
-
-
 def _names(func) -> list[str]:
     return [n.name_hint for n in pre_order_nodes(func.body) if isinstance(n, Block) and n.name_hint != "root"]
 
 
 def _plain(v) -> list[str] | None:
     """The block's iterator kinds when its loops bind them one to one, with constant extents."""
-    kinds = [iv.iter_type for iv in v.block.iter_vars]
-    if len(v.loops) != len(kinds) or any(val is not f.loop_var for val, f in zip(v.realize.iter_values, v.loops)):
+    if not is_canonical(v) or any(constant_extent(f) is None or constant_extent(f) < 1 for f in v.loops):
         return None
-    if any(_extent(f) is None or _extent(f) < 1 for f in v.loops):
-        return None
-    return kinds
+    return [iv.iter_type for iv in v.block.iter_vars]
 
 
 def _has_reuse(v) -> bool:
@@ -222,7 +215,7 @@ def _stage(sch: Schedule, block, index: int, anchor, above: int, threads: int, u
     sch.compute_at(cache, anchor)
     fetch = sch.get_loops(cache)[above:]
     cv = view(sch, cache)
-    extents = [_extent(f) for f in cv.loops[above:]]
+    extents = [constant_extent(f) for f in cv.loops[above:]]
     if not fetch or None in extents:
         return None
     size = math.prod(extents)
@@ -251,7 +244,7 @@ def _rows(sch: Schedule, func_name: str, name: str, info: GpuInfo):
     if "spatial" in kinds[kinds.index("reduce"):]:  # spatial loops inside the reduction: not a row
         return None
     n_spatial = kinds.index("reduce")
-    ext = [_extent(f) for f in v.loops]
+    ext = [constant_extent(f) for f in v.loops]
     reduce_size, rows = math.prod(ext[n_spatial:]), math.prod(ext[:n_spatial])
     modes = ["cross"] + (["per_thread"] if n_spatial else [])
     mode = modes[int(sch.sample_categorical(list(range(len(modes))), [1.0] * len(modes)))] \
@@ -287,12 +280,12 @@ def _elementwise(sch: Schedule, func_name: str, name: str, info: GpuInfo):
     reduce_values = [val for val, iv in zip(v.realize.iter_values, v.block.iter_vars) if iv.iter_type != "spatial"]
     outer = []  # the loops above the first one that drives a reduction (all, for a spatial block)
     for f, rv in zip(loops, v.loops):
-        if any(uses_any(val, [rv.loop_var]) for val in reduce_values) or _extent(rv) is None:
+        if any(uses_any(val, [rv.loop_var]) for val in reduce_values) or constant_extent(rv) is None:
             break
         outer.append((f, rv))
     if not outer:
         return None
-    total = math.prod(_extent(rv) for _, rv in outer)
+    total = math.prod(constant_extent(rv) for _, rv in outer)
     fused = sch.fuse(*(f for f, _ in outer)) if len(outer) > 1 else outer[0][0]
     widths = [w for w in VECTOR_CHOICES if total % w == 0] if not reduce_values else [1]
     width = _pick(sch, widths)

@@ -27,12 +27,13 @@ from dataclasses import replace as dc_replace
 from ...ir.buffer import SCOPES, Buffer, BufferRegion, is_storage_scope
 from ...ir.expr import IntImm, IterVar, Range, Var, const
 from ...ir.arith import Analyzer, IntSet, canonical, relax_region
-from ...ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, seq
-from ..analysis import and_all, clip_to_shape, loop_dom, loop_ranges, regions_in_loops, stmt_blocks
+from ...ir.tir import Block, BlockRealize, BufferStore, PrimFunc, seq
+from ..analysis import and_all, clip_to_shape, loop_dom, regions_in_loops, stmt_blocks
 from ..coverage import reads_before_init, uncovered_write
 from ..base import BlockRV, ScheduleBase, instruction, schedule_error
 from ..edit import body_items, index_var, make_loops, replace_buffers, unique_block_name, unique_buffer_name
 from ..state import find_block, loops_above, parent_block, replace
+from .loop_transforms import outer_ranges
 
 __all__ = ["CachePrimitives", "cache_read_ir", "cache_write_ir"]
 
@@ -158,7 +159,7 @@ def cache_write_ir(func: PrimFunc, block: str, write_buffer_index: int, storage_
     cache = Buffer(unique_buffer_name(func, _cache_name(buf, storage_scope)), buf.shape, buf.dtype, storage_scope)
     name = unique_block_name(func, f"{buf.name}_{storage_scope}")
     region = _written_region(loc, buf)
-    nest = _copy_nest(name, cache, buf, region, _enclosing_ranges(loc))
+    nest = _copy_nest(name, cache, buf, region, outer_ranges(loc))
     item = replace_buffers(items[pos], {id(buf): cache})
     return _with_scope_body(func, scope, items[:pos] + [item, nest] + items[pos + 1:], cache), name
 
@@ -170,7 +171,7 @@ def _check_complete_writer(prim: str, func: PrimFunc, loc, buf: Buffer) -> None:
     of a split's extra iterations, no gaps between the elements it writes."""
     realize = loc.node
     block = realize.block.name_hint
-    found = uncovered_write(loc, buf, _enclosing_ranges(loc))
+    found = uncovered_write(loc, buf, outer_ranges(loc))
     if found is not None:
         node, why = found
         raise schedule_error(prim, f"block {block!r} {why}, so the cache would copy back elements it "
@@ -183,15 +184,6 @@ def _check_complete_writer(prim: str, func: PrimFunc, loc, buf: Buffer) -> None:
                              f"{buf.name} with no T.init() to set it first), but the cache starts "
                              f"empty; give the reduction a T.init() that sets {buf.name}, or leave "
                              f"{buf.name} uncached", func, reader)
-
-
-def _enclosing_ranges(loc) -> dict:
-    """Ranges of every loop and block iterator around ``loc``: what bounds the copy's indices."""
-    ranges = loop_ranges(n for n in loc.path if isinstance(n, For))
-    for node in loc.path:
-        if isinstance(node, BlockRealize):
-            ranges.update({iv.var: iv.dom for iv in node.block.iter_vars})
-    return ranges
 
 
 def _written_region(loc, buf: Buffer) -> list[tuple]:

@@ -32,7 +32,7 @@ from ...ir.arith import Analyzer, canonical, expr_key, linear, uses_any
 from ...ir.extern import AddressOf
 from ...ir.expr import IterVar
 from ...ir.tir import BlockRealize, BufferStore, For, PrimFunc, Stmt
-from ..analysis import is_true
+from ..analysis import is_true, loop_ranges
 from ..base import LoopRV, ScheduleBase, instruction, schedule_error
 from ..state import find_block, replace
 from ..tensor_intrin import TensorIntrin, body_of, unit_of
@@ -188,7 +188,7 @@ class _IndexSimplifier(Mutator):
 
     def __init__(self, outer: BlockRealize, d_loops):
         ranges = {iv.var: iv.dom for iv in outer.block.iter_vars}
-        ranges.update({f.loop_var: Range(f.min, f.extent) for f in d_loops})
+        ranges.update(loop_ranges(d_loops))
         self.analyzer = Analyzer(ranges)
 
     def visit_BufferLoad(self, node):
