@@ -69,8 +69,8 @@ def test_rows_equal_numpys_stable_sort_bitwise(seed, dtype, rows, n, pattern, sp
 @needs_avx512
 @pytest.mark.parametrize("descending", [False, True])
 def test_a_row_for_two_threads(descending):
-    """A row past SPLIT_MIN: two threads each keep one side of the pivot; NaNs, zeros, runs of equal
-    values and an odd length included."""
+    """A row past SPLIT_MIN: two threads each keep one side of the pivot (one thread: the first part
+    sorts it all); NaNs, zeros, runs of equal values and an odd length included."""
     rng = np.random.default_rng(5)
     n = vector_sort.SPLIT_MIN + 4097
     x = rng.standard_normal(n).astype("float32")
@@ -78,7 +78,7 @@ def test_a_row_for_two_threads(descending):
     x[: n // 4] = 1.5
     expected = sorted_expected("sort", x, descending)
     assert _sort(x, descending).tobytes() == expected.tobytes()
-    few = rng.integers(0, 3, n).astype("int32")  # the pivot the least sample: split by <=
+    few = rng.integers(0, 3, (2, n)).astype("int32")  # the pivot the least sample: split by <=; two rows
     assert np.array_equal(_sort(few, descending), sorted_expected("sort", few, descending))
 
 

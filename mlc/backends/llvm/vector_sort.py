@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from .parallel import openmp_available as _openmp_available
+
 __all__ = ["LEAF", "CODECS", "define_sort", "define_half"]
 
 _I1, _I16, _I32, _I64 = ir.IntType(1), ir.IntType(16), ir.IntType(32), ir.IntType(64)
@@ -406,10 +408,28 @@ def _support(module, codec):
     return module.globals[f"mlc_vsort_rec_{codec}"]
 
 
+def _sort_all(b, codec, src, out, scratch, flag, n, samples):
+    """Emit the whole sort of ``src[:n]`` into ``out`` (n > LEAF), then return 0."""
+    fn = b.function
+    rec = fn.module.globals[f"mlc_vsort_rec_{codec}"]
+    lower, pivot, all_equal = _split(b, codec, src, scratch, n, flag, True, samples)
+    rest = b.sub(n, lower)
+    equal_block, two = fn.append_basic_block("equal"), fn.append_basic_block("two")
+    b.cbranch(all_equal, equal_block, two)
+    b.position_at_end(equal_block)
+    _fill(b, codec, out, lower, pivot)
+    b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0)])
+    b.ret(ir.Constant(_I32, 0))
+    b.position_at_end(two)
+    b.call(rec, [scratch, out, lower, ir.Constant(_I1, 0)])
+    b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0)])
+    b.ret(ir.Constant(_I32, 0))
+
+
 def define_sort(codec: str):
     """The body of ``fn(src, out, scratch, flag, n) -> i32``: ``src[:n]`` sorted into ``out``."""
     def define(fn: ir.Function) -> None:
-        rec = _support(fn.module, codec)
+        _support(fn.module, codec)
         net = fn.module.globals[f"mlc_vsort_net_{codec}"]
         src, out, scratch, flag, n = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -422,28 +442,19 @@ def define_sort(codec: str):
         b.call(net, [scratch, out, n, ir.Constant(_I1, 1)])
         b.ret(ir.Constant(_I32, 0))
         b.position_at_end(large)
-        lower, pivot, all_equal = _split(b, codec, src, scratch, n, flag, True, samples)
-        rest = b.sub(n, lower)
-        equal_block, two = fn.append_basic_block("equal"), fn.append_basic_block("two")
-        b.cbranch(all_equal, equal_block, two)
-        b.position_at_end(equal_block)
-        _fill(b, codec, out, lower, pivot)
-        b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0)])
-        b.ret(ir.Constant(_I32, 0))
-        b.position_at_end(two)
-        b.call(rec, [scratch, out, lower, ir.Constant(_I1, 0)])
-        b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0)])
-        b.ret(ir.Constant(_I32, 0))
+        _sort_all(b, codec, src, out, scratch, flag, n, samples)
     return define
 
 
 def define_half(codec: str):
-    """The body of ``fn(src, out, scratch, flag, n, part) -> i32``: one of two parts of the sort of
-    ``src[:n]`` into ``out``, which two threads run at once (``part`` 0 and 1). Each samples the
-    same pivot, reads all of ``src`` and keeps its side: part 0 the keys below the pivot (or
-    equal to it, where it is the least sample), packed at the front of ``scratch``, part 1 the
-    others, packed at its back; then sorts them into their place in ``out``. Part 0 sets
-    ``flag[0]``."""
+    """The body of ``fn(src, out, scratch, flag, n, part) -> i32`` (n > LEAF): one of two parts of
+    the sort of ``src[:n]`` into ``out``, which two threads run at once (``part`` 0 and 1). Each
+    samples the same pivot, reads all of ``src`` and keeps its side: part 0 the keys below the
+    pivot (or equal to it, where it is the least sample), packed at the front of ``scratch``,
+    part 1 the others, packed at its back; then sorts them into their place in ``out``. Part 0
+    sets ``flag[0]``. Where the parallel loop running the parts has a team of one thread
+    (OpenMP's ``omp_get_num_threads``, the same for both parts), part 0 sorts it all, reading
+    ``src`` once, and part 1 does nothing."""
     def define(fn: ir.Function) -> None:
         rec = _support(fn.module, codec)
         for side in ("front", "back"):
@@ -452,6 +463,18 @@ def define_half(codec: str):
         src, out, scratch, flag, n, part = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         samples, own_flag = b.alloca(_I32, LEAF), b.alloca(_I32)
+        if _openmp_available():
+            team = b.call(_declare(fn.module, "omp_get_num_threads", _I32, []), [])
+            alone, shared = fn.append_basic_block("alone"), fn.append_basic_block("shared")
+            b.cbranch(b.icmp_signed("<=", team, ir.Constant(_I32, 1)), alone, shared)
+            b.position_at_end(alone)
+            whole, idle = fn.append_basic_block("whole"), fn.append_basic_block("idle")
+            b.cbranch(b.icmp_signed("==", part, ir.Constant(_I64, 0)), whole, idle)
+            b.position_at_end(idle)
+            b.ret(ir.Constant(_I32, 0))
+            b.position_at_end(whole)
+            _sort_all(b, codec, src, out, scratch, flag, n, samples)
+            b.position_at_end(shared)
         pivot = _pivot(b, codec, src, n, samples, True)
         or_equal = b.icmp_signed("==", b.load(samples, typ=_I32), pivot)
         front, back = fn.append_basic_block("front"), fn.append_basic_block("back")
