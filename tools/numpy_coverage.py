@@ -42,6 +42,7 @@ CONSTANT = frozenset({
     "printoptions", "format_float_positional", "format_float_scientific", "base_repr", "binary_repr",
     "printoptions", "test", "from_dlpack", "frompyfunc", "vectorize", "nested_iters", "busday_count",
     "busday_offset", "is_busday", "datetime_as_string", "datetime_data", "asmatrix", "bmat",
+    "bartlett", "blackman", "hamming", "hanning", "kaiser",
 })
 
 #: Namespaces listed, by the prefix their names get.

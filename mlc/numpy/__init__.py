@@ -19,7 +19,7 @@ from .creation import (arange, array, asarray, copy, empty, empty_like, eye, fro
                        full_like, linspace, meshgrid, ones, ones_like, tril, triu, zeros, zeros_like)
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import UFUNCS, __all__ as _elementwise_all
-from .contractions import dot, einsum, matmul, tensordot, vecdot  # noqa: F401
+from .contractions import dot, einsum, einsum_path, inner, matmul, matvec, tensordot, vdot, vecdot, vecmat  # noqa: F401
 from .cumulative import cumprod, cumsum, cumulative_prod, cumulative_sum, diff  # noqa: F401
 from . import linalg  # noqa: F401 - the linalg extension (in part)
 from .datatypes import *  # noqa: F401,F403
@@ -35,7 +35,7 @@ from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, ma
 from .searching import nonzero, where  # noqa: F401,F811
 from .sorting import argsort, searchsorted, sort  # noqa: F401
 from .updates import copyto, fill_diagonal, put  # noqa: F401
-from .sets import unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
+from .sets import isin, unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
 from . import dispatch as _dispatch, methods as _methods, numpy_linalg as _numpy_linalg, refusals as _refusals
 from ..tracer import autograph_runtime as _autograph_runtime, numpy_creation as _numpy_creation
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
@@ -44,14 +44,25 @@ from .calculus import gradient, polyval, ravel_multi_index, trapezoid, unravel_i
 from . import fourier as _fourier
 from .rearranging import cross, fliplr, flipud, rot90, sliding_window_view  # noqa: F401
 from .closeness import allclose, array_equal, array_equiv, isclose  # noqa: F401
-from .histograms import bincount, digitize, histogram, histogram_bin_edges  # noqa: F401
+from .histograms import bincount, digitize, histogram, histogram2d, histogram_bin_edges, histogramdd  # noqa: F401
 from .matrices import diag, diagflat, kron, outer, vander  # noqa: F401
 from .nan_functions import (nan_to_num, nancumprod, nancumsum, nanmax, nanmean, nanmin, nanprod,  # noqa: F401
                             nanstd, nansum, nanvar)
 from .refusals import compress, extract  # noqa: F401
 from .selection import piecewise, place, put_along_axis, select  # noqa: F401
-from .signal import convolve, correlate, interp  # noqa: F401
+from .signal import convolve, correlate, interp, unwrap  # noqa: F401
 from .stacking import atleast_1d, atleast_2d, atleast_3d, block, column_stack, dstack, hstack, vstack  # noqa: F401
+from .kinds import (asanyarray, asarray_chkfinite, ascontiguousarray, asfortranarray, iscomplex, iscomplexobj, isfortran,  # noqa: F401
+                    isreal, isrealobj, isscalar, iterable, real_if_close, require)
+from .arithmetic import (bitwise_count, divmod, fix, frexp, gcd, i0, isneginf, isposinf, lcm, modf,  # noqa: F401
+                         sinc)
+from .editing import (append, apply_over_axes, array_split, choose, delete, diag_indices_from, dsplit,  # noqa: F401
+                      ediff1d, hsplit, insert, resize, rollaxis, row_stack, tril_indices_from,
+                      triu_indices_from, vsplit)
+from .bits import packbits, unpackbits  # noqa: F401
+from .ordering import (argpartition, lexsort, sort_complex, nanargmax, nanargmin, nanmedian, nanpercentile,  # noqa: F401
+                       nanquantile, partition)
+from .polynomials import poly, polyadd, polyder, polyfit, polyint, polymul, polysub  # noqa: F401
 from .statistics import average, corrcoef, cov, median, percentile, ptp, quantile  # noqa: F401
 
 globals().update(_GENERATED)  # every op declaring a NumpyAPI, new ones included
@@ -61,7 +72,7 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "arange", "array", "asarray", "copy", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like",
     "linspace", "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like",
     # contractions
-    "dot", "einsum", "matmul", "tensordot", "vecdot",
+    "dot", "einsum", "einsum_path", "inner", "matmul", "matvec", "tensordot", "vdot", "vecdot", "vecmat",
     # reductions and scans
     "all", "amax", "amin", "any", "argmax", "argmin", "count_nonzero", "max", "mean", "min", "prod",
     "std", "sum", "var", "cumprod", "cumsum", "cumulative_prod", "cumulative_sum", "diff",
@@ -82,6 +93,19 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "atleast_3d", "block", "column_stack", "dstack", "hstack", "vstack", "average", "corrcoef", "cov", "median",
     "percentile", "ptp", "quantile", "compress", "extract", "gradient", "polyval", "ravel_multi_index",
     "trapezoid", "unravel_index", "cross", "fliplr", "flipud", "rot90",
+    # kinds and conversions
+    "asanyarray", "asarray_chkfinite", "ascontiguousarray", "asfortranarray", "iscomplex", "iscomplexobj", "isfortran", "isreal",
+    "isrealobj", "isscalar", "iterable", "real_if_close", "require",
+    # arithmetic beyond the registry's ufuncs
+    "bitwise_count", "divmod", "fix", "frexp", "gcd", "i0", "isneginf", "isposinf", "lcm", "modf", "sinc",
+    # editing at static positions
+    "append", "apply_over_axes", "array_split", "choose", "delete", "diag_indices_from", "dsplit", "ediff1d",
+    "hsplit", "insert", "resize", "rollaxis", "row_stack", "tril_indices_from", "triu_indices_from", "vsplit",
+    # orders
+    "argpartition", "lexsort", "nanargmax", "nanargmin", "nanmedian", "nanpercentile", "nanquantile", "partition",
+    # polynomials, signals
+    "poly", "polyadd", "polyder", "polyfit", "polyint", "polymul", "polysub", "unwrap",
+    "histogram2d", "histogramdd", "isin", "packbits", "sort_complex", "unpackbits",
 ]
 
 _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))

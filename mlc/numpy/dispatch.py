@@ -17,6 +17,7 @@ from ..errors import TraceError
 from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
 from .loops import loop_dtypes, refuse_out
+from .refusals import REFUSED as _REFUSED_BY_NAME
 from .updates import assign
 from .ufunc_methods import ufunc_method
 
@@ -52,6 +53,7 @@ def _qualified(func) -> str:
     module = getattr(func, "__module__", "") or ""
     sub = module.split(".")[1] if module.startswith("numpy.") else ""
     sub = {"_core": "", "lib": "", "linalg": "linalg", "fft": "fft"}.get(sub, sub)
+    sub = "emath" if module == "numpy.lib.scimath" else sub  # (np.emath.sqrt is not np.sqrt)
     return f"np.{sub + '.' if sub else ''}{getattr(func, '__name__', func)}"
 
 
@@ -88,6 +90,9 @@ def ufunc_call(ufunc, method: str, inputs, kwargs, ufuncs: dict, functions: dict
                 raise _unsupported(f"np.{name} with keyword(s) {unknown}")
             return ufuncs[name](*inputs, **kwargs)
         fn = functions.get(name)
+        if fn is None and name in _REFUSED_BY_NAME:
+            raise TraceError(f"np.{name} cannot be traced inside @mlc.jit: {_REFUSED_BY_NAME[name]}"
+                             f"{describe_location(user_location())}")
         if fn is None:
             raise _unsupported(f"the ufunc np.{name}")
         dtype, casting = kwargs.pop("dtype", None), kwargs.pop("casting", "same_kind")
@@ -97,6 +102,8 @@ def ufunc_call(ufunc, method: str, inputs, kwargs, ufuncs: dict, functions: dict
             return fn(*inputs)
         ins, result = loop_dtypes(name, inputs, dtype, casting)  # matmul: computed in its loop's dtype
         out = fn(*(functions["astype"](x, d) for x, d in zip(inputs, ins)))
+        if ufunc.nout > 1:  # divmod, modf, frexp: inputs in the loop's dtypes give its outputs' dtypes
+            return out
         return functions["astype"](out, result)
     call = ufuncs.get(ufunc.__name__) or functions.get(ufunc.__name__)
     if call is None:

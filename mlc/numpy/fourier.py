@@ -1,5 +1,6 @@
 """Discrete Fourier transforms inside ``@mlc.jit``: ``np.fft.fft``, ``ifft``, ``rfft``, ``irfft``,
-``fft2``, ``ifft2``, ``fftn``, ``ifftn``, ``fftshift``, ``ifftshift``.
+``fft2``, ``ifft2``, ``fftn``, ``ifftn``, ``rfft2``, ``irfft2``, ``rfftn``, ``irfftn``, ``hfft``,
+``ihfft``, ``fftshift``, ``ifftshift``.
 
 Each 1-D transform is a product with the DFT matrix ``W[k, j] = exp(-2 pi i k j / n)`` of its
 static length (a constant made while tracing, its phases reduced mod ``n`` so that they are
@@ -25,7 +26,8 @@ from .elementwise import conj, multiply, real
 from .manipulation import roll
 from .shapes import concatenate, getitem, moveaxis, pad
 
-__all__ = ["fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "fftn", "ifftn", "fftshift", "ifftshift"]
+__all__ = ["fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "fftn", "ifftn", "rfft2", "irfft2", "rfftn", "irfftn",
+           "hfft", "ihfft", "fftshift", "ifftshift"]
 
 
 def _where() -> str:
@@ -168,6 +170,61 @@ def fft2(a, s=None, axes=(-2, -1), norm=None, out=None):
 def ifft2(a, s=None, axes=(-2, -1), norm=None, out=None):
     """NumPy's ``np.fft.ifft2``: :func:`ifftn` over the last two axes."""
     return ifftn(a, s, axes, norm)
+
+
+@numpy_function("a")
+def rfftn(a, s=None, axes=None, norm=None, out=None):
+    """``np.fft.rfftn``: :func:`rfft` along the last of ``axes``, then :func:`fft` along the
+    others."""
+    t = as_tracer(a)
+    axes, sizes = _axes(t, s, axes)
+    t = rfft(t, sizes[-1], axes[-1], norm)
+    for ax, n in zip(axes[:-1], sizes[:-1]):
+        t = _transform(t, n, ax, norm, inverse=False)
+    return t
+
+
+@numpy_function("a")
+def irfftn(a, s=None, axes=None, norm=None, out=None):
+    """``np.fft.irfftn``: :func:`ifft` along all of ``axes`` but the last, then :func:`irfft`
+    along it (``2 * (m - 1)`` points by default)."""
+    t = as_tracer(a)
+    axes, sizes = _axes(t, s, axes)
+    for ax, n in zip(axes[:-1], sizes[:-1]):
+        t = _transform(t, n, ax, norm, inverse=True)
+    return irfft(t, sizes[-1], axes[-1], norm)
+
+
+@numpy_function("a")
+def rfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
+    """``np.fft.rfft2``: :func:`rfftn` over the last two axes."""
+    return rfftn(a, s, axes, norm)
+
+
+@numpy_function("a")
+def irfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
+    """``np.fft.irfft2``: :func:`irfftn` over the last two axes."""
+    return irfftn(a, s, axes, norm)
+
+
+def _swapped(norm):
+    """The normalisation of the opposite direction (``hfft`` is an ``irfft``)."""
+    _scale(norm, 1, False)  # (refuses an unknown norm)
+    return {None: "forward", "backward": "forward", "forward": "backward"}.get(norm, norm)
+
+
+@numpy_function("a")
+def hfft(a, n=None, axis=-1, norm=None, out=None):
+    """``np.fft.hfft``: the real spectrum of a signal with Hermitian symmetry, ``irfft`` of the
+    conjugate with the opposite normalisation (``2 * (m - 1)`` points by default)."""
+    return irfft(conj(_complex(as_tracer(a))), n, axis, _swapped(norm))
+
+
+@numpy_function("a")
+def ihfft(a, n=None, axis=-1, norm=None, out=None):
+    """``np.fft.ihfft``: the inverse of :func:`hfft`, the conjugate of ``rfft`` with the opposite
+    normalisation."""
+    return conj(rfft(a, n, axis, _swapped(norm)))
 
 
 @numpy_function("x")

@@ -1,6 +1,6 @@
 """Counting into bins of a length known while tracing: ``histogram`` (an int number of bins or
-an array of edges), ``histogram_bin_edges``, ``bincount`` (a static ``minlength``) and
-``digitize``.
+an array of edges), ``histogram_bin_edges``, ``histogramdd`` and ``histogram2d`` (each
+dimension's bins so), ``bincount`` (a static ``minlength``) and ``digitize``.
 
 Each element's bin is computed elementwise (NumPy's formula for equal bins,
 comparisons with the edges otherwise), and the counts are a sum over a
@@ -30,7 +30,7 @@ from .reductions import max as _max, min as _min, sum as _sum
 from .shapes import concatenate, reshape
 from .sorting import searchsorted
 
-__all__ = ["histogram", "histogram_bin_edges", "bincount", "digitize"]
+__all__ = ["histogram", "histogram_bin_edges", "histogramdd", "histogram2d", "bincount", "digitize"]
 
 
 def _where() -> str:
@@ -128,6 +128,73 @@ def histogram(a, bins=10, range=None, density=None, weights=None):  # noqa: A002
 def histogram_bin_edges(a, bins=10, range=None, weights=None):  # noqa: A002 - NumPy's name
     """``np.histogram_bin_edges``: the edges :func:`histogram` would use."""
     return _edges_and_type(reshape(as_tracer(a), (-1,)), bins, range)[0]
+
+
+def _dimensions(sample) -> list:
+    """The coordinates of ``histogramdd``'s sample, one 1-D array per dimension."""
+    if isinstance(sample, (list, tuple)):
+        return [reshape(as_tracer(s), (-1,)) for s in sample]
+    t = as_tracer(sample)
+    if t.ndim == 1:
+        return [t]
+    if t.ndim != 2:
+        raise ShapeError(f"np.histogramdd: sample must be (N, D) or a sequence of D arrays, got shape "
+                         f"{tuple(t.shape)}{_where()}")
+    return [t[:, d] for d in range(t.shape[1])]
+
+
+@numpy_function("sample", "bins", "weights")
+def histogramdd(sample, bins=10, range=None, density=None, weights=None):  # noqa: A002 - NumPy's name
+    """``np.histogramdd``: (the float counts of a D-dimensional grid of bins, the D arrays of
+    edges); each dimension's ``bins`` is an int (equal bins over its ``range``, or the data's
+    extent) or its edges, and a value on a dimension's last edge counts in its last bin."""
+    coords = _dimensions(sample)
+    dims = len(coords)
+    per_dim = list(bins) if isinstance(bins, (list, tuple)) else [bins] * dims
+    if len(per_dim) != dims:
+        raise ShapeError(f"np.histogramdd: the dimension of bins ({len(per_dim)}) must equal the dimension "
+                         f"of the sample ({dims}){_where()}")
+    ranges = [None] * dims if range is None else list(range)
+    w = None if weights is None else reshape(as_tracer(weights), (-1,)).astype("float64")
+    flat, keep, sizes, all_edges = None, None, [], []
+    for x, b, r in zip(coords, per_dim, ranges):
+        if x.shape != coords[0].shape:
+            raise ShapeError(f"np.histogramdd: every dimension needs the same number of values{_where()}")
+        if r is not None and isinstance(b, (int, np.integer)):  # np.linspace of the range: float64
+            first, last = _edges_and_type(as_tracer(np.zeros(0), x._ctx), b, r)[2:]
+            edges = as_tracer(np.linspace(first, last, int(b) + 1), x._ctx)
+        else:
+            edges = _edges_and_type(x, b, r)[0]
+        n = edges.shape[0] - 1
+        position = searchsorted(edges, x, side="right")
+        position = where(x == edges[-1], position - 1, position)  # the last edge closes the last bin
+        inside = (position >= 1) & (position <= n)
+        index = clip(position - 1, 0, n - 1)
+        flat = index if flat is None else flat * n + index
+        keep = inside if keep is None else keep & inside
+        sizes.append(n)
+        all_edges.append(edges)
+    total = int(np.prod(sizes))
+    counts = _one_hot_sum(flat, total, keep, w, "float64")
+    hist = reshape(counts, tuple(sizes))
+    if density:
+        whole = _sum(hist)
+        for d, edges in enumerate(all_edges):
+            shape = [1] * dims
+            shape[d] = sizes[d]
+            hist = hist / reshape((edges[1:] - edges[:-1]).astype("float64"), tuple(shape))
+        hist = hist / whole
+    return hist, all_edges
+
+
+@numpy_function("x", "y", "bins", "weights")
+def histogram2d(x, y, bins=10, range=None, density=None, weights=None):  # noqa: A002 - NumPy's name
+    """``np.histogram2d``: :func:`histogramdd` of the points ``(x, y)``, as (counts, x edges,
+    y edges)."""
+    if not isinstance(bins, (int, np.integer)) and len(bins) not in (1, 2):
+        bins = [bins, bins]  # one array of edges for both
+    hist, edges = histogramdd([x, y], bins, range, density, weights)
+    return hist, edges[0], edges[1]
 
 
 @numpy_function("x", "weights")

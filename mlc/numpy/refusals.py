@@ -68,6 +68,14 @@ REFUSED = {
     "array2string": "formats the values, which are not known while tracing: return the array and print it outside",
     "array_repr": "formats the values, which are not known while tracing: return the array and print it outside",
     "array_str": "formats the values, which are not known while tracing: return the array and print it outside",
+    "fromregex": "reads a file: call it outside @mlc.jit and pass the array in",
+    "savez_compressed": "writes a file: return the arrays and save them outside @mlc.jit",
+    "roots": (f"{_SHAPE} (leading and trailing zero coefficients are dropped), and the roots are the eigenvalues "
+              "of a general (companion) matrix, which have no kernel here; call it outside @mlc.jit"),
+    "polydiv": (f"{_SHAPE} (the remainder's leading zeros are dropped); call it outside @mlc.jit, or divide "
+                "by a constant divisor with np.convolve-style updates of a fixed length"),
+    "isnat": ("a traced array is never of a datetime64 or timedelta64 dtype (mlc has none), and NumPy's "
+              "isnat refuses other dtypes; test NaN with np.isnan"),
     "shares_memory": "traced arrays have no memory while tracing; ask outside @mlc.jit",
     "may_share_memory": "traced arrays have no memory while tracing; ask outside @mlc.jit",
 }

@@ -1,5 +1,5 @@
 """The Array API's set functions: ``unique_values``, ``unique_counts``, ``unique_inverse``,
-``unique_all``.
+``unique_all``; and NumPy's ``isin``.
 
 Their output length is the number of distinct values, known only from the
 values, so they run eagerly only (TraceError inside ``@mlc.jit``, as for
@@ -10,6 +10,9 @@ value, as the standard asks), the positions of those starts, and gathers:
 >>> import numpy as np, mlc
 >>> mlc.numpy.unique_counts(np.array([3, 1, 3, 3], "int32"))
 UniqueCountsResult(values=array([1, 3], dtype=int32), counts=array([1, 3]))
+
+``isin`` keeps its element's shape, so it traces: each element compared with every test
+element (``O(size * tests)``), then ``any``.
 """
 from __future__ import annotations
 
@@ -17,7 +20,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import TraceError
+from ..tracer.operands import as_tracers
+from ._api import numpy_function
 from .creation import asarray
+from .reductions import any as _any
 from .cumulative import cumsum, diff
 from .elementwise import not_equal, subtract
 from .indexing import take
@@ -26,7 +33,7 @@ from .searching import _eager_only, _flat_positions
 from .shapes import getitem, reshape
 from .sorting import argsort
 
-__all__ = ["unique_values", "unique_counts", "unique_inverse", "unique_all"]
+__all__ = ["unique_values", "unique_counts", "unique_inverse", "unique_all", "isin"]
 
 
 class UniqueAllResult(NamedTuple):
@@ -90,3 +97,18 @@ def unique_all(x, /):
     """Distinct values, the first index of each in ``x`` (flattened), inverse indices and counts
     (eager only)."""
     return UniqueAllResult(*_unique("unique_all", x))
+
+
+@numpy_function("element", "test_elements")
+def isin(element, test_elements, assume_unique=False, invert=False, *, kind=None):
+    """``np.isin``: where each of ``element`` equals one of ``test_elements`` (flattened), shaped
+    like ``element`` (``invert``: where none does)."""
+    if kind not in (None, "sort", "table"):
+        raise TraceError(f"np.isin: kind must be None, 'sort' or 'table', got {kind!r}")
+    x, tests = as_tracers([element, test_elements], op="isin")
+    flat = reshape(tests, (-1,))
+    if flat.shape[0] == 0:
+        hit = not_equal(x, x) & False
+    else:
+        hit = _any(reshape(x, tuple(x.shape) + (1,)) == flat, axis=-1)
+    return ~hit if invert else hit

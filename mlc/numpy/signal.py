@@ -1,9 +1,10 @@
-"""One-dimensional signal functions: ``convolve``, ``correlate`` and ``interp``.
+"""One-dimensional signal functions: ``convolve``, ``correlate``, ``interp`` and ``unwrap``.
 
 ``correlate`` gathers the windows of the zero-padded signal with a constant
 index matrix and multiplies them by the kernel (one ``take``, one
 ``matmul``); ``convolve`` is ``correlate`` with the kernel reversed.
-``interp`` finds each point's interval with ``searchsorted``.
+``interp`` finds each point's interval with ``searchsorted``. ``unwrap`` adds the running
+sum of the corrections of the jumps larger than ``discont``, as NumPy's does.
 
 >>> import numpy as np, mlc
 >>> mlc.numpy.convolve(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.5]))
@@ -17,12 +18,15 @@ from ..errors import ShapeError, TraceError
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
 from ._api import numpy_function
-from .elementwise import clip, isnan, where
+from ..ops.library import normalize_axis
+from .cumulative import cumsum, diff
+from .elementwise import absolute, clip, isnan, remainder, where
+from .shapes import concatenate
 from .indexing import take
 from .shapes import pad, reshape
 from .sorting import searchsorted
 
-__all__ = ["correlate", "convolve", "interp"]
+__all__ = ["correlate", "convolve", "interp", "unwrap"]
 
 
 def _where() -> str:
@@ -112,3 +116,28 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     inside = where(xs == x0, y0, inside)
     out = where(xs == knots[-1], values[-1], inside)
     return reshape(where(xs < knots[0], low, where(xs > knots[-1], high, out)), points.shape)
+
+
+@numpy_function("p")
+def unwrap(p, discont=None, axis=-1, *, period=2 * np.pi):
+    """``np.unwrap``: each jump along ``axis`` larger than ``discont`` (``period / 2`` by default)
+    replaced by its equivalent modulo ``period``, the corrections summed along the axis."""
+    t = as_tracer(p)
+    axis = normalize_axis("np.unwrap", axis, t.ndim)
+    if t.dtype.kind not in "fiu" or (t.dtype.kind in "iu" and isinstance(period, (int, np.integer))):
+        raise TraceError(f"np.unwrap of {t.dtype} with period {period!r} is not supported inside @mlc.jit; "
+                         f"pass float phases (or a float period){_where()}")
+    if t.shape[axis] < 2:
+        return t.astype(np.result_type(t.dtype, period))
+    dd = diff(t, axis=axis)
+    discont = period / 2 if discont is None else discont
+    high = period / 2
+    ddmod = remainder(dd + high, period) - high
+    ddmod = where((ddmod == -high) & (dd > 0), high, ddmod)
+    correction = where(absolute(dd) < discont, 0, ddmod - dd)
+    key = [slice(None)] * t.ndim
+    key[axis] = slice(0, 1)
+    first = t[tuple(key)]
+    key[axis] = slice(1, None)
+    rest = t[tuple(key)] + cumsum(correction, axis=axis)
+    return concatenate([first.astype(rest.dtype), rest], axis=axis)

@@ -39,9 +39,13 @@ from .trace import is_tracing
 
 __all__ = ["NAMES", "register", "numpy_creation"]
 
-#: NumPy's functions that make a new array, which a traced function gets as traced arrays.
+#: NumPy's functions that make a new array, which a traced function gets as traced arrays; NumPy's
+#: plain functions (no ``__array_function__``) whose own code cannot take a traced array; and
+#: ``lexsort``, whose protocol sees no traced array in a list of keys (only in a tuple).
 NAMES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "arange",
-         "eye", "copy", "linspace", "array", "asarray")
+         "eye", "copy", "linspace", "array", "asarray",
+         "asanyarray", "asarray_chkfinite", "ascontiguousarray", "asfortranarray", "require", "isfortran",
+         "isscalar", "iterable", "lexsort")
 
 _lock = threading.Lock()
 _wrappers: dict = {}   # NumPy's function -> the wrapper choosing mlc.numpy's inside a trace
