@@ -302,15 +302,20 @@ def _define_partition(module, codec, encode, side="both"):
 
 
 def _pivot(b, codec, src, n, scratch, encode):
-    """The median of keys sampled evenly across ``src[:n]`` (16 for n <= SMALL_PART, else 64),
-    sorted in ``scratch`` (LEAF keys of stack); ``encode``: ``src`` holds values."""
+    """The median of keys sampled across ``src[:n]``, one in each of 16 (n <= SMALL_PART) or 64
+    equal slots, sorted in ``scratch`` (LEAF keys of stack); ``encode``: ``src`` holds values."""
     net = b.module.globals[f"mlc_vsort_net_{codec}"]
     count = b.select(b.icmp_signed("<=", n, ir.Constant(_I64, SMALL_PART)), ir.Constant(_I64, _LANES),
                      ir.Constant(_I64, 4 * _LANES))
     stride = b.sdiv(n, count)
 
     def sample(b, k):
-        v = b.load(_at(b, src, b.mul(k, stride)), typ=_I32)
+        # the k-th slot of ``stride`` keys, at a place within it hashed from k: evenly spaced
+        # samples of periodic keys (i * 64 % n) would all be one value, and every part split
+        # off its least keys only (quadratic)
+        jitter = b.urem(b.lshr(b.mul(k, ir.Constant(_I64, 0x9E3779B97F4A7C15 - (1 << 64))), ir.Constant(_I64, 32)),
+                        stride)
+        v = b.load(_at(b, src, b.add(b.mul(k, stride), jitter)), typ=_I32)
         b.store(_encode(b, codec, v) if encode else v, _at(b, scratch, k))
     _loop(b, "sample", count, sample)
     b.call(net, [scratch, scratch, count, ir.Constant(_I1, 0)])
