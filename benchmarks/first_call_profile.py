@@ -102,8 +102,9 @@ def _instrument(timer: StageTimer) -> None:
 
     timer.patch(tracer_jit.JitFunction, "_trace", "trace")
     run_graph = tracer_compile.run_graph_passes
-    graph_passes = tuple(timer.wrap(p, f"graph pass {p.__name__}") for p in GRAPH_PIPELINE)
-    tracer_compile.run_graph_passes = timer.wrap(lambda graph: run_graph(graph, graph_passes), "graph passes")
+    tracer_compile.run_graph_passes = timer.wrap(
+        lambda graph, passes=GRAPH_PIPELINE: run_graph(graph, [timer.wrap(p, f"graph pass {p.__name__}")
+                                                               for p in passes]), "graph passes")
     timer.patch(tracer_compile, "main_entry", "main entry")
     for stage in ("schedule_stage", "verify_stage", "tir_stage", "codegen_stage", "load_stage"):
         timer.patch(driver, stage, stage.removesuffix("_stage").replace("_", " "))

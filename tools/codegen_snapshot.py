@@ -1,7 +1,9 @@
 """Write the generated code of a few pinned workloads to a folder, to compare two versions of mlc.
 
-The CUDA C of GPU workloads (rendered for ``cuda-emulator``: no GPU or NVRTC needed) and the
-LLVM IR of CPU workloads on two pinned CPUs (``Target("llvm", cpu)``: the same on every machine).
+The CUDA C of GPU workloads (rendered for ``cuda-emulator``: no GPU or NVRTC needed), the CUDA C
+of the GPU benchmark's workloads at their sizes on pinned sm_80 and sm_90 targets (the tile
+rules, split-K, tensor cores, the warp-tiled and the wgmma GEMMs) and the LLVM IR of CPU
+workloads on two pinned CPUs (``Target("llvm", cpu)``: the same on every machine).
 A change that should not change the generated code is checked with::
 
     python tools/codegen_snapshot.py /tmp/before     # on the commit before
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks' workloads
 
 import numpy as np
 
@@ -38,6 +42,43 @@ WORKLOADS = {
 }
 CPU_TARGETS = {"skylake-avx512": Target("llvm", "skylake-avx512"), "haswell": Target("llvm", "haswell")}
 GPU_TARGETS = {"sm_80": "cuda-emulator -arch=sm_80"}
+#: the benchmark's GPU targets, pinned
+BENCH_TARGETS = {"sm_80": "cuda-emulator -arch=sm_80", "sm_90": "cuda-emulator -arch=sm_90"}
+
+
+def _gemm(batch: tuple, m: int, n: int, k: int, dtype: str, out: str):
+    from mlc import te
+    A = te.placeholder((*batch, m, k), dtype, "A")
+    B = te.placeholder((*batch, k, n), dtype, "B")
+    r = te.reduce_axis((0, k), "k")
+    C = te.compute((*batch, m, n), lambda *ix: te.sum(A[(*ix[:-1], r)].astype(out) * B[(*ix[:-2], r, ix[-1])]
+                                                      .astype(out), axis=r), "C")
+    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+
+
+def _bench_jitted():
+    from benchmarks.gpu import chain, gelu, layer_norm, mlp, softmax
+    f32 = lambda *shape: ((shape, "float32"))  # noqa: E731
+    return {"gelu": (gelu, [f32(1 << 20)]), "chain": (chain, [f32(1 << 20)] * 3),
+            "softmax": (softmax, [f32(8192, 4096)]),
+            "layer_norm": (layer_norm, [f32(8192, 4096), f32(4096), f32(4096)]),
+            "mlp": (mlp, [f32(4096, 1024), f32(1024, 1024), f32(1024), f32(1024, 256), f32(256)]),
+            "bmm": (lambda a, b: a @ b, [f32(64, 512, 512), f32(64, 512, 512)]),
+            "sum_rows": (lambda a: np.sum(a, axis=1), [f32(4096, 1000)])}
+
+
+#: name -> a module of the GEMM rules' cases: their tiles, split-K, batches, the fallbacks
+BENCH_GEMMS = {
+    "sgemm_4096": lambda: _gemm((), 4096, 4096, 4096, "float32", "float32"),
+    "sgemm_512": lambda: _gemm((), 512, 512, 512, "float32", "float32"),
+    "sgemm_splitk": lambda: _gemm((), 64, 64, 8192, "float32", "float32"),
+    "sgemm_ragged": lambda: _gemm((), 100, 72, 40, "float32", "float32"),
+    "hgemm_4096": lambda: _gemm((), 4096, 4096, 4096, "float16", "float32"),
+    "hgemm_512": lambda: _gemm((), 512, 512, 512, "float16", "float32"),
+    "hgemm_splitk": lambda: _gemm((), 128, 128, 4096, "float16", "float32"),
+    "hgemm_small": lambda: _gemm((), 48, 80, 32, "float16", "float32"),
+    "hbmm": lambda: _gemm((8,), 256, 256, 128, "float16", "float32"),
+}
 
 
 def _source(fn, specs, target, fmt: str) -> str:
@@ -57,6 +98,15 @@ def snapshot(out: Path) -> list[Path]:
         for tname, target in GPU_TARGETS.items():
             path = out / f"{name}.{tname}.cu"
             path.write_text(_source(fn, specs, target, "cuda"))
+            written.append(path)
+    for tname, target in BENCH_TARGETS.items():
+        for name, (fn, specs) in _bench_jitted().items():
+            path = out / f"bench_{name}.{tname}.cu"
+            path.write_text(_source(fn, specs, target, "cuda"))
+            written.append(path)
+        for name, make in BENCH_GEMMS.items():
+            path = out / f"bench_{name}.{tname}.cu"
+            path.write_text(mlc.build(make(), target).get_source("cuda"))
             written.append(path)
     return written
 

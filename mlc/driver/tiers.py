@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from ..ir import dtype as dt
 from ..ir.calls import CallPrimFunc
-from ..ir.expr import IntImm
+from ..ir.expr import VECTOR_WINDOW, Call, IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, PrimFunc,
                       SeqStmt, Stmt, While)
@@ -127,11 +127,14 @@ def _work(stmt: Stmt | None) -> int:
 
 def _size(expr, cap: int = QUICK_WORK_LIMIT + 1) -> int:
     """The nodes of ``expr`` (a shared subexpression counted at each use, as unoptimised code
-    evaluates it), counted up to ``cap``."""
+    evaluates it), counted up to ``cap``. A ``vector_window(lo, hi, offset, span)``
+    (:mod:`mlc.passes.tir.vector_windows`) counts as the load it stands for, whose index
+    differs from ``hi``'s by a constant: as ``hi`` (the call, ``lo`` and the two constants,
+    met after it in pre-order, are taken off in advance)."""
     n = 0
     for root in expr:
-        for _ in pre_order_nodes(root):
-            n += 1
+        for node in pre_order_nodes(root):
+            n += 1 if type(node) is not Call or node.op != VECTOR_WINDOW else -2 - _size(node.args[:1], cap)
             if n >= cap:
                 return n
     return n

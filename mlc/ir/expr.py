@@ -33,6 +33,7 @@ __all__ = [
     "BufferLoad", "Ramp", "Broadcast", "Reduce", "CommReducer", "Range", "IterVar", "const", "convert",
     "cast", "select", "if_then_else", "min", "max", "floordiv", "floormod", "truncdiv",
     "truncmod", "logical_and", "logical_or", "conjuncts", "and_all", "logical_not", "call", "MATH_OPS", "REINTERPRET", "reinterpret",
+    "VECTOR_WINDOW",
     "FLOAT_ONLY_OPS", "ARITH_OPS", "COMPARE_OPS", "LOGIC_OPS", "BITWISE_OPS",
     *MATH_CALLS,  # one builder per math call of the table: exp, log, ..., erfc
 ]
@@ -572,6 +573,12 @@ def call(op: str, *args) -> PrimExpr:
 
 #: The Call op that reads a value's bits as another dtype of the same width (not a MATH_OPS entry).
 REINTERPRET = "reinterpret"
+
+#: The Call op ``vector_window(lo, hi, offset, span)`` (not a MATH_OPS entry): of two vectors
+#: ``lo = x[b : b + n]`` and ``hi = x[b + span : b + span + n]`` (``0 < offset < span <= n``),
+#: the vector ``x[b + offset : b + offset + n]`` (:func:`mlc.ir.analysis.window_source`;
+#: made by :mod:`mlc.passes.tir.vector_windows`). ``offset`` and ``span`` are IntImms.
+VECTOR_WINDOW = "vector_window"
 
 
 def reinterpret(value, dtype: str) -> PrimExpr:

@@ -31,6 +31,7 @@ from ..ir.expr import Binary, BufferLoad, Cast, IntImm, Var
 from ..ir.functor import pre_order_nodes
 from ..ir.shape_vars import shape_vars
 from ..ir.tir import BufferStore
+from .sizes import EmptyTake
 
 __all__ = ["ParamSpec", "EntrySpec", "CallSpec", "c_type", "c_identifier", "function_entry", "graph_entry",
            "size_expr", "expr_source"]
@@ -105,6 +106,10 @@ class EntrySpec:
                "single": self.single, "size_vars": [list(v) for v in self.size_vars]}
         if self.kind == "program":
             out["nonempty"] = [message for _, message in self.nonempty]
+            # (those raised as BoundsError: an index into an empty axis, see runtime.sizes.EmptyTake)
+            taken = [k for k, (_, message) in enumerate(self.nonempty) if isinstance(message, EmptyTake)]
+            if taken:
+                out["nonempty_taken"] = taken
         if self.calls is not None and self.calls.needed():
             out["call"] = self.calls.metadata()
         return out

@@ -302,6 +302,7 @@ class LibraryFunction:
         self._plain_outputs = self.outputs == tuple(range(len(self._outputs)))
         self._run = self._call_program if self.kind == "program" else self._call_graph
         self._nonempty = entry.get("nonempty", [])
+        self._nonempty_taken = set(entry.get("nonempty_taken", ()))  # raised as BoundsError
         if self.kind == "program":
             cfunc.restype = ctypes.c_int
         call = entry.get("call")
@@ -376,8 +377,9 @@ class LibraryFunction:
         if status == 1:  # (a library whose C main allocated the intermediates: an earlier mlc's)
             raise MemoryError(f"{self.name}(): the library could not allocate its intermediate arrays")
         if status:
-            raise ShapeError(self._nonempty[status - 2] if 0 <= status - 2 < len(self._nonempty) else
-                             f"{self.name}(): the library refused these sizes (status {status})")
+            error = BoundsError if status - 2 in self._nonempty_taken else ShapeError
+            raise error(self._nonempty[status - 2] if 0 <= status - 2 < len(self._nonempty) else
+                        f"{self.name}(): the library refused these sizes (status {status})")
         if self._plain_outputs:
             return outs[0] if self.single else tuple(outs)
         return returned(outs, self.outputs, self.single)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import ShapeError
+from ..errors import BoundsError, ShapeError
 from ..ir.arith import eval_int
 from ..ir.buffer import Buffer
 from ..ir.expr import IntImm, PrimExpr
@@ -34,6 +34,19 @@ __all__ = ["SizeBinder", "is_symbolic"]
 def is_symbolic(params: Sequence[Buffer]) -> bool:
     """True when some of ``params`` has a dimension that is not a constant."""
     return any(not isinstance(e, IntImm) for p in params for e in p.shape)
+
+
+class EmptyTake(str):
+    """The message of a size that must not be 0 because elements are taken (indexed) along an
+    axis of that size: a call where it is 0 raises BoundsError, as NumPy raises IndexError for
+    an index into an empty axis (the other sizes' messages raise ShapeError, NumPy's ValueError
+    for a reduction without identity over an empty axis).
+
+    >>> isinstance(EmptyTake("take: ..."), str)
+    True
+    """
+
+    __slots__ = ()
 
 
 class SizeBinder:
@@ -79,7 +92,7 @@ class SizeBinder:
                                  "calls, and arrays sharing one must agree on it")
         for size, message in self.nonempty:
             if eval_int(size, env) <= 0:
-                raise ShapeError(message)
+                raise (BoundsError if isinstance(message, EmptyTake) else ShapeError)(message)
         return env
 
     @staticmethod

@@ -21,8 +21,9 @@ from ..ir.expr import max as expr_max
 from ..ir.graph import Graph
 from ..ops.library.reduce import EMPTY_REDUCTION
 from ..ir.tir import IRModule
-from ..passes.graph import run_graph_passes
+from ..passes.graph import GRAPH_PIPELINE, run_graph_passes
 from ..runtime.entry import MainEntry
+from ..runtime.sizes import EmptyTake
 from ..target import Target
 from .numpy_random import draw_key
 from .operands import numpy_on_overflow
@@ -111,7 +112,8 @@ class RangeCheck(NamedTuple):
 def nonempty_axes(traced: Graph) -> tuple[tuple[object, str], ...]:
     """(size, message) for each symbolic axis (``@mlc.jit(dynamic=...)``) that a reduction
     without an identity reduces in ``traced``, or a ``take`` takes elements from: a call
-    where it is 0 raises ShapeError, as the same op over a static empty axis does when
+    where it is 0 raises ShapeError (BoundsError for a ``take``, an :class:`EmptyTake`
+    message: NumPy's IndexError), as the same op over a static empty axis does when
     traced."""
     out = []
     for b in traced.bindings:
@@ -123,9 +125,10 @@ def nonempty_axes(traced: Graph) -> tuple[tuple[object, str], ...]:
                 continue
             # 0 exactly where the axis is empty and an element is taken (their number may be dynamic too)
             size = shape[axis] if isinstance(taken, int) else shape[axis] + expr_max(1 - taken, 0)
-            out.append((size, f"take: cannot take element(s) from an empty axis (axis {axis} of "
-                                         f"{getattr(b.args[0], 'name', 'its argument')}, of dynamic size "
-                                         f"{shape[axis]}, is 0 on this call)" + describe_location(b.loc)))
+            out.append((size, EmptyTake(f"take: index out of bounds: elements taken from an empty axis "
+                                        f"(axis {axis} of {getattr(b.args[0], 'name', 'its argument')}, of "
+                                        f"dynamic size {shape[axis]}, is 0 on this call; NumPy raises "
+                                        f"IndexError)" + describe_location(b.loc))))
             continue
         if b.op not in EMPTY_REDUCTION or not b.args or b.attr("initial") is not None:
             continue  # (a start value is the result of an empty slice)
@@ -142,10 +145,11 @@ def nonempty_axes(traced: Graph) -> tuple[tuple[object, str], ...]:
     return tuple(out)
 
 
-def lower_graph(traced: Graph) -> Graph:
-    """The graph pipeline: a memory-planned graph of call_tir bindings with its IRModule
-    (the kernels and the graph's ``main``)."""
-    graph = run_graph_passes(traced)
+def lower_graph(traced: Graph, passes=GRAPH_PIPELINE) -> Graph:
+    """The graph pipeline (``passes``: :data:`~mlc.passes.graph.GRAPH_PIPELINE`, or
+    :data:`~mlc.passes.graph.CPU_GRAPH_PIPELINE` for a CPU target): a memory-planned graph of
+    call_tir bindings with its IRModule (the kernels and the graph's ``main``)."""
+    graph = run_graph_passes(traced, passes)
     if graph.module is None:
         graph = graph.with_bindings(graph.bindings, module=IRModule({}))
     return graph

@@ -24,6 +24,7 @@ from ..errors import MLCError, TraceError
 from ..ir.calls import is_graph_main
 from ..ir.graph import Graph
 from ..ir.tir import IRModule
+from ..passes.graph import CPU_GRAPH_PIPELINE, GRAPH_PIPELINE
 from ..passes.graph.emit_main import main_name
 from ..runtime.entry import MainEntry
 from ..runtime.exported import CallSpec, graph_entry
@@ -82,8 +83,16 @@ class Traced:
             writes = self._origin.writes
             first = len(graph.outputs) - len(writes)
             graph = replace(graph, written=tuple((first + n, k) for n, k in enumerate(writes)))
-        lowered = lower_graph(graph)
+        lowered = lower_graph(graph, self._pipeline())
         return Lowered(self.graph, lowered, lowered.module, self.target, self.schedule, self._origin)
+
+    def _pipeline(self):
+        """The graph passes for this target: a CPU's (the reference interpreter's too), unless
+        the target is a GPU (the emulator's included) or a user schedule takes charge of the
+        whole module (it would meet kernels it did not expect)."""
+        if self.schedule is None and "gpu" not in Target.from_str(self.target).keys:
+            return CPU_GRAPH_PIPELINE
+        return GRAPH_PIPELINE
 
     def _writes_in_place(self) -> bool:
         """Whether ``main`` may write the written arguments in place: a program on host arrays

@@ -84,7 +84,7 @@ class EvolutionarySearch:
                          key, self._features[key])
 
     def default(self) -> Candidate:
-        """The default CPU schedule, as a candidate."""
+        """The default schedule (the CPU or GPU rules), as a candidate."""
         return self.candidate(DEFAULT)
 
     def default_point(self) -> Candidate | None:
@@ -177,8 +177,10 @@ class EvolutionarySearch:
 def ir_hash(func) -> str:
     """The key that deduplicates candidates: the structural hash of the scheduled function,
     whoever scheduled it (the attribute saying so left out), so the default schedule and
-    the point of a space that makes the same IR are one candidate."""
-    attrs = tuple(kv for kv in func.attrs if kv[0] != SCHEDULED_ATTR)
+    the point of a space that makes the same IR are one candidate (the attributes in the
+    order of their names: the default rules' driver sorts them, a schedule adds them in the
+    order it sets them)."""
+    attrs = tuple(sorted((kv for kv in func.attrs if kv[0] != SCHEDULED_ATTR), key=lambda kv: kv[0]))
     return f"{structural_hash(replace(func, attrs=attrs)) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 

@@ -39,10 +39,14 @@ default schedule itself (the same IR, so the same structural hash).
 The default CPU schedule (:data:`DEFAULT`) is also a space of its own with no
 decisions: tuning measures it first, so it never ends worse than the default.
 
-For the ``cuda`` and ``cuda-emulator`` targets, :data:`TILED` names the CUDA
-space instead (:func:`~mlc.schedules.gpu.space.gpu_space`: grid blocks, threads,
-register tiles, shared staging, cross-thread reductions), and :data:`DEFAULT`
-the default GPU schedule.
+For the ``cuda`` and ``cuda-emulator`` targets, :data:`RULES` names the default GPU
+rules as a family (:func:`gpu_rules_space`: the wgmma, tensor-core and matmul kernels'
+blocks, split-K, pipeline depths and intrinsics, threads and vectors, each defaulting to
+the rules' pick; the point taking every default is the default GPU schedule),
+:data:`TILED` the generic CUDA space (:func:`~mlc.schedules.gpu.space.gpu_space`: grid
+blocks, threads, register tiles, shared staging, cross-thread reductions, and the
+tensor-core and wgmma rules with their choices drawn uniformly), and :data:`DEFAULT` the
+default GPU schedule.
 """
 from __future__ import annotations
 
@@ -61,7 +65,8 @@ from ..schedules.default.steps import CpuInfo, attempt, vectorize_innermost
 from ..target import Target
 from ..schedules.gpu.space import GpuInfo, gpu_space
 
-__all__ = ["SPACES", "GPU_SPACES", "DEFAULT", "TILED", "RULES", "cpu_space", "rules_space", "default_point",
+__all__ = ["SPACES", "GPU_SPACES", "DEFAULT", "TILED", "RULES", "cpu_space", "rules_space", "gpu_rules_space",
+           "default_point",
            "replay", "decisions_of",
            "ForcedSchedule", "SAMPLING_KINDS", "space_name"]
 
@@ -314,6 +319,16 @@ def rules_space(sch: Schedule, func_name: str, cpu: CpuInfo) -> None:
     _producer_locations(sch, func_name, cpu, stages)
 
 
+def gpu_rules_space(sch: Schedule, func_name: str, info: GpuInfo) -> None:
+    """The default GPU rules as a family, in place: :func:`~mlc.schedules.gpu.default.schedule_gpu`
+    for ``info``'s target with every decision it leaves open sampled (the wgmma block or none,
+    the tensor-core block, split-K and intrinsics, the matmul's tile, warp-tiled kernel and
+    pipeline depth, threads and vectors of the row, reduction and elementwise rules), the
+    default as likely as all the others together. The point taking every default is the
+    default GPU schedule (:func:`default_point`)."""
+    schedule_gpu(sch, func_name, info.target, knobs=_sample_knob)
+
+
 def _default_knob(sch: Schedule, name: str, options: list[int], default: int) -> int:
     return int(sch.sample_categorical(options, [1.0] * len(options), decision=options.index(default)))
 
@@ -324,6 +339,9 @@ def default_point(mod, target) -> list:
     target = Target.from_str(target)
     (func_name,) = list(mod)
     sch = ForcedSchedule(mod)
+    if target.is_gpu:
+        schedule_gpu(sch, func_name, target, knobs=_default_knob)
+        return decisions_of(sch.trace)
     schedule_cpu(sch, func_name, replace(CpuInfo.from_target(target), knobs=_default_knob))
     decisions = decisions_of(sch.trace)
     func = sch.mod[func_name]
@@ -334,7 +352,7 @@ def default_point(mod, target) -> list:
 #: space name -> rule function ``f(sch, func_name, CpuInfo)`` (CPU targets)
 SPACES = {TILED: cpu_space, RULES: rules_space}
 #: space name -> rule function ``f(sch, func_name, GpuInfo)`` (the GPU targets: kinds with the "gpu" key)
-GPU_SPACES = {TILED: gpu_space}
+GPU_SPACES = {TILED: gpu_space, RULES: gpu_rules_space}
 
 
 def replay(mod, space: str, target, decisions=(), seed=None) -> Schedule:

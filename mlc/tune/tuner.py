@@ -29,7 +29,7 @@ from .job import Job, Timing
 from .ray_runner import RayRunner
 from .runner import LocalRunner, Runner
 from .search import EvolutionarySearch
-from .space import DEFAULT, GPU_SPACES, RULES, SPACES, TILED
+from .space import DEFAULT, GPU_SPACES, RULES, SPACES
 from .tasks import GradientScheduler, Task, tasks_of
 
 __all__ = ["TuneConfig", "tune", "tune_jitted", "make_runner", "summary"]
@@ -108,10 +108,9 @@ class TuneConfig:
             raise MLCError(f"TuneConfig: measure must be 'auto', 'time' or 'check', got {self.measure!r}")
 
     def design_space(self):
-        """``space`` with "auto" resolved for ``target``: "tiled" on the cuda targets, else "rules"."""
-        if self.space != "auto":
-            return self.space
-        return TILED if Target.from_str(self.target).is_gpu else RULES
+        """``space`` with "auto" resolved: "rules" (the default rules as a family, then the
+        generic tiling), on every target."""
+        return RULES if self.space == "auto" else self.space
 
     def tune_jitted(self, fn, args, kwargs=None, database=None) -> Database:
         """The jit's hook: tune the kernels of ``fn`` for ``args`` (see :func:`tune_jitted`);

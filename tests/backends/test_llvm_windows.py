@@ -1,10 +1,11 @@
 """Sliding windows: a stored value that loads one buffer at three or more contiguous vectors
 whose starts differ by constants (``x[i:]``, ``x[i+1:]``, ``x[i+2:]`` of a stencil) loads the
-first and the last and shuffles the ones between (:func:`mlc.backends.llvm.vectorize.plan_windows`).
+first and the last and shuffles the ones between (:mod:`mlc.passes.tir.vector_windows`, the
+plan and the pass on their own: tests/passes/test_vector_windows.py).
 
 Stencils of drawn offsets, sizes and targets run against NumPy, on NumPy's arrays (16 bytes
-past a cache line) and on aligned ones; the plan itself is checked on IR built by hand, and
-the generated IR of a pinned target shows the loads it saves.
+past a cache line) and on aligned ones, and the generated IR of a pinned target shows the
+loads it saves.
 """
 import ctypes
 import mmap
@@ -17,10 +18,7 @@ from hypothesis import example, given, settings, strategies as st
 import mlc
 from mlc import te
 from mlc.backends.llvm import compile_sources
-from mlc.backends.llvm import codegen
-from mlc.backends.llvm.vectorize import plan_windows
-from mlc.ir.buffer import Buffer
-from mlc.ir.expr import BufferLoad, Ramp, Select, Var, const
+from mlc.passes.tir import vector_windows
 from mlc.schedules import default_schedule
 from tests.targets import AVX2, AVX512, RUNNABLE, pinned_threads
 
@@ -92,51 +90,26 @@ def test_a_stencil_ending_at_an_unmapped_page_reads_nothing_past_its_array(offse
         libc.mprotect(ctypes.c_void_p(address + page), ctypes.c_size_t(page), mmap.PROT_READ | mmap.PROT_WRITE)
 
 
-def _load(buffer: Buffer, base, lanes: int = 16) -> BufferLoad:
-    return BufferLoad(buffer, (Ramp(base, 1, lanes),), f"float32x{lanes}")
-
-
-def test_the_plan_shuffles_the_loads_between_the_first_and_the_last():
-    x, y = Buffer("x", (const(4096),), "float32"), Buffer("y", (const(4096),), "float32")
-    i = Var("i", "int32")
-    base = i * 32
-    three = _load(x, base) + _load(x, base + 1) + _load(x, base + 2)
-    plan = plan_windows(three)
-    assert [(key[-1], entry[2:]) for key, entry in plan.items()] == [(1, (1, 2))]  # offset 1 of a span of 2
-    # two loads save nothing; another buffer, or a span past the lanes, is apart
-    assert plan_windows(_load(x, base) + _load(x, base + 1)) == {}
-    assert plan_windows(_load(x, base) + _load(y, base + 1) + _load(x, base + 2)) == {}
-    assert plan_windows(_load(x, base, 8) + _load(x, base + 1, 8) + _load(x, base + 12, 8)) == {}  # past 8 lanes
-    assert len(plan_windows(_load(x, base) + _load(x, base + 1) + _load(x, base + 12))) == 1  # within 16
-    assert plan_windows(_load(x, base) + _load(x, base + 5) + _load(x, base + 17)) == {}
-    whole = plan_windows(_load(x, base) + _load(x, base + 8) + _load(x, base + 16))  # a span of the lanes
-    assert [key[-1] for key in whole] == [8]
-    # bases that differ by more than a constant are apart
-    j = Var("j", "int32")
-    assert plan_windows(_load(x, base) + _load(x, base + j) + _load(x, base + 2)) == {}
-
-
-def test_loads_on_a_select_side_neither_plan_nor_count():
-    """A Select with loads runs only its taken side, so a load there may be out of bounds
-    when not taken: it must not be the first or last of a window."""
-    x = Buffer("x", (const(4096),), "float32")
-    i = Var("i", "int32")
-    base = i * 16
-    cond = i < 100
-    guarded = Select(cond, _load(x, base + 2), _load(x, base), "float32x16")
-    assert plan_windows(_load(x, base) + _load(x, base + 1) + guarded) == {}
-    kept = plan_windows(_load(x, base) + _load(x, base + 1) + _load(x, base + 3) + guarded)
-    assert [key[-1] for key in kept] == [1]
-
-
 @pytest.mark.parametrize("target", [AVX2, AVX512], ids=["avx2", "avx512"])
 def test_the_window_sum_loads_each_element_once(monkeypatch, target):
     """Pinned targets: the generated window sum loads two vectors where it loaded three."""
     with pinned_threads():
         mod = default_schedule(stencil(4098, (0, 1, 2), (1.0, 1.0, 1.0)), target).mod
     with_windows = compile_sources(mod, target)["ll-unoptimized"]
-    monkeypatch.setattr(codegen, "plan_windows", lambda value: {})
+    monkeypatch.setattr(vector_windows, "plan_windows", lambda value: {})
     without = compile_sources(mod, target)["ll-unoptimized"]
     loads = [text.count("= load <") for text in (with_windows, without)]
     assert loads[0] * 3 == loads[1] * 2, loads
     assert "shufflevector" in with_windows
+
+
+@pytest.mark.parametrize("offsets", [(0, 1, 2), (0, 3, 5, 16)])
+def test_a_bounds_checked_stencil_builds_its_windows_from_checked_loads(offsets):
+    """With every access checked, a window's two loads are checked lane by lane and the
+    window shuffles them: the same values, no violation."""
+    n = 203
+    a = np.random.default_rng(5).standard_normal(n).astype("float32")
+    weights = (1.0,) * len(offsets)
+    out = np.empty(n - max(offsets), "float32")
+    mlc.build(stencil(n, offsets, weights), "llvm", check_bounds=True)["main"](a, out)
+    np.testing.assert_allclose(out, reference(a, offsets, weights), rtol=1e-5, atol=1e-5)

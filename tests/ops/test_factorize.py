@@ -61,6 +61,20 @@ def test_cholesky_of_rows_longer_than_a_vector(x, upper):
     test_cholesky.hypothesis.inner_test(x, upper)
 
 
+@settings(max_examples=4, deadline=None)
+@given(x=well_conditioned(max_batch=1, max_n=3, real=True), n=st.integers(64, 83), data=st.data())
+def test_cholesky_in_parallel_panels(x, n, data):
+    """A real lower factor of order 64 and more: panels of columns whose row updates run in
+    parallel (orders not a multiple of the panel nor of the vector leave a narrower last panel
+    and scalar rests)."""
+    dtype = x.dtype.name
+    y = data.draw(arrays(dtype, x.shape[:-2] + (n, n), special=False, bound=1.0))
+    spd = np.ascontiguousarray(y @ _adjoint(y) + n * np.eye(n, dtype=dtype))
+    expected = np.linalg.cholesky(spd)
+    bound = _bound(dtype, n) * 4
+    check_op("cholesky", [spd], expected, targets=("llvm",), rtol=bound, atol=bound * float(np.abs(expected).max()))
+
+
 @pytest.mark.parametrize("dtype, vector", [("float32", True), ("float64", True), ("complex64", False)])
 def test_cholesky_sums_real_row_products_in_vectors(dtype, vector):
     """A real factor's row products run in a vectorized loop of partial sums (one accumulator
@@ -93,6 +107,33 @@ def test_solve_and_inv(x, data):
     rtol = _bound(x.dtype.name, n)
     check_op("solve", [x, b], np.linalg.solve(x, b), rtol=rtol, atol=rtol / n)
     check_op("inv", [x], np.linalg.inv(x), rtol=rtol, atol=rtol / n)
+
+
+@settings(max_examples=10, deadline=None)
+@given(x=well_conditioned(max_batch=1, max_n=12), data=st.data())
+def test_solve_of_many_right_hand_sides(x, data):
+    """Right-hand sides of up to 40 columns (1, odd, not multiples of a vector), substituted a
+    row at a time along the columns (a complex one in separate real and imaginary planes)."""
+    n = x.shape[-1]
+    k = data.draw(st.integers(1, 40), label="k")
+    b = data.draw(arrays(x.dtype.name, x.shape[:-1] + (k,), special=False, bound=1.0))
+    rtol = _bound(x.dtype.name, n)
+    check_op("solve", [x, b], np.linalg.solve(x, b), rtol=rtol, atol=rtol / n)
+
+
+@pytest.mark.parametrize("dtype", FLOAT)
+def test_solve_and_inv_with_a_subnormal_pivot(dtype):
+    """A pivot whose reciprocal overflows divides instead, as LAPACK's getf2 does (x * (1 / p)
+    would be inf; NumPy's OpenBLAS gives inf here too, so the expected values are exact ones)."""
+    t = float(np.finfo(dtype).tiny) / 4   # subnormal
+    a = np.array([[t, 0, 0], [0, 2, 1], [0, 1, 3]], dtype)
+    b = np.array([[t, 2 * t], [1, 0], [0, 1]], dtype)
+    inverse = np.array([[0.6, -0.2], [-0.2, 0.4]])   # of [[2, 1], [1, 3]]
+    for target in TARGETS:
+        (got,) = run_op("solve", [a, b], target)
+        np.testing.assert_allclose(got, np.vstack([[1, 2], inverse]), rtol=1e-5)
+        (inv,) = run_op("inv", [a[1:, 1:] * np.asarray(t, dtype)], target)   # pivots of subnormal size
+        np.testing.assert_allclose(inv, inverse / t, rtol=1e-5)
 
 
 @pytest.mark.parametrize("target", TARGETS)

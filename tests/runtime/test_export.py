@@ -441,3 +441,16 @@ def test_a_dynamic_program_returning_a_value_twice_gives_two_arrays(tmp_path_fac
 
 
 _TWICE: dict = {}
+
+
+@needs_cc
+def test_an_exported_take_from_an_empty_dynamic_axis_raises_index_error(tmp_path):
+    """The exported library refuses a call whose dynamic axis is empty where elements are taken
+    from it with the jit's error: BoundsError, NumPy's IndexError (beside a max over the axis,
+    whose check is ShapeError's)."""
+    f = mlc.jit(lambda x, i: (x[i], x.max(axis=0)), dynamic=("x", 0), bounds_check=False)
+    loaded = mlc.runtime.load(mlc.export(f, np.ones((3, 2), "float32"), np.array([2, 0]), path=tmp_path / "t.so"))
+    x = np.arange(6, dtype="float32").reshape(3, 2)
+    np.testing.assert_array_equal(loaded(x, np.array([2, 0]))[0], x[[2, 0]])
+    with pytest.raises(mlc.BoundsError, match="empty axis"):
+        loaded(np.ones((0, 2), "float32"), np.array([2, 0]))

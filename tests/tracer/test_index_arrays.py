@@ -86,5 +86,26 @@ def test_a_gather_along_a_dynamic_axis_wraps_checks_and_refuses_an_empty_axis():
         by_index(np.ones((2, 4), "float32"), np.array([7, 1]))
     with pytest.raises(mlc.BoundsError, match="index -9 is out of bounds for axis 0 with size 2"):
         by_take(np.ones((2, 4), "float32"), np.array([-9]))
-    with pytest.raises(mlc.ShapeError, match=r"take: cannot take element\(s\) from an empty axis \(axis 0 of a"):
+    with pytest.raises(mlc.BoundsError, match=r"take: index out of bounds: elements taken from an empty axis \(axis 0 of a"):
         by_index(np.zeros((0, 4), "float32"), np.array([0]))
+
+
+_TAKE_ROWS = mlc.jit(lambda a, i: a[i], dynamic=("a", 0))
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=st.sampled_from([0, 0, 1, 3, 7]), cols=st.integers(1, 5), taken=st.integers(0, 4), data=st.data())
+def test_indices_into_a_dynamic_axis_raise_where_numpy_raises_index_error(rows, cols, taken, data):
+    """An index array into an axis whose length is dynamic raises as NumPy does: any index into
+    the axis empty on this call, or one out of bounds, is NumPy's IndexError (mlc's
+    BoundsError); no index at all takes nothing."""
+    a = np.arange(rows * cols, dtype="float64").reshape(rows, cols)
+    index = np.array(data.draw(st.lists(st.integers(-8, 8), min_size=taken, max_size=taken)), "int64")
+    try:
+        expected = a[index]
+    except IndexError:
+        with pytest.raises(mlc.BoundsError) as raised:
+            _TAKE_ROWS(a, index)
+        assert isinstance(raised.value, IndexError)
+        return
+    np.testing.assert_array_equal(_TAKE_ROWS(a, index), expected)

@@ -247,3 +247,18 @@ def test_a_time_step_loop_updates_the_callers_array_as_numpy_does(m, n, steps):
     heat(want, steps)
     _HEAT(u, steps=steps)
     np.testing.assert_allclose(u, want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_stencils_vector_windows_count_as_the_loads_they_stand_for(monkeypatch):
+    """share_vector_windows makes the loads between a stencil's first and last shuffles of
+    those two: the estimate counts each window as the load it replaced, so that the pass
+    changes no tier decision."""
+    from mlc.passes.tir import vector_windows
+    from mlc.schedules import default_schedule
+    from mlc.target import Target
+    from tests.backends.test_llvm_windows import stencil
+    func = default_schedule(stencil(4098, (0, 1, 2, 3), (1.0,) * 4), Target("llvm", "skylake-avx512")).mod["main"]
+    windowed = run_passes(func, LLVM_TIR_PASSES)
+    assert any(getattr(n, "op", None) == "vector_window" for n in pre_order_nodes(windowed.body))
+    monkeypatch.setattr(vector_windows, "plan_windows", lambda value: {})
+    assert estimated_work(windowed) == estimated_work(run_passes(func, LLVM_TIR_PASSES))

@@ -177,9 +177,9 @@ def test_the_jit_hook_is_a_method_of_the_config_and_takes_the_jits_database(tmp_
     assert db.path == str(tmp_path / "jit.sqlite") and len(db.records()) == 2
 
 
-def test_the_auto_space_is_the_rules_on_the_cpu_and_the_tiled_space_on_cuda():
+def test_the_auto_space_is_the_rules_on_the_cpu_and_on_cuda():
     assert TuneConfig().design_space() == "rules"
-    assert TuneConfig(target="cuda").design_space() == "tiled"
+    assert TuneConfig(target="cuda").design_space() == "rules"
     assert TuneConfig(target="cuda-emulator", space="tiled").design_space() == "tiled"
 
 
@@ -193,8 +193,8 @@ def test_tune_config_rejects_bad_values():
         TuneConfig(space="packed")
     with pytest.raises(mlc.MLCError, match=r"one of \['rules', 'tiled'\] \(for target 'llvm'\)"):
         TuneConfig(target="llvm", space="packed")
-    with pytest.raises(mlc.MLCError, match=r"one of \['tiled'\] \(for target 'cuda'\)"):
-        TuneConfig(target="cuda", space="rules")     # the rules space is the CPU rules'
+    with pytest.raises(mlc.MLCError, match=r"one of \['rules', 'tiled'\] \(for target 'cuda'\)"):
+        TuneConfig(target="cuda", space="packed")
     with pytest.raises(mlc.MLCError, match="expected an IRModule"):
         mlc.tune(42, trials=1)
 

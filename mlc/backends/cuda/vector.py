@@ -27,10 +27,10 @@ global and shared buffers moves as raw bytes (:data:`COPY_TYPES`)::
 from __future__ import annotations
 
 from ...ir import dtype as dt
+from ...ir.analysis import lane_of
 from ...ir.arith import expr_key
-from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, IntImm, Not, Ramp, Select, Var, const,
-                        make_binary)
-from ...ir.functor import binary_chain, pre_order_nodes
+from ...ir.expr import BufferLoad, IntImm, Ramp, Var, const, make_binary
+from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore
 from ...passes.tir.simplify import simplify_expr
 
@@ -56,38 +56,6 @@ def aligned(index, lanes: int) -> bool:
 
 def _vector_type(buffer, lanes: int) -> str | None:
     return VECTOR_TYPES.get((buffer.dtype, lanes))
-
-
-def _lane(e, lane: int, hoisted: dict):
-    """The scalar expression of lane ``lane`` of vector expression ``e``."""
-    if not dt.is_vector(e.dtype):
-        return e
-    element = dt.element(e.dtype)
-    if isinstance(e, Ramp):
-        return e.base if lane == 0 else make_binary("add", e.base, const(lane * e.stride, e.base.dtype))
-    if isinstance(e, Broadcast):
-        return e.value
-    if isinstance(e, BufferLoad):
-        if id(e) in hoisted:
-            return hoisted[id(e)][lane]
-        return BufferLoad(e.buffer, tuple(_lane(i, lane, hoisted) for i in e.indices), element)
-    if isinstance(e, Binary):  # a chain of them (binary_chain: as deep as the user wrote it) on a loop
-        out = below = None
-        for node in reversed(binary_chain(e, lambda n, side: dt.is_vector(getattr(n, side).dtype))):
-            a = out if node.a is below else _lane(node.a, lane, hoisted)
-            b = out if node.b is below else _lane(node.b, lane, hoisted)
-            out, below = Binary(node.op, a, b, dt.element(node.dtype)), node
-        return out
-    if isinstance(e, Select):
-        return Select(_lane(e.cond, lane, hoisted), _lane(e.true_value, lane, hoisted),
-                      _lane(e.false_value, lane, hoisted), element)
-    if isinstance(e, Cast):
-        return Cast(element, _lane(e.value, lane, hoisted))
-    if isinstance(e, Not):
-        return Not(_lane(e.a, lane, hoisted), element)
-    if isinstance(e, Call):
-        return Call(e.op, tuple(_lane(a, lane, hoisted) for a in e.args), element)
-    raise TypeError(f"cuda codegen: no lane form of {type(e).__name__}")
 
 
 #: bytes -> the CUDA type that moves them in one access: a vector copy of any dtype
@@ -157,7 +125,7 @@ def render_vector_store(writer, s: BufferStore, pad: str) -> None:
         base = writer.expr(node.indices[0].base, id(node.buffer) in writer.wide)
         writer.emit(f"{pad}  {vtype} {name} = *(const {vtype}*)({writer.names[id(node.buffer)]} + {base});")
         hoisted[id(node)] = by_key[key] = [_field(writer, name, k, node.buffer.dtype) for k in range(lanes)]
-    values = [writer.expr(_lane(s.value, k, hoisted)) for k in range(lanes)]
+    values = [writer.expr(lane_of(s.value, k, hoisted)) for k in range(lanes)]
     vtype = _vector_type(s.buffer, lanes)
     if vtype is not None and id(s.buffer) in params and aligned(s.indices[0], lanes):
         out = writer._name(s, f"{s.buffer.name}_v")
@@ -168,7 +136,7 @@ def render_vector_store(writer, s: BufferStore, pad: str) -> None:
         writer.emit(f"{pad}  *({vtype}*)({writer.names[id(s.buffer)]} + {base}) = {out};")
     else:
         for k, v in enumerate(values):
-            writer.emit(f"{pad}  {writer._access(s.buffer, (_lane(s.indices[0], k, hoisted),))} = {v};")
+            writer.emit(f"{pad}  {writer._access(s.buffer, (lane_of(s.indices[0], k, hoisted),))} = {v};")
     writer.emit(f"{pad}}}")
 
 

@@ -43,7 +43,7 @@ from ...ir import dtype as dt
 from ...ir.buffer import Buffer
 from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, PrimExpr, Ramp,
                         Select, Var)
-from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET
+from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET, VECTOR_WINDOW
 from ...ir.arith import same_expr
 from ...ir.functor import binary_chain
 from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer, aliased_params
@@ -64,7 +64,7 @@ from .outline import ParallelCodegen, pointer_attributes
 from .selects import SelectCodegen
 from . import vecmath  # noqa: F401 - registers pow, cbrt, float32 sin, cos, tan
 from .types import PTR, alignment, compute_dtype, constant, itemsize, mem_type, reg_type
-from .vectorize import VectorCodegen, plan_windows, scalar_of, splat, vector_type
+from .vectorize import VectorCodegen, scalar_of, splat, vector_type
 
 __all__ = ["emit_function", "launch_only", "REDUCTION_FLAGS", "FunctionCalls", "PlaceBody", "CALLBACK_TABLE_SYMBOL"]
 
@@ -174,7 +174,6 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         self._ready: dict[int, ir.Value] = {}  # id of a Binary -> its value (see _chain)
         self._computed: dict[tuple, ir.Value] = {}  # pure values by operation and operands (see _reuse)
         self._loaded: dict[tuple, ir.Value] | None = None  # the loads of the value being stored
-        self._windows: dict[tuple, tuple] = {}  # its loads built from two others (vectorize.plan_windows)
         self.checks: Checks | None = None  # run-time bounds checks (see .bounds)
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
         self.fast_math = False  # vecmath's fast routines (see emit_function)
@@ -226,7 +225,6 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         repeated loads are bound once by :mod:`~mlc.passes.tir.cse`."""
         vector = dt.is_vector(s.value.dtype)
         outer, self._loaded = self._loaded, {} if vector else None
-        outer_windows, self._windows = self._windows, plan_windows(s.value) if vector else {}
         value, bound = s.value, []
         try:
             while type(value) is Let:  # (the values a reduction update reads, bound first)
@@ -237,7 +235,7 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
                 return self._binary(value, flags=REDUCTION_FLAGS)
             return self.expr(value)
         finally:
-            self._loaded, self._windows = outer, outer_windows
+            self._loaded = outer
             for var in bound:
                 del self.vars[var]
 
@@ -393,6 +391,8 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
     def _call(self, e: Call) -> ir.Value:
         if e.op in HORIZONTAL_OPS:
             return self._horizontal(e)
+        if e.op == VECTOR_WINDOW:
+            return self._window(e)
         if dt.is_vector(e.dtype):
             element = dt.element(e.dtype)
             if e.op == REINTERPRET:

@@ -20,6 +20,8 @@ from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...passes.tir.lower_complex import complex_lowering_for, lower_complex
 from ...passes.tir.lower_math import math_lowering_for
+from ...passes.tir.keep_loops import keep_vector_loops
+from ...passes.tir.vector_windows import share_vector_windows
 from ...passes.tir.vectorize import vectorize_loops
 from ...runtime.arguments import written_params
 from ...runtime.pointers import ARRAY_DATA_OFFSET, ARRAY_LAYOUT
@@ -70,10 +72,13 @@ def _native(op: str, dtype: str) -> bool:
 def _tir_passes(fast_math: bool) -> tuple:
     """LOWER_PIPELINE as the llvm backend runs it: vectorize as above, lower_complex keeping
     libm's complex functions (:mod:`.complex`), and after it lower_math writing out the math
-    calls this backend has no native lowering of (``fast_math``: their cheaper variants)."""
+    calls this backend has no native lowering of (``fast_math``: their cheaper variants); last,
+    share_vector_windows (a stencil's overlapping vector loads as shuffles of two) and
+    keep_vector_loops (the serial loops of vector statements LLVM is asked not to unroll)."""
     replaced = {vectorize_loops: (vectorize_loops_for_llvm,),
                 lower_complex: (complex_lowering_for(_native), math_lowering_for(_native, fast_math))}
-    return (*(q for p in LOWER_PIPELINE for q in replaced.get(p, (p,))), verify_lowered_when_debugging)
+    return (*(q for p in LOWER_PIPELINE for q in replaced.get(p, (p,))), share_vector_windows,
+            keep_vector_loops, verify_lowered_when_debugging)
 
 
 LLVM_TIR_PASSES = _tir_passes(False)

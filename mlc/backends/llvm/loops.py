@@ -17,8 +17,8 @@ register-wide vectors in flight where they divide its extent,
 ``llvm.loop.interleave.count``: see :data:`MATH_INTERLEAVE`), ``unrolled`` ones ``llvm.loop.unroll.full``
 (:func:`mlc.passes.tir.unroll.unroll_loops` writes out unrolled loops of at most
 :data:`~mlc.passes.tir.unroll.MAX_UNROLL` copies, so those never reach LLVM as loops), and ``kept`` ones (serial
-loops of vector statements the codegen asks LLVM not to copy again, see
-:func:`keeps_loop`) ``llvm.loop.unroll.disable``.
+loops of vector statements LLVM is asked not to copy again, as
+:func:`mlc.passes.tir.keep_loops.keep_vector_loops` marked them) ``llvm.loop.unroll.disable``.
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ from ...errors import CompileError
 from ...ir import dtype as dt
 from ...ir.expr import Call, IntImm
 from ...ir.functor import pre_order_nodes
-from ...ir.tir import BufferStore, For, While
+from ...ir.tir import For, While
+from ...passes.tir.keep_loops import kept
 from ...passes.tir.lower_math import MATH_ANNOTATION
 from . import arith
 from .addressing import sext64
@@ -39,15 +40,12 @@ from .targeting import module_target
 from .types import int_constant, signed
 from .vecmath import VECTOR_MATH_OPS
 
-__all__ = ["LoopCodegen", "NARROWED", "emit_loop", "emit_while", "loop_metadata", "for_metadata", "keeps_loop", "MAX_VECTOR_WIDTH_HINT",
-           "MIN_KEPT_TRIPS", "MATH_INTERLEAVE"]
+__all__ = ["LoopCodegen", "NARROWED", "emit_loop", "emit_while", "loop_metadata", "for_metadata", "MAX_VECTOR_WIDTH_HINT",
+           "MATH_INTERLEAVE"]
 
 #: A vectorized loop with a constant power-of-two extent up to this many
 #: iterations asks LLVM for exactly that vector width.
 MAX_VECTOR_WIDTH_HINT = 16
-
-#: A serial loop of vector statements keeps its loop (``kept``) from this many iterations on.
-MIN_KEPT_TRIPS = 8
 
 
 class _LoopID(MDValue):
@@ -141,11 +139,12 @@ def _enter_loop(builder: ir.IRBuilder, name: str) -> tuple[ir.Block, ir.Block, i
 
 
 def for_metadata(module: ir.Module, s: For) -> MDValue | None:
-    """The loop metadata of For ``s`` (:func:`loop_metadata`): its kind's, a serial loop that
-    :func:`keeps_loop` as ``kept``, the loop a parallel loop runs in its body as serial."""
+    """The loop metadata of For ``s`` (:func:`loop_metadata`): its kind's, a serial loop
+    marked by :func:`~mlc.passes.tir.keep_loops.keep_vector_loops` as ``kept``, the loop a
+    parallel loop runs in its body as serial."""
     extent = s.extent.value if isinstance(s.extent, IntImm) else None
     kind = "serial" if s.kind == "parallel" else s.kind
-    if s.kind == "serial" and keeps_loop(s):
+    if s.kind == "serial" and kept(s):
         kind = "kept"
     return loop_metadata(module, kind, extent, _interleave(module, s, kind, extent))
 
@@ -171,25 +170,6 @@ def _interleave(module: ir.Module, s: For, kind: str, extent: int | None) -> tup
 #: (:data:`.vecmath.VECTOR_FORMS`: pow, ...; or lower_math's: atan, ...) or not made vector statements by the
 #: vectorize pass.
 MATH_INTERLEAVE = 2
-
-
-def keeps_loop(s: For) -> bool:
-    """Whether serial loop ``s`` stays a loop in LLVM (``llvm.loop.unroll.disable``): its body
-    holds vector statements and it runs :data:`MIN_KEPT_TRIPS` or more times (or a
-    count known only at run time).
-
-    The schedule that vectorized the body also chose how many vectors it keeps in flight
-    (a row reduction's four accumulators, a matmul's register tile); LLVM's unroller would
-    copy that body again, 16 times for a softmax row's reduction loop, and then optimise
-    and compile every copy for no measurable speed. Short loops are left to LLVM: unrolling
-    a convolution's 3 x 3 window loops removes their loop overhead (benchmarks/results/
-    decisions.md, "LLVM backend"). The serial loop a parallel loop becomes inside
-    its task is not ``s.kind == "serial"`` and stays LLVM's to unroll (a streaming loop
-    gains from it).
-    """
-    if isinstance(s.extent, IntImm) and s.extent.value < MIN_KEPT_TRIPS:
-        return False
-    return any(isinstance(n, BufferStore) and dt.is_vector(n.value.dtype) for n in pre_order_nodes(s.body))
 
 
 #: The value of an int32 loop variable (counted in i64) until a use asks for it as int32.

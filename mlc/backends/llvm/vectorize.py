@@ -8,7 +8,8 @@ a constant: ``splat (float 0.5)``, ``<i64 8, i64 9, ...>``). Loads and stores
 (:class:`VectorCodegen`, a part of the function codegen of :mod:`.codegen`): a
 stride-1 Ramp index is one vector load or store, another Ramp a gather or
 scatter from one base pointer, any other vector index (and every access of a
-bounds-checked build) one scalar access per lane. Vector casts, math calls and
+bounds-checked build) one scalar access per lane; a ``vector_window`` of two loads
+(:mod:`mlc.passes.tir.vector_windows`) one shufflevector of them. Vector casts, math calls and
 selects whose sides load are computed lane by lane (scalar expressions of
 :func:`mlc.ir.analysis.lane_of`; math calls thus go to :mod:`.vecmath` lane by
 lane): the vectorize pass makes them only inside gather indices.
@@ -31,10 +32,8 @@ from llvmlite import ir
 
 from ...ir import dtype as dt
 from ...ir.analysis import lane_of
-from ...ir.arith import linear
 from ...ir.buffer import Buffer
-from ...ir.expr import Broadcast, BufferLoad, Call, PrimExpr, Ramp, Select
-from ...ir.functor import pre_order_nodes
+from ...ir.expr import Broadcast, BufferLoad, Call, PrimExpr, Ramp
 from ...ir.tir import BufferStore
 from ...passes.tir.horizontal import HORIZONTAL_OPS, lane_tree
 from . import arith
@@ -111,61 +110,6 @@ def window_mask(offset: int, span: int, lanes: int) -> ir.Constant:
     return _WholeVector(ir.VectorType(I32, lanes), "<" + ", ".join(f"i32 {k}" for k in picks) + ">", picks)
 
 
-def plan_windows(value: PrimExpr) -> dict[tuple, tuple[PrimExpr, PrimExpr, int, int]]:
-    """The loads of ``value`` to build from two others of its loads (sliding windows).
-
-    Where ``value`` always loads one buffer at three or more contiguous vectors of the same
-    lanes whose first elements differ by constants spanning at most those lanes
-    (``x[i:i+16]``, ``x[i+1:i+17]``, ``x[i+2:i+18]`` of a stencil), the vectors between the
-    first and the last are shuffles of those two: every element is loaded once (one load
-    for three, on a NumPy array 16 bytes past a cache line, is one line-crossing load for
-    three). Only loads outside a Select's sides count (they are always made, so the two
-    read nothing the value did not); the plan maps (buffer id, lanes, the base's terms,
-    offset) to (the first's base, the last's base, offset - first, last - first)."""
-    nodes = list(pre_order_nodes(value))
-    # the contiguous vector loads, by buffer and lanes: only three or more of one buffer and
-    # width can make a window (a register tile's update has one of each: no linear forms)
-    candidates: dict[tuple, list[BufferLoad]] = {}
-    for node in nodes:
-        if type(node) is BufferLoad and len(node.indices) == 1 and type(node.indices[0]) is Ramp \
-                and node.indices[0].stride == 1 and node.buffer.dtype != "bool":
-            candidates.setdefault((id(node.buffer), node.indices[0].lanes), []).append(node)
-    if all(len(loads) < 3 for loads in candidates.values()):
-        return {}
-    skip = {id(n) for sel in nodes if type(sel) is Select
-            for side in (sel.true_value, sel.false_value) for n in pre_order_nodes(side)}
-    groups: dict[tuple, dict[int, PrimExpr]] = {}
-    for loads in candidates.values():
-        if len(loads) < 3:
-            continue
-        for node in loads:
-            if id(node) in skip:
-                continue
-            keyed = _window_key(node.buffer, node.indices[0])
-            if keyed is not None:
-                groups.setdefault(keyed[0], {}).setdefault(keyed[1], node.indices[0].base)
-    plan = {}
-    for key, bases in groups.items():
-        lo, hi, lanes = min(bases), max(bases), key[1]
-        if len(bases) < 3 or hi - lo > lanes:
-            continue
-        for offset in bases:
-            if lo < offset < hi:
-                plan[(*key, offset)] = (bases[lo], bases[hi], offset - lo, hi - lo)
-    return plan
-
-
-def _window_key(buffer: Buffer, index: PrimExpr) -> tuple[tuple, int] | None:
-    """(buffer id, lanes, the base's terms) and the base's constant of a contiguous vector
-    access at ``index``: accesses of one key differ by constants. None for other indices."""
-    if type(index) is not Ramp or index.stride != 1:
-        return None
-    form = linear(index.base)
-    if not isinstance(form.const, int):
-        return None
-    return (id(buffer), index.lanes, tuple(sorted((k, c) for k, (_, c) in form.terms.items()))), form.const
-
-
 @lru_cache(maxsize=None)
 def _zero_mask(lanes: int) -> ir.Constant:
     """The ``<lanes x i32> zeroinitializer`` shuffle mask (a constant: built once, shared)."""
@@ -223,8 +167,8 @@ def store_pieces(lanes: int, size: int, vector_bytes: int) -> list[tuple[int, in
 
 
 class VectorCodegen:
-    """The vector IR part of the function codegen (mixed into it; ``horizontal_<op>`` calls
-    too): ``expr``,
+    """The vector IR part of the function codegen (mixed into it; ``horizontal_<op>`` and
+    ``vector_window`` calls too): ``expr``, ``_reuse``,
     ``_element_ptr``, ``_access``, ``_load``, ``_load_once``, ``_stored_value``, ``builder``, ``checks``,
     ``module``, ``streaming``, ``made_nontemporal`` and ``vector_bytes`` are the codegen's."""
 
@@ -276,19 +220,19 @@ class VectorCodegen:
             return None
         return [self._element_ptr(buffer, (lane_of(index, k),)) for k in range(dt.lanes(index.dtype))]
 
+    def _window(self, e: Call) -> ir.Value:
+        """``vector_window(lo, hi, offset, span)`` (:mod:`mlc.passes.tir.vector_windows`): a
+        shuffle of the two vectors."""
+        lo, hi = self.expr(e.args[0]), self.expr(e.args[1])
+        offset, span = e.args[2].value, e.args[3].value
+        return self._reuse(("window", id(lo), id(hi), offset),
+                           lambda: self.builder.shuffle_vector(lo, hi, window_mask(offset, span, lo.type.count)))
+
     def _vector_load(self, e: BufferLoad) -> ir.Value:
-        """A contiguous vector load at a stride-1 Ramp (or a shuffle of two such loads of
-        the stored value, :func:`plan_windows`), else a gather of the lanes."""
+        """A contiguous vector load at a stride-1 Ramp, else a gather of the lanes."""
         b, index, align, ty = self.builder, e.indices[0], itemsize(e.buffer.dtype), mem_type(e.buffer.dtype)
         if self._ramp_access(e.buffer, index) and index.stride == 1:
             vec = ir.VectorType(ty, index.lanes)
-            window = self._window_of(e.buffer, index) if self._windows else None
-            if window is not None:
-                lo_base, hi_base, offset, span = window
-                lo, hi = (self._load_once(vector_pointer(b, self._element_ptr(e.buffer, (base,)), vec), vec, align)
-                          for base in (lo_base, hi_base))
-                return self._reuse(("window", id(lo), id(hi), offset),
-                                   lambda: b.shuffle_vector(lo, hi, window_mask(offset, span, index.lanes)))
             return self._load_once(vector_pointer(b, self._element_ptr(e.buffer, (index.base,)), vec), vec, align)
         ptrs = self._lane_pointers(e.buffer, index)
         if ptrs is None:
@@ -297,11 +241,6 @@ class VectorCodegen:
         for k, ptr in enumerate(ptrs):
             out = b.insert_element(out, b.load(ptr, typ=ty, align=align), ir.Constant(I32, k))
         return out
-
-    def _window_of(self, buffer: Buffer, index: Ramp):
-        """The plan of :func:`plan_windows` for a load of ``buffer`` at ``index``, or None."""
-        keyed = _window_key(buffer, index)
-        return None if keyed is None else self._windows.get((*keyed[0], keyed[1]))
 
     def _contiguous_store(self, value: ir.Value, base: ir.Value, dtype: str, line: int | None = None,
                           whole: bool = False) -> None:

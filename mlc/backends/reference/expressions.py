@@ -25,8 +25,8 @@ import numpy as np
 from ...errors import MLCError
 from ...ir.buffer import Buffer
 from ...ir import dtype as dt
-from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, Ramp, Reduce,
-                        Select, Var)
+from ...ir.expr import (VECTOR_WINDOW, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, Ramp,
+                        Reduce, Select, Var)
 from ...ir.functor import always_evaluated, binary_chain
 from . import values as V
 from ...passes.tir.horizontal import HORIZONTAL_OPS, lane_tree
@@ -170,7 +170,11 @@ class Evaluator(ExprEvaluator):
     def _call(self, e: Call, ctx: Ctx):
         """A math call; ``horizontal_<op>(v)`` (:mod:`mlc.passes.tir.horizontal`) evaluates
         ``v`` on one more lockstep axis of its lanes, bound to LANE as in a vector store, and
-        combines them in the order every backend does (:func:`lane_tree`)."""
+        combines them in the order every backend does (:func:`lane_tree`); ``vector_window(lo,
+        hi, offset, span)`` evaluates ``lo`` and ``hi`` at the lanes its lanes take
+        (:func:`~mlc.ir.analysis.window_source`)."""
+        if e.op == VECTOR_WINDOW:
+            return self._window(e, ctx)
         op = HORIZONTAL_OPS.get(e.op)
         if op is None:
             return super()._call(e, ctx)
@@ -180,6 +184,14 @@ class Evaluator(ExprEvaluator):
         v = np.broadcast_to(v, np.broadcast_shapes(v.shape, steps.shape))
         return lane_tree(v, n, lambda x, half, width: (x[..., :half], x[..., half:width]),
                          lambda x, k: x[..., k], lambda x, y: V.binary(op, x, y))
+
+    def _window(self, e: Call, ctx: Ctx):
+        offset, span, n = e.args[2].value, e.args[3].value, dt.lanes(e.dtype)
+        lane = ctx.env[LANE]
+        shifted = lane + offset
+        lo = self.ev(e.args[0], ctx.bind(LANE, np.minimum(shifted, n - 1).astype(LANE.dtype)))
+        hi = self.ev(e.args[1], ctx.bind(LANE, np.maximum(shifted - span, 0).astype(LANE.dtype)))
+        return np.where(align(shifted < n, len(ctx.axes)), lo, hi).astype(dt.element(e.dtype))
 
     def _ramp(self, e: Ramp, ctx: Ctx):
         base, lane = self.ev(e.base, ctx), self._var(LANE, ctx)

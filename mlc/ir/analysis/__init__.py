@@ -18,10 +18,10 @@ They build on :mod:`mlc.ir.arith` and the IR below it, nothing above.
 from .dependence import (ENUMERATION_LIMIT, Access, blocks_under, evaluate_index, iteration_conflict,
                          loop_accesses, reduction_binding, stmt_children)
 from .blocks import binding_outside_domain, block_problem
-from .lanes import lane_of, lane_stride, lanes_independent, reads_only_written_points, written_points
+from .lanes import lane_of, lane_stride, lanes_independent, reads_only_written_points, window_source, written_points
 
 __all__ = [
     "Access", "ENUMERATION_LIMIT", "binding_outside_domain", "block_problem", "blocks_under", "evaluate_index", "iteration_conflict", "lane_of", "lane_stride", "lanes_independent",
     "loop_accesses", "reads_only_written_points", "reduction_binding", "stmt_children",
-    "written_points",
+    "window_source", "written_points",
 ]

@@ -29,16 +29,18 @@ False
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .. import dtype as dt
 from ..arith import same_expr
 from ..buffer import Buffer
-from ..expr import Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Ramp, Select, Var
-from ..functor import pre_order_nodes
+from ..expr import (VECTOR_WINDOW, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Ramp,
+                    Select, Var)
+from ..functor import binary_chain, pre_order_nodes
 from ..tir import BufferStore
 
-__all__ = ["lane_stride", "written_points", "reads_only_written_points", "lanes_independent", "lane_of"]
+__all__ = ["lane_stride", "written_points", "reads_only_written_points", "lanes_independent", "lane_of",
+           "window_source"]
 
 
 def lane_stride(e: PrimExpr, var: Var) -> int | None:
@@ -99,8 +101,24 @@ def lanes_independent(stores: Sequence[BufferStore], var: Var) -> bool:
     return reads_only_written_points((root for st in stores for root in (st.value, *st.indices)), written)
 
 
-def lane_of(e: PrimExpr, k: int) -> PrimExpr:
+def window_source(offset: int, span: int, lanes: int, k: int) -> tuple[int, int]:
+    """(0 for ``lo``, 1 for ``hi``; the lane there) of lane ``k`` of
+    ``vector_window(lo, hi, offset, span)`` (:data:`~mlc.ir.expr.VECTOR_WINDOW`), whose lanes
+    are ``lo``'s from ``offset`` on, then ``hi``'s from ``lanes - span`` on: the vector
+    ``offset`` elements past ``lo`` where ``hi`` starts ``span`` elements past it.
+
+    >>> [window_source(1, 2, 4, k) for k in range(4)]
+    [(0, 1), (0, 2), (0, 3), (1, 2)]
+    """
+    return (0, offset + k) if offset + k < lanes else (1, offset + k - span)
+
+
+def lane_of(e: PrimExpr, k: int, loads: Mapping[int, Sequence[PrimExpr]] | None = None) -> PrimExpr:
     """The scalar expression of lane ``k`` of vector expression ``e`` (``e`` when scalar).
+    ``loads``: the lanes of vector loads a renderer has made already (id of the BufferLoad
+    -> its lanes' values), taken for those loads (the CUDA C of a ``float4`` load's fields).
+    A chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as deep as the user wrote
+    it) is taken on a loop.
 
     >>> i = Var("i")
     >>> lane_of(Ramp(i * 16, 2, 16), 3)
@@ -119,15 +137,32 @@ def lane_of(e: PrimExpr, k: int) -> PrimExpr:
     if isinstance(e, Broadcast):
         return e.value
     if isinstance(e, BufferLoad):
-        return BufferLoad(e.buffer, tuple(lane_of(i, k) for i in e.indices), scalar)
+        made = None if loads is None else loads.get(id(e))
+        if made is not None:
+            return made[k]
+        return BufferLoad(e.buffer, tuple(lane_of(i, k, loads) for i in e.indices), scalar)
     if isinstance(e, Binary):
-        return Binary(e.op, lane_of(e.a, k), lane_of(e.b, k), scalar)
+        out = below = None
+        for node in reversed(binary_chain(e, _vector_side)):
+            a = out if node.a is below else lane_of(node.a, k, loads)
+            b = out if node.b is below else lane_of(node.b, k, loads)
+            out, below = Binary(node.op, a, b, dt.element(node.dtype)), node
+        return out
     if isinstance(e, Select):
-        return Select(lane_of(e.cond, k), lane_of(e.true_value, k), lane_of(e.false_value, k), scalar)
+        return Select(lane_of(e.cond, k, loads), lane_of(e.true_value, k, loads),
+                      lane_of(e.false_value, k, loads), scalar)
     if isinstance(e, Cast):
-        return Cast(scalar, lane_of(e.value, k))
+        return Cast(scalar, lane_of(e.value, k, loads))
     if isinstance(e, Not):
-        return Not(lane_of(e.a, k), scalar)
+        return Not(lane_of(e.a, k, loads), scalar)
     if isinstance(e, Call):
-        return Call(e.op, tuple(lane_of(a, k) for a in e.args), scalar)
+        if e.op == VECTOR_WINDOW:  # (lo, hi, offset, span): lane k is a lane of lo or of hi
+            source, lane = window_source(e.args[2].value, e.args[3].value, dt.lanes(e.dtype), k)
+            return lane_of(e.args[source], lane, loads)
+        return Call(e.op, tuple(lane_of(a, k, loads) for a in e.args), scalar)
     raise TypeError(f"lane_of: {type(e).__name__} has no vector form")
+
+
+def _vector_side(node: Binary, side: str) -> bool:
+    """binary_chain's step into the vector operands only (a scalar one is its own lanes)."""
+    return dt.is_vector(getattr(node, side).dtype)

@@ -8,11 +8,13 @@ transposes for real matrices):
 
 - ``cholesky``: the Cholesky-Banachiewicz recurrence on the lower triangle of a
   symmetric (Hermitian) matrix (``upper``: the conjugate transpose), a real matrix's row
-  products summed in a vector of partial sums. A matrix that is not positive definite (a pivot
+  products summed in a vector of partial sums; a real lower factor a panel of columns at a
+  time, the rows' updates in parallel (:func:`_panels`). A matrix that is not positive definite (a pivot
   ``<= 0`` or NaN) gives an all-NaN factor: NumPy raises LinAlgError, the Array
   API leaves it to the implementation, and a kernel cannot raise.
 - ``det``, ``slogdet``, ``solve``, ``inv``: LU with partial pivoting (the row
-  of largest magnitude in the column), on a scratch copy. A singular matrix (an
+  of largest magnitude in the column: ``|re| + |im|`` for complex, as LAPACK measures it), on a
+  scratch copy; ``solve`` and ``inv`` then substitute a row of the right-hand side at a time. A singular matrix (an
   exactly zero pivot) has ``det`` 0 and ``slogdet`` (0, -inf), as NumPy's; for
   ``solve`` and ``inv`` (NumPy: LinAlgError) the result is all NaN. A complex
   matrix's ``slogdet`` sign is a complex number of modulus 1 and its log|det| real.
@@ -30,7 +32,7 @@ from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir.buffer import decl_buffer
 from ...ir.expr import const
-from ...ir.tir import BufferStore, For, seq
+from ...ir.tir import Allocate, BufferStore, For, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
 from ._kernel import (Scalar, abs2, batched, check_matrix, conj, div_real, ix, lift, loop, real, real_dtype,
@@ -89,7 +91,11 @@ def _cholesky_func(x: TensorType, *, upper=False) -> object:
         zeros = loop("i", 0, n, lambda i: loop("j", 0, i, lambda j: zero(i, j)) if upper else
                      loop("j", i + 1, n, lambda j: zero(i, j)))
         poison = loop("i", 0, n, lambda i: loop("j", 0, n, lambda j: BufferStore(OUT, _nan(f), r + (i, j))))
-        return seq(zeros, bad.set(0), loop("j", 0, n, column), when(bad.get() != 0, poison))
+        if parts is not None and not upper:
+            factor = _panels(X, OUT, r, n, acc, diag, bad)
+        else:
+            factor = loop("j", 0, n, column)
+        return seq(zeros, bad.set(0), factor, when(bad.get() != 0, poison))
 
     allocs = (acc.buffer, diag.buffer, bad.buffer) + ((parts,) if parts is not None else ())
     return hand_written_func((X, OUT), batched(x.shape[:-2], matrix), allocs)
@@ -100,6 +106,82 @@ def _cholesky_func(x: TensorType, *, upper=False) -> object:
 #: accumulator that waits the FMA's latency at every step (a 1000 x 1000 float64 factor 4.3x
 #: faster; wider sums leave a longer scalar rest: benchmarks/results/decisions.md, "Cholesky").
 _DOT_BYTES = 64
+
+
+#: Columns of a real lower factor computed together (:func:`_panels`): each row of the matrix
+#: read once for this many row products instead of once for each.
+_PANEL = 8
+
+#: The least order of a real lower factor whose panel updates run in parallel.
+_PARALLEL_ORDER = 64
+
+
+def _panels(X, OUT, r, n: int, acc: Scalar, diag: Scalar, bad: Scalar):
+    """The real lower Cholesky factor of ``X[r]`` into ``OUT[r]`` (its upper triangle zero
+    already), :data:`_PANEL` columns at a time (left-looking, as LAPACK's blocked ``potrf``).
+
+    For the panel of columns ``j0 .. j0 + w``, each row ``i >= j0`` first takes its products
+    with the panel's rows over the columns ``k < j0``, all finished (``L[i, j0 + t] = A[i, j0 +
+    t] - sum L[i, k] L[j0 + t, k]``): ``w`` sums in vector partial sums (:func:`_minus_sum`)
+    from one pass over the row, where a column at a time reads the whole lower left block once
+    per column (1000 x 1000: 1.3 GB from memory); the rows are independent, and run in
+    parallel from order :data:`_PARALLEL_ORDER`. Then the panel's own columns, one after
+    another, as the unblocked recurrence over ``k`` in ``j0 .. j`` only. Reassociates the sums
+    as a blocked LAPACK factorization does.
+    """
+    f = OUT.dtype
+    width = _DOT_BYTES * 8 // dt.bits(f)
+    at = lambda i, j: r + (i, j)  # noqa: E731
+
+    def lanes(body):
+        v = _e.Var("l", dt.INDEX)
+        return For(v, ix(0), ix(width), "vectorized", body(v))
+
+    def update(j0, w: int):  # the panel's columns less the finished columns' products
+        parts = decl_buffer((w * width,), f, "parts")
+        rest = decl_buffer((1,), f, "rest")
+        whole = ix(j0) // ix(width)
+
+        def row(i):
+            def chunk(c):
+                return seq(*[lanes(lambda l, t=t: BufferStore(
+                    parts, parts[(t * width + l,)] + OUT[at(i, c * ix(width) + l)] * OUT[at(j0 + t, c * ix(width) + l)],
+                    (t * width + l,))) for t in range(w)])
+
+            def finish(t):
+                sums = [parts[(ix(t * width + l),)] for l in range(width)]
+                while len(sums) > 1:  # a tree: the partial sums pairwise
+                    sums = [a + b for a, b in zip(sums[::2], sums[1::2])]
+                k0 = whole * ix(width)
+                return when(j0 + t <= i, seq(
+                    BufferStore(rest, X[at(i, j0 + t)] - sums[0], (ix(0),)),
+                    loop("k", k0, j0, lambda k: BufferStore(
+                        rest, rest[(ix(0),)] - OUT[at(i, k)] * OUT[at(j0 + t, k)], (ix(0),))),
+                    BufferStore(OUT, rest[(ix(0),)], at(i, j0 + t))))
+            body = seq(*[lanes(lambda l, t=t: BufferStore(parts, const(0, f), (t * width + l,))) for t in range(w)],
+                       loop("c", 0, whole, chunk), *[finish(t) for t in range(w)])
+            return Allocate(parts, Allocate(rest, body))
+        v = _e.Var("i", dt.INDEX)
+        kind = "parallel" if n >= _PARALLEL_ORDER else "serial"
+        return For(v, ix(j0), ix(n) - ix(j0), kind, row(v))
+
+    def column(j0, j):  # L[j, j], then L[i, j] below it, over the panel's earlier columns
+        def below(i):
+            return seq(acc.set(OUT[at(i, j)]),
+                       loop("k", j0, j, lambda k: acc.set(acc.get() - OUT[at(i, k)] * OUT[at(j, k)])),
+                       BufferStore(OUT, acc.get() / diag.get(), at(i, j)))
+        return seq(diag.set(OUT[at(j, j)]),
+                   loop("k", j0, j, lambda k: diag.set(diag.get() - OUT[at(j, k)] * OUT[at(j, k)])),
+                   when(_e.logical_not(diag.get() > const(0, f)), bad.set(1)),
+                   diag.set(_e.sqrt(diag.get())), BufferStore(OUT, diag.get(), at(j, j)),
+                   loop("i", j + 1, n, below))
+
+    def panel(j0, w: int):
+        return seq(update(j0, w), *[column(j0, j0 + t) for t in range(w)])
+
+    full, left = divmod(n, _PANEL)
+    return seq(loop("p", 0, full, lambda p: panel(p * ix(_PANEL), _PANEL)),
+               panel(ix(full * _PANEL), left) if left else None)
 
 
 def _minus_sum(acc: Scalar, start, parts, stop, term):
@@ -159,19 +241,39 @@ def lu_steps(M, r, n: int, sign: Scalar, piv: Scalar, best: Scalar, tmp: Scalar,
         return seq(*stmts)
 
     def eliminate(k):
-        def row(i):
-            return seq(BufferStore(M, M[at(i, k)] / M[at(k, k)], at(i, k)),
-                       loop("j", k + 1, n, lambda j: BufferStore(M, M[at(i, j)] - M[at(i, k)] * M[at(k, j)], at(i, j))))
-        return when(M[at(k, k)] != const(0, f), loop("i", k + 1, n, row), singular.set(1))
+        def rows(over):  # the multipliers M[i, k] over the pivot, each row updated by its own
+            return loop("i", k + 1, n, lambda i: seq(
+                BufferStore(M, over(M[at(i, k)]), at(i, k)),
+                loop("j", k + 1, n, lambda j: BufferStore(M, M[at(i, j)] - M[at(i, k)] * M[at(k, j)], at(i, j)))))
+        return when(M[at(k, k)] != const(0, f), by_pivot(M[at(k, k)], tmp, rows), singular.set(1))
 
     def step(k):
         def search(i):
-            magnitude = _e.abs(M[at(i, k)])
+            magnitude = _pivot_size(M[at(i, k)])
             return when(magnitude > best.get(), seq(best.set(magnitude), piv.set(_e.cast(i, "int32"))))
-        return seq(piv.set(_e.cast(k, "int32")), best.set(_e.abs(M[at(k, k)])),
+        return seq(piv.set(_e.cast(k, "int32")), best.set(_pivot_size(M[at(k, k)])),
                    loop("i", k + 1, n, search), swap(k), eliminate(k))
 
     return seq(sign.set(1.0), singular.set(0), loop("k", 0, n, step))
+
+
+def by_pivot(pivot, inverse: Scalar, body):
+    """``body(over)``, ``over(x)`` being ``x / pivot`` (a Stmt): as ``x * (1 / pivot)``, one
+    division for all the ``x``, where the reciprocal is finite (LAPACK's getf2 does the same,
+    for a pivot of at least the smallest normal size), ``inverse`` holding it."""
+    f = pivot.dtype
+    tiny = const(float(np.finfo(np.dtype(real_dtype(f))).tiny), real_dtype(f))
+    return when(_pivot_size(pivot) >= tiny, seq(inverse.set(const(1, f) / pivot), body(lambda x: x * inverse.get())),
+                body(lambda x: x / pivot))
+
+
+def _pivot_size(x):
+    """The size partial pivoting compares: ``|x|``, and ``|re| + |im|`` for a complex ``x``, as
+    LAPACK's ``izamax`` (``dcabs1``) measures it in the ``zgetrf`` NumPy calls (the same pivots
+    as NumPy's, without a ``hypot`` per candidate)."""
+    if not dt.is_complex(x.dtype):
+        return _e.abs(x)
+    return _e.abs(_e.real(x)) + _e.abs(_e.imag(x))
 
 
 def _lu_scalars(f: str):
@@ -251,8 +353,63 @@ def _solve_infer(a: TensorType, b: TensorType) -> TensorType:
     return TensorType(b.shape, b.dtype)
 
 
-def _solve_steps(M, B, r, n: int, k: int, scalars, acc: Scalar):
-    """Factor ``M`` (one matrix) and overwrite ``B[r]`` (n x k) with ``M^-1 B``; NaN if singular."""
+def _planes(f: str, n: int, k: int) -> tuple:
+    """The work buffers of a complex right-hand side's substitutions, its real parts and its
+    imaginary parts (see :func:`_substitutions`); none for a real dtype."""
+    if not dt.is_complex(f):
+        return ()
+    part = real_dtype(f)
+    return decl_buffer(_scratch(n, k), part, "re"), decl_buffer(_scratch(n, k), part, "im")
+
+
+def _substitutions(M, B, r, n: int, k: int, acc: Scalar, planes: tuple):
+    """Statements overwriting ``B[r]`` (n x k) with ``U^-1 L^-1 B[r]``, where ``M`` holds the
+    unit lower L and the upper U.
+
+    Row after row, each row of B updated by a multiple of an earlier (later) one along its k
+    contiguous elements: independent updates a vector unit runs side by side, where a column at
+    a time waits on one accumulator's latency at every step (and strides across B); each
+    element's terms are subtracted in the same order either way. A complex B is worked on in
+    two real ``planes`` (:func:`_planes`), where the products are plain vector multiply-adds
+    instead of shuffles of interleaved pairs. Each row is scaled by its pivot's reciprocal, one
+    division a row (as OpenBLAS's trsm kernels do): a complex division per element is a scalar
+    Smith's algorithm the vector unit cannot share.
+    """
+    f = M.dtype
+    columns = lambda body: loop("j", 0, k, body)  # noqa: E731
+    if not planes:
+        def axpy(i, t):  # B[i, :] -= M[i, t] * B[t, :]
+            return columns(lambda j: BufferStore(B, B[r + (i, j)] - M[(i, t)] * B[r + (t, j)], r + (i, j)))
+
+        def scale(i):
+            return by_pivot(M[(i, i)], acc, lambda over: columns(
+                lambda j: BufferStore(B, over(B[r + (i, j)]), r + (i, j))))
+        split = ()
+    else:
+        re, im = planes
+
+        def axpy(i, t):  # (re + i im)[i, :] -= (a + i b) * (re + i im)[t, :]
+            a, b = _e.real(M[(i, t)]), _e.imag(M[(i, t)])
+            return columns(lambda j: seq(
+                BufferStore(re, re[(i, j)] - (a * re[(t, j)] - b * im[(t, j)]), (i, j)),
+                BufferStore(im, im[(i, j)] - (a * im[(t, j)] + b * re[(t, j)]), (i, j))))
+
+        def scale(i):  # the row's result into B, and from there into the planes for the rows above
+            return seq(by_pivot(M[(i, i)], acc, lambda over: columns(lambda j: BufferStore(
+                           B, over(_e.complex(re[(i, j)], im[(i, j)])), r + (i, j)))),
+                       columns(lambda j: seq(BufferStore(re, _e.real(B[r + (i, j)]), (i, j)),
+                                             BufferStore(im, _e.imag(B[r + (i, j)]), (i, j)))))
+        split = (loop("i", 0, n, lambda i: columns(lambda j: seq(
+            BufferStore(re, _e.real(B[r + (i, j)]), (i, j)), BufferStore(im, _e.imag(B[r + (i, j)]), (i, j))))),)
+    forward = loop("i", 0, n, lambda i: loop("t", 0, i, lambda t: axpy(i, t)))  # L y = P b, L unit lower
+    backward = loop("q", 0, n, lambda q: seq(  # U x = y, from the last row up
+        loop("t", n - q, n, lambda t: axpy(n - 1 - q, t)), scale(n - 1 - q)))
+    return seq(*split, forward, backward)
+
+
+def _solve_steps(M, B, r, n: int, k: int, scalars, acc: Scalar, planes: tuple):
+    """Factor ``M`` (one matrix) and overwrite ``B[r]`` (n x k) with ``M^-1 B``; NaN if singular
+    (``planes``: :func:`_planes`)."""
     f = M.dtype
     _, _, _, tmp, singular = scalars
 
@@ -262,23 +419,8 @@ def _solve_steps(M, B, r, n: int, k: int, scalars, acc: Scalar):
                        BufferStore(B, tmp.get(), r + (p, j)))
         return loop("jb", 0, k, col)
 
-    def forward(j):  # L y = P b, L unit lower
-        return loop("i", 0, n, lambda i: seq(
-            acc.set(B[r + (i, j)]),
-            loop("t", 0, i, lambda t: acc.set(acc.get() - M[(i, t)] * B[r + (t, j)])),
-            BufferStore(B, acc.get(), r + (i, j))))
-
-    def backward(j):  # U x = y
-        def row(q):
-            i = n - 1 - q
-            return seq(acc.set(B[r + (i, j)]),
-                       loop("t", i + 1, n, lambda t: acc.set(acc.get() - M[(i, t)] * B[r + (t, j)])),
-                       BufferStore(B, acc.get() / M[(i, i)], r + (i, j)))
-        return loop("q", 0, n, row)
-
     poison = loop("i", 0, n, lambda i: loop("j", 0, k, lambda j: BufferStore(B, _nan(f), r + (i, j))))
-    return seq(lu_steps(M, (), n, *scalars, rhs=rhs),
-               loop("j", 0, k, lambda j: seq(forward(j), backward(j))),
+    return seq(lu_steps(M, (), n, *scalars, rhs=rhs), _substitutions(M, B, r, n, k, acc, planes),
                when(singular.get() != 0, poison))
 
 
@@ -292,9 +434,10 @@ def _solve_func(a: TensorType, b: TensorType):
 
     def matrix(r):
         copy = loop("i", 0, n, lambda i: loop("j", 0, n, lambda j: BufferStore(M, A[r + (i, j)], (i, j))))
-        return seq(copy, _copy(Bin, OUT, r, n, k), _solve_steps(M, OUT, r, n, k, scalars, acc))
+        return seq(copy, _copy(Bin, OUT, r, n, k), _solve_steps(M, OUT, r, n, k, scalars, acc, planes))
 
-    allocs = (M, acc.buffer) + tuple(s.buffer for s in scalars)
+    planes = _planes(f, n, k)
+    allocs = (M, acc.buffer) + tuple(s.buffer for s in scalars) + planes
     return hand_written_func((A, Bin, OUT), batched(a.shape[:-2], matrix), allocs)
 
 
@@ -314,9 +457,10 @@ def _inv_func(x: TensorType):
         copy = loop("i", 0, n, lambda i: loop("j", 0, n, lambda j: seq(
             BufferStore(M, X[r + (i, j)], (i, j)),
             BufferStore(OUT, _e.select(i == j, const(1, f), const(0, f)), r + (i, j)))))
-        return seq(copy, _solve_steps(M, OUT, r, n, n, scalars, acc))
+        return seq(copy, _solve_steps(M, OUT, r, n, n, scalars, acc, planes))
 
-    allocs = (M, acc.buffer) + tuple(s.buffer for s in scalars)
+    planes = _planes(f, n, n)
+    allocs = (M, acc.buffer) + tuple(s.buffer for s in scalars) + planes
     return hand_written_func((X, OUT), batched(x.shape[:-2], matrix), allocs)
 
 

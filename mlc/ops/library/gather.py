@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import DTypeError, ShapeError
+from ...errors import BoundsError, DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
@@ -65,8 +65,9 @@ def _check_indices(op: str, idx: TensorType) -> None:
 
 
 def _empty_axis(op: str, n: int, m: int) -> None:
-    if n == 0 and m > 0:
-        raise ShapeError(f"{op}: cannot take {m} element(s) from an empty axis")
+    if n == 0 and m > 0:  # any index is out of bounds there: NumPy's IndexError
+        raise BoundsError(f"{op}: index out of bounds: cannot take {m} element(s) from an empty axis "
+                          "(NumPy raises IndexError)")
 
 
 # ------------------------------------------------------------------ take

@@ -28,7 +28,7 @@ from ...ir.expr import BufferLoad, Call, Reduce
 from ...ir.functor import Mutator, post_order_dag, pre_order_nodes, substitute
 from ...ir.te import KEEP_TAG, ComputeOp, PlaceholderOp, Tensor
 
-__all__ = ["inline_stages", "INLINE_MAX_NODES"]
+__all__ = ["inline_stages", "INLINE_MAX_NODES", "LoadInliner"]
 
 #: A stage read from more than one place is inlined only up to this many IR nodes.
 INLINE_MAX_NODES = 24
@@ -58,10 +58,11 @@ def _load_counts(stages: list[Tensor]) -> tuple[dict[int, int], set[int]]:
     return counts, shared
 
 
-class _Inliner(Mutator):
-    """Replaces loads of inlined buffers by the (already inlined) bodies of their stages."""
+class LoadInliner(Mutator):
+    """Replaces each load of a buffer in ``inlined`` (``id(buffer)`` -> (its axes' variables, the
+    value at those axes), already inlined) by that value at the load's indices."""
 
-    def __init__(self, inlined: dict[int, tuple[ComputeOp, object]]):
+    def __init__(self, inlined: dict[int, tuple[tuple, object]]):
         self.inlined = inlined
 
     def visit_BufferLoad(self, load: BufferLoad):
@@ -69,8 +70,8 @@ class _Inliner(Mutator):
         entry = self.inlined.get(id(load.buffer))
         if entry is None:
             return load
-        op, body = entry
-        return substitute(body, {iv.var: idx for iv, idx in zip(op.axis, load.indices)})
+        axes, body = entry
+        return substitute(body, dict(zip(axes, load.indices)))
 
 
 def _inlinable(t: Tensor, outputs: set[int]) -> bool:
@@ -98,10 +99,10 @@ def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
     stages = _stages(outputs)
     counts, shared_with_reduction = _load_counts(stages)
     output_buffers = {id(t.buffer) for t in outputs}
-    inlined: dict[int, tuple[ComputeOp, object]] = {}
+    inlined: dict[int, tuple[tuple, object]] = {}
     rebuilt: dict[int, Tensor] = {}   # buffer id -> tensor of the rewritten stage
     new_ops: dict[int, ComputeOp] = {}
-    inliner = _Inliner(inlined)
+    inliner = LoadInliner(inlined)
     for t in stages:
         op = t.op
         if isinstance(op, PlaceholderOp):
@@ -115,7 +116,7 @@ def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
         if _inlinable(t, output_buffers) and (counts.get(id(t.buffer), 0) <= 1
                                                or _size(new_op.body[0]) <= INLINE_MAX_NODES) \
                 and not (id(t.buffer) in shared_with_reduction and _calls(new_op.body[0])):
-            inlined[id(t.buffer)] = (new_op, new_op.body[0])
+            inlined[id(t.buffer)] = (tuple(iv.var for iv in new_op.axis), new_op.body[0])
             continue
         rebuilt[id(t.buffer)] = Tensor(new_op, t.buffer, t.value_index)
     return [rebuilt[id(t.buffer)] for t in outputs]

@@ -29,10 +29,11 @@ from .fuse import fuse_ops
 from .lower import lower_to_tir
 from .plan import plan_memory
 from .simplify import simplify_algebra
+from .temporal_blocking import temporal_blocking
 from .views import reshape_to_view
 from .verify import verify_graph
 
-__all__ = ["GRAPH_PIPELINE", "run_graph_passes"]
+__all__ = ["GRAPH_PIPELINE", "CPU_GRAPH_PIPELINE", "run_graph_passes"]
 
 GraphPass = Callable[[Graph], Graph]
 
@@ -49,6 +50,15 @@ GRAPH_PIPELINE: tuple[GraphPass, ...] = (
     lower_to_tir,
     plan_memory,
     emit_main,
+)
+
+#: The pipeline of a program for a CPU target: time-step loops over stencils run several steps
+#: per sweep over tiles that stay in a core's cache (:mod:`.temporal_blocking`; its kernels are
+#: written as CPU loops: a GPU target would need its own).
+CPU_GRAPH_PIPELINE: tuple[GraphPass, ...] = (
+    *GRAPH_PIPELINE[:GRAPH_PIPELINE.index(lower_to_tir) + 1],
+    temporal_blocking,
+    *GRAPH_PIPELINE[GRAPH_PIPELINE.index(lower_to_tir) + 1:],
 )
 
 

@@ -28,12 +28,16 @@ True
 >>> z = te.compute((4,), lambda i: x[3 - i], name="z")
 >>> pointwise_update(te.create_prim_func([x, z]), 0, 1)
 False
+>>> m = te.placeholder((4, 4), "float32", "m")
+>>> t = te.compute((4, 4), lambda i, j: m[i, j] + m[j, i], name="t")
+>>> pointwise_update(te.create_prim_func([m, t]), 0, 1)
+False
 """
 from __future__ import annotations
 
 from ...ir.expr import BufferLoad, IntImm, Var
 from ...ir.functor import Mutator
-from ...ir.structural import structural_equal
+from ...ir.arith import same_expr
 from ...ir.tir import Block, BufferStore, PrimFunc
 
 __all__ = ["pointwise_update"]
@@ -59,7 +63,8 @@ def pointwise_update(func: PrimFunc, src: int, dst: int) -> bool:
     ((block, store),) = writes
     if block is None or block.init is not None or not _whole(block, store, out.static_shape()):
         return False
-    return all(b is block and structural_equal(ld.indices, store.indices) for b, ld in seen.loads if ld.buffer is x)
+    # (the same variables: ``m[j, i]`` is not at ``m[i, j]``'s element, though equal up to renaming)
+    return all(b is block and same_expr(tuple(ld.indices), tuple(store.indices)) for b, ld in seen.loads if ld.buffer is x)
 
 
 class _Accesses(Mutator):

@@ -5,7 +5,8 @@ convert_blocks_to_loops, lower_intrinsics, compact_buffers, flatten_buffers, sim
 lower_complex, partition_tiles, partition_selects, vectorize_loops, fold_horizontal, unroll_loops,
 fold_constants, eliminate_common_subexpressions (:mod:`.cse`).
 :func:`verify_bounds` (run by ``mlc.build`` for every backend) refuses accesses it
-proves out of bounds.
+proves out of bounds. The llvm backend runs :func:`share_vector_windows` and
+:func:`keep_vector_loops` after them.
 """
 from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
@@ -24,10 +25,13 @@ from .unroll import unroll_loops
 from .vectorize import vectorize_loops
 from .verify import verify_lowered, verify_well_formed
 from .verify_bounds import verify_bounds
+from .vector_windows import share_vector_windows
+from .keep_loops import keep_vector_loops
 
 __all__ = [
     "LOWER_PIPELINE", "lower", "run_passes", "expand_empty_reductions", "lower_init_block", "convert_blocks_to_loops",
     "flatten_buffers", "compact_buffers", "lower_intrinsics", "simplify", "simplify_expr", "verify_well_formed", "verify_lowered",
     "verify_bounds", "vectorize_loops", "partition_tiles", "partition_selects", "fold_constants",
     "fold_horizontal", "unroll_loops", "eliminate_common_subexpressions",
+    "share_vector_windows", "keep_vector_loops",
 ]

@@ -51,7 +51,7 @@ from ...ir.arith import Analyzer
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, cast, const, logical_and, logical_or
 from ...ir.functor import Mutator, pre_order_nodes, substitute, uses_var
 from ...ir.range_mutator import RangeMutator
-from ...ir.structural import structural_equal
+from ...ir.arith import same_expr
 from ...ir.te import access_regions
 from ...ir.tir import Block, BlockRealize, For, IfThenElse, PrimFunc
 
@@ -135,7 +135,7 @@ class _Expand(RangeMutator):
                     body = self.visit(node.body)
                     return substitute(body, {node.loop_var: node.min})
                 extents = [e for e in maybe_empty_reduce_extents(realize.block, self.analyzer)
-                           if not any(structural_equal(e, p) for p in self.positive)]
+                           if not any(same_expr(e, p) for p in self.positive)]
                 if extents:  # empty on some calls: decided when the kernel runs
                     empty = self.visit(_Empty().visit(node))
                     cond = extents[0] <= 0
@@ -161,7 +161,7 @@ class _Expand(RangeMutator):
         predicate, seen = const(True, "bool"), []
         ana = self.analyzer
         for c in (ana.simplify(c) for c in conds):
-            if not any(structural_equal(c, d) for d in seen):
+            if not any(same_expr(c, d) for d in seen):
                 seen.append(c)
                 predicate = logical_and(predicate, c)
         predicate = ana.simplify(predicate)

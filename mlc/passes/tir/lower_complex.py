@@ -464,14 +464,14 @@ class _LowerComplex(StatementScalars):
 
     @memoized
     def visit_Select(self, e: Select):
-        e = self.generic_visit(e)
+        e = self.visit_operands(e)
         if isinstance(e, Select) and dt.is_complex(e.dtype) and not dt.is_vector(e.dtype):
             return _make(_parts(e))
         return e
 
     @memoized
     def visit_Call(self, e: Call):
-        e = self.generic_visit(e)
+        e = self.visit_operands(e)
         if (isinstance(e, Call) and e.args and dt.is_complex(e.args[0].dtype)
                 and not dt.is_vector(e.args[0].dtype) and not self.native(e.op, e.args[0].dtype)):
             out = _math(e.op, self._once(e.args[0], True) if e.op in _REUSING else e.args[0])

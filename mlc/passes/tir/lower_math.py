@@ -97,7 +97,7 @@ class _LowerMath(StatementScalars):
 
     @memoized
     def visit_Call(self, e: Call):
-        e = self.generic_visit(e)
+        e = self.visit_operands(e)
         if not (isinstance(e, Call) and _expands(e, self.native)):
             return e
         key = expr_key(e)  # (a formula repeats a call: lower_complex's log z in z ** w)

@@ -26,6 +26,7 @@ from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
 from .fold_constants import fold_constants
 from .horizontal import fold_horizontal
+from .keep_loops import keep_vector_loops
 from .lower_complex import lower_complex
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
@@ -33,6 +34,7 @@ from .partition_selects import partition_selects
 from .partition_tiles import partition_tiles
 from .simplify import simplify
 from .unroll import unroll_loops
+from .vector_windows import share_vector_windows
 from .vectorize import vectorize_loops
 from .verify import verify_lowered, verify_well_formed
 
@@ -59,9 +61,10 @@ LOWER_PIPELINE: list[Pass] = [
 ]
 
 #: The passes that write loops out for a renderer (unrolled copies, horizontal folds, values
-#: bound once): the IR before them is the one a cost model reads (an unrolled loop is a loop
-#: of kind "unroll").
-RENDER_PASSES: tuple[Pass, ...] = (fold_horizontal, unroll_loops, eliminate_common_subexpressions)
+#: bound once, vector windows, loops kept): the IR before them is the one a cost model reads
+#: (an unrolled loop is a loop of kind "unroll").
+RENDER_PASSES: tuple[Pass, ...] = (fold_horizontal, unroll_loops, eliminate_common_subexpressions,
+                                   share_vector_windows, keep_vector_loops)
 
 
 def run_passes(func: PrimFunc, passes: Sequence[Pass], verify: bool | None = None) -> PrimFunc:

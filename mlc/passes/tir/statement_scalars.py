@@ -8,6 +8,9 @@ the formula's depth. :class:`StatementScalars` gives each such pass what it need
 the DAG's size: while it rewrites a store's value, :meth:`~StatementScalars.shared` turns
 each node used more than once into a load of a one-element ``local`` buffer stored just
 before the store (as :mod:`.integer_power` does), which a backend keeps in a register.
+A value under a branch of a select that reads memory the statement does not read on every
+path stays where it is: computed before the store, its loads would run where the condition
+guards them out (an index past the end, on the branch not taken).
 
 >>> from mlc.ir.buffer import decl_buffer
 >>> from mlc.ir.expr import call, const
@@ -28,6 +31,7 @@ def main(X: T.Buffer((1,), "float32"), B: T.Buffer((1,), "float32")):
 from __future__ import annotations
 
 from ...ir import dtype as dt
+from ...ir.arith import expr_key
 from ...ir.buffer import Buffer, decl_buffer
 from ...ir.expr import Binary, BufferLoad, Call, Cast, Not, PrimExpr, Select, const
 from ...ir.functor import Mutator, post_order_dag, pre_order_nodes
@@ -114,15 +118,42 @@ class StatementScalars(Mutator):
         #: the statement's slots by the value number of what they hold (one slot a value)
         self.slots: dict[int, PrimExpr] = {}
         self.count = self.count_slots = 0
+        #: how many branches of a select the visit is inside (their values are lazy)
+        self.guarded = 0
+        #: the keys of the loads the statement's value reads on every path (outside branches)
+        self.unguarded_loads: frozenset = frozenset()
+
+    def visit_operands(self, node):
+        """``node`` with its operands visited (:meth:`generic_visit`); a select's branches
+        (``Select``, ``if_then_else``) visited as lazy: a value there that reads memory stays
+        there (see the module docstring). A subclass's ``visit_Select`` and ``visit_Call``
+        visit their operands with this."""
+        branches = _lazy_branches(node)
+        if branches is None or self.pending is None:
+            return self.generic_visit(node)
+        cond = self.visit(node.cond if isinstance(node, Select) else node.args[0])
+        self.guarded += 1
+        try:
+            then, other = (self.visit(b) for b in branches)
+        finally:
+            self.guarded -= 1
+        if isinstance(node, Select):
+            return Select(cond, then, other, node.dtype)
+        return Call(node.op, (cond, then, other), node.dtype)
+
+    def visit_Select(self, e: Select):
+        return self.visit_operands(e)
 
     def visit_BufferStore(self, s: BufferStore):
         outer, self.pending = (self.pending, self.memo, self.numbers, self.slots), {}
         self.memo, self.numbers, self.slots = {}, ValueNumbers(), {}
+        outer_loads, self.unguarded_loads = self.unguarded_loads, _unguarded_loads(s.value)
         try:
             s = self.generic_visit(s)
             hoisted = self.pending
         finally:
             self.pending, self.memo, self.numbers, self.slots = outer
+            self.unguarded_loads = outer_loads
         if not hoisted:
             return s
         real = {}
@@ -164,12 +195,21 @@ class StatementScalars(Mutator):
 
     def slot(self, z: PrimExpr) -> PrimExpr:
         """A load of the local scalar that holds ``z``, computed before the statement (one
-        scalar a value)."""
+        scalar a value). Under a branch of ``if_then_else``, a ``z`` that reads memory is
+        ``z`` itself (see the module docstring)."""
+        if self.guarded and self._reads_guarded_memory(z):
+            return z
         key = self.numbers.key(z)
         slot = self.slots.get(key)
         if slot is None:
             slot = self.slots[key] = self._new_slot(z)
         return slot
+
+    def _reads_guarded_memory(self, z: PrimExpr) -> bool:
+        """Whether ``z`` loads memory (other than the statement's local scalars) that the
+        statement does not read on every path anyway."""
+        return any(isinstance(n, BufferLoad) and n.buffer.scope != "local" and expr_key(n) not in self.unguarded_loads
+                   for n in pre_order_nodes(z))
 
     def _new_slot(self, z: PrimExpr) -> PrimExpr:
         placeholder, values = self.pending.setdefault(z.dtype, (decl_buffer((1,), z.dtype, self.prefix,
@@ -177,6 +217,32 @@ class StatementScalars(Mutator):
         values.append((self.count_slots, z))
         self.count_slots += 1
         return BufferLoad(placeholder, (const(len(values) - 1, dt.INDEX),), z.dtype)
+
+
+def _lazy_branches(node) -> tuple[PrimExpr, PrimExpr] | None:
+    """The two branches of a select (``Select`` or ``if_then_else``): only the one taken
+    is evaluated, so a load in the other may be out of bounds. None for other nodes."""
+    if isinstance(node, Select):
+        return node.true_value, node.false_value
+    if isinstance(node, Call) and node.op == "if_then_else":
+        return node.args[1], node.args[2]
+    return None
+
+
+def _unguarded_loads(value: PrimExpr) -> frozenset:
+    """The keys of the loads ``value`` reads on every path: those not under a branch of a
+    select (a select's condition is read on every path)."""
+    keys, stack = set(), [value]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, BufferLoad):
+            keys.add(expr_key(n))
+        branches = _lazy_branches(n)
+        if branches is not None:
+            stack.append(n.cond if isinstance(n, Select) else n.args[0])
+        else:
+            stack.extend(children(n))
+    return frozenset(keys)
 
 
 class _Rename(Mutator):

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from ...ir.expr import Binary, BufferLoad, Call, Cast, IntImm, Not, Select
 from ...ir.functor import pre_order_nodes
-from ...ir.structural import structural_equal
+from ...ir.arith import same_expr
 from ..analysis import is_param
 from ..state import all_blocks
 from .columns import schedule_columns
@@ -98,7 +98,7 @@ def _stencil_pays(value, loads) -> bool:
     arithmetic (:data:`STENCIL_RECOMPUTE_OPS`)."""
     points = []
     for n in loads:
-        if not any(structural_equal(tuple(n.indices), p) for p in points):
+        if not any(same_expr(tuple(n.indices), p) for p in points):
             points.append(tuple(n.indices))
     if len(points) <= 1:
         return True

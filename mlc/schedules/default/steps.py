@@ -20,7 +20,7 @@ from ...target import DEFAULT_CACHES
 from ..intrinsics.x86 import has_vnni
 from .patterns import constant_extent, view
 
-__all__ = ["CpuInfo", "attempt", "restore", "choose", "Knobs", "parallel_loops", "vectorize_innermost",
+__all__ = ["CpuInfo", "attempt", "restore", "choose", "decide", "Knobs", "parallel_loops", "vectorize_innermost",
            "parallelize_outer",
            "vector_split", "REGISTERS_FREE", "register_rows", "row_tile_options",
            "parallel_depth", "MIN_PARALLEL_WORK", "JOBS_PER_CORE", "SYMBOLIC_EXTENT_ESTIMATE",
@@ -92,10 +92,21 @@ def choose(sch, cpu: CpuInfo, name: str, options, default: int) -> int:
     or off, a parallel depth): ``default`` for the default rules; with ``cpu.knobs`` set
     (a design space, :mod:`mlc.tune.space`), one of ``options`` (ints; ``default`` among
     them) drawn by that function, so the default rules are one point of the space."""
-    if cpu.knobs is None:
+    return decide(sch, cpu.knobs, name, options, default)
+
+
+def decide(sch, knobs: Knobs | None, name: str, options, default: int) -> int:
+    """:func:`choose` with the ``knobs`` given (the GPU rules take theirs as an argument):
+    ``default`` where ``knobs`` is None or ``options`` holds nothing else, else what
+    ``knobs(sch, name, options, default)`` takes (``default`` first among the options).
+
+    >>> decide(None, None, "threads", [32, 64], 64)
+    64
+    """
+    if knobs is None:
         return default
     options = list(dict.fromkeys([default, *options]))
-    return default if len(options) == 1 else int(cpu.knobs(sch, name, options, default))
+    return default if len(options) == 1 else int(knobs(sch, name, options, default))
 
 
 def restore(sch, saved) -> None:

@@ -57,6 +57,14 @@ reduction knows, into a 0-d output): the CUDA backend runs it as a kernel of one
 thread, with a :class:`~mlc.errors.PerformanceWarning` that names the statement
 where it has more than 64 loop iterations. Never a silently single-threaded kernel.
 
+Every decision a rule takes is a named choice with its default (:func:`~.steps.decide`):
+``wgmma.tile``, ``tensor_core.tile``, ``tensor_core.split_k``, ``tensor_core.intrinsics``,
+``matmul.tile``, ``matmul.split_k``, ``matmul.simt``, ``matmul.stages``, ``rows.threads``,
+``reduction.threads``, ``elementwise.vector``, ``elementwise.threads``. Without ``knobs``
+each takes its default and nothing is sampled; :func:`mlc.tune.space.gpu_rules_space`
+samples them, so the default schedule is the point of that space taking every default
+(``mlc.tune.space.default_point``) and tuning starts from it.
+
 A function an op wrote by hand (a sort, a scan, a factorization) has no
 blocks for these rules: :data:`GPU_RULES` gives it its op's GPU kernel, or
 runs its batch loops one per thread (:mod:`.gpu_hand_written`).
@@ -85,20 +93,26 @@ from ..intrinsics.cuda import WMMA_TILE, schedule_wmma_matmul
 from ..state import all_blocks
 from ..default.cpu import inline_injective
 from .hand_written import hand_written_for_gpu
-from .wgmma import WGMMA_TILES, WgmmaTile
+from .wgmma import WGMMA_TILES, WgmmaTile, plain_matmul_shape
 from .fetch import VECTOR_LANES, vector_fetch
 from .simt import schedule_simt_matmul, simt_fits
 from ..default.patterns import is_canonical, view
 from ..default.rules import TargetRules
-from ..default.steps import attempt
+from ..default.steps import Knobs, attempt, decide
 
 __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
            "matmul_tile", "schedule_shared_matmul", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS",
-           "TENSOR_CORE_WARPS", "tensor_core_tile", "split_k", "split_k_factor", "SPLIT_K_MIN_BLOCKS", "tensor_core_matmul_extents", "tensor_core_tiles", "TensorCoreTile", "TENSOR_CORE_VARIANTS",
-           "MATMUL_STAGES", "gpu_rows", "ROW_SHARED_BYTES", "WGMMA_DEFAULT", "WGMMA_ARCHS", "wgmma_tile", "target_arch"]
+           "TENSOR_CORE_WARPS", "tensor_core_tile", "split_k", "split_k_factor", "split_k_factors", "wgmma_rule", "SPLIT_K_MIN_BLOCKS", "tensor_core_matmul_extents", "tensor_core_tiles", "TensorCoreTile", "TENSOR_CORE_VARIANTS",
+           "MATMUL_STAGES", "MATMUL_STAGE_CHOICES", "THREAD_CHOICES", "thread_choices", "TENSOR_CORE_INTRINSICS", "gpu_rows", "ROW_SHARED_BYTES", "WGMMA_DEFAULT", "WGMMA_ARCHS", "wgmma_tile", "target_arch"]
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
+#: The threads per block a design space may give the row, reduction and elementwise rules
+#: instead of their defaults (powers of two, at most the GPU's limit).
+THREAD_CHOICES = (32, 64, 128, 256, 512, 1024)
+#: The tensor-core intrinsics a design space may use (mlc.schedules.intrinsics.cuda.VARIANTS);
+#: the default rule's is the first.
+TENSOR_CORE_INTRINSICS = ("wmma", "mma")
 #: Reductions shorter than this run in one thread each (the spatial rule).
 MIN_CROSS_THREAD = 64
 #: The longest row (in bytes) gpu_rows keeps in shared memory: 4096 float32, a quarter of
@@ -165,6 +179,8 @@ MATMUL_TILES = ((16, 16, 8, 8, 16), (16, 16, 4, 4, 8), (8, 8, 4, 4, 8))
 #: static limit); within noise of two and four stages, ahead of ordinary loads (the same
 #: results file).
 MATMUL_STAGES = 3
+#: The pipeline depths a design space may give the matmul rules (1: ordinary loads).
+MATMUL_STAGE_CHOICES = (1, 2, 3)
 #: The matmul rule warp-tiles (:func:`~.simt.schedule_simt_matmul`: A's shared tile
 #: transposed, B's permuted, conflict-free ``LDS.128``) where :func:`~.simt.simt_fits`: on an
 #: H100 well ahead of the thread-tiled rule on float32 GEMMs, batched ones and the MLP (the
@@ -196,6 +212,16 @@ def _plain(sch, block):
     return (v, [iv.iter_type for iv in v.block.iter_vars]) if is_canonical(v) else None
 
 
+def thread_choices(work: int, max_threads: int) -> list[int]:
+    """The threads per block a design space may give ``work`` parallel items: those of
+    :data:`THREAD_CHOICES` within ``max_threads`` and no more than a warp beyond the work.
+
+    >>> thread_choices(200, 1024), thread_choices(5, 1024)
+    ([32, 64, 128, 256], [32])
+    """
+    return [t for t in THREAD_CHOICES if t <= max_threads and t <= max(32, _pow2_at_least(work, 1 << 30))]
+
+
 def _pow2_at_least(n: int, cap: int) -> int:
     t = 1
     while t < n and t < cap:
@@ -222,19 +248,34 @@ def tensor_core_matmul_extents(sch, func_name: str, name: str) -> list[int] | No
     return ext
 
 
-def gpu_tensor_core_matmul(sch, func_name: str, name: str):
+def gpu_tensor_core_matmul(sch, func_name: str, name: str, max_threads: int = THREADS, knobs: Knobs | None = None,
+                           max_shared: int | None = None):
+    """Rule 0 (module docstring). With ``knobs`` (a design space) its decisions are open:
+    ``tensor_core.tile`` (the block: any of :data:`TENSOR_CORE_VARIANTS` that divides the
+    shape and fits ``max_shared`` bytes), ``tensor_core.split_k`` (the parts of k, where not
+    batched) and ``tensor_core.intrinsics`` (:data:`TENSOR_CORE_INTRINSICS`), each defaulting
+    to what the rule picks without them."""
     ext = tensor_core_matmul_extents(sch, func_name, name)
     if ext is None:
         return None
     m, n, k = ext[-3:]
     tile = _tensor_core_block(m, n, k, math.prod(ext[:-3]))
-    splits = 1 if len(ext) > 3 else split_k_factor((m // tile.shape[0]) * (n // tile.shape[1]), k, tile.shape[2])
+    if knobs is not None:
+        others = [t for t in tensor_core_tiles(m, n, k, TENSOR_CORE_VARIANTS) if t != tile and
+                  (max_shared is None or t.shared_bytes <= max_shared)]
+        tiles = [tile, *others]
+        tile = tiles[decide(sch, knobs, "tensor_core.tile", list(range(len(tiles))), 0)]
+    blocks = (m // tile.shape[0]) * (n // tile.shape[1])
+    splits = 1 if len(ext) > 3 else split_k_factor(blocks, k, tile.shape[2])
+    if len(ext) == 3:
+        splits = decide(sch, knobs, "tensor_core.split_k", split_k_factors(k, tile.shape[2]), splits)
+    intrinsics = TENSOR_CORE_INTRINSICS[decide(sch, knobs, "tensor_core.intrinsics", [0, 1], 0)]
     if splits > 1:  # few blocks, a long k: each of `splits` parts of k a batch of blockIdx.z
         partial = split_k(sch, func_name, name, splits)
-        _tensor_core_block(m, n, k // splits, splits).schedule(sch, partial, func_name)
-        gpu_spatial(sch, func_name, name)  # the sum of the parts, a thread an element
+        _tensor_core_block(m, n, k // splits, splits).schedule(sch, partial, func_name, variant=intrinsics)
+        gpu_spatial(sch, func_name, name, max_threads, knobs)  # the sum of the parts, a thread an element
         return {name, partial}
-    tile.schedule(sch, name, func_name)  # tensorize refuses what is not this matmul
+    tile.schedule(sch, name, func_name, variant=intrinsics)  # tensorize refuses what is not this matmul
     return {name}
 
 
@@ -281,9 +322,12 @@ def target_arch(target) -> str:
     return getter(target) if getter is not None else ""
 
 
-def _wgmma_rule(sch, func_name: str, target) -> bool:
-    """Whether the function became the wgmma kernel (module docstring)."""
-    if not WGMMA_DEFAULT or target is None or target_arch(target) not in WGMMA_ARCHS:
+def wgmma_rule(sch, func_name: str, arch: str, knobs: Knobs | None = None) -> bool:
+    """Whether the function became the wgmma kernel (module docstring) on a GPU of ``arch``.
+    With ``knobs`` (a design space) ``wgmma.tile`` picks any block of :data:`WGMMA_TILES`
+    that divides the shape, or none (the other rules then), by default what the rule picks
+    without them (:func:`wgmma_tile` where :data:`WGMMA_DEFAULT`, else none)."""
+    if (not WGMMA_DEFAULT and knobs is None) or arch not in WGMMA_ARCHS:
         return False
     func = sch.mod[func_name]
     names = _names(sch, func_name)
@@ -292,7 +336,14 @@ def _wgmma_rule(sch, func_name: str, target) -> bool:
                                                   for s in shapes):
         return False
     (m, k), (_, n) = ((e.value for e in s) for s in shapes[:2])
-    tile = wgmma_tile(m, n, k)
+    tile = wgmma_tile(m, n, k) if WGMMA_DEFAULT else None
+    if knobs is not None:
+        tiles = [t for t in WGMMA_TILES if m % t.block_m == 0 and n % t.block_n == 0 and k % t.block_k == 0]
+        if not tiles or plain_matmul_shape(func, names[0]) is None:  # the kernel would refuse it
+            return False
+        none = len(tiles)  # the last option: no wgmma kernel
+        tile = (tiles + [None])[decide(sch, knobs, "wgmma.tile", list(range(none + 1)),
+                                       none if tile is None else tiles.index(tile))]
     if tile is None:
         return False
     try:
@@ -326,6 +377,19 @@ def split_k_factor(blocks: int, k: int, step: int) -> int:
     return s
 
 
+def split_k_factors(k: int, step: int) -> list[int]:
+    """The parts a reduction of ``k`` (in whole ``step``s) may be split into: powers of two
+    up to :data:`SPLIT_K_MAX`, each part at least :data:`SPLIT_K_MIN_DEPTH` deep.
+
+    >>> split_k_factors(4096, 32), split_k_factors(256, 32)
+    ([1, 2, 4, 8, 16], [1])
+    """
+    out = [1]
+    while 2 * out[-1] <= SPLIT_K_MAX and k % (2 * out[-1] * step) == 0 and k // (2 * out[-1]) >= SPLIT_K_MIN_DEPTH:
+        out.append(2 * out[-1])
+    return out
+
+
 def split_k(sch, func_name: str, name: str, splits: int) -> str:
     """Split the reduction of matmul block ``name`` (``C[..., i, j] += ...``, k its last loop)
     into ``splits`` parts: a new block computes each part's sums into ``C_rf[part, ..., i, j]``
@@ -357,7 +421,11 @@ def tensor_core_tile(m: int, n: int, k: int, batch: int = 1) -> TensorCoreTile |
     return fitting[0] if fitting else None
 
 
-def gpu_matmul(sch, func_name: str, name: str):
+def gpu_matmul(sch, func_name: str, name: str, max_threads: int = THREADS, knobs: Knobs | None = None):
+    """Rule 1 (module docstring). With ``knobs`` (a design space) its decisions are open:
+    ``matmul.tile`` (any of :data:`MATMUL_TILES`), ``matmul.split_k`` (where no epilogue is
+    to be fused), ``matmul.simt`` (the warp-tiled kernel where it fits) and ``matmul.stages``
+    (:data:`MATMUL_STAGE_CHOICES`), each defaulting to what the rule picks without them."""
     block = sch.get_block(name, func_name)
     found = _plain(sch, block)
     if found is None:
@@ -371,19 +439,27 @@ def gpu_matmul(sch, func_name: str, name: str):
     if ext is None or ext[nb] < 32 or ext[nb + 1] < 32 or math.prod(ext[:nb]) > MAX_GRID_Z:
         return None
     tile = matmul_tile(ext[nb], ext[nb + 1], math.prod(ext[:nb]))
+    tile = MATMUL_TILES[decide(sch, knobs, "matmul.tile", list(range(len(MATMUL_TILES))), MATMUL_TILES.index(tile))]
     blocks = -(-ext[nb] // (tile[0] * tile[2])) * -(-ext[nb + 1] // (tile[1] * tile[3]))
-    splits = split_k_factor(blocks, ext[-1], tile[4]) if nb == 0 and not sch.get_consumers(block) else 1
+    splits = 1
+    if nb == 0 and not sch.get_consumers(block):
+        splits = decide(sch, knobs, "matmul.split_k", split_k_factors(ext[-1], tile[4]),
+                        split_k_factor(blocks, ext[-1], tile[4]))
     if splits > 1:  # few blocks, a long k, no epilogue to fuse: split-K, as the tensor-core rule does
+        stages = decide(sch, knobs, "matmul.stages", list(MATMUL_STAGE_CHOICES), MATMUL_STAGES)
         partial = split_k(sch, func_name, name, splits)
         schedule_shared_matmul(sch, sch.get_block(partial, func_name),
-                               matmul_tile(ext[0], ext[1], splits), stages=MATMUL_STAGES,
-                               async_copy=MATMUL_STAGES > 1)
-        gpu_spatial(sch, func_name, name)
+                               matmul_tile(ext[0], ext[1], splits), stages=stages,
+                               async_copy=stages > 1)
+        gpu_spatial(sch, func_name, name, max_threads, knobs)
         return {name, partial}
-    if MATMUL_SIMT and simt_fits(ext[nb], ext[nb + 1], ext[-1], math.prod(ext[:nb])):
-        copy = schedule_simt_matmul(sch, block, stages=MATMUL_STAGES)
+    simt = simt_fits(ext[nb], ext[nb + 1], ext[-1], math.prod(ext[:nb]))
+    simt = simt and decide(sch, knobs, "matmul.simt", [0, 1], int(MATMUL_SIMT))
+    stages = decide(sch, knobs, "matmul.stages", list(MATMUL_STAGE_CHOICES), MATMUL_STAGES)
+    if simt:
+        copy = schedule_simt_matmul(sch, block, stages=stages)
     else:
-        copy = schedule_shared_matmul(sch, block, tile, stages=MATMUL_STAGES, async_copy=MATMUL_STAGES > 1)
+        copy = schedule_shared_matmul(sch, block, tile, stages=stages, async_copy=stages > 1)
     handled = {name}
     for consumer in sch.get_consumers(copy):  # an elementwise epilogue (bias, relu) joins the write-back
         consumer_name = view(sch, consumer).block.name_hint
@@ -445,7 +521,10 @@ def matmul_tile(m: int, n: int, batch: int = 1) -> tuple[int, int, int, int, int
     return MATMUL_TILES[-1]
 
 
-def gpu_reduction(sch, func_name: str, name: str, max_threads: int = THREADS):
+def gpu_reduction(sch, func_name: str, name: str, max_threads: int = THREADS, knobs: Knobs | None = None):
+    """Rule 2 (module docstring); with ``knobs`` (a design space) ``reduction.cross_thread``
+    (threads across the reduction, or one thread an output: rule 3) and ``reduction.threads``
+    (:data:`THREAD_CHOICES`) are open."""
     block = sch.get_block(name, func_name)
     found = _plain(sch, block)
     if found is None:
@@ -462,14 +541,19 @@ def gpu_reduction(sch, func_name: str, name: str, max_threads: int = THREADS):
     reduce_size = 1
     for e in ext[n_spatial:]:
         reduce_size *= e
-    if reduce_size < MIN_CROSS_THREAD:
+    cross = reduce_size >= MIN_CROSS_THREAD
+    if knobs is not None and not decide(sch, knobs, "reduction.cross_thread", [1, 0], int(cross)):
+        return gpu_spatial(sch, func_name, name, max_threads, knobs)  # one thread an output
+    if not cross:
         return None
     loops = sch.get_loops(block)
     spatial = sch.fuse(*loops[:n_spatial]) if n_spatial > 1 else (loops[0] if n_spatial else None)
     red = sch.fuse(*loops[n_spatial:]) if len(loops) - n_spatial > 1 else loops[n_spatial]
     if spatial is not None:
         sch.bind(spatial, "blockIdx.x")
-    _across_threads(sch, red, _pow2_at_least(reduce_size, min(THREADS, max_threads)))
+    threads = _pow2_at_least(reduce_size, min(THREADS, max_threads))
+    threads = decide(sch, knobs, "reduction.threads", thread_choices(reduce_size, max_threads), threads)
+    _across_threads(sch, red, threads)
     return {name}
 
 
@@ -482,7 +566,10 @@ def _across_threads(sch, loop, threads: int) -> None:
     sch.bind(inner, "threadIdx.x")
 
 
-def gpu_spatial(sch, func_name: str, name: str, max_threads: int = THREADS):
+def gpu_spatial(sch, func_name: str, name: str, max_threads: int = THREADS, knobs: Knobs | None = None):
+    """Rule 3 (module docstring); with ``knobs`` (a design space) ``elementwise.lanes``
+    (each thread's vector: :data:`VECTOR_LANES`, 2 or 1 where they divide the work) and
+    ``elementwise.threads`` (:data:`THREAD_CHOICES`) are open."""
     block = sch.get_block(name, func_name)
     most = min(THREADS, max_threads)
     loops = sch.get_loops(block)
@@ -502,23 +589,30 @@ def gpu_spatial(sch, func_name: str, name: str, max_threads: int = THREADS):
     for _, rv in outer:
         total = total * rv.extent.value if total is not None and isinstance(rv.extent, IntImm) else None
     split = None
-    if not reduce_values and total is not None and total % VECTOR_LANES == 0 and total >= 2 * VECTOR_LANES:
+    choices = thread_choices(total or most, max_threads)
+    widths = [w for w in (VECTOR_LANES, 2) if not reduce_values and total is not None and total % w == 0 and
+              total >= 2 * w]
+    lanes = decide(sch, knobs, "elementwise.lanes", widths + [1], widths[0] if VECTOR_LANES in widths else 1)
+    if lanes > 1:
         # vectorize may refuse where it cannot prove the lanes independent (a tuple-valued
         # stage of 2 x 3 x 2 whose lanes cross rows): then one element a thread
-        split = attempt(sch, _vector_threads, fused, max(1, min(most, total // VECTOR_LANES)))
+        split = attempt(sch, _vector_threads, fused, max(1, min(most, total // lanes)), knobs,
+                        thread_choices(total // lanes, max_threads), lanes)
     if split is None:
         threads = most if total is None else max(1, min(most, total))
-        split = sch.split(fused, [None, threads])
+        split = sch.split(fused, [None, decide(sch, knobs, "elementwise.threads", choices, threads)])
     b, t = split
     sch.bind(b, "blockIdx.x")
     sch.bind(t, "threadIdx.x")
     return {name}
 
 
-def _vector_threads(sch, fused, threads: int):
-    """``fused`` split into blocks, ``threads`` threads and a vectorized loop of
-    :data:`VECTOR_LANES` (each thread: one aligned vector); the block and thread loops."""
-    b, t, lanes = sch.split(fused, [None, threads, VECTOR_LANES])
+def _vector_threads(sch, fused, threads: int, knobs: Knobs | None = None, choices=(), lanes: int = VECTOR_LANES):
+    """``fused`` split into blocks, ``threads`` threads (or another of ``choices`` that
+    ``knobs`` takes) and a vectorized loop of ``lanes`` (each thread: one aligned vector);
+    the block and thread loops."""
+    threads = decide(sch, knobs, "elementwise.threads", list(choices), threads)
+    b, t, lanes = sch.split(fused, [None, threads, lanes])
     sch.vectorize(lanes)
     return b, t
 
@@ -527,7 +621,8 @@ def _vector_threads(sch, fused, threads: int):
 GPU_BLOCK_RULES = [gpu_tensor_core_matmul, gpu_matmul, gpu_reduction, gpu_spatial]
 
 
-def gpu_rows(sch, func_name: str, max_threads: int = THREADS, max_row_bytes: int = ROW_SHARED_BYTES):
+def gpu_rows(sch, func_name: str, max_threads: int = THREADS, max_row_bytes: int = ROW_SHARED_BYTES,
+             knobs: Knobs | None = None):
     """A function of row reductions feeding one elementwise output over the same rows
     (softmax, layer_norm, a row's sum and what divides by it): one kernel, a thread block
     per row. The row is fetched once into shared memory, every reduction reads it there
@@ -576,6 +671,7 @@ def gpu_rows(sch, func_name: str, max_threads: int = THREADS, max_row_bytes: int
     if not rows_buffer or row_bytes > min(ROW_SHARED_BYTES, max_row_bytes):
         return None
     threads = _pow2_at_least(cols, min(THREADS, max_threads))
+    threads = decide(sch, knobs, "rows.threads", thread_choices(cols, max_threads), threads)
     *row_loops, col = sch.get_loops(sch.get_block(names[-1], func_name))
     row = sch.fuse(*row_loops) if len(row_loops) > 1 else row_loops[0]
     _, col_thread = sch.split(col, [None, threads])
@@ -614,23 +710,25 @@ def _rules_for(target) -> tuple[list, DeviceLimits]:
     return rules, limits
 
 
-def schedule_gpu(sch, func_name: str, target=None) -> None:
+def schedule_gpu(sch, func_name: str, target=None, knobs: Knobs | None = None) -> None:
     """Schedule function ``func_name`` of ``sch`` for the GPU ``target``, in place (module
-    docstring)."""
+    docstring). ``knobs`` (a design space, :func:`mlc.tune.space.gpu_rules_space`) takes the
+    decisions the rules leave open (tiles, stages, the GEMM kernel, threads, vectors); None
+    takes each one's default: the default schedule is the point of that space taking every
+    default."""
     rules, limits = _rules_for(target)
     threads = limits.max_threads_per_block
     inline_injective(sch, func_name, None)  # the CPU's rule; it does not look at the CPU
-    if _wgmma_rule(sch, func_name, target):
+    if target is not None and wgmma_rule(sch, func_name, target_arch(target), knobs):
         return
-    if attempt(sch, gpu_rows, func_name, threads, limits.max_shared_memory_per_block) is not None:
+    if attempt(sch, gpu_rows, func_name, threads, limits.max_shared_memory_per_block, knobs) is not None:
         return
     handled: set[str] = set()
     for name in _names(sch, func_name):
         if name in handled:  # inlined by an earlier block's rule (a matmul's epilogue)
             continue
         for rule in rules:
-            done = attempt(sch, rule, func_name, name, *((threads,) if rule in (gpu_reduction, gpu_spatial)
-                                                          else ()))
+            done = attempt(sch, rule, func_name, name, threads, knobs)
             if done is not None:
                 handled |= done
                 break

@@ -5,13 +5,15 @@ tile sizes, thread counts and vector widths.
 schedule does), then gives each block, in program order, the first rule that
 takes it:
 
-0. **tensor cores**: a float16 matmul into float32 (batched or not, M, N, K
-   multiples of 16) gets one of the blocks of
+0. **tensor cores**: the default rules' own GEMM rules with their choices drawn
+   uniformly (:func:`~mlc.schedules.gpu.default.wgmma_rule`,
+   :func:`~mlc.schedules.gpu.default.gpu_tensor_core_matmul`): a float16 matmul into
+   float32 (batched or not, M, N, K multiples of 16) gets one of the blocks of
    :data:`~mlc.schedules.gpu.default.TENSOR_CORE_VARIANTS` that divide it (warps,
-   fragments a warp, k step, cp.async pipeline depth), sampled, as WMMA calls or
-   as ldmatrix + mma.sync (sampled); on a target naming sm_90 or sm_90a a function that
-   is exactly such a matmul also samples among the warpgroup-MMA blocks
-   (:data:`~mlc.schedules.gpu.wgmma.WGMMA_TILES`, ``sch.wgmma_gemm``);
+   fragments a warp, k step, cp.async pipeline depth), a split of k where not batched,
+   as WMMA calls or as ldmatrix + mma.sync; on a target naming sm_90 or sm_90a a function
+   that is exactly such a matmul first draws among the warpgroup-MMA blocks
+   (:data:`~mlc.schedules.gpu.wgmma.WGMMA_TILES`, ``sch.wgmma_gemm``) and none;
 1. **multi-level tiling** of a reduction with reuse (a read that some spatial
    iterator does not index: matmul, batch matmul, conv): spatial loops in four
    levels ``S0 S1 S2 S3`` (grid blocks, threads, and a per-thread register tile
@@ -22,13 +24,15 @@ takes it:
    sampled choice, every read staged in ``shared`` memory per ``R0`` step
    (``cache_read`` + ``compute_at``), fetched cooperatively by the block's
    threads with a sampled vector width; a sampled unroll of ``R1``;
-2. **row reductions** (sums, max, the parts of softmax): either one block per
-   output element whose sampled number of threads (a power of two) reduce it
-   together — a cross-thread reduction, lowered to warp shuffles — or one thread
-   per output element with a sampled number of threads per block;
-3. **elementwise** (and anything else with loops): all loops fused, split by a
-   sampled number of threads per block, with a sampled vector width (4 lanes
-   where it divides the size).
+2. **row reductions** (sums, max, the parts of softmax): the default rules' reduction
+   rule with its choices drawn uniformly (:func:`~mlc.schedules.gpu.default.gpu_reduction`):
+   either one block per output element whose sampled number of threads (a power of
+   two) reduce it together — a cross-thread reduction, lowered to warp shuffles — or
+   one thread per output element with a sampled number of threads per block;
+3. **elementwise** (and anything else with loops): the default rules' elementwise rule
+   with its choices drawn uniformly (:func:`~mlc.schedules.gpu.default.gpu_spatial`): all
+   loops fused, split by a sampled number of threads per block, with a sampled vector
+   width (4 or 2 lanes where it divides the size, or none).
 
 Every point respects the device's limits (:class:`GpuInfo`, from the target's
 :class:`~mlc.target.DeviceLimits`: threads per block,
@@ -41,12 +45,11 @@ when it compiles (a candidate over them is a recorded build error).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...errors import MLCError
-from ...ir.arith import uses_any
 from ...ir.expr import Var
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Block
@@ -54,15 +57,12 @@ from ...target import DeviceLimits
 from ..schedule import Schedule
 from ..default.cpu import inline_injective
 from ..default.patterns import constant_extent, is_canonical, view, view_by_name
-from .default import TENSOR_CORE_VARIANTS, WGMMA_ARCHS, tensor_core_matmul_extents, tensor_core_tiles
-from .wgmma import HOPPER_SHARED_BYTES, WGMMA_TILES, WgmmaTile, plain_matmul_shape
+from .default import THREAD_CHOICES, gpu_reduction, gpu_spatial, gpu_tensor_core_matmul, wgmma_rule
 from ..default.steps import attempt
 
-__all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES"]
+__all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES", "uniform_knob"]
 
 _LIMITS = DeviceLimits()
-#: threads per block the row and elementwise rules sample from (powers of two, at most the limit)
-THREAD_CHOICES = (32, 64, 128, 256, 512, 1024)
 #: vector widths of elementwise threads and cooperative fetches
 VECTOR_CHOICES = (1, 2, 4)
 
@@ -84,6 +84,8 @@ class GpuInfo:
     #: the architecture the target names ("sm_90", "sm_90a": the wgmma blocks join the
     #: tensor-core choices; a target naming none keeps the space the same on every machine)
     arch: str = ""
+    #: the target itself, for the default rules' space (None: a GPU of the default limits)
+    target: object = field(default=None, compare=False, repr=False)
 
     @staticmethod
     def from_target(target) -> GpuInfo:
@@ -91,7 +93,7 @@ class GpuInfo:
         limits = target.limits
         return GpuInfo(limits.max_threads_per_block, limits.max_shared_memory_per_block,
                        warp=limits.warp_size, max_dynamic_shared_bytes=limits.max_dynamic_shared_memory_per_block,
-                       arch=getattr(target, "arch", "") or "")
+                       arch=getattr(target, "arch", "") or "", target=target)
 
 
 def _names(func) -> list[str]:
@@ -129,40 +131,15 @@ def _pick(sch, choices: list[int]) -> int:
 
 # ----------------------------------------------------------------- the rules
 
-#: The tensor-core intrinsics a point may use (mlc.schedules.intrinsics.cuda.VARIANTS).
-TENSOR_CORE_INTRINSICS = ("wmma", "mma")
+def uniform_knob(sch: Schedule, name: str, options: list[int], default: int) -> int:
+    """A default rule's open decision drawn uniformly (the generic space's draws)."""
+    return int(sch.sample_categorical(options, [1.0] * len(options)))
 
 
 def _tensor_core(sch: Schedule, func_name: str, name: str, info: GpuInfo):
-    """A float16 matmul on tensor cores: a sampled block and intrinsics (rule 0)."""
-    ext = tensor_core_matmul_extents(sch, func_name, name)
-    if ext is None:
-        return None
-    tiles = tensor_core_tiles(*ext[-3:], tiles=TENSOR_CORE_VARIANTS)
-    hopper = _wgmma_tiles(sch, func_name, name, ext, info)
-    if not tiles and not hopper:
-        return None
-    tile = (tiles + hopper)[int(sch.sample_categorical(list(range(len(tiles) + len(hopper))),
-                                                       [1.0] * (len(tiles) + len(hopper))))]
-    if isinstance(tile, WgmmaTile):  # a Hopper kernel: an sm_90 GPU's shared memory
-        _check("bytes of shared memory", tile.shared_bytes, max(info.max_dynamic_shared_bytes, HOPPER_SHARED_BYTES),
-               name)
-        tile.schedule(sch, name, func_name)
-        return True
-    _check("bytes of shared memory", tile.shared_bytes, info.max_dynamic_shared_bytes, name)
-    intrinsics = TENSOR_CORE_INTRINSICS[int(sch.sample_categorical([0, 1], [0.5, 0.5]))]
-    tile.schedule(sch, name, func_name, variant=intrinsics)
-    return True
-
-
-def _wgmma_tiles(sch: Schedule, func_name: str, name: str, ext: list[int], info: GpuInfo) -> list:
-    """The wgmma blocks (WGMMA_TILES) that divide a float16 matmul function of exactly one block
-    (the wgmma kernel's shape), on an sm_90a target; none elsewhere."""
-    if info.arch not in WGMMA_ARCHS or len(ext) != 3 or _names(sch.mod[func_name]) != [name] or \
-            plain_matmul_shape(sch.mod[func_name], name) is None:
-        return []
-    m, n, k = ext
-    return [t for t in WGMMA_TILES if m % t.block_m == 0 and n % t.block_n == 0 and k % t.block_k == 0]
+    """A float16 matmul on tensor cores: the default rule's, its choices drawn (rule 0)."""
+    return gpu_tensor_core_matmul(sch, func_name, name, info.max_threads, uniform_knob,
+                                  info.max_dynamic_shared_bytes)
 
 
 def _tile(sch: Schedule, func_name: str, name: str, info: GpuInfo):
@@ -236,69 +213,16 @@ def _stage(sch: Schedule, block, index: int, anchor, above: int, threads: int, u
 
 
 def _rows(sch: Schedule, func_name: str, name: str, info: GpuInfo):
-    """A reduction: cross-thread (one block per output) or one thread per output (rule 2)."""
+    """A reduction: the default rule's, its choices drawn (rule 2)."""
     v = view_by_name(sch.mod[func_name], name)
-    kinds = _plain(v)
-    if kinds is None or not v.block.is_reduction or "reduce" not in kinds:
+    if _plain(v) is None:
         return None
-    if "spatial" in kinds[kinds.index("reduce"):]:  # spatial loops inside the reduction: not a row
-        return None
-    n_spatial = kinds.index("reduce")
-    ext = [constant_extent(f) for f in v.loops]
-    reduce_size, rows = math.prod(ext[n_spatial:]), math.prod(ext[:n_spatial])
-    modes = ["cross"] + (["per_thread"] if n_spatial else [])
-    mode = modes[int(sch.sample_categorical(list(range(len(modes))), [1.0] * len(modes)))] \
-        if len(modes) > 1 else modes[0]
-    block = sch.get_block(name, func_name)
-    loops = sch.get_loops(block)
-    spatial = (sch.fuse(*loops[:n_spatial]) if n_spatial > 1 else loops[0]) if n_spatial else None
-    red = sch.fuse(*loops[n_spatial:]) if len(loops) - n_spatial > 1 else loops[n_spatial]
-    if mode == "cross":
-        cap = max(info.warp, 1 << max(0, (reduce_size - 1).bit_length()))
-        threads = _pick(sch, [t for t in THREAD_CHOICES if t <= min(cap, info.max_threads)])
-        r0, r1 = sch.split(red, [None, threads])
-        sch.reorder(r1, r0)
-        if spatial is not None:
-            sch.bind(spatial, "blockIdx.x")
-        sch.bind(r1, "threadIdx.x")
-    else:
-        cap = max(info.warp, 1 << max(0, (rows - 1).bit_length()))
-        threads = _pick(sch, [t for t in THREAD_CHOICES if t <= min(cap, info.max_threads)])
-        b, t = sch.split(spatial, [None, threads])
-        sch.bind(b, "blockIdx.x")
-        sch.bind(t, "threadIdx.x")
-    return True
+    return gpu_reduction(sch, func_name, name, info.max_threads, uniform_knob)
 
 
 def _elementwise(sch: Schedule, func_name: str, name: str, info: GpuInfo):
-    """Every other block with loops: fused, split by sampled threads and vector width (rule 3)."""
-    block = sch.get_block(name, func_name)
-    loops = sch.get_loops(block)
-    if not loops:
-        return None
-    v = view_by_name(sch.mod[func_name], name)
-    reduce_values = [val for val, iv in zip(v.realize.iter_values, v.block.iter_vars) if iv.iter_type != "spatial"]
-    outer = []  # the loops above the first one that drives a reduction (all, for a spatial block)
-    for f, rv in zip(loops, v.loops):
-        if any(uses_any(val, [rv.loop_var]) for val in reduce_values) or constant_extent(rv) is None:
-            break
-        outer.append((f, rv))
-    if not outer:
-        return None
-    total = math.prod(constant_extent(rv) for _, rv in outer)
-    fused = sch.fuse(*(f for f, _ in outer)) if len(outer) > 1 else outer[0][0]
-    widths = [w for w in VECTOR_CHOICES if total % w == 0] if not reduce_values else [1]
-    width = _pick(sch, widths)
-    cap = max(info.warp, 1 << max(0, (total // width - 1).bit_length()))
-    threads = _pick(sch, [t for t in THREAD_CHOICES if t <= min(cap, info.max_threads)])
-    if width > 1:
-        b, t, lanes = sch.split(fused, [None, threads, width])
-        sch.vectorize(lanes)
-    else:
-        b, t = sch.split(fused, [None, threads])
-    sch.bind(b, "blockIdx.x")
-    sch.bind(t, "threadIdx.x")
-    return True
+    """Every other block with loops: the default rule's, its choices drawn (rule 3)."""
+    return gpu_spatial(sch, func_name, name, info.max_threads, uniform_knob)
 
 
 #: The rules, in the order they are tried on each block.
@@ -309,6 +233,8 @@ def gpu_space(sch: Schedule, func_name: str, info: GpuInfo) -> None:
     """The GPU design space for function ``func_name`` of ``sch`` (in place); a point over the
     GPU's limits raises :class:`ResourceLimitError`."""
     inline_injective(sch, func_name, None)  # the CPU's rule; it does not look at the CPU
+    if wgmma_rule(sch, func_name, info.arch, uniform_knob):
+        return
     for name in _names(sch.mod[func_name]):
         if name not in _names(sch.mod[func_name]):
             continue

@@ -43,9 +43,8 @@ import numpy as np
 
 from ...errors import ScheduleError
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, floordiv, floormod, make_binary
-from ...ir.arith import Analyzer, IntSet, canonical, constant_difference, eval_int, free_vars, linear
+from ...ir.arith import Analyzer, IntSet, canonical, constant_difference, eval_int, free_vars, linear, same_expr
 from ...ir.functor import Mutator, substitute
-from ...ir.structural import structural_equal
 from ...ir.tir import BlockRealize, For, PrimFunc
 from ..analysis import (block_order, buffer_ids, conjuncts, is_param, loop_ranges,
                         loops_below, point_pattern, relaxed_access, stmt_blocks)
@@ -251,7 +250,7 @@ class _Move:
                 out.append((terms[0][0], lin.const, s))
                 seen.add(id(terms[0][0]))
                 continue
-            if len(terms) != 2 or s.min is None or s.max is None or not structural_equal(s.min, s.max):
+            if len(terms) != 2 or s.min is None or s.max is None or not same_expr(s.min, s.max):
                 return None
             (outer_var, size), (inner_var, one) = sorted(terms, key=lambda t: -t[1])
             dom = ids[id(inner_var)].dom
@@ -361,7 +360,7 @@ class _Move:
         if any(iv.iter_type == "opaque" for iv in self.block.iter_vars):
             return True
         writes = {id(w.buffer): w for w in self.block.writes}
-        return any(id(r.buffer) in writes and not structural_equal(r.region, writes[id(r.buffer)].region)
+        return any(id(r.buffer) in writes and not same_expr(r.region, writes[id(r.buffer)].region)
                    for r in self.block.reads)
 
     def _check_computed_once(self, doms) -> None:
@@ -425,9 +424,9 @@ class _Move:
         used: set[int] = set()
         for iv in self.block.iter_vars:
             full, lo, hi = _window(iv, doms)
-            if structural_equal(lo, full.min) and structural_equal(hi, full.max):
+            if same_expr(lo, full.min) and same_expr(hi, full.max):
                 continue
-            loops = _radix_loops(lo, iv.dom, loop_by_var) if structural_equal(lo, hi) else None
+            loops = _radix_loops(lo, iv.dom, loop_by_var) if same_expr(lo, hi) else None
             if loops is None or any(id(f.loop_var) in used for f in loops):
                 return False
             if iv.iter_type != "spatial" and any(f.kind not in ("serial", "unrolled") for f in loops):
