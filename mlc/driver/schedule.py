@@ -23,7 +23,7 @@ from ..errors import MLCError
 from ..ir.calls import is_graph_main
 from ..ir.tir import IRModule, PrimFunc
 from ..schedules.apply import apply_user_schedule, replay_trace
-from ..schedules.default import apply_rules, cpu_rules, is_unscheduled
+from ..schedules.default import CPU_RULES, apply_rules, is_unscheduled
 from ..schedules.gpu.default import GPU_RULES
 from ..schedules.trace import Trace
 from ..target import Target
@@ -31,7 +31,7 @@ from ..target import Target
 __all__ = ["Database", "schedule_stage", "default_rules", "DEFAULT_RULES", "WORKLOAD_NAME"]
 
 #: Target key -> the default rules of the targets whose kind has it (:attr:`mlc.target.TargetKind.keys`).
-DEFAULT_RULES = {"cpu": cpu_rules, "gpu": GPU_RULES}
+DEFAULT_RULES = {"cpu": CPU_RULES, "gpu": GPU_RULES}
 
 
 def default_rules(target: Target, backend=None):
@@ -39,7 +39,7 @@ def default_rules(target: Target, backend=None):
     its kind in :data:`DEFAULT_RULES` (None: built as written). A backend outside mlc may give
     its own with a method ``schedule_rules(target)``; mlc's backends import no schedules.
 
-    >>> default_rules(Target.from_str("llvm")) is cpu_rules, default_rules(Target.from_str("reference"))
+    >>> default_rules(Target.from_str("llvm")) is CPU_RULES, default_rules(Target.from_str("reference"))
     (True, None)
     """
     own = getattr(backend, "schedule_rules", None)

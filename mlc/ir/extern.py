@@ -18,7 +18,7 @@ from . import dtype as dt
 from .expr import BufferLoad, PrimExpr, convert
 from .node import node
 
-__all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE", "PREFETCH_FOR_WRITE"]
+__all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE", "PREFETCH_FOR_WRITE", "vsort_name"]
 
 #: The dtype of an address (an opaque pointer).
 HANDLE = "handle"
@@ -26,6 +26,19 @@ HANDLE = "handle"
 #: line will be written soon. It computes nothing: a backend without such an instruction (a
 #: GPU's, the interpreters) drops it.
 PREFETCH_FOR_WRITE = "mlc_prefetch_for_write"
+
+
+def vsort_name(entry: str, dtype: str, descending: bool = False) -> str:
+    """The llvm backend's vectorised quicksort (AVX-512 targets; ``mlc.backends.llvm.vector_sort``)
+    of 4-byte values: ``entry`` "sort" (``(x, out, scratch, flag, n)``: all of it) or "half"
+    (``(x, out, scratch, flag, n, part)``: half of it, part 0 or 1, which two threads run at
+    once); ``dtype`` float32, int32 or uint32, or a codec's name (``f32``...).
+
+    >>> vsort_name("half", "float32", True)
+    'mlc_vsort_half_f32_desc'
+    """
+    codec = {"float32": "f32", "int32": "i32", "uint32": "u32"}.get(dtype, dtype) + ("_desc" if descending else "")
+    return "mlc_vsort_" + codec if entry == "sort" else f"mlc_vsort_{entry}_{codec}"
 
 
 @node

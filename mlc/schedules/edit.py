@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace as dc_replace
 
-from ..errors import ScheduleError
+from ..errors import IRError, ScheduleError
 from ..ir import dtype as dt
 from ..ir.buffer import Buffer
 from ..ir.expr import IntImm, PrimExpr, Var, const
@@ -18,7 +18,7 @@ from .state import Location, all_blocks, replace
 
 __all__ = [
     "remove_block", "insert_at", "unique_block_name", "unique_buffer_name", "add_alloc",
-    "remove_alloc", "replace_buffers", "make_loops", "allocated_buffers", "body_items",
+    "remove_alloc", "replace_buffers", "make_loops", "allocated_buffers", "body_items", "on_params",
 ]
 
 
@@ -123,6 +123,26 @@ class _ReplaceBuffers(Mutator):
 def replace_buffers(node, bmap: dict[int, Buffer]):
     """``node`` with every use of a buffer (by ``id``) replaced per ``bmap``."""
     return _ReplaceBuffers(bmap).visit(node) if bmap else node
+
+
+def on_params(kernel: PrimFunc, func: PrimFunc, at: tuple[int, ...]) -> PrimFunc:
+    """``kernel``'s body on ``func``'s parameters (``kernel``'s parameter ``k`` is ``func``'s
+    ``at[k]``), with ``func``'s parameters and attributes: an op's kernel for a target (its
+    ``gpu_prim_func``, or a CPU's own) put in place of its hand-written PrimFunc ``func``."""
+    name = func.attr("global_symbol", "main")
+    if len(kernel.params) != len(at):
+        raise IRError(f"{name}: the target's kernel of op {func.attr('mlc.op')} takes {len(kernel.params)} "
+                      f"parameters, its hand-written PrimFunc {len(at)}; a target's kernel takes the "
+                      "prim_func's parameters")
+    mapping = {}
+    for p, k in zip(kernel.params, at):
+        q = func.params[k]
+        if p.static_shape() != q.static_shape() or p.dtype != q.dtype:
+            raise IRError(f"{name}: the target's kernel of op {func.attr('mlc.op')} takes {p.name} as "
+                          f"{p.dtype}{list(p.static_shape())}, its hand-written PrimFunc as "
+                          f"{q.dtype}{list(q.static_shape())}; a target's kernel takes the prim_func's parameters")
+        mapping[id(p)] = q
+    return PrimFunc(func.params, replace_buffers(kernel.body, mapping), func.attrs)
 
 
 def make_loops(loops: list[tuple[Var, PrimExpr, PrimExpr]], body: Stmt) -> Stmt:

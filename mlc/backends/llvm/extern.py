@@ -25,6 +25,13 @@ holding ``A[i]``, to be written soon (``llvm.prefetch``, a hint that never
 faults and changes no value): a radix sort's scatter writes each bucket's
 next line before the hardware prefetchers, which follow a few streams, would
 have fetched it.
+
+``mlc_vsort_f32(T.address_of(X[0]), T.address_of(Y[0]), T.address_of(S[0]),
+T.address_of(F[0]), n)`` sorts the ``n`` float32 values at ``X`` into ``Y`` (``S``: scratch
+for ``n`` int32 keys, ``F[0]``: set to whether a NaN or -0.0 was seen), a quicksort
+partitioning 16 keys a step with AVX-512's compress (:mod:`.vector_sort`, which lists the
+codecs: ``f32``, ``i32_desc``, ...); ``mlc_vsort_half_<codec>(..., n, part)`` does one of two
+halves of that work, which two threads run at once (``part`` 0 and 1).
 """
 from __future__ import annotations
 
@@ -34,24 +41,30 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from ...errors import CompileError
-from ...ir.extern import PREFETCH_FOR_WRITE, AddressOf, CallExtern
+from ...ir import dtype as dt
+from ...ir.extern import PREFETCH_FOR_WRITE, AddressOf, CallExtern, vsort_name
+from . import vector_sort
 from .intrinsics import declare
 from .targeting import lacks_features, module_target
-from .types import PTR
+from .types import PTR, reg_type
 
 __all__ = ["EXTERN_KERNELS", "ExternKernel", "emit_call_extern", "emit_address_of"]
 
-_I32 = ir.IntType(32)
+_I32, _I64 = ir.IntType(32), ir.IntType(64)
 _V16 = ir.VectorType(_I32, 16)
 
 
 @dataclass(frozen=True)
 class ExternKernel:
-    """A function kernels may call by name: its LLVM definition and the CPU features it needs."""
+    """A function kernels may call by name: its LLVM definition and the CPU features it needs.
+    Its parameters are ``nargs`` element addresses, then ``counts`` int64 values; it returns
+    ``returns`` (an LLVM integer type)."""
     name: str
     nargs: int
     features: tuple[str, ...]
     define: Callable[[ir.Function], None]
+    counts: int = 0
+    returns: ir.IntType = _I32
 
 
 def _vpdpbusd(b: ir.IRBuilder, acc, a, w):
@@ -97,17 +110,21 @@ EXTERN_KERNELS: dict[str, ExternKernel] = {k.name: k for k in (
     ExternKernel("mlc_x86_vnni_dot_16x4_u8s8", 3, ("avx512vnni",), _vnni_dot(signed=False)),
     ExternKernel("mlc_x86_vnni_dot_16x4_s8s8", 3, ("avx512vnni",), _vnni_dot(signed=True)),
     ExternKernel(PREFETCH_FOR_WRITE, 1, (), _prefetch_for_write),
+    *(kernel for codec in vector_sort.CODECS for kernel in (
+        ExternKernel(vsort_name("sort", codec), 4, ("avx512f",), vector_sort.define_sort(codec), counts=1),
+        ExternKernel(vsort_name("half", codec), 4, ("avx512f",), vector_sort.define_half(codec), counts=2))),
 )}
 
 
 def _function(module: ir.Module, kernel: ExternKernel) -> ir.Function:
     fn = module.globals.get(kernel.name)
     if fn is None:
-        fn = ir.Function(module, ir.FunctionType(_I32, [PTR] * kernel.nargs), name=kernel.name)
+        fn = ir.Function(module, ir.FunctionType(kernel.returns, [PTR] * kernel.nargs + [_I64] * kernel.counts),
+                         name=kernel.name)
         fn.linkage = "internal"
         fn.attributes.add("alwaysinline")
         fn.attributes.add("nounwind")
-        for arg in fn.args:
+        for arg in fn.args[:kernel.nargs]:
             arg.add_attribute("noalias")
         kernel.define(fn)
     return fn
@@ -119,15 +136,30 @@ def emit_call_extern(gen, e: CallExtern) -> ir.Value:
     if kernel is None:
         raise CompileError(f"T.call_extern: the llvm backend has no function {e.name!r}; it provides "
                            f"{sorted(EXTERN_KERNELS)}")
-    if len(e.args) != kernel.nargs or not all(isinstance(a, AddressOf) for a in e.args):
+    addresses, counts = e.args[:kernel.nargs], e.args[kernel.nargs:]
+    if len(counts) != kernel.counts or not all(isinstance(a, AddressOf) for a in addresses) or \
+            not all(dt.is_int(a.dtype) and not isinstance(a, AddressOf) for a in counts):
         raise CompileError(f"T.call_extern({e.name!r}): expected {kernel.nargs} element addresses "
-                           f"(T.address_of(...)), got {e.args!r}")
+                           f"(T.address_of(...)) and {kernel.counts} integers, got {e.args!r}")
     missing = lacks_features(gen.module, kernel.features)
     if missing:  # (LLVM would abort the process, unable to select the instruction)
         raise CompileError(f"T.call_extern({e.name!r}) needs the CPU feature(s) {', '.join(missing)}, which "
                            f"target {module_target(gen.module)} lacks; build for a CPU that has them "
                            f"(e.g. -mcpu=cascadelake) or schedule without the intrinsic that calls it")
-    return gen.builder.call(_function(gen.module, kernel), [gen.expr(a) for a in e.args])
+    args = [gen.expr(a) for a in addresses] + [_int64(gen.builder, gen.expr(a)) for a in counts]
+    value = gen.builder.call(_function(gen.module, kernel), args)
+    return value if kernel.returns == reg_type(e.dtype) else _resize(gen.builder, value, reg_type(e.dtype))
+
+
+def _int64(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    return _resize(b, value, _I64)
+
+
+def _resize(b: ir.IRBuilder, value: ir.Value, ty: ir.IntType) -> ir.Value:
+    """``value`` (an integer) as an integer of ``ty``, sign-extended or truncated."""
+    if value.type.width == ty.width:
+        return value
+    return b.sext(value, ty) if value.type.width < ty.width else b.trunc(value, ty)
 
 
 def emit_address_of(gen, e: AddressOf) -> ir.Value:

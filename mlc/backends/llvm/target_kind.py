@@ -97,5 +97,6 @@ def _only_removes(features: str) -> bool:
 LLVM_KIND = TargetKind(
     "llvm", options=("mcpu", "mattr", "mtriple", "num-cores"), parse=_parse, validate=_validate, describe=_describe,
     properties={"vector_bits": _vector_bits, "vector_registers": _vector_registers, "caches": _caches,
-                "avx512_vnni": lambda target: has_avx512_vnni(target.cpu, target.features, target.triple)},
+                "avx512_vnni": lambda target: has_avx512_vnni(target.cpu, target.features, target.triple),
+                "avx512f": lambda target: _vector_bits(target) == 512},
     keys=("cpu",))

@@ -19,7 +19,7 @@ _ATTRIBUTE = "mlc_target"
 
 #: CPU features code may ask for (an extern kernel's ``features``, LLVM's names) -> the llvm
 #: target kind's property that answers for a target (:mod:`.target_kind`).
-_FEATURES = {"avx512vnni": "avx512_vnni"}
+_FEATURES = {"avx512vnni": "avx512_vnni", "avx512f": "avx512f"}
 
 
 def set_module_target(module: ir.Module, target: Target) -> None:

@@ -27,10 +27,11 @@ from ...target import Target
 from ..schedule import Schedule
 from .canonical import SCHEDULED_ATTR, is_unscheduled
 from .cpu import BLOCK_RULES, FUNCTION_RULES, schedule_cpu
+from .hand_written_cpu import hand_written_for_cpu
 from .rules import HandWrittenRule, Rules, TargetRules
 from .steps import CpuInfo
 
-__all__ = ["default_schedule", "apply_rules", "cpu_rules", "is_unscheduled", "SCHEDULED_ATTR", "CpuInfo",
+__all__ = ["default_schedule", "apply_rules", "cpu_rules", "CPU_RULES", "is_unscheduled", "SCHEDULED_ATTR", "CpuInfo",
            "FUNCTION_RULES", "BLOCK_RULES", "Rules", "TargetRules", "HandWrittenRule"]
 
 
@@ -38,6 +39,10 @@ def cpu_rules(sch: Schedule, func_name: str, target: Target) -> None:
     """The CPU rules (:func:`.cpu.schedule_cpu`) for ``target``'s vector width, registers,
     caches and the configured threads."""
     schedule_cpu(sch, func_name, CpuInfo.from_target(target))
+
+
+#: The CPU rules with the CPU's rewrite of hand-written functions (:mod:`.hand_written_cpu`).
+CPU_RULES = TargetRules(cpu_rules, hand_written=hand_written_for_cpu)
 
 
 def apply_rules(mod: IRModule, target: Target, rules: Rules | TargetRules | None) -> Schedule:
@@ -62,4 +67,4 @@ def default_schedule(mod: IRModule, target="llvm") -> Schedule:
     ``"llvm"`` or ``Target("llvm", "haswell")``) applied to every unscheduled function.
     ``mlc.build`` asks the target's backend for its rules instead
     (:func:`mlc.driver.schedule_stage`)."""
-    return apply_rules(mod, Target.from_str(target), cpu_rules)
+    return apply_rules(mod, Target.from_str(target), CPU_RULES)

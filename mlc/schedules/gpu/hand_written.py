@@ -24,11 +24,10 @@ Either way the result is marked ``"mlc.scheduled": "hand-written-gpu"``.
 """
 from __future__ import annotations
 
-from ...errors import IRError
 from ...ir.tir import PrimFunc
 from ...ops.hand_written import HAND_WRITTEN_GPU, recorded_op
 from ...ops.registry import get_op
-from ..edit import replace_buffers
+from ..edit import on_params
 from ..default.batch_parallel import batch_parallel
 from ..default.canonical import SCHEDULED_ATTR
 
@@ -44,24 +43,5 @@ def hand_written_for_gpu(func: PrimFunc, target=None) -> PrimFunc:
     if opdef is None or opdef.gpu_prim_func is None:
         return batch_parallel(func)
     kernel = opdef.gpu_prim_func(*op.input_types(func), **op.attrs)
-    return _on_params(kernel, func, op.inputs + op.outputs).with_attr(SCHEDULED_ATTR, HAND_WRITTEN_GPU)
-
-
-def _on_params(kernel: PrimFunc, func: PrimFunc, at: tuple[int, ...]) -> PrimFunc:
-    """``kernel``'s body on ``func``'s parameters (``kernel``'s parameter ``k`` is ``func``'s
-    ``at[k]``), with ``func``'s parameters and attributes."""
-    name = func.attr("global_symbol", "main")
-    if len(kernel.params) != len(at):
-        raise IRError(f"{name}: the GPU kernel of op {func.attr('mlc.op')} takes {len(kernel.params)} "
-                      f"parameters, its hand-written PrimFunc {len(at)}; a gpu_prim_func takes the "
-                      "prim_func's parameters")
-    mapping = {}
-    for p, k in zip(kernel.params, at):
-        q = func.params[k]
-        if p.static_shape() != q.static_shape() or p.dtype != q.dtype:
-            raise IRError(f"{name}: the GPU kernel of op {func.attr('mlc.op')} takes {p.name} as "
-                          f"{p.dtype}{list(p.static_shape())}, its hand-written PrimFunc as "
-                          f"{q.dtype}{list(q.static_shape())}; a gpu_prim_func takes the prim_func's parameters")
-        mapping[id(p)] = q
-    return PrimFunc(func.params, replace_buffers(kernel.body, mapping), func.attrs)
+    return on_params(kernel, func, op.inputs + op.outputs).with_attr(SCHEDULED_ATTR, HAND_WRITTEN_GPU)
 
