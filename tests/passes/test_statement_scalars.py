@@ -52,14 +52,12 @@ def test_a_load_read_on_every_path_is_still_computed_once():
 
 
 @settings(max_examples=5, deadline=None)
-@given(rows=st.integers(1, 3), cols=st.integers(2, 7), dtype=st.sampled_from(["float64", "complex128"]))
+@given(rows=st.integers(1, 3), cols=st.integers(2, 7), dtype=st.sampled_from(["float32", "float64"]))
 def test_math_of_a_reversed_slice_in_a_concatenation(rows, cols, dtype):
     def f(x):
         half = x[:, : cols - 1]
         return np.concatenate([half, np.exp(half[:, 1:])[:, ::-1]], axis=1)
     x = np.random.default_rng(cols).random((rows, cols)).astype(dtype)
-    if dtype == "complex128":
-        x = x + 1j * x[::-1]
     want = f(x)
     # (the reference interpreter refuses a load out of bounds; llvm would read past the end)
     np.testing.assert_allclose(mlc.jit(f, target="reference", tiered=False)(x), want, rtol=1e-12)

@@ -475,6 +475,11 @@ class _LowerComplex(StatementScalars):
     z)), and without the scalar each repetition is the whole expression again, for every
     pass, the codegen and the interpreters to walk."""
 
+    #: Not yet: under nested selects the per-path rewrites of a complex formula multiply
+    #: (``z ** w`` on special values), so a complex operand under a select's branch is still
+    #: computed before the store, its loads included.
+    lazy_selects = False
+
     def __init__(self, native: Callable[[str, str], bool]):
         super().__init__("complex_values")
         self.native = native

@@ -103,7 +103,7 @@ class _LowerMath(StatementScalars):
         e = self.visit_operands(e)
         if not (isinstance(e, Call) and _expands(e, self.native)):
             return e
-        key = (expr_key(e), self.path_key())  # (a formula repeats a call: lower_complex's log z in z ** w)
+        key = (expr_key(e), self.path_key(e))  # (a formula repeats a call: lower_complex's log z in z ** w)
         if self.pending is not None and key in self.written:
             return self.written[key]
         compute = _compute_dtype(e.dtype)

@@ -93,7 +93,7 @@ def memoized(visit):
     (by value number: an expression inlined in many places, as one node or as equal copies,
     is rewritten once)."""
     def memoized_visit(self, e):
-        key = (self.numbers.key(e), self.path_key())
+        key = (self.numbers.key(e), self.path_key(e))
         hit = self.memo.get(key)
         if hit is None:
             hit = self.memo[key] = visit(self, e)
@@ -108,6 +108,8 @@ class StatementScalars(Mutator):
 
     #: The dtypes of the values :meth:`shared` computes into scalars.
     slot_dtypes = frozenset({"float32", "float64"})
+    #: Whether a select's branches are visited as lazy (:meth:`visit_operands`).
+    lazy_selects = True
 
     def __init__(self, prefix: str = "values"):
         self.prefix = prefix
@@ -123,6 +125,8 @@ class StatementScalars(Mutator):
         self.path: list[tuple[PrimExpr, bool]] = []
         #: the keys of the loads the statement's value reads on every path (outside branches)
         self.unguarded_loads: frozenset = frozenset()
+        #: id(node) -> (node, whether it reads memory not read on every path), this statement's
+        self.guarded_reads: dict[int, tuple] = {}
 
     def visit_operands(self, node):
         """``node`` with its operands visited (:meth:`generic_visit`); a select's branches
@@ -130,7 +134,7 @@ class StatementScalars(Mutator):
         the selects' conditions hold (see :meth:`slot`). A subclass's ``visit_Select`` and ``visit_Call``
         visit their operands with this."""
         branches = _lazy_branches(node)
-        if branches is None or self.pending is None:
+        if branches is None or self.pending is None or not self.lazy_selects:
             return self.generic_visit(node)
         cond = self.visit(node.cond if isinstance(node, Select) else node.args[0])
         self.path.append((cond, True))
@@ -151,12 +155,13 @@ class StatementScalars(Mutator):
         outer, self.pending = (self.pending, self.memo, self.numbers, self.slots), {}
         self.memo, self.numbers, self.slots = {}, ValueNumbers(), {}
         outer_loads, self.unguarded_loads = self.unguarded_loads, _unguarded_loads(s.value)
+        outer_reads, self.guarded_reads = self.guarded_reads, {}
         try:
             s = self.generic_visit(s)
             hoisted = self.pending
         finally:
             self.pending, self.memo, self.numbers, self.slots = outer
-            self.unguarded_loads = outer_loads
+            self.unguarded_loads, self.guarded_reads = outer_loads, outer_reads
         if not hoisted:
             return s
         real = {}
@@ -201,7 +206,7 @@ class StatementScalars(Mutator):
         scalar a value). Under the branches of selects, each load of ``z`` that the statement
         does not read on every path is guarded by their conditions: the scalar computed before
         the statement reads memory only where the select would (its value elsewhere unused)."""
-        if self.path:
+        if self.path and self._reads_guarded(z):
             z = self._guarded(z)
         key = self.numbers.key(z)
         slot = self.slots.get(key)
@@ -209,9 +214,25 @@ class StatementScalars(Mutator):
             slot = self.slots[key] = self._new_slot(z)
         return slot
 
-    def path_key(self) -> tuple:
-        """The value numbers of :attr:`path` (a rewrite under other selects is another)."""
+    def path_key(self, e: PrimExpr) -> tuple:
+        """The value numbers of :attr:`path` where ``e`` reads memory the statement does not
+        read on every path (its rewrite under other selects is another), else ``()``."""
+        if not self.path or not self._reads_guarded(e):
+            return ()
         return tuple((self.numbers.key(c), taken) for c, taken in self.path)
+
+    def _reads_guarded(self, e: PrimExpr) -> bool:
+        """Whether ``e`` loads memory the statement does not read on every path (memoized
+        by node over the statement: a walk of the DAG, not of the tree)."""
+        known = self.guarded_reads
+        if id(e) in known:
+            return known[id(e)][1]
+        for n in post_order_dag((e,), children):
+            if id(n) not in known:
+                reads = (isinstance(n, BufferLoad) and n.buffer.scope != "local"
+                         and expr_key(n) not in self.unguarded_loads) or any(known[id(k)][1] for k in children(n))
+                known[id(n)] = (n, reads)
+        return known[id(e)][1]
 
     def _guarded(self, z: PrimExpr) -> PrimExpr:
         """``z`` with each load of memory the statement does not read on every path (not a
