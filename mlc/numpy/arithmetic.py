@@ -9,8 +9,8 @@ bytes); ``frexp`` takes the exponent from ``log2`` and corrects it by one where 
 missed; ``i0`` is NumPy's Chebyshev expansion (its coefficients read from NumPy).
 
 >>> import numpy as np, mlc
->>> mlc.numpy.gcd(np.array([12, 7, 0]), np.array([18, 5, 4]))
-array([6, 1, 4])
+>>> mlc.numpy.gcd(np.array([12, 7, 0], np.int8), np.array([18, 5, 4], np.int8))
+array([6, 1, 4], dtype=int8)
 """
 from __future__ import annotations
 
