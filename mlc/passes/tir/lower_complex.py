@@ -45,7 +45,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ...ir import dtype as dt
-from ...ir.expr import Binary, BufferLoad, Call, Cast, Not, PrimExpr, Select, call, cast, const, select
+from ...ir.expr import Binary, BufferLoad, Call, Cast, PrimExpr, Select, call, cast, const, select
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import PrimFunc
 from .statement_scalars import StatementScalars, memoized, small
