@@ -49,22 +49,26 @@ def _kth(name: str, t, kth, axis):
             raise ShapeError(f"np.{name}: kth(={k}) out of bounds ({n}){_where()}")
 
 
+def _sorted_along(name: str, by, a, kth, axis, order):
+    """``by`` (sort or argsort) of ``a`` along ``axis`` (flattened for None), after checking
+    ``kth``: a full sort partitions at every ``kth``."""
+    t = as_tracer(a)
+    _kth(name, t, kth, axis)
+    return by(reshape(t, (-1,)) if axis is None else t, axis=-1 if axis is None else axis, order=order)
+
+
 @numpy_function("a")
 def partition(a, kth, axis=-1, kind="introselect", order=None):
     """``np.partition``: ``a`` sorted along ``axis`` (a sorted array is partitioned at every
     ``kth``)."""
-    t = as_tracer(a)
-    _kth("partition", t, kth, axis)
-    return sort(reshape(t, (-1,)) if axis is None else t, axis=-1 if axis is None else axis, order=order)
+    return _sorted_along("partition", sort, a, kth, axis, order)
 
 
 @numpy_function("a")
 def argpartition(a, kth, axis=-1, kind="introselect", order=None):
     """``np.argpartition``: the indices that sort ``a`` along ``axis`` (they partition it at every
     ``kth``)."""
-    t = as_tracer(a)
-    _kth("argpartition", t, kth, axis)
-    return argsort(reshape(t, (-1,)) if axis is None else t, axis=-1 if axis is None else axis, order=order)
+    return _sorted_along("argpartition", argsort, a, kth, axis, order)
 
 
 @numpy_function("keys")
