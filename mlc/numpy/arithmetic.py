@@ -121,13 +121,14 @@ def gcd(x1, x2, /, out=None):
 
 @numpy_function("x1", "x2", "out")
 def lcm(x1, x2, /, out=None):
-    """``np.lcm``: the least common multiple of the magnitudes, ``|x1 // gcd * x2|`` (0 where
+    """``np.lcm``: the least common multiple of the magnitudes, ``|x1| // gcd * |x2|`` (0 where
     either is 0)."""
     refuse_out("lcm", out)
     a, b, dtype = _integers("lcm", x1, x2)
     g = _gcd(a, b, dtype)
     zero = g == dtype.type(0)
-    return where(zero, dtype.type(0), absolute(floor_divide(a, where(zero, dtype.type(1), g)) * b))
+    # NumPy's order: magnitudes first, so an overflowing product wraps as NumPy's does
+    return where(zero, dtype.type(0), floor_divide(absolute(a), where(zero, dtype.type(1), g)) * absolute(b))
 
 
 @numpy_function("x", "out")

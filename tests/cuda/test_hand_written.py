@@ -249,7 +249,7 @@ def test_an_ops_gpu_kernel_replaces_its_function_on_the_same_parameters():
 def test_a_gpu_kernel_on_other_parameters_is_refused():
     func = hand_written("test.hw_reverse_bad", [TensorType((3, 4), "float32")], {})
     with pytest.raises(IRError, match=r"takes src as float32\[1\], its hand-written PrimFunc as "
-                                      r"float32\[3, 4\]; a gpu_prim_func takes the prim_func's parameters"):
+                                      r"float32\[3, 4\]; a target's kernel takes the prim_func's parameters"):
         hand_written_for_gpu(func)
 
 

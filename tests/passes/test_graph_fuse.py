@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc.passes.graph import fuse_ops, verify_graph
-from mlc.passes.graph.fuse import MAX_GROUP_OPS
+from mlc.passes.graph.fuse import MAX_GROUP_OPS, MAX_INLINED_TREE
 
 from .graph_helpers import evaluate, fused, group_ops, traced
 
@@ -164,3 +164,42 @@ def test_an_unrolled_stencil_loop_is_a_kernel_per_step(n, steps):
     np.testing.assert_allclose(f(u, steps), _steps(u, steps), rtol=1e-12)
     kernels = [b for b in f.lower(u, steps).graph.bindings if b.op == "call_tir"]
     assert len(kernels) == steps
+
+
+def _tree_size(graph, value, sizes=None):
+    """Nodes of ``value``'s computation in ``graph`` written out as a tree (a value read
+    twice counted twice): what inlining it into one expression makes."""
+    producer = {id(v): b for b in graph.bindings for v in b.outputs}
+    memo = {}
+
+    def size(v):
+        if id(v) not in memo:
+            b = producer.get(id(v))
+            memo[id(v)] = 1 if b is None else 1 + sum(size(a) for a in b.args)
+        return memo[id(v)]
+    return size(value)
+
+
+def _euclid(a, b, steps):
+    for _ in range(steps):
+        done = b == 0
+        a, b = np.where(done, a, b), np.where(done, 0, a % np.where(done, 1, b))
+    return a
+
+
+@settings(max_examples=4, deadline=None)
+@given(steps=st.integers(1, 16))
+def test_a_value_read_twice_stops_fusing_before_its_tree_explodes(steps):
+    """Each Euclid step reads the step before three times: fused into one kernel, its
+    expression held 3 ** steps copies of the first step (gcd's fourteen int8 steps ran
+    the build out of memory). A value read twice whose tree would pass MAX_INLINED_TREE
+    nodes is computed into a buffer, so no kernel's tree passes it by more than a step's
+    reads of it."""
+    a = np.array([12, 7, 0, 48, 100, 13], np.int32)
+    b = np.array([18, 5, 4, 36, 75, 0], np.int32)
+    g = fused(lambda a, b: _euclid(a, b, steps), a, b)
+    for group in g.bindings:
+        body = group.attr("body")
+        assert all(_tree_size(body, out) <= 4 * MAX_INLINED_TREE for out in body.outputs)
+    np.testing.assert_array_equal(mlc.jit(lambda a, b: _euclid(a, b, steps), tiered=False)(a, b),
+                                  np.gcd(a, b) if steps >= 8 else _euclid(a, b, steps))

@@ -54,6 +54,10 @@ __all__ = ["fuse_ops", "group_name", "MAX_GROUP_OPS", "NOT_OPS"]
 #: The most ops one fused kernel may hold (TVM's max_fuse_depth).
 MAX_GROUP_OPS = 64
 
+#: The most nodes a value's computation may have written out as a tree (each use of a value
+#: it reads copies that value's tree) before a value it reads twice is computed into a buffer.
+MAX_INLINED_TREE = 256
+
 ELEMWISE, BROADCAST, INJECTIVE, REDUCTION, OUT_EWISE, OPAQUE = range(len(PATTERNS))
 
 
@@ -107,6 +111,24 @@ def _shared_gather_chains(bindings, producer: dict, consumers: list) -> list[int
         if chained[i] and len(consumers[i]) > 1:
             shared.append(i)
             chained[i] = False  # read from its buffer by what follows
+    return shared
+
+
+def _expanding_values(bindings, producer: dict, consumers: list) -> list[int]:
+    """The values read by several ops whose inlined computation would grow past
+    :data:`MAX_INLINED_TREE` nodes: each is computed once, into a buffer. A fused kernel is
+    one expression per output, and an expression reads a value by copying its computation, so
+    a chain of steps that each read the step before twice (``a, b = where(b == 0, a, b),
+    where(b == 0, 0, a % b)``, Euclid unrolled) doubles per step: eight such steps took
+    minutes to compile. Sizes are counted as if every producer were inlined."""
+    size, shared = [1] * len(bindings), []
+    for i, b in enumerate(bindings):
+        if b.op in NOT_OPS:
+            continue
+        size[i] = 1 + sum(size[p] for p in (producer.get(id(a)) for a in b.args) if p is not None)
+        if size[i] > MAX_INLINED_TREE and len(consumers[i]) > 1:
+            shared.append(i)
+            size[i] = 1  # read from its buffer by what follows
     return shared
 
 
@@ -180,7 +202,8 @@ class _Fuser:
         self.extern = [any(id(v) in returned for v in b.outputs) for b in self.bindings]
         # a value read through overlapping different windows is computed once, into a buffer
         self.windowed = [_overlapping_windows([self.bindings[j] for j, _ in self.consumers[i]]) for i in range(n)]
-        for i in _shared_gather_chains(self.bindings, producer, self.consumers):
+        for i in (*_shared_gather_chains(self.bindings, producer, self.consumers),
+                  *_expanding_values(self.bindings, producer, self.consumers)):
             self.windowed[i] = True
         self.dom = self._post_dominators()
         self.groups = [_Group(p, i) for i, p in enumerate(self.patterns)]
