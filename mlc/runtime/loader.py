@@ -64,7 +64,7 @@ except ImportError:  # loaded by path, outside the mlc package
     class BoundsError(MLCError, IndexError):
         """An index out of bounds when the function ran."""
 
-__all__ = ["load", "returned", "alias_pattern", "Library", "LibraryFunction", "host_array", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
+__all__ = ["load", "returned", "alias_pattern", "Entries", "Library", "check_count", "check_dtype", "wrong_shape", "LibraryFunction", "host_array", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
            "MAGIC", "FORMAT_VERSION"]
 
 #: The last 8 bytes of every library mlc exports.
@@ -232,29 +232,70 @@ def _starts_with(path: str, magic: bytes) -> bool:
         return False
 
 
-class Library:
+class Entries:
+    """What a loaded library, a device bundle and a built module share: ``lib[name]`` is the
+    entry ``name`` of ``functions``, ``name in lib`` asks whether there is one, and a library
+    with a single entry (a jitted function's) is called as ``lib(*args)``."""
+
+    functions: dict
+    path: str
+
+    def __getitem__(self, name: str):
+        try:
+            return self.functions[name]
+        except KeyError:
+            raise self._missing(name) from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.functions
+
+    def _missing(self, name: str) -> Exception:
+        return MLCError(f"{self.path} has no entry {name!r}; it has {', '.join(self.functions)}")
+
+    def _sole(self):
+        """The entry ``lib(*args)`` calls: the only one, else None (:meth:`_not_sole` says why)."""
+        return next(iter(self.functions.values())) if len(self.functions) == 1 else None
+
+    def _not_sole(self) -> MLCError:
+        return MLCError(f"{self.path} has {len(self.functions)} entries ({', '.join(self.functions)}); "
+                        "call one by name: lib[name](...)")
+
+
+def check_count(name: str, params, args) -> None:
+    """Raise unless ``args`` has one argument per parameter (``params``: names first)."""
+    if len(args) != len(params):
+        raise ShapeError(f"{name}() takes {len(params)} arrays ({', '.join(p[0] for p in params)}), "
+                         f"got {len(args)}")
+
+
+def check_dtype(name: str, pname: str, dtype: np.dtype, arg) -> None:
+    """Raise unless the array ``arg`` for parameter ``pname`` of ``name`` has ``dtype``."""
+    if arg.dtype != dtype:
+        raise DTypeError(f"{name}(): argument {pname} must have dtype {dtype.name}, got "
+                         f"{arg.dtype.name}; convert it with .astype('{dtype.name}')")
+
+
+def wrong_shape(name: str, pname: str, shape: tuple, arg) -> ShapeError:
+    """The error for an array ``arg`` whose shape is not parameter ``pname``'s ``shape``."""
+    return ShapeError(f"{name}(): argument {pname} must have shape {shape}, got {arg.shape}")
+
+
+class Library(Entries):
     """An exported library, loaded: ``lib[name]`` is an entry; ``lib(*args)`` calls the one
     entry of a library that has a single one (a jitted function's)."""
 
     def __init__(self, path: str, metadata: dict, handle: ctypes.CDLL):
         self.path, self.metadata, self._handle = path, metadata, handle
         self.functions = {e["name"]: LibraryFunction(e, handle) for e in metadata["entries"]}
-        self._only = next(iter(self.functions.values())) if len(self.functions) == 1 else None
+        self._only = self._sole()
         prefix = metadata["prefix"]
         self._set_threads = getattr(handle, prefix + "set_num_threads")
         self._set_threads.argtypes, self._set_threads.restype = [ctypes.c_int], ctypes.c_int
 
-    def __getitem__(self, name: str) -> LibraryFunction:
-        try:
-            return self.functions[name]
-        except KeyError:
-            raise MLCError(f"{self.path} has no entry {name!r}; it has {', '.join(self.functions)}") from None
-
     def __call__(self, *args):
         only = self._only
         if only is None:
-            raise MLCError(f"{self.path} has {len(self.functions)} entries ({', '.join(self.functions)}); "
-                           "call one by name: lib[name](...)")
+            raise self._not_sole()
         return only(*args) if only.kind == "function" else only._run(args)
 
     def set_num_threads(self, n: int) -> int:
@@ -325,28 +366,24 @@ class LibraryFunction:
     def _check(self, args, params) -> dict:
         """Raise for an argument whose type, dtype or shape is not its parameter's; the value
         of each symbolic extent."""
-        if len(args) != len(params):
-            names = ", ".join(p[0] for p in params)
-            raise ShapeError(f"{self.name}() takes {len(params)} arrays ({names}), got {len(args)}")
+        check_count(self.name, params, args)
         sizes: dict = {}
         for (pname, dtype, shape, role), arg in zip(params, args):
             if not isinstance(arg, _ndarray):
                 raise DTypeError(f"{self.name}(): argument {pname} must be a numpy.ndarray of {dtype.name}, "
                                  f"got {type(arg).__name__}; wrap it with np.asarray")
-            if arg.dtype != dtype:
-                raise DTypeError(f"{self.name}(): argument {pname} must have dtype {dtype.name}, got "
-                                 f"{arg.dtype.name}; convert it with .astype('{dtype.name}')")
+            check_dtype(self.name, pname, dtype, arg)
             if arg.shape == shape:
                 continue
             if len(arg.shape) != len(shape):
-                raise ShapeError(f"{self.name}(): argument {pname} must have shape {shape}, got {arg.shape}")
+                raise wrong_shape(self.name, pname, shape, arg)
             for expected, got in zip(shape, arg.shape):
                 if isinstance(expected, str):
                     if sizes.setdefault(expected, got) != got:
                         raise ShapeError(f"{self.name}(): argument {pname} has shape {arg.shape}, where "
                                          f"{expected} must be {sizes[expected]} (from an earlier argument)")
                 elif expected != got:
-                    raise ShapeError(f"{self.name}(): argument {pname} must have shape {shape}, got {arg.shape}")
+                    raise wrong_shape(self.name, pname, shape, arg)
         return sizes
 
     def _call_graph(self, args):

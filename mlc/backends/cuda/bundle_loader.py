@@ -35,8 +35,7 @@ except ImportError:  # run from a bundle's own copy, outside the mlc package
     class DeviceError(_loader.MLCError):
         """No GPU, or an array on the wrong device."""
 
-LoadError, ShapeError, DTypeError, MLCError = _loader.LoadError, _loader.ShapeError, _loader.DTypeError, \
-    _loader.MLCError
+LoadError, ShapeError, DTypeError = _loader.LoadError, _loader.ShapeError, _loader.DTypeError
 
 __all__ = ["load", "pick_image", "Bundle"]
 
@@ -95,7 +94,7 @@ def load(path: str, metadata: dict, files: dict, cupy=None) -> Bundle:
     return Bundle(os.fspath(path), metadata, files, module, cupy, member)
 
 
-class Bundle:
+class Bundle(_loader.Entries):
     """A loaded CUDA bundle: ``lib[name]`` is an entry; ``lib(*args)`` calls the one entry
     of a bundle that has a single one (a jitted function's)."""
 
@@ -117,21 +116,11 @@ class Bundle:
                 self.functions[entry["name"]] = GraphEntry(entry, target, consts, cupy)
             else:
                 self.functions[entry["name"]] = target
-        self._only = next(iter(self.functions.values())) if len(self.functions) == 1 else None
-
-    def __getitem__(self, name: str):
-        try:
-            return self.functions[name]
-        except KeyError:
-            raise MLCError(f"{self.path} has no entry {name!r}; it has {', '.join(self.functions)}") from None
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.functions
+        self._only = self._sole()
 
     def __call__(self, *args):
         if self._only is None:
-            raise MLCError(f"{self.path} has {len(self.functions)} entries ({', '.join(self.functions)}); "
-                           "call one by name: lib[name](...)")
+            raise self._not_sole()
         return self._only(*args)
 
     def __repr__(self) -> str:
@@ -155,6 +144,16 @@ def device_view(cupy, a):
     return a
 
 
+def _check_array(name: str, pname: str, dtype: np.dtype, shape: tuple, a, cupy, expected: str) -> None:
+    """Raise unless ``a``, for parameter ``pname`` of ``name``, is a CuPy array (``expected``
+    says what the function takes) of ``dtype`` and ``shape``."""
+    if not isinstance(a, cupy.ndarray):
+        raise DTypeError(f"{name}(): argument {pname} must be {expected}, got {type(a).__name__}")
+    _loader.check_dtype(name, pname, dtype, a)
+    if a.shape != shape:
+        raise _loader.wrong_shape(name, pname, shape, a)
+
+
 class KernelFunction:
     """One kernel function: ``f(*cupy_arrays)`` launches its kernels on the current stream,
     destination passing, each argument checked (a contiguous CuPy array on the current
@@ -168,22 +167,13 @@ class KernelFunction:
 
     def check(self, args) -> None:
         cupy = self.cupy
-        if len(args) != len(self.params):
-            raise ShapeError(f"{self.name}() takes {len(self.params)} arrays "
-                             f"({', '.join(p[0] for p in self.params)}), got {len(args)}")
+        _loader.check_count(self.name, self.params, args)
         device = cupy.cuda.runtime.getDevice()
         for (pname, dtype, shape), a in zip(self.params, args):
             if isinstance(a, np.ndarray):
                 raise DeviceError(f"{self.name}(): argument {pname} is a NumPy array in host memory; this CUDA "
                                   "function takes CuPy arrays: pass cupy.asarray(x)")
-            if not isinstance(a, cupy.ndarray):
-                raise DTypeError(f"{self.name}(): argument {pname} must be a cupy.ndarray of {dtype.name}, got "
-                                 f"{type(a).__name__}")
-            if a.dtype != dtype:
-                raise DTypeError(f"{self.name}(): argument {pname} must have dtype {dtype.name}, got "
-                                 f"{a.dtype.name}; convert it with .astype('{dtype.name}')")
-            if a.shape != shape:
-                raise ShapeError(f"{self.name}(): argument {pname} must have shape {shape}, got {a.shape}")
+            _check_array(self.name, pname, dtype, shape, a, cupy, f"a cupy.ndarray of {dtype.name}")
             if not a.flags.c_contiguous:
                 raise ShapeError(f"{self.name}(): argument {pname} must be C-contiguous; pass "
                                  "cupy.ascontiguousarray(x)")
@@ -342,20 +332,12 @@ class GraphEntry:
         return cupy.asarray(host) if isinstance(host, np.ndarray) else host
 
     def _run(self, args):
-        if len(args) != len(self.inputs):
-            raise ShapeError(f"{self.name}() takes {len(self.inputs)} arrays "
-                             f"({', '.join(p[0] for p in self.inputs)}), got {len(args)}")
+        _loader.check_count(self.name, self.inputs, args)
         arrays = []
         for (pname, dtype, shape), a in zip(self.inputs, args):
             a = self._to_device(a)
-            if not isinstance(a, self.cupy.ndarray):
-                raise DTypeError(f"{self.name}(): argument {pname} must be an array of {dtype.name} (CuPy, or "
-                                 f"NumPy copied to the GPU), got {type(a).__name__}")
-            if a.dtype != dtype:
-                raise DTypeError(f"{self.name}(): argument {pname} must have dtype {dtype.name}, got "
-                                 f"{a.dtype.name}; convert it with .astype('{dtype.name}')")
-            if a.shape != shape:
-                raise ShapeError(f"{self.name}(): argument {pname} must have shape {shape}, got {a.shape}")
+            _check_array(self.name, pname, dtype, shape, a, self.cupy,
+                         f"an array of {dtype.name} (CuPy, or NumPy copied to the GPU)")
             arrays.append(a if a.flags.c_contiguous else self.cupy.ascontiguousarray(a))
         outs = [self.cupy.empty(shape, dtype) for _, dtype, shape in self.outputs]
         self.main.launch(arrays + list(self.constants) + outs)
