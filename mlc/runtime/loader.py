@@ -64,8 +64,9 @@ except ImportError:  # loaded by path, outside the mlc package
     class BoundsError(MLCError, IndexError):
         """An index out of bounds when the function ran."""
 
-__all__ = ["load", "returned", "alias_pattern", "Entries", "Library", "check_count", "check_dtype", "wrong_shape", "LibraryFunction", "host_array", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
-           "MAGIC", "FORMAT_VERSION"]
+__all__ = ["load", "returned", "alias_pattern", "Entries", "Library", "MainSteps", "check_count", "check_dtype",
+           "wrong_shape", "LibraryFunction", "host_array", "pack_trailer", "read_metadata", "host_cpu_features",
+           "evaluate_size", "MAGIC", "FORMAT_VERSION"]
 
 #: The last 8 bytes of every library mlc exports.
 MAGIC = b"\x00MLCLIB\x01"
@@ -445,6 +446,104 @@ class LibraryFunction:
 
 #: DLPack's device type of host memory (and of pinned host memory, ``kDLCUDAHost``).
 _DLPACK_HOST = (1, 3)
+
+
+class MainSteps:
+    """A graph's ``main`` as a device bundle's metadata holds it (:mod:`mlc.runtime.main_steps`),
+    run on a device's arrays: ``run(arrays)`` allocates with ``empty(shape, dtype)``, views
+    with ``reshape``/``view``, launches ``functions[name].launch(arrays)`` and evaluates the
+    loops', conditionals' and counters' scalars (a load reads one element of a device array: a
+    copy to the host, which waits for the kernels before it)."""
+
+    def __init__(self, name: str, steps: list, functions: dict, empty):
+        self.name, self.empty = name, empty
+        self.steps = self._compile(steps, functions)
+
+    def run(self, args) -> None:
+        self._run(self.steps, dict(enumerate(args)), {})
+
+    def _compile(self, steps, functions) -> list:
+        out = []
+        for step in steps:
+            kind = step[0]
+            if kind == "call":
+                out.append(("call", functions[step[1]], tuple(step[2])))
+            elif kind == "allocate":
+                out.append(("allocate", step[1], (tuple(step[2]), np.dtype(step[3]))))
+            elif kind == "view":
+                out.append(("view", step[1], (step[2], tuple(step[3]), np.dtype(step[4]))))
+            elif kind == "for":
+                out.append(("for", step[1], (step[2], step[3], self._compile(step[4], functions))))
+            elif kind == "while":
+                out.append(("while", None, (step[1], self._compile(step[2], functions))))
+            elif kind == "if":
+                out.append(("if", None, (step[1], self._compile(step[2], functions),
+                                         self._compile(step[3], functions))))
+            elif kind == "store":
+                out.append(("store", step[1], (step[2], step[3])))
+            else:
+                raise LoadError(f"{self.name}: a step {kind!r} this loader does not run; load the bundle with the "
+                                "mlc that exported it, or newer")
+        return out
+
+    def _run(self, steps, arrays: dict, variables: dict) -> None:
+        empty = self.empty
+        for kind, what, how in steps:
+            if kind == "call":
+                what.launch([arrays[n] for n in how])
+            elif kind == "allocate":
+                arrays[what] = empty(*how)
+            elif kind == "view":
+                source, shape, dtype = how
+                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                arrays[what] = arrays[source].reshape(-1).view(np.uint8)[:nbytes].view(dtype).reshape(shape)
+            elif kind == "for":
+                begin = int(_main_scalar(how[0], arrays, variables))
+                for i in range(begin, begin + int(_main_scalar(how[1], arrays, variables))):
+                    variables[what] = i
+                    self._run(how[2], arrays, variables)
+            elif kind == "while":
+                while _main_scalar(how[0], arrays, variables):
+                    self._run(how[1], arrays, variables)
+            elif kind == "if":
+                self._run(how[1] if _main_scalar(how[0], arrays, variables) else how[2], arrays, variables)
+            else:  # a store of one element (a loop's counter)
+                arrays[what].reshape(-1)[int(_main_scalar(how[0], arrays, variables))] = \
+                    _main_scalar(how[1], arrays, variables)
+
+
+def _truncdiv(a, b):
+    return np.trunc(np.true_divide(a, b)).astype(np.result_type(a, b)) if np.result_type(a, b).kind in "iu" \
+        else np.true_divide(a, b)
+
+
+#: The binary operations of a main's scalars (``mlc.ir.ops.BINARY_OPS``' names), as NumPy's.
+_MAIN_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+                "floordiv": np.floor_divide, "floormod": np.remainder, "truncdiv": _truncdiv, "truncmod": np.fmod,
+                "min": np.minimum, "max": np.maximum, "eq": np.equal, "ne": np.not_equal, "lt": np.less,
+                "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal, "and": np.logical_and,
+                "or": np.logical_or, "bitand": np.bitwise_and, "bitor": np.bitwise_or, "bitxor": np.bitwise_xor,
+                "shl": np.left_shift, "shr": np.right_shift}
+
+
+def _main_scalar(tree, arrays: dict, variables: dict):
+    """The value of a main's scalar (:func:`mlc.runtime.main_steps.scalar_steps`)."""
+    kind = tree[0]
+    if kind == "const":
+        return tree[1]
+    if kind == "var":
+        return variables[tree[1]]
+    if kind == "load":
+        element = arrays[tree[1]].reshape(-1)[int(_main_scalar(tree[2], arrays, variables))]
+        return element.item() if hasattr(element, "item") else element
+    if kind == "cast":
+        return np.array(_main_scalar(tree[2], arrays, variables)).astype(tree[1]).item()
+    if kind == "bin":
+        _, op, a, b, da, db = tree
+        with np.errstate(all="ignore"):
+            return np.asarray(_MAIN_BINARY[op](np.array(_main_scalar(a, arrays, variables), da),
+                                               np.array(_main_scalar(b, arrays, variables), db))).item()
+    raise LoadError(f"a scalar of kind {kind!r} this loader does not evaluate")
 
 
 def host_array(a):

@@ -199,101 +199,13 @@ class KernelFunction:
 
 
 class MainFunction(KernelFunction):
-    """A graph's ``main``: its steps (allocate, view, call, and the loops, conditionals and
-    counters of compiled control flow, whose scalars read one element of a GPU array)."""
+    """A graph's ``main``: its steps (:class:`~mlc.runtime.loader.MainSteps`) on the GPU, its
+    workspace from CuPy's pool."""
 
     def __init__(self, meta: dict, functions: dict, cupy):
         self.name, self.cupy = meta["name"], cupy
         self.params = [(n, np.dtype(d), tuple(s)) for n, s, d in meta["params"]]
-        self.steps = self._compile(meta["steps"], functions)
-
-    def _compile(self, steps, functions) -> list:
-        out = []
-        for step in steps:
-            kind = step[0]
-            if kind == "call":
-                out.append(("call", functions[step[1]], tuple(step[2])))
-            elif kind == "allocate":
-                out.append(("allocate", step[1], (tuple(step[2]), np.dtype(step[3]))))
-            elif kind == "view":
-                out.append(("view", step[1], (step[2], tuple(step[3]), np.dtype(step[4]))))
-            elif kind == "for":
-                out.append(("for", step[1], (step[2], step[3], self._compile(step[4], functions))))
-            elif kind == "while":
-                out.append(("while", None, (step[1], self._compile(step[2], functions))))
-            elif kind == "if":
-                out.append(("if", None, (step[1], self._compile(step[2], functions),
-                                         self._compile(step[3], functions))))
-            elif kind == "store":
-                out.append(("store", step[1], (step[2], step[3])))
-            else:
-                raise LoadError(f"{self.name}: a step {kind!r} this loader does not run; load the bundle with the "
-                                "mlc that exported it, or newer")
-        return out
-
-    def launch(self, args) -> None:
-        self._run(self.steps, dict(enumerate(args)), {})
-
-    def _run(self, steps, arrays: dict, variables: dict) -> None:
-        empty = self.cupy.empty
-        for kind, what, how in steps:
-            if kind == "call":
-                what.launch([arrays[n] for n in how])
-            elif kind == "allocate":
-                arrays[what] = empty(*how)
-            elif kind == "view":
-                source, shape, dtype = how
-                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                arrays[what] = arrays[source].reshape(-1).view(np.uint8)[:nbytes].view(dtype).reshape(shape)
-            elif kind == "for":
-                begin = int(_scalar(how[0], arrays, variables))
-                for i in range(begin, begin + int(_scalar(how[1], arrays, variables))):
-                    variables[what] = i
-                    self._run(how[2], arrays, variables)
-            elif kind == "while":
-                while _scalar(how[0], arrays, variables):
-                    self._run(how[1], arrays, variables)
-            elif kind == "if":
-                self._run(how[1] if _scalar(how[0], arrays, variables) else how[2], arrays, variables)
-            else:  # a store of one element (a loop's counter)
-                arrays[what].reshape(-1)[int(_scalar(how[0], arrays, variables))] = \
-                    _scalar(how[1], arrays, variables)
-
-
-def _truncdiv(a, b):
-    return np.trunc(np.true_divide(a, b)).astype(np.result_type(a, b)) if np.result_type(a, b).kind in "iu" \
-        else np.true_divide(a, b)
-
-
-#: The binary operations of a main's scalars (``mlc.ir.ops.BINARY_OPS``' names), as NumPy's.
-_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "floordiv": np.floor_divide,
-           "floormod": np.remainder, "truncdiv": _truncdiv, "truncmod": np.fmod, "min": np.minimum,
-           "max": np.maximum, "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
-           "gt": np.greater, "ge": np.greater_equal, "and": np.logical_and, "or": np.logical_or,
-           "bitand": np.bitwise_and, "bitor": np.bitwise_or, "bitxor": np.bitwise_xor, "shl": np.left_shift,
-           "shr": np.right_shift}
-
-
-def _scalar(tree, arrays: dict, variables: dict):
-    """The value of a main's scalar (``scalar_metadata`` of ``mlc.backends.cuda.export``); a
-    load reads one element of a GPU array (a copy to the host, which waits for the kernels
-    before it)."""
-    kind = tree[0]
-    if kind == "const":
-        return tree[1]
-    if kind == "var":
-        return variables[tree[1]]
-    if kind == "load":
-        element = arrays[tree[1]].reshape(-1)[int(_scalar(tree[2], arrays, variables))]
-        return element.item() if hasattr(element, "item") else element
-    if kind == "cast":
-        return np.array(_scalar(tree[2], arrays, variables)).astype(tree[1]).item()
-    if kind == "bin":
-        _, op, a, b, da, db = tree
-        with np.errstate(all="ignore"):
-            return np.asarray(_BINARY[op](np.array(_scalar(a, arrays, variables), da),
-                                          np.array(_scalar(b, arrays, variables), db))).item()
-    raise LoadError(f"a scalar of kind {kind!r} this loader does not evaluate")
+        self.launch = _loader.MainSteps(self.name, meta["steps"], functions, cupy.empty).run
 
 
 class GraphEntry:
