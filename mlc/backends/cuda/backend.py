@@ -1,6 +1,6 @@
 """The ``cuda`` and ``cuda-emulator`` backends, as the compile driver sees them.
 
-Both run the same TIR passes (:data:`~mlc.backends.gpu.pipeline.GPU_PIPELINE`), and their
+Both run the same TIR passes (:data:`~mlc.passes.tir.gpu_pipeline.GPU_PIPELINE`), and their
 kinds have the ``"gpu"`` key, so the driver schedules for them with the default GPU rules
 (the default GPU schedule, and the ops' hand-written functions as GPU kernels);
 ``cuda`` renders CUDA C, compiles it with NVRTC for the target's
@@ -35,7 +35,7 @@ from ..gpu.emulator import Emulator, KernelStats
 from ..gpu.launch import workspace
 from .export import SIGNATURE_ATTR
 from .nvrtc import compile_cuda, nvrtc_unavailable_reason
-from ..gpu.pipeline import gpu_pipeline
+from ...passes.tir.gpu_pipeline import gpu_pipeline
 from ..intrinsics import has_intrinsic_lowering
 from .intrinsics import BACKEND as CUDA_INTRINSICS
 from .target_kind import CUDA_LIMITS
