@@ -25,12 +25,7 @@ geometry the metadata says.
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import json
-import os
-import tempfile
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,7 +33,7 @@ import numpy as np
 
 from ...errors import MLCError
 from ...ir.calls import is_graph_main
-from ...runtime.bundle import BUNDLE_FORMAT, LOADER_MEMBER, METADATA_NAME
+from ...runtime.bundle import write_bundle
 from ...runtime.main_steps import main_steps, static_shape
 from ...version import __version__
 from ..gpu.launch import workspace
@@ -102,37 +97,6 @@ def export_bundle(artifact, code: str, target, path, *, entries: Sequence[dict] 
             np.save(buf, np.ascontiguousarray(c), allow_pickle=False)
             files[member] = buf.getvalue()
             entry["constants"].append(member)
-    files[LOADER_MEMBER] = Path(bundle_loader.__file__).read_bytes()
-    metadata = {"format": BUNDLE_FORMAT, "kind": "cuda-bundle", "loader": bundle_loader.__name__,
-                "mlc_version": __version__,
-                "target": str(target), "archs": wanted, "ptx": f"compute_{lowest[3:]}",
-                "functions": functions, "entries": entries,
-                "checksums": {m: hashlib.sha256(data).hexdigest() for m, data in sorted(files.items())}}
-    files[METADATA_NAME] = json.dumps(metadata, sort_keys=True, indent=1).encode()
-    return _write(path, files)
-
-
-def _write(where, files: dict[str, bytes]) -> Path:
-    """``files`` as a directory (``where`` is one, or ends with a separator) or a zip file,
-    written whole or not at all."""
-    path = Path(where)
-    if path.is_dir() or os.fspath(where).endswith(os.sep):
-        path.mkdir(parents=True, exist_ok=True)
-        for member, data in files.items():
-            fd, tmp = tempfile.mkstemp(dir=path, prefix=f".{member}.")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path / member)
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-            for member, data in files.items():
-                z.writestr(member, data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_bundle(path, "cuda-bundle", bundle_loader, files,
+                        {"mlc_version": __version__, "target": str(target), "archs": wanted,
+                         "ptx": f"compute_{lowest[3:]}", "functions": functions, "entries": entries})
