@@ -36,7 +36,7 @@ from ...ir.arith import expr_key
 from ...ir.buffer import Buffer, decl_buffer
 from ...ir.expr import Binary, BufferLoad, Call, Cast, Not, PrimExpr, Select, const
 from ...ir.functor import Mutator, post_order_dag, pre_order_nodes
-from ...ir.tir import Allocate, BufferStore, Stmt, seq
+from ...ir.tir import Allocate, BufferStore, IfThenElse, Stmt, seq
 from .cse import ValueNumbers
 
 __all__ = ["StatementScalars", "memoized", "children", "with_children", "small", "small_leaf"]
@@ -127,6 +127,10 @@ class StatementScalars(Mutator):
         self.unguarded_loads: frozenset = frozenset()
         #: id(node) -> (node, whether it reads memory not read on every path), this statement's
         self.guarded_reads: dict[int, tuple] = {}
+        #: the statement's scalars computed only where a condition holds (:meth:`shared`'s
+        #: ``rare``): when made -> their group; group -> (its condition, the loads of its values)
+        self.rare_of: dict[int, int] = {}
+        self.rare_groups: dict[int, tuple[PrimExpr, list[BufferLoad]]] = {}
 
     def visit_operands(self, node):
         """``node`` with its operands visited (:meth:`generic_visit`); a select's branches
@@ -152,15 +156,15 @@ class StatementScalars(Mutator):
         return self.visit_operands(e)
 
     def visit_BufferStore(self, s: BufferStore):
-        outer, self.pending = (self.pending, self.memo, self.numbers, self.slots), {}
-        self.memo, self.numbers, self.slots = {}, ValueNumbers(), {}
+        outer, self.pending = (self.pending, self.memo, self.numbers, self.slots, self.rare_of, self.rare_groups), {}
+        self.memo, self.numbers, self.slots, self.rare_of, self.rare_groups = {}, ValueNumbers(), {}, {}, {}
         outer_loads, self.unguarded_loads = self.unguarded_loads, _unguarded_loads(s.value)
         outer_reads, self.guarded_reads = self.guarded_reads, {}
         try:
             s = self.generic_visit(s)
-            hoisted = self.pending
+            hoisted, rare_of, rare_groups = self.pending, self.rare_of, self.rare_groups
         finally:
-            self.pending, self.memo, self.numbers, self.slots = outer
+            self.pending, self.memo, self.numbers, self.slots, self.rare_of, self.rare_groups = outer
             self.unguarded_loads, self.guarded_reads = outer_loads, outer_reads
         if not hoisted:
             return s
@@ -173,17 +177,27 @@ class StatementScalars(Mutator):
                        key=lambda t: t[0])  # (in the order computed: a scalar may use earlier ones)
         stores = [BufferStore(real[p], rename.visit(hoisted[p.dtype][1][k][1]), (const(k, dt.INDEX),))
                   for _, p, k in order]
+        if rare_of:
+            stores = _rare_under_conditions(stores, [n for n, _, _ in order], rare_of, rare_groups, rename)
         out: Stmt = seq(*stores, rename.visit(s))
         for b in real.values():
             out = Allocate(b, out)
         return out
 
-    def shared(self, e: PrimExpr) -> PrimExpr:
+    def shared(self, e: PrimExpr, rare=()) -> PrimExpr:
         """``e`` (a formula's result) with each value of :attr:`slot_dtypes` it uses in
         several places, unless a :func:`small_leaf`, computed once into a local scalar before
-        the statement. Outside a store, ``e`` as it is."""
+        the statement. Outside a store, ``e`` as it is.
+
+        ``rare``: ``(cond, values)`` pairs, values of ``e`` that it reads only where ``cond``
+        holds (behind selects: :meth:`mlc.passes.tir.math.float_ops.FloatOps.only_where`).
+        Each such value, and each value only they use, is computed into its scalar under
+        ``if cond`` (the values themselves zero elsewhere): a scalar loop branches around
+        them, LLVM's loop vectorizer makes selects of the branch again."""
         if self.pending is None:
             return e
+        owner, roots = _rare_owners(e, rare, self.slot_dtypes)
+        groups: dict[int, int] = {}  # the index of a pair of ``rare`` -> its group's number
         uses: dict[int, int] = {}
         stack = [e]
         while stack:
@@ -192,11 +206,21 @@ class StatementScalars(Mutator):
             if uses[id(n)] == 1:
                 stack.extend(children(n))
         done: dict[int, PrimExpr] = {}
-        for n in post_order_dag((e,), children):
+        first = [cond for cond, _ in rare] + [v for _, values in rare for v in values] if owner else []
+        for n in post_order_dag((*first, e), children):  # (the rare values before what reads them)
             kids = children(n)
             new = [done[id(k)] for k in kids]
             out = n if not kids or all(a is b for a, b in zip(new, kids)) else with_children(n, new)
-            if uses[id(n)] > 1 and n.dtype in self.slot_dtypes and not small_leaf(out):
+            g = owner.get(id(n))
+            if g is not None and (id(n) in roots or uses.get(id(n), 0) > 1 and not small_leaf(out)):
+                if g not in groups:
+                    groups[g] = self.count_slots
+                    self.rare_groups[groups[g]] = (done[id(rare[g][0])], [])
+                out = self._new_slot(out)
+                self.rare_of[self.count_slots - 1] = groups[g]
+                if id(n) in roots:
+                    self.rare_groups[groups[g]][1].append(out)
+            elif uses.get(id(n), 0) > 1 and n.dtype in self.slot_dtypes and not small_leaf(out):
                 out = self.slot(out)
             done[id(n)] = out
         return done[id(e)]
@@ -257,6 +281,54 @@ class StatementScalars(Mutator):
         values.append((self.count_slots, z))
         self.count_slots += 1
         return BufferLoad(placeholder, (const(len(values) - 1, dt.INDEX),), z.dtype)
+
+
+def _rare_owners(e: PrimExpr, rare, slot_dtypes) -> tuple[dict[int, int], set[int]]:
+    """(id(node) -> the index of its pair in ``rare``, the ids of the pairs' values) for the
+    nodes of ``e`` that only the values of one pair use (:meth:`StatementScalars.shared`);
+    nothing where a value is not an operation of a slot dtype or two pairs share a node."""
+    roots = {id(v): g for g, (_, values) in enumerate(rare) for v in values}
+    if not roots or any(v.dtype not in slot_dtypes or not children(v) for _, values in rare for v in values):
+        return {}, set()
+    common: set[int] = set()
+    stack = [e, *(cond for cond, _ in rare)]
+    while stack:  # what is read outside the rare values
+        n = stack.pop()
+        if id(n) not in common and id(n) not in roots:
+            common.add(id(n))
+            stack.extend(children(n))
+    owner: dict[int, int] = {}
+    for g, (_, values) in enumerate(rare):
+        stack = list(values)
+        while stack:
+            n = stack.pop()
+            if id(n) in common or owner.get(id(n)) == g:
+                continue
+            if id(n) in owner:  # (two pairs' values share it)
+                return {}, set()
+            owner[id(n)] = g
+            stack.extend(children(n))
+    return owner, set(roots)
+
+
+def _rare_under_conditions(stores: list, made: list[int], rare_of: dict[int, int], groups: dict, rename) -> list:
+    """``stores`` (in the order made, ``made``) with each group's rare ones under ``if`` its
+    condition, where the last of them was, its values first set to zero before it."""
+    last = {g: i for i, n in enumerate(made) if (g := rare_of.get(n)) is not None}
+    out, held = [], {}
+    for i, (n, store) in enumerate(zip(made, stores)):
+        g = rare_of.get(n)
+        if g is None:
+            out.append(store)
+            continue
+        held.setdefault(g, []).append(store)
+        if last[g] == i:
+            cond, values = groups[g]
+            for v in values:
+                load = rename.visit(v)
+                out.append(BufferStore(load.buffer, const(0, v.dtype), load.indices))
+            out.append(IfThenElse(rename.visit(cond), seq(*held[g])))
+    return out
 
 
 def _lazy_branches(node) -> tuple[PrimExpr, PrimExpr] | None:
