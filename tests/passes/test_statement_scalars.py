@@ -61,3 +61,40 @@ def test_math_of_a_reversed_slice_in_a_concatenation(rows, cols, dtype):
     want = f(x)
     # (the reference interpreter refuses a load out of bounds; llvm would read past the end)
     np.testing.assert_allclose(mlc.jit(f, target="reference", tiered=False)(x), want, rtol=1e-6 if dtype == "float32" else 1e-12)
+
+
+class _Rare(StatementScalars):
+    """``exp(x)`` as ``select(|x| < 1, a, b)``: ``b``'s steps (some shared with ``a``) only
+    where ``|x| >= 1``."""
+    def visit_Call(self, e):
+        x = self.visit_operands(e).args[0]
+        ax = call("abs", x) * x  # (read by both sides)
+        small = ax < const(1.0, "float32")
+        a = (ax + const(1.0, "float32")) * ax
+        t = ax * const(3.0, "float32") + ax  # (only b's)
+        b = t * t + t
+        return self.shared(Select(small, a * a, b, "float32"), [(~small, (b,))])
+
+
+@settings(max_examples=20, deadline=None)
+@given(x=st.floats(-4.0, 4.0, width=32))
+def test_values_only_a_rare_side_reads_are_computed_under_if(x):
+    """shared's ``rare`` values, and what only they use, are stored under ``if`` their
+    condition (zero elsewhere); what the other side reads too stays before it; the reference
+    interpreter runs it as the select."""
+    from mlc.ir.tir import For, IfThenElse
+    from mlc.ir.expr import Var
+    X, B = decl_buffer((1,), "float32", "X"), decl_buffer((1,), "float32", "B")
+    j = Var("j")
+    store = BufferStore(B, call("exp", X[j]), (j,))
+    out = _Rare().visit(store)
+    (branch,) = [s for s in pre_order_nodes(out) if isinstance(s, IfThenElse)]
+    inside = [s for s in pre_order_nodes(branch.then_case) if isinstance(s, BufferStore)]
+    assert len(inside) == 2  # t and b (ax, read by both sides, before the if)
+    y = np.empty(1, "float32")
+    mlc.build(PrimFunc((X, B), For(j, const(0, "int32"), const(1, "int32"), "serial", out)), "reference")["main"](
+        np.array([x], "float32"), y)
+    ax = np.float32(abs(x) * x)
+    t = ax * np.float32(3) + ax
+    want = ((ax + 1) * ax) ** 2 if ax < 1 else t * t + t
+    np.testing.assert_allclose(y[0], want, rtol=1e-6)
