@@ -11,7 +11,11 @@ that a backend may compute only where a lane needs it (the llvm codegen branches
 "any lane large", a branch that is all but never taken). Outside a ``vectorized`` loop
 (:attr:`FloatOps.lockstep` false: a loop LLVM's loop vectorizer may widen, which it cannot
 with a call on a branch) float32's large lanes are reduced here too, by every part of 2/pi
-(:func:`_reduce_large32`), and the routine calls nothing.
+(:func:`_reduce_large32`), and the routine calls nothing. That reduction, some 60
+operations of double, is computed only where a lane is large (:meth:`FloatOps.only_where`:
+lower_math stores it under ``if``): a scalar loop branches around it (computed on every
+lane, it made a loop LLVM does not widen some 2.5 times slower), and LLVM's loop vectorizer
+makes selects of the branch again.
 
 * **float32** (computed in double, rounded once): ``k = round(|x| 2/pi)`` and ``r = |x| -
   k hi - k lo`` (pi/2 = hi + lo, hi of 33 bits: ``k hi`` is exact for ``k < 2^20``, the
