@@ -313,7 +313,8 @@ def _rare_owners(e: PrimExpr, rare, slot_dtypes) -> tuple[dict[int, int], set[in
 
 def _rare_under_conditions(stores: list, made: list[int], rare_of: dict[int, int], groups: dict, rename) -> list:
     """``stores`` (in the order made, ``made``) with each group's rare ones under ``if`` its
-    condition, where the last of them was, its values first set to zero before it."""
+    condition (one ``if`` a store, which LLVM's jump threading joins), where the last of them
+    was, its values first set to zero before them."""
     last = {g: i for i, n in enumerate(made) if (g := rare_of.get(n)) is not None}
     out, held = [], {}
     for i, (n, store) in enumerate(zip(made, stores)):
@@ -327,7 +328,8 @@ def _rare_under_conditions(stores: list, made: list[int], rare_of: dict[int, int
             for v in values:
                 load = rename.visit(v)
                 out.append(BufferStore(load.buffer, const(0, v.dtype), load.indices))
-            out.append(IfThenElse(rename.visit(cond), seq(*held[g])))
+            cond = rename.visit(cond)  # (one ``if`` a store: each is a unit of the reference's region)
+            out.extend(IfThenElse(cond, store) for store in held[g])
     return out
 
 
