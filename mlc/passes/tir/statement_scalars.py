@@ -11,7 +11,10 @@ before the store (as :mod:`.integer_power` does), which a backend keeps in a reg
 A value under a branch of a select that reads memory the statement does not read on every
 path reads it, in its scalar, under the same conditions: computed before the store, its
 loads would otherwise run where the select guards them out (an index past the end, on the
-branch not taken).
+branch not taken). A formula's values that only a rare side of its selects reads (trig's
+reduction of huge float32 arguments) may be given to :meth:`~StatementScalars.shared`
+with their condition: they are computed under ``if`` it, so that a scalar loop branches
+around them.
 
 >>> from mlc.ir.buffer import decl_buffer
 >>> from mlc.ir.expr import call, const
