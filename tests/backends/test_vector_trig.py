@@ -324,9 +324,9 @@ def test_a_serial_loop_computes_the_large_lanes_reduction_only_under_if(data, op
     floors = lambda stmt: sum(isinstance(e, Call) and e.op == "floor" for e in pre_order_nodes(stmt))  # noqa: E731
     assert len({str(s.condition) for s in branches}) == 1  # (one if a scalar, on one condition)
     assert sum(floors(s.then_case) for s in branches) == floors(body) > 0
-    values = data.draw(st.lists(st.one_of(st.floats(width=32), st.sampled_from(_EDGES32),
-                                          st.floats(1e6, float(np.float32(3e38)), width=32), st.floats(-200.0, 200.0, width=32)),
-                                min_size=n, max_size=n))
+    huge = float(np.float32(3e38))
+    values = data.draw(st.lists(st.one_of(st.floats(width=32), st.sampled_from(_EDGES32), st.floats(1e6, huge, width=32),
+                                          st.floats(-200.0, 200.0, width=32)), min_size=n, max_size=n))
     x = np.array(values, "float32")
     got = {}
     with np.errstate(all="ignore"):
