@@ -8,14 +8,15 @@ the formula's depth. :class:`StatementScalars` gives each such pass what it need
 the DAG's size: while it rewrites a store's value, :meth:`~StatementScalars.shared` turns
 each node used more than once into a load of a one-element ``local`` buffer stored just
 before the store (as :mod:`.integer_power` does), which a backend keeps in a register.
-A value under a branch of a select that reads memory the statement does not read on every
+A value under a branch of a select that reads memory the statement may not read on every
 path reads it, in its scalar, under the conditions that guard it: computed before the store,
 its loads would otherwise run where the select guards them out (an index past the end, on the
-branch not taken). A load is guarded by the conditions down to the first branch that reads
-it whatever its own selects decide (there, the statement reads it: it is in bounds), and a
-value is rewritten once for each such prefix of the selects' conditions, not for each path:
-the nested selects of a formula that reads its operands on every path of a branch (``z **
-w``'s cases, under ``w == 0``'s) share one rewrite.
+branch not taken). A load is safe where the statement stores to, or reads on every path, the
+same element of a buffer of the same shape (an elementwise operand); any other is guarded by
+the conditions down to the first branch that reads it whatever its own selects decide (there
+the statement reads it: it is in bounds), and a value is rewritten once for each such prefix
+of the selects' conditions, not for each path: the nested selects of a formula that reads
+its operands on every path of a branch share one rewrite.
 
 >>> from mlc.ir.buffer import decl_buffer
 >>> from mlc.ir.expr import call, const
@@ -36,6 +37,7 @@ def main(X: T.Buffer((1,), "float32"), B: T.Buffer((1,), "float32")):
 from __future__ import annotations
 
 from ...ir import dtype as dt
+from ...ir.arith import expr_key
 from ...ir.buffer import Buffer, decl_buffer
 from ...ir.expr import Binary, BufferLoad, Call, Cast, Not, PrimExpr, Select, const
 from ...ir.functor import Mutator, post_order_dag, pre_order_nodes
@@ -124,16 +126,18 @@ class StatementScalars(Mutator):
         self.count = self.count_slots = 0
         #: the selects whose branches the visit is inside: (condition, the branch taken)
         self.path: list[tuple[PrimExpr, bool]] = []
-        #: for each select of :attr:`path`, the loads its branch taken reads on every path
-        #: of that branch (by value number)
+        #: for each select of :attr:`path`, the places (:meth:`_place`) its branch taken
+        #: reads on every path of that branch
         self.path_reads: list[frozenset] = []
-        #: the loads the statement's value reads on every path (outside branches), by value number
-        self.unguarded_loads: frozenset = frozenset()
-        #: id(node) -> (node, the loads it reads on every path of itself), this statement's
+        #: the places (:meth:`_place`) the statement reads on every path (outside branches)
+        #: and stores to: safe to read wherever it runs
+        self.safe_places: frozenset = frozenset()
+        #: id(node) -> (node, the places it reads on every path of itself), this statement's
         self.always_read: dict[int, tuple] = {}
-        #: id(node) -> (node, the loads of memory it reads that the statement does not read
-        #: on every path), this statement's
+        #: id(node) -> (node, the places it reads, not read on every path), this statement's
         self.guarded_reads: dict[int, tuple] = {}
+        #: id(buffer) -> (buffer, the key of its shape)
+        self.shapes: dict[int, tuple] = {}
 
     def visit_operands(self, node):
         """``node`` with its operands visited (:meth:`generic_visit`); a select's branches
@@ -164,15 +168,15 @@ class StatementScalars(Mutator):
     def visit_BufferStore(self, s: BufferStore):
         outer, self.pending = (self.pending, self.memo, self.numbers, self.slots), {}
         self.memo, self.numbers, self.slots = {}, ValueNumbers(), {}
-        outer_reads = self.unguarded_loads, self.always_read, self.guarded_reads
+        outer_reads = self.safe_places, self.always_read, self.guarded_reads
         self.always_read, self.guarded_reads = {}, {}
-        self.unguarded_loads = self._always_read(s.value)
+        self.safe_places = self._always_read(s.value) | {self._place(s)}
         try:
             s = self.generic_visit(s)
             hoisted = self.pending
         finally:
             self.pending, self.memo, self.numbers, self.slots = outer
-            self.unguarded_loads, self.always_read, self.guarded_reads = outer_reads
+            self.safe_places, self.always_read, self.guarded_reads = outer_reads
         if not hoisted:
             return s
         real = {}
@@ -214,10 +218,10 @@ class StatementScalars(Mutator):
 
     def slot(self, z: PrimExpr) -> PrimExpr:
         """A load of the local scalar that holds ``z``, computed before the statement (one
-        scalar a value). Under the branches of selects, each load of ``z`` that the statement
-        does not read on every path is guarded by the conditions of :attr:`path` down to the
-        branch that reads it on every path of its own: the scalar computed before the
-        statement reads memory only where the statement would (its value elsewhere unused)."""
+        scalar a value). Under the branches of selects, each load of ``z`` the statement does
+        not make safe is guarded by the conditions of :attr:`path` down to the branch that
+        reads it on every path of its own: the scalar computed before the statement reads
+        memory only where the statement would (its value elsewhere unused)."""
         if self.path and self._depth(z):
             z = self._guarded(z)
         key = self.numbers.key(z)
@@ -239,10 +243,9 @@ class StatementScalars(Mutator):
         return Select(cond, load, const(0, load.dtype), load.dtype)
 
     def _depth(self, e: PrimExpr) -> int:
-        """How many of :attr:`path`'s conditions guard the memory ``e`` reads: down to the
-        deepest branch, over its loads the statement does not read on every path, that a
-        load is first read on every path of (all of them for a load no branch of the path
-        reads so)."""
+        """How many of :attr:`path`'s conditions guard the memory ``e`` reads: for each of its
+        loads the statement does not make safe, down to the first branch of the path that
+        reads it on every path of its own (all of them where none does); the deepest."""
         depth = 0
         for load in self._guarded_reads(e):
             depth = max(depth, self._load_depth(load))
@@ -250,61 +253,65 @@ class StatementScalars(Mutator):
                 break
         return depth
 
-    def _load_depth(self, load: int) -> int:
+    def _load_depth(self, place: tuple) -> int:
         for k, reads in enumerate(self.path_reads):
-            if load in reads:
+            if place in reads:
                 return k + 1
         return len(self.path)
 
+    def _place(self, n: BufferLoad | BufferStore) -> tuple:
+        """Where ``n`` accesses memory, as far as its bounds go: the key of its buffer's shape
+        and the value numbers of its indices. Where one access is in bounds, so is every
+        access of the same place (the same element of a buffer of the same shape): the
+        statement's store, and the loads it reads on every path, make theirs safe to read
+        wherever the statement runs."""
+        known = self.shapes.get(id(n.buffer))
+        if known is None:
+            known = self.shapes[id(n.buffer)] = (n.buffer, expr_key(n.buffer.shape))
+        return known[1], tuple(self.numbers.key(i) for i in n.indices)
+
     def _is_guarded(self, n: PrimExpr) -> bool:
         return (isinstance(n, BufferLoad) and n.buffer.scope != "local"
-                and self.numbers.key(n) not in self.unguarded_loads)
+                and self._place(n) not in self.safe_places)
 
     def _guarded_reads(self, e: PrimExpr) -> frozenset:
-        """The value numbers of the loads ``e`` reads (under its selects too) that the statement
-        does not read on every path (memoized by node over the statement: a walk of the DAG,
-        not of the tree)."""
+        """The places (:meth:`_place`) of the loads ``e`` reads (under its selects too) that
+        the statement does not make safe (:attr:`safe_places`; memoized by node over the
+        statement: a walk of the DAG, not of the tree)."""
         known = self.guarded_reads
         if id(e) in known:
             return known[id(e)][1]
         for n in post_order_dag((e,), lambda n: [k for k in children(n) if id(k) not in known]):
             if id(n) not in known:
-                reads = (frozenset({self.numbers.key(n)}) if self._is_guarded(n)
+                reads = (frozenset({self._place(n)}) if self._is_guarded(n)
                          else _union([known[id(k)][1] for k in children(n)]))
                 known[id(n)] = (n, reads)
         return known[id(e)][1]
 
     def _always_read(self, e: PrimExpr) -> frozenset:
-        """The value numbers of the loads ``e`` reads on every path of its own: those not
-        under a branch of one of its selects (a select's condition is read on every path);
-        memoized by node over the statement."""
+        """The places (:meth:`_place`) of the loads ``e`` reads on every path of its own:
+        those not under a branch of one of its selects (a select's condition is read on every
+        path); memoized by node over the statement."""
         known = self.always_read
         if id(e) in known:
             return known[id(e)][1]
-
-        def operands(n):
-            branches = _lazy_branches(n)
-            kids = children(n) if branches is None else [n.cond if isinstance(n, Select) else n.args[0]]
-            return [k for k in kids if id(k) not in known]
-        for n in post_order_dag((e,), operands):
+        for n in post_order_dag((e,), lambda n: [k for k in _always_evaluated(n) if id(k) not in known]):
             if id(n) not in known:
-                branches = _lazy_branches(n)
-                kids = children(n) if branches is None else [n.cond if isinstance(n, Select) else n.args[0]]
-                reads = (frozenset({self.numbers.key(n)}) if isinstance(n, BufferLoad)
-                         else _union([known[id(k)][1] for k in kids]))
+                reads = (frozenset({self._place(n)}) if isinstance(n, BufferLoad)
+                         else _union([known[id(k)][1] for k in _always_evaluated(n)]))
                 known[id(n)] = (n, reads)
         return known[id(e)][1]
 
     def _guarded(self, z: PrimExpr) -> PrimExpr:
-        """``z`` with each load of memory the statement does not read on every path (not a
-        local scalar) under the conditions of :attr:`path` that guard it (:meth:`_depth`),
+        """``z`` with each load the statement does not make safe (not a local scalar) under
+        the conditions of :attr:`path` that guard it (:meth:`_depth`),
         outermost outside (:meth:`guard_load`). A walk of ``z``'s DAG: a formula's shared
         nodes stay shared."""
         done: dict[int, PrimExpr] = {}
         for n in post_order_dag((z,), children):
             if self._is_guarded(n):
                 out = n
-                for cond, taken in reversed(self.path[:self._load_depth(self.numbers.key(n))]):
+                for cond, taken in reversed(self.path[:self._load_depth(self._place(n))]):
                     out = self.guard_load(out, cond if taken else Not(cond, cond.dtype))
             else:
                 kids = children(n)
@@ -344,6 +351,14 @@ def _lazy_branches(node) -> tuple[PrimExpr, PrimExpr] | None:
     if isinstance(node, Call) and node.op == "if_then_else":
         return node.args[1], node.args[2]
     return None
+
+
+def _always_evaluated(n: PrimExpr) -> list[PrimExpr]:
+    """The operands of ``n`` evaluated whenever ``n`` is (a select's condition, not its
+    branches)."""
+    if _lazy_branches(n) is None:
+        return children(n)
+    return [n.cond if isinstance(n, Select) else n.args[0]]
 
 
 class _Rename(Mutator):
