@@ -126,9 +126,8 @@ class StatementScalars(Mutator):
         self.count = self.count_slots = 0
         #: the selects whose branches the visit is inside: (condition, the branch taken)
         self.path: list[tuple[PrimExpr, bool]] = []
-        #: for each select of :attr:`path`, the places (:meth:`_place`) its branch taken
-        #: reads on every path of that branch
-        self.path_reads: list[frozenset] = []
+        #: for each select of :attr:`path`, its branch taken (as the statement has it)
+        self.path_branches: list[PrimExpr] = []
         #: the places (:meth:`_place`) the statement reads on every path (outside branches)
         #: and stores to: safe to read wherever it runs
         self.safe_places: frozenset = frozenset()
@@ -136,6 +135,8 @@ class StatementScalars(Mutator):
         self.always_read: dict[int, tuple] = {}
         #: id(node) -> (node, the places it reads, not read on every path), this statement's
         self.guarded_reads: dict[int, tuple] = {}
+        #: whether the statement reads any place it does not make safe (else no value is guarded)
+        self.unsafe = False
         #: id(buffer) -> (buffer, the key of its shape)
         self.shapes: dict[int, tuple] = {}
 
@@ -149,15 +150,15 @@ class StatementScalars(Mutator):
             return self.generic_visit(node)
         cond = self.visit(node.cond if isinstance(node, Select) else node.args[0])
         self.path.append((cond, True))
-        self.path_reads.append(self._always_read(branches[0]))
+        self.path_branches.append(branches[0])
         try:
             then = self.visit(branches[0])
             self.path[-1] = (cond, False)
-            self.path_reads[-1] = self._always_read(branches[1])
+            self.path_branches[-1] = branches[1]
             other = self.visit(branches[1])
         finally:
             self.path.pop()
-            self.path_reads.pop()
+            self.path_branches.pop()
         if isinstance(node, Select):
             return Select(cond, then, other, node.dtype)
         return Call(node.op, (cond, then, other), node.dtype)
@@ -168,15 +169,16 @@ class StatementScalars(Mutator):
     def visit_BufferStore(self, s: BufferStore):
         outer, self.pending = (self.pending, self.memo, self.numbers, self.slots), {}
         self.memo, self.numbers, self.slots = {}, ValueNumbers(), {}
-        outer_reads = self.safe_places, self.always_read, self.guarded_reads
+        outer_reads = self.safe_places, self.always_read, self.guarded_reads, self.unsafe
         self.always_read, self.guarded_reads = {}, {}
         self.safe_places = self._always_read(s.value) | {self._place(s)}
+        self.unsafe = any(self._is_guarded(n) for n in post_order_dag((s.value,), children))
         try:
             s = self.generic_visit(s)
             hoisted = self.pending
         finally:
             self.pending, self.memo, self.numbers, self.slots = outer
-            self.safe_places, self.always_read, self.guarded_reads = outer_reads
+            self.safe_places, self.always_read, self.guarded_reads, self.unsafe = outer_reads
         if not hoisted:
             return s
         real = {}
@@ -222,7 +224,7 @@ class StatementScalars(Mutator):
         not make safe is guarded by the conditions of :attr:`path` down to the branch that
         reads it on every path of its own: the scalar computed before the statement reads
         memory only where the statement would (its value elsewhere unused)."""
-        if self.path and self._depth(z):
+        if self._depth(z):
             z = self._guarded(z)
         key = self.numbers.key(z)
         slot = self.slots.get(key)
@@ -234,7 +236,7 @@ class StatementScalars(Mutator):
         """The value numbers of the conditions of :attr:`path` that guard the memory ``e``
         reads (its rewrite under other such conditions is another; see :meth:`_depth`), else
         ``()``."""
-        depth = self._depth(e) if self.path else 0
+        depth = self._depth(e)
         return tuple((self.numbers.key(c), taken) for c, taken in self.path[:depth])
 
     def guard_load(self, load: BufferLoad, cond: PrimExpr) -> PrimExpr:
@@ -247,6 +249,8 @@ class StatementScalars(Mutator):
         loads the statement does not make safe, down to the first branch of the path that
         reads it on every path of its own (all of them where none does); the deepest."""
         depth = 0
+        if not (self.unsafe and self.path):
+            return depth
         for load in self._guarded_reads(e):
             depth = max(depth, self._load_depth(load))
             if depth == len(self.path):
@@ -254,8 +258,8 @@ class StatementScalars(Mutator):
         return depth
 
     def _load_depth(self, place: tuple) -> int:
-        for k, reads in enumerate(self.path_reads):
-            if place in reads:
+        for k, branch in enumerate(self.path_branches):
+            if place in self._always_read(branch):
                 return k + 1
         return len(self.path)
 
