@@ -4,12 +4,16 @@ leaves and pivots (0, 1, odd, past 64 and 1024 keys), sorted, reversed, all equa
 values, with NaNs of either sign and any payload, both zeros and infinities, in both
 directions; one row long enough for its two threads; the CPU rules choosing it on AVX-512
 targets only."""
+import ctypes
+from functools import lru_cache
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
 import mlc.numpy as mnp
+from mlc.backends.llvm import vector_sort as vector_sort_llvm
 from mlc.ops import TensorType, get_op
 from mlc.ops.hand_written import hand_written
 from mlc.ops.library import vector_sort
@@ -143,3 +147,97 @@ def test_the_sort_reference_is_the_stable_sort_bitwise(seed, dtype, shape, patte
         x.flat[rng.integers(0, x.size, 3)] = [np.nan, -0.0, -np.nan]
     got = get_op("sort").reference(x, descending=descending)
     assert got.flags.c_contiguous and got.tobytes() == sorted_expected("sort", x, descending).tobytes()
+
+
+# ------------------------------------------------------------------ the depth limit
+
+
+@lru_cache(maxsize=None)
+def _raw_sort(codec: str):
+    """``mlc_vsort_<codec>`` alone, compiled for this host, as a ctypes function returning its
+    note: 1 where a part went past the depth limit and was heapsorted."""
+    import llvmlite.binding as llvm
+    from llvmlite import ir
+
+    from mlc.backends.llvm import vector_sort as kernel
+    from mlc.backends.llvm.cpus import host_cpu, llvm_target
+
+    module = ir.Module("vsort")
+    i64, ptr = ir.IntType(64), ir.PointerType()
+    fn = ir.Function(module, ir.FunctionType(ir.IntType(32), [ptr] * 4 + [i64]), name="sort")
+    kernel.define_sort(codec)(fn)
+    cpu, features = host_cpu()
+    machine = llvm_target().create_target_machine(cpu=cpu, features=features, opt=2)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), machine)
+    engine.finalize_object()
+    proto = ctypes.CFUNCTYPE(ctypes.c_int32, *[ctypes.c_void_p] * 4, ctypes.c_int64)
+    run = proto(engine.get_function_address("sort"))
+
+    def sort(x: np.ndarray):
+        out, scratch, flag = np.empty_like(x), np.empty(len(x), "int32"), np.zeros(1, "int32")
+        note = run(x.ctypes.data, out.ctypes.data, scratch.ctypes.data, flag.ctypes.data, len(x))
+        return out, note, int(flag[0])
+    sort.engine = engine  # (keeps the code alive)
+    return sort
+
+
+def _sample_places(n: int) -> np.ndarray:
+    """Where the kernel samples a part of ``n`` keys for its pivot (its ``_pivot``)."""
+    count = 16 if n <= vector_sort_llvm.SMALL_PART else 64
+    stride = n // count
+    k = np.arange(count, dtype=np.uint64)
+    jitter = ((k * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) % np.uint64(stride)
+    return (k * np.uint64(stride) + jitter).astype(np.int64)
+
+
+def _adversary(n: int, seed: int) -> tuple[np.ndarray, int]:
+    """A permutation of range(n) that defeats the kernel's pivots, and how many partitions its
+    largest part would take without a depth limit. McIlroy's adversary: every key starts
+    unknown, and known keys all order below unknown ones; following the kernel's partitions
+    (its pivot a median of keys at known places, its parts laid out as it stores them), each
+    sampled unknown key is made the next smallest, so the pivot is near the least key and the
+    part sheds a few dozen keys. The keys still unknown at the end get the largest values."""
+    value = np.full(n, n, np.int64)  # unknown: above all known keys
+    part, given, levels = np.arange(n), 0, 0
+    while len(part) > vector_sort_llvm.LEAF:
+        places = _sample_places(len(part))
+        items = part[places]
+        unknown = items[value[items] == n]
+        value[unknown] = given + np.arange(len(unknown))
+        given += len(unknown)
+        pivot = np.sort(value[items])[len(items) // 2]
+        keys = value[part]
+        assert (keys < pivot).any()  # (no least-key pivot: split by <)
+        above = np.flatnonzero(keys >= pivot)
+        # the kernel stores each 16 keys' upper side below the last ones': blocks in reverse
+        part = part[above[np.argsort(-(above // 16), kind="stable")]]
+        levels += 1
+    rest = np.flatnonzero(value == n)
+    value[rest] = given + np.random.default_rng(seed).permutation(len(rest))
+    return value, levels
+
+
+@needs_avx512
+@pytest.mark.parametrize("codec", ["i32", "f32", "u32_desc", "f32_desc"])
+def test_pivots_that_keep_failing_end_in_a_heapsort(codec):
+    """An input built against the pivot choice: its largest part would take hundreds of partitions
+    (a quadratic sort); past 2 log2(n) of them the part is heapsorted (the kernel says so), and
+    the row still equals NumPy's. Random rows never reach the limit."""
+    dtype, descending = vector_sort_llvm.CODECS[codec]
+    n = 12289
+    ranks, levels = _adversary(n, 0)
+    assert levels > 8 * 2 * int(np.log2(n)), levels
+    if dtype == "float32":  # distinct floats of both signs, in the order of the ranks
+        values = np.sort(np.random.default_rng(1).standard_normal(n * 2).astype("float32"))
+        values = np.unique(values)[:n]
+        assert len(values) == n
+    else:
+        values = np.arange(n, dtype=dtype) - (n // 2 if dtype == "int32" else 0)
+    order = ranks if not descending else n - 1 - ranks
+    x = values[order]
+    out, note, _ = _raw_sort(codec)(x)
+    assert note == 1
+    assert out.tobytes() == sorted_expected("sort", x, descending).tobytes()
+    shuffled = np.random.default_rng(2).permutation(x)
+    out, note, _ = _raw_sort(codec)(shuffled)
+    assert note == 0 and out.tobytes() == sorted_expected("sort", x, descending).tobytes()

@@ -352,26 +352,94 @@ def _fill(b, codec, out, count, pivot):
     _loop(b, "fill", count, lambda b, k: b.store(value, _at(b, out, k)))
 
 
+def _define_heap(module):
+    """``heap(a, n)``: the ``n`` keys at ``a`` sorted in place by heapsort (O(n log n) whatever
+    the keys: the recursion's fallback past its depth limit)."""
+    sift = _internal(module, "mlc_vsort_sift", ir.VoidType(), [_PTR, _I64, _I64])
+    a, start, end = sift.args
+    entry, loop, body, swap, done = (sift.append_basic_block(s) for s in ("entry", "loop", "body", "swap", "done"))
+    b = ir.IRBuilder(entry)
+    b.branch(loop)
+    b.position_at_end(loop)
+    root = b.phi(_I64)
+    root.add_incoming(start, entry)
+    child = b.add(b.mul(root, ir.Constant(_I64, 2)), ir.Constant(_I64, 1))
+    b.cbranch(b.icmp_signed("<", child, end), body, done)
+    b.position_at_end(body)
+    right = b.add(child, ir.Constant(_I64, 1))
+    left_key = b.load(_at(b, a, child), typ=_I32)
+    right_key = b.load(_at(b, a, b.select(b.icmp_signed("<", right, end), right, child)), typ=_I32)
+    take_right = b.and_(b.icmp_signed("<", right, end), b.icmp_signed("<", left_key, right_key))
+    big = b.select(take_right, right, child)
+    big_key = b.select(take_right, right_key, left_key)
+    root_key = b.load(_at(b, a, root), typ=_I32)
+    b.cbranch(b.icmp_signed("<", root_key, big_key), swap, done)
+    b.position_at_end(swap)
+    b.store(big_key, _at(b, a, root))
+    b.store(root_key, _at(b, a, big))
+    root.add_incoming(big, swap)
+    b.branch(loop)
+    b.position_at_end(done)
+    b.ret_void()
+
+    fn = _internal(module, "mlc_vsort_heap", ir.VoidType(), [_PTR, _I64])
+    a, n = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    half = b.sdiv(n, ir.Constant(_I64, 2))
+    _loop(b, "heapify", half, lambda b, k: b.call(sift, [a, b.sub(b.sub(half, ir.Constant(_I64, 1)), k), n]))
+
+    def pop(b, k):
+        last = b.sub(b.sub(n, ir.Constant(_I64, 1)), k)
+        top, end_key = b.load(a, typ=_I32), b.load(_at(b, a, last), typ=_I32)
+        b.store(end_key, a)
+        b.store(top, _at(b, a, last))
+        b.call(sift, [a, ir.Constant(_I64, 0), last])
+    _loop(b, "pop", b.sub(n, ir.Constant(_I64, 1)), pop)
+    b.ret_void()
+    return fn
+
+
+def _depth_limit(b, n):
+    """The levels of partitions a sort of ``n`` keys may take before its parts are heapsorted:
+    2 floor(log2 n) (a quicksort whose pivots split well takes about log2(n / LEAF))."""
+    ctlz = b.call(_declare(b.module, "llvm.ctlz.i64", _I64, [_I64, _I1]), [n, ir.Constant(_I1, 0)])
+    return b.mul(b.sub(ir.Constant(_I64, 63), ctlz), ir.Constant(_I64, 2))
+
+
 def _define_recursive(module, codec):
-    """``rec(src, alt, n, src_is_out)``: the ``n`` keys of ``src`` sorted, decoded, into ``src``
-    (``src_is_out``) or ``alt``; the other buffer is scratch."""
-    fn = _internal(module, f"mlc_vsort_rec_{codec}", ir.VoidType(), [_PTR, _PTR, _I64, _I1])
+    """``rec(src, alt, n, src_is_out, depth, note)``: the ``n`` keys of ``src`` sorted, decoded,
+    into ``src`` (``src_is_out``) or ``alt``; the other buffer is scratch. A part still longer
+    than a leaf after ``depth`` more partitions (pivots that keep splitting off a few keys: a
+    quadratic quicksort) is heapsorted instead, and ``note[0]`` set to 1."""
+    fn = _internal(module, f"mlc_vsort_rec_{codec}", ir.VoidType(), [_PTR, _PTR, _I64, _I1, _I64, _PTR])
     net = module.globals[f"mlc_vsort_net_{codec}"]
+    heap = module.globals.get("mlc_vsort_heap") or _define_heap(module)
+    note = fn.args[5]
     entry = fn.append_basic_block("entry")
     b = ir.IRBuilder(entry)
     unused, samples = b.alloca(_I32), b.alloca(_I32, LEAF)
     loop = fn.append_basic_block("loop")
     b.branch(loop)
     b.position_at_end(loop)
-    src, alt, n, src_is_out = (b.phi(t) for t in (_PTR, _PTR, _I64, _I1))
-    for phi, arg in zip((src, alt, n, src_is_out), fn.args):
+    src, alt, n, src_is_out, depth = (b.phi(t) for t in (_PTR, _PTR, _I64, _I1, _I64))
+    for phi, arg in zip((src, alt, n, src_is_out, depth), fn.args):
         phi.add_incoming(arg, entry)
     leaf, split = fn.append_basic_block("leaf"), fn.append_basic_block("split")
+    deep, partition = fn.append_basic_block("deep"), fn.append_basic_block("partition")
     b.cbranch(b.icmp_signed("<=", n, ir.Constant(_I64, LEAF)), leaf, split)
     with b.goto_block(leaf):
         b.call(net, [src, b.select(src_is_out, src, alt), n, ir.Constant(_I1, 1)])
         b.ret_void()
     b.position_at_end(split)
+    b.cbranch(b.icmp_signed("<=", depth, ir.Constant(_I64, 0)), deep, partition)
+    with b.goto_block(deep):
+        b.call(heap, [src, n])
+        dst = b.select(src_is_out, src, alt)
+        _loop(b, "decode", n, lambda b, k: b.store(_decode(b, codec, b.load(_at(b, src, k), typ=_I32)), _at(b, dst, k)))
+        b.store(ir.Constant(_I32, 1), note)
+        b.ret_void()
+    b.position_at_end(partition)
+    deeper = b.sub(depth, ir.Constant(_I64, 1))
     lower, pivot, all_equal = _split(b, codec, src, alt, n, unused, False, samples)
     flipped = b.not_(src_is_out)
     equal_block, two = fn.append_basic_block("equal"), fn.append_basic_block("two")
@@ -385,7 +453,8 @@ def _define_recursive(module, codec):
     with b.goto_block(finished):
         b.ret_void()
     b.position_at_end(onward)
-    for phi, value in zip((src, alt, n, src_is_out), (_at(b, alt, lower), _at(b, src, lower), rest, flipped)):
+    for phi, value in zip((src, alt, n, src_is_out, depth), (_at(b, alt, lower), _at(b, src, lower), rest, flipped,
+                                                              deeper)):
         phi.add_incoming(value, onward)
     b.branch(loop)
     # two parts: recurse into the smaller, loop on the larger
@@ -394,10 +463,10 @@ def _define_recursive(module, codec):
     low_smaller = b.icmp_signed("<", lower, upper)
     front_src, back_src, front_alt, back_alt = alt, _at(b, alt, lower), src, _at(b, src, lower)
     b.call(fn, [b.select(low_smaller, front_src, back_src), b.select(low_smaller, front_alt, back_alt),
-                b.select(low_smaller, lower, upper), flipped])
-    for phi, value in zip((src, alt, n, src_is_out), (b.select(low_smaller, back_src, front_src),
-                                                      b.select(low_smaller, back_alt, front_alt),
-                                                      b.select(low_smaller, upper, lower), flipped)):
+                b.select(low_smaller, lower, upper), flipped, deeper, note])
+    for phi, value in zip((src, alt, n, src_is_out, depth), (b.select(low_smaller, back_src, front_src),
+                                                             b.select(low_smaller, back_alt, front_alt),
+                                                             b.select(low_smaller, upper, lower), flipped, deeper)):
         phi.add_incoming(value, b.block)
     b.branch(loop)
     return fn
@@ -413,22 +482,24 @@ def _support(module, codec):
     return module.globals[f"mlc_vsort_rec_{codec}"]
 
 
-def _sort_all(b, codec, src, out, scratch, flag, n, samples):
-    """Emit the whole sort of ``src[:n]`` into ``out`` (n > LEAF), then return 0."""
+def _sort_all(b, codec, src, out, scratch, flag, n, samples, note):
+    """Emit the whole sort of ``src[:n]`` into ``out`` (n > LEAF), then return ``note[0]``
+    (0 before: 1 where a part was heapsorted)."""
     fn = b.function
     rec = fn.module.globals[f"mlc_vsort_rec_{codec}"]
+    depth = b.sub(_depth_limit(b, n), ir.Constant(_I64, 1))
     lower, pivot, all_equal = _split(b, codec, src, scratch, n, flag, True, samples)
     rest = b.sub(n, lower)
     equal_block, two = fn.append_basic_block("equal"), fn.append_basic_block("two")
     b.cbranch(all_equal, equal_block, two)
     b.position_at_end(equal_block)
     _fill(b, codec, out, lower, pivot)
-    b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0)])
-    b.ret(ir.Constant(_I32, 0))
+    b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0), depth, note])
+    b.ret(b.load(note, typ=_I32))
     b.position_at_end(two)
-    b.call(rec, [scratch, out, lower, ir.Constant(_I1, 0)])
-    b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0)])
-    b.ret(ir.Constant(_I32, 0))
+    b.call(rec, [scratch, out, lower, ir.Constant(_I1, 0), depth, note])
+    b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0), depth, note])
+    b.ret(b.load(note, typ=_I32))
 
 
 def define_sort(codec: str):
@@ -438,7 +509,8 @@ def define_sort(codec: str):
         net = fn.module.globals[f"mlc_vsort_net_{codec}"]
         src, out, scratch, flag, n = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        samples = b.alloca(_I32, LEAF)
+        samples, note = b.alloca(_I32, LEAF), b.alloca(_I32)
+        b.store(ir.Constant(_I32, 0), note)
         small, large = fn.append_basic_block("small"), fn.append_basic_block("large")
         b.cbranch(b.icmp_signed("<=", n, ir.Constant(_I64, LEAF)), small, large)
         b.position_at_end(small)  # encoded into scratch (noting NaNs and -0.0), sorted into out
@@ -447,7 +519,7 @@ def define_sort(codec: str):
         b.call(net, [scratch, out, n, ir.Constant(_I1, 1)])
         b.ret(ir.Constant(_I32, 0))
         b.position_at_end(large)
-        _sort_all(b, codec, src, out, scratch, flag, n, samples)
+        _sort_all(b, codec, src, out, scratch, flag, n, samples, note)
     return define
 
 
@@ -467,7 +539,8 @@ def define_half(codec: str):
                 _define_partition(fn.module, codec, True, side)
         src, out, scratch, flag, n, part = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        samples, own_flag = b.alloca(_I32, LEAF), b.alloca(_I32)
+        samples, own_flag, note = b.alloca(_I32, LEAF), b.alloca(_I32), b.alloca(_I32)
+        b.store(ir.Constant(_I32, 0), note)
         if _openmp_available():
             team = b.call(_declare(fn.module, "omp_get_num_threads", _I32, []), [])
             alone, shared = fn.append_basic_block("alone"), fn.append_basic_block("shared")
@@ -478,7 +551,7 @@ def define_half(codec: str):
             b.position_at_end(idle)
             b.ret(ir.Constant(_I32, 0))
             b.position_at_end(whole)
-            _sort_all(b, codec, src, out, scratch, flag, n, samples)
+            _sort_all(b, codec, src, out, scratch, flag, n, samples, note)
             b.position_at_end(shared)
         pivot = _pivot(b, codec, src, n, samples, True)
         or_equal = b.icmp_signed("==", b.load(samples, typ=_I32), pivot)
@@ -486,11 +559,13 @@ def define_half(codec: str):
         b.cbranch(b.icmp_signed("==", part, ir.Constant(_I64, 0)), front, back)
         b.position_at_end(front)
         count = b.call(fn.module.globals[f"mlc_vsort_partition_{codec}_front"], [src, scratch, n, pivot, or_equal, flag])
-        b.call(rec, [scratch, out, count, ir.Constant(_I1, 0)])
-        b.ret(ir.Constant(_I32, 0))
+        depth = b.sub(_depth_limit(b, n), ir.Constant(_I64, 1))
+        b.call(rec, [scratch, out, count, ir.Constant(_I1, 0), depth, note])
+        b.ret(b.load(note, typ=_I32))
         b.position_at_end(back)
         count = b.call(fn.module.globals[f"mlc_vsort_partition_{codec}_back"], [src, scratch, n, pivot, or_equal, own_flag])
         start = b.sub(n, count)
-        b.call(rec, [_at(b, scratch, start), _at(b, out, start), count, ir.Constant(_I1, 0)])
-        b.ret(ir.Constant(_I32, 0))
+        depth = b.sub(_depth_limit(b, n), ir.Constant(_I64, 1))
+        b.call(rec, [_at(b, scratch, start), _at(b, out, start), count, ir.Constant(_I1, 0), depth, note])
+        b.ret(b.load(note, typ=_I32))
     return define
