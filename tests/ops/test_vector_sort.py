@@ -189,21 +189,50 @@ def _sample_places(n: int) -> np.ndarray:
     count = 16 if n <= vector_sort_llvm.SMALL_PART else 64
     stride = n // count
     k = np.arange(count, dtype=np.uint64)
-    jitter = ((k * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) % np.uint64(stride)
+    jitter = (((k * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) * np.uint64(stride)) >> np.uint64(32)
     return (k * np.uint64(stride) + jitter).astype(np.int64)
 
 
-def _adversary(n: int, seed: int, few: int = 0) -> tuple[np.ndarray, int]:
-    """A permutation of range(n) that defeats the kernel's pivots, and how many partitions its
-    largest part would take without a depth limit. McIlroy's adversary: every key starts
-    unknown, and known keys all order below unknown ones; following the kernel's partitions
-    (its pivot a median of keys at known places, its parts laid out as it stores them), each
-    sampled unknown key is made the next smallest, so the pivot is near the least key and the
-    part sheds a few dozen keys. The keys still unknown at the end get the largest values (all
-    different, or ``few`` of them: runs of equal keys)."""
+def _partition_in_place(keys: np.ndarray, pivot: int) -> np.ndarray:
+    """The order in which the kernel's in-place partition leaves ``keys`` (its
+    ``_define_partition_in_place``): the places each key is stored at."""
+    n = len(keys)
+    a = np.empty(n, np.int64)
+    lo, hi = 0, n
+
+    def put(at):
+        nonlocal lo, hi
+        below, above = at[keys[at] < pivot], at[keys[at] >= pivot]
+        a[lo:lo + len(below)] = below
+        lo += len(below)
+        hi -= len(above)
+        a[hi:hi + len(above)] = above
+    rest = (n - 32) % 16
+    put(np.arange(16, 16 + rest))
+    read_lo, read_hi = 16 + rest, n - 16
+    while read_lo < read_hi:
+        if read_lo - lo <= hi - read_hi:
+            put(np.arange(read_lo, read_lo + 16))
+            read_lo += 16
+        else:
+            read_hi -= 16
+            put(np.arange(read_hi, read_hi + 16))
+    put(np.arange(16))
+    put(np.arange(n - 16, n))
+    return a
+
+
+def _adversary(n: int, seed: int, few: int = 0) -> np.ndarray:
+    """A permutation of range(n) that defeats the kernel's pivots for as many partitions as its
+    depth limit allows and a few more. McIlroy's adversary: every key starts unknown, and known
+    keys all order below unknown ones; following the kernel's partitions (its pivot a median of
+    keys at known places, its parts laid out as it stores them), each sampled unknown key is
+    made the next smallest, so the pivot is near the least key and the part sheds a few dozen
+    keys. The keys still unknown at the end get the largest values (all different, or ``few``
+    of them: runs of equal keys)."""
     value = np.full(n, n, np.int64)  # unknown: above all known keys
-    part, given, levels = np.arange(n), 0, 0
-    while len(part) > vector_sort_llvm.LEAF:
+    part, given = np.arange(n), 0
+    for level in range(2 * int(np.log2(n)) + 4):
         places = _sample_places(len(part))
         items = part[places]
         unknown = items[value[items] == n]
@@ -211,29 +240,30 @@ def _adversary(n: int, seed: int, few: int = 0) -> tuple[np.ndarray, int]:
         given += len(unknown)
         pivot = np.sort(value[items])[len(items) // 2]
         keys = value[part]
-        assert (keys < pivot).any()  # (no least-key pivot: split by <)
-        above = np.flatnonzero(keys >= pivot)
-        # the kernel stores each 16 keys' upper side below the last ones': blocks in reverse
-        part = part[above[np.argsort(-(above // 16), kind="stable")]]
-        levels += 1
+        assert 0 < (keys < pivot).sum() < 100  # (no least-key pivot: split by <; a few keys split off)
+        if level == 0:  # values to keys: the front in order, each 16 keys' back stored below the last
+            above = np.flatnonzero(keys >= pivot)
+            part = part[above[np.argsort(-(above // 16), kind="stable")]]
+        else:
+            order = _partition_in_place(keys, pivot)
+            part = part[order[(keys[order] >= pivot)]]
     rest = np.flatnonzero(value == n)
     rng = np.random.default_rng(seed)
     value[rest] = given + (rng.integers(0, few, len(rest)) if few else rng.permutation(len(rest)))
-    return value, levels
+    return value
 
 
 @needs_avx512
 @pytest.mark.parametrize("codec, few", [("i32", 0), ("f32", 0), ("u32_desc", 0), ("f32_desc", 0), ("i32_desc", 3),
                                         ("f32", 5)])
 def test_pivots_that_keep_failing_end_in_a_heapsort(codec, few):
-    """An input built against the pivot choice: its largest part would take hundreds of partitions
-    (a quadratic sort); past 2 log2(n) of them the part is heapsorted (the kernel says so), and
+    """An input built against the pivot choice: each partition splits off a few keys (a quadratic
+    sort, were they all to); past 2 log2(n) of them the part is heapsorted (the kernel says so), and
     the row still equals NumPy's (the heapsorted keys all different, or of ``few`` values,
     NaNs or infinities among them). Random rows never reach the limit."""
     dtype, descending = vector_sort_llvm.CODECS[codec]
     n = 12289
-    ranks, levels = _adversary(n, 0, few)
-    assert levels > 8 * 2 * int(np.log2(n)), levels
+    ranks = _adversary(n, 0, few)
     if dtype == "float32":  # distinct floats of both signs, in the order of the ranks
         values = np.sort(np.random.default_rng(1).standard_normal(n * 2).astype("float32"))
         values = np.unique(values)[:n]

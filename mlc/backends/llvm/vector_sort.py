@@ -301,6 +301,67 @@ def _define_partition(module, codec, encode, side="both"):
     return fn
 
 
+def _define_partition_in_place(module):
+    """``partition(a, n, pivot, or_equal) -> i64`` (n >= 32): the ``n`` keys at ``a`` below
+    ``pivot`` (or equal to it, with ``or_equal``) moved to its front, the others to its back, in
+    place; returns how many are in front. The first and last 16 keys are kept in registers,
+    which leaves 32 free places between the front written so far and the back; each step reads
+    the next 16 keys from the side with fewer free places (so at least 16 are free on each side
+    after the read) and stores its two sides, packed, at the front's end and before the back's
+    start; the 16 and 16 kept are stored last, into the 32 places left."""
+    fn = _internal(module, "mlc_vsort_partition_in_place", _I64, [_PTR, _I64, _I32, _I1])
+    a, n, pivot, or_equal = fn.args
+    entry, loop, body, done = (fn.append_basic_block(s) for s in ("entry", "loop", "body", "done"))
+    b = ir.IRBuilder(entry)
+    pv = b.shuffle_vector(b.insert_element(ir.Constant(_V, None), pivot, ir.Constant(_I32, 0)),
+                          ir.Constant(_V, None), ir.Constant(_V, [ir.Constant(_I32, 0)] * _LANES))
+    sixteen = ir.Constant(_I64, _LANES)
+
+    def put(b, v, lo, hi, valid):
+        """``v``'s keys (of ``valid`` lanes: None, all) stored at ``a[lo:]`` (below) and before
+        ``a[hi]`` (the others): the new (lo, hi)."""
+        below = b.select(or_equal, b.icmp_signed("<=", v, pv), b.icmp_signed("<", v, pv))
+        above = b.not_(below)
+        if valid is not None:
+            below, above = b.and_(below, valid), b.and_(above, valid)
+        nb, na = _popcount(b, below), _popcount(b, above)
+        _masked_store(b, _compress(b, v, below), _at(b, a, lo), _prefix_mask(b, nb))
+        hi = b.sub(hi, b.zext(na, _I64))
+        _masked_store(b, _compress(b, v, above), _at(b, a, hi), _prefix_mask(b, na))
+        return b.add(lo, b.zext(nb, _I64)), hi
+
+    first = b.load(a, typ=_V, align=4)
+    last = b.load(_at(b, a, b.sub(n, sixteen)), typ=_V, align=4)
+    # the keys between, past a multiple of 16 of them: read (from the front) first
+    rest = b.trunc(b.and_(b.sub(n, ir.Constant(_I64, 2 * _LANES)), ir.Constant(_I64, _LANES - 1)), _I32)
+    valid = _prefix_mask(b, rest)
+    lo, hi = put(b, _masked_load(b, _at(b, a, sixteen), valid, _splat(0)), ir.Constant(_I64, 0), n, valid)
+    read_lo = b.add(sixteen, b.zext(rest, _I64))
+    read_hi = b.sub(n, sixteen)
+    b.branch(loop)
+    b.position_at_end(loop)
+    phis = [b.phi(_I64) for _ in range(4)]
+    for phi, start in zip(phis, (lo, hi, read_lo, read_hi)):
+        phi.add_incoming(start, entry)
+    lo, hi, read_lo, read_hi = phis
+    b.cbranch(b.icmp_signed("<", read_lo, read_hi), body, done)
+    b.position_at_end(body)
+    from_front = b.icmp_signed("<=", b.sub(read_lo, lo), b.sub(hi, read_hi))
+    at = b.select(from_front, read_lo, b.sub(read_hi, sixteen))
+    v = b.load(_at(b, a, at), typ=_V, align=4)
+    read_lo2 = b.select(from_front, b.add(read_lo, sixteen), read_lo)
+    read_hi2 = b.select(from_front, read_hi, at)
+    lo2, hi2 = put(b, v, lo, hi, None)
+    for phi, value in zip(phis, (lo2, hi2, read_lo2, read_hi2)):
+        phi.add_incoming(value, b.block)
+    b.branch(loop)
+    b.position_at_end(done)
+    lo3, hi3 = put(b, first, lo, hi, None)
+    lo4, _ = put(b, last, lo3, hi3, None)
+    b.ret(lo4)
+    return fn
+
+
 def _pivot(b, codec, src, n, scratch, encode):
     """The median of keys sampled across ``src[:n]``, one in each of 16 (n <= SMALL_PART) or 64
     equal slots, sorted in ``scratch`` (LEAF keys of stack); ``encode``: ``src`` holds values."""
@@ -313,8 +374,10 @@ def _pivot(b, codec, src, n, scratch, encode):
         # the k-th slot of ``stride`` keys, at a place within it hashed from k: evenly spaced
         # samples of periodic keys (i * 64 % n) would all be one value, and every part split
         # off its least keys only (quadratic)
-        jitter = b.urem(b.lshr(b.mul(k, ir.Constant(_I64, 0x9E3779B97F4A7C15 - (1 << 64))), ir.Constant(_I64, 32)),
-                        stride)
+        # (a 32-bit hash scaled to the slot by a multiply, not a division: 16 divisions cost a
+        # 256-key part as much as its partition)
+        jitter = b.lshr(b.mul(b.lshr(b.mul(k, ir.Constant(_I64, 0x9E3779B97F4A7C15 - (1 << 64))), ir.Constant(_I64, 32)),
+                              stride), ir.Constant(_I64, 32))
         v = b.load(_at(b, src, b.add(b.mul(k, stride), jitter)), typ=_I32)
         b.store(_encode(b, codec, v) if encode else v, _at(b, scratch, k))
     _loop(b, "sample", count, sample)
@@ -335,6 +398,29 @@ def _split(b, codec, src, dst, n, flag, encode, samples):
     b.cbranch(b.icmp_signed("==", lower, ir.Constant(_I64, 0)), least, done)
     b.position_at_end(least)
     equal = b.call(partition, [src, dst, n, pivot, ir.Constant(_I1, 1), flag])
+    b.branch(done)
+    b.position_at_end(done)
+    front = b.phi(_I64)
+    front.add_incoming(lower, pre)
+    front.add_incoming(equal, least)
+    all_equal = b.phi(_I1)
+    all_equal.add_incoming(ir.Constant(_I1, 0), pre)
+    all_equal.add_incoming(ir.Constant(_I1, 1), least)
+    return front, pivot, all_equal
+
+
+def _split_in_place(b, codec, a, n, samples):
+    """``a[:n]`` partitioned in place by a pivot sampled into ``samples``, by ``<=`` where it is
+    the least key: (the front's length, the pivot, whether the front is the keys equal to it)."""
+    fn = b.function
+    partition = b.module.globals["mlc_vsort_partition_in_place"]
+    pivot = _pivot(b, codec, a, n, samples, False)
+    lower = b.call(partition, [a, n, pivot, ir.Constant(_I1, 0)])
+    least, done = fn.append_basic_block("least"), fn.append_basic_block("split")
+    pre = b.block
+    b.cbranch(b.icmp_signed("==", lower, ir.Constant(_I64, 0)), least, done)
+    b.position_at_end(least)
+    equal = b.call(partition, [a, n, pivot, ir.Constant(_I1, 1)])
     b.branch(done)
     b.position_at_end(done)
     front = b.phi(_I64)
@@ -407,66 +493,62 @@ def _depth_limit(b, n):
 
 
 def _define_recursive(module, codec):
-    """``rec(src, alt, n, src_is_out, depth, note)``: the ``n`` keys of ``src`` sorted, decoded,
-    into ``src`` (``src_is_out``) or ``alt``; the other buffer is scratch. A part still longer
-    than a leaf after ``depth`` more partitions (pivots that keep splitting off a few keys: a
-    quadratic quicksort) is heapsorted instead, and ``note[0]`` set to 1."""
-    fn = _internal(module, f"mlc_vsort_rec_{codec}", ir.VoidType(), [_PTR, _PTR, _I64, _I1, _I64, _PTR])
+    """``rec(a, n, depth, note)``: the ``n`` keys at ``a`` sorted, decoded, in place. A part
+    still longer than a leaf after ``depth`` more partitions (pivots that keep splitting off a
+    few keys: a quadratic quicksort) is heapsorted instead, and ``note[0]`` set to 1."""
+    fn = _internal(module, f"mlc_vsort_rec_{codec}", ir.VoidType(), [_PTR, _I64, _I64, _PTR])
     net = module.globals[f"mlc_vsort_net_{codec}"]
     heap = module.globals.get("mlc_vsort_heap") or _define_heap(module)
-    note = fn.args[5]
+    if "mlc_vsort_partition_in_place" not in module.globals:
+        _define_partition_in_place(module)
+    note = fn.args[3]
     entry = fn.append_basic_block("entry")
     b = ir.IRBuilder(entry)
-    unused, samples = b.alloca(_I32), b.alloca(_I32, LEAF)
+    samples = b.alloca(_I32, LEAF)
     loop = fn.append_basic_block("loop")
     b.branch(loop)
     b.position_at_end(loop)
-    src, alt, n, src_is_out, depth = (b.phi(t) for t in (_PTR, _PTR, _I64, _I1, _I64))
-    for phi, arg in zip((src, alt, n, src_is_out, depth), fn.args):
+    a, n, depth = (b.phi(t) for t in (_PTR, _I64, _I64))
+    for phi, arg in zip((a, n, depth), fn.args):
         phi.add_incoming(arg, entry)
     leaf, split = fn.append_basic_block("leaf"), fn.append_basic_block("split")
     deep, partition = fn.append_basic_block("deep"), fn.append_basic_block("partition")
     b.cbranch(b.icmp_signed("<=", n, ir.Constant(_I64, LEAF)), leaf, split)
     with b.goto_block(leaf):
-        b.call(net, [src, b.select(src_is_out, src, alt), n, ir.Constant(_I1, 1)])
+        b.call(net, [a, a, n, ir.Constant(_I1, 1)])
         b.ret_void()
     b.position_at_end(split)
     b.cbranch(b.icmp_signed("<=", depth, ir.Constant(_I64, 0)), deep, partition)
     with b.goto_block(deep):
-        b.call(heap, [src, n])
-        dst = b.select(src_is_out, src, alt)
-        _loop(b, "decode", n, lambda b, k: b.store(_decode(b, codec, b.load(_at(b, src, k), typ=_I32)), _at(b, dst, k)))
+        b.call(heap, [a, n])
+        _loop(b, "decode", n, lambda b, k: b.store(_decode(b, codec, b.load(_at(b, a, k), typ=_I32)), _at(b, a, k)))
         b.store(ir.Constant(_I32, 1), note)
         b.ret_void()
     b.position_at_end(partition)
     deeper = b.sub(depth, ir.Constant(_I64, 1))
-    lower, pivot, all_equal = _split(b, codec, src, alt, n, unused, False, samples)
-    flipped = b.not_(src_is_out)
+    lower, pivot, all_equal = _split_in_place(b, codec, a, n, samples)
     equal_block, two = fn.append_basic_block("equal"), fn.append_basic_block("two")
     b.cbranch(all_equal, equal_block, two)
     # the front: keys equal to the pivot, done; the back: the rest, sorted by the loop
     b.position_at_end(equal_block)
-    _fill(b, codec, b.select(src_is_out, src, alt), lower, pivot)
+    _fill(b, codec, a, lower, pivot)
     rest = b.sub(n, lower)
     onward, finished = fn.append_basic_block("onward"), fn.append_basic_block("finished")
     b.cbranch(b.icmp_signed("==", rest, ir.Constant(_I64, 0)), finished, onward)
     with b.goto_block(finished):
         b.ret_void()
     b.position_at_end(onward)
-    for phi, value in zip((src, alt, n, src_is_out, depth), (_at(b, alt, lower), _at(b, src, lower), rest, flipped,
-                                                              deeper)):
+    for phi, value in zip((a, n, depth), (_at(b, a, lower), rest, deeper)):
         phi.add_incoming(value, onward)
     b.branch(loop)
     # two parts: recurse into the smaller, loop on the larger
     b.position_at_end(two)
     upper = b.sub(n, lower)
     low_smaller = b.icmp_signed("<", lower, upper)
-    front_src, back_src, front_alt, back_alt = alt, _at(b, alt, lower), src, _at(b, src, lower)
-    b.call(fn, [b.select(low_smaller, front_src, back_src), b.select(low_smaller, front_alt, back_alt),
-                b.select(low_smaller, lower, upper), flipped, deeper, note])
-    for phi, value in zip((src, alt, n, src_is_out, depth), (b.select(low_smaller, back_src, front_src),
-                                                             b.select(low_smaller, back_alt, front_alt),
-                                                             b.select(low_smaller, upper, lower), flipped, deeper)):
+    back = _at(b, a, lower)
+    b.call(fn, [b.select(low_smaller, a, back), b.select(low_smaller, lower, upper), deeper, note])
+    for phi, value in zip((a, n, depth), (b.select(low_smaller, back, a), b.select(low_smaller, upper, lower),
+                                          deeper)):
         phi.add_incoming(value, b.block)
     b.branch(loop)
     return fn
@@ -488,17 +570,17 @@ def _sort_all(b, codec, src, out, scratch, flag, n, samples, note):
     fn = b.function
     rec = fn.module.globals[f"mlc_vsort_rec_{codec}"]
     depth = b.sub(_depth_limit(b, n), ir.Constant(_I64, 1))
-    lower, pivot, all_equal = _split(b, codec, src, scratch, n, flag, True, samples)
+    lower, pivot, all_equal = _split(b, codec, src, out, n, flag, True, samples)
     rest = b.sub(n, lower)
     equal_block, two = fn.append_basic_block("equal"), fn.append_basic_block("two")
     b.cbranch(all_equal, equal_block, two)
     b.position_at_end(equal_block)
     _fill(b, codec, out, lower, pivot)
-    b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0), depth, note])
+    b.call(rec, [_at(b, out, lower), rest, depth, note])
     b.ret(b.load(note, typ=_I32))
     b.position_at_end(two)
-    b.call(rec, [scratch, out, lower, ir.Constant(_I1, 0), depth, note])
-    b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0), depth, note])
+    b.call(rec, [out, lower, depth, note])
+    b.call(rec, [_at(b, out, lower), rest, depth, note])
     b.ret(b.load(note, typ=_I32))
 
 
@@ -558,14 +640,14 @@ def define_half(codec: str):
         front, back = fn.append_basic_block("front"), fn.append_basic_block("back")
         b.cbranch(b.icmp_signed("==", part, ir.Constant(_I64, 0)), front, back)
         b.position_at_end(front)
-        count = b.call(fn.module.globals[f"mlc_vsort_partition_{codec}_front"], [src, scratch, n, pivot, or_equal, flag])
+        count = b.call(fn.module.globals[f"mlc_vsort_partition_{codec}_front"], [src, out, n, pivot, or_equal, flag])
         depth = b.sub(_depth_limit(b, n), ir.Constant(_I64, 1))
-        b.call(rec, [scratch, out, count, ir.Constant(_I1, 0), depth, note])
+        b.call(rec, [out, count, depth, note])
         b.ret(b.load(note, typ=_I32))
         b.position_at_end(back)
-        count = b.call(fn.module.globals[f"mlc_vsort_partition_{codec}_back"], [src, scratch, n, pivot, or_equal, own_flag])
+        count = b.call(fn.module.globals[f"mlc_vsort_partition_{codec}_back"], [src, out, n, pivot, or_equal, own_flag])
         start = b.sub(n, count)
         depth = b.sub(_depth_limit(b, n), ir.Constant(_I64, 1))
-        b.call(rec, [_at(b, scratch, start), _at(b, out, start), count, ir.Constant(_I1, 0), depth, note])
+        b.call(rec, [_at(b, out, start), count, depth, note])
         b.ret(b.load(note, typ=_I32))
     return define
