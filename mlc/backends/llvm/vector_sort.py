@@ -307,8 +307,9 @@ def _define_partition_in_place(module):
     place; returns how many are in front. The first and last 16 keys are kept in registers,
     which leaves 32 free places between the front written so far and the back; each step reads
     the next 16 keys from the side with fewer free places (so at least 16 are free on each side
-    after the read) and stores its two sides, packed, at the front's end and before the back's
-    start; the 16 and 16 kept are stored last, into the 32 places left."""
+    after the read) and stores its two sides, packed, at the front's end (a whole vector: the
+    lanes past the front land in free places, written over later) and before the back's start
+    (the lanes of the back only); the 16 and 16 kept are stored last, into the 32 places left."""
     fn = _internal(module, "mlc_vsort_partition_in_place", _I64, [_PTR, _I64, _I32, _I1])
     a, n, pivot, or_equal = fn.args
     entry, loop, body, done = (fn.append_basic_block(s) for s in ("entry", "loop", "body", "done"))
@@ -325,7 +326,9 @@ def _define_partition_in_place(module):
         if valid is not None:
             below, above = b.and_(below, valid), b.and_(above, valid)
         nb, na = _popcount(b, below), _popcount(b, above)
-        _masked_store(b, _compress(b, v, below), _at(b, a, lo), _prefix_mask(b, nb))
+        # all 16 lanes: 16 places past the front's end are free (keys read, or the 32 held),
+        # and the last ones are stored before the back's
+        b.store(_compress(b, v, below), _at(b, a, lo), align=4)
         hi = b.sub(hi, b.zext(na, _I64))
         _masked_store(b, _compress(b, v, above), _at(b, a, hi), _prefix_mask(b, na))
         return b.add(lo, b.zext(nb, _I64)), hi
