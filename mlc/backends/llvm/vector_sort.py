@@ -42,6 +42,8 @@ _V = ir.VectorType(_I32, _LANES)
 _M = ir.VectorType(_I1, _LANES)
 #: The longest part the bitonic network sorts (8 vectors); longer ones are partitioned.
 LEAF = 8 * _LANES
+#: Vectors the in-place partition reads at once.
+_UNROLL = 4
 #: Samples for a part's pivot: 16 for parts up to SMALL_PART, else 64.
 SMALL_PART = 1024
 _MAX_KEY = 0x7FFFFFFF
@@ -302,14 +304,15 @@ def _define_partition(module, codec, encode, side="both"):
 
 
 def _define_partition_in_place(module):
-    """``partition(a, n, pivot, or_equal) -> i64`` (n >= 32): the ``n`` keys at ``a`` below
+    """``partition(a, n, pivot, or_equal) -> i64`` (n >= 128): the ``n`` keys at ``a`` below
     ``pivot`` (or equal to it, with ``or_equal``) moved to its front, the others to its back, in
-    place; returns how many are in front. The first and last 16 keys are kept in registers,
-    which leaves 32 free places between the front written so far and the back; each step reads
-    the next 16 keys from the side with fewer free places (so at least 16 are free on each side
-    after the read) and stores its two sides, packed, at the front's end (a whole vector: the
+    place; returns how many are in front. The first and last block of 64 keys (_UNROLL vectors)
+    are kept in registers, which leaves 128 free places between the front written so far and the
+    back; each step reads the next 64 keys from the side with fewer free places (so at least 64
+    are free on each side after the read: which side is the one choice that waits for the last
+    step's counts, once a block) and stores each 16's two sides, packed, at the front's end (a whole vector: the
     lanes past the front land in free places, written over later) and before the back's start
-    (the lanes of the back only); the 16 and 16 kept are stored last, into the 32 places left."""
+    (the lanes of the back only); the 128 kept are stored last, into the 128 places left."""
     fn = _internal(module, "mlc_vsort_partition_in_place", _I64, [_PTR, _I64, _I32, _I1])
     a, n, pivot, or_equal = fn.args
     entry, loop, body, done = (fn.append_basic_block(s) for s in ("entry", "loop", "body", "done"))
@@ -333,35 +336,45 @@ def _define_partition_in_place(module):
         _masked_store(b, _compress(b, v, above), _at(b, a, hi), _prefix_mask(b, na))
         return b.add(lo, b.zext(nb, _I64)), hi
 
-    first = b.load(a, typ=_V, align=4)
-    last = b.load(_at(b, a, b.sub(n, sixteen)), typ=_V, align=4)
-    # the keys between, past a multiple of 16 of them: read (from the front) first
-    rest = b.trunc(b.and_(b.sub(n, ir.Constant(_I64, 2 * _LANES)), ir.Constant(_I64, _LANES - 1)), _I32)
-    valid = _prefix_mask(b, rest)
-    lo, hi = put(b, _masked_load(b, _at(b, a, sixteen), valid, _splat(0)), ir.Constant(_I64, 0), n, valid)
-    read_lo = b.add(sixteen, b.zext(rest, _I64))
-    read_hi = b.sub(n, sixteen)
+    block = ir.Constant(_I64, _UNROLL * _LANES)
+    held = [b.load(_at(b, a, ir.Constant(_I64, j * _LANES)), typ=_V, align=4) for j in range(_UNROLL)]
+    held += [b.load(_at(b, a, b.sub(n, ir.Constant(_I64, (j + 1) * _LANES))), typ=_V, align=4) for j in range(_UNROLL)]
+    # the keys between, past a multiple of a block of them: read (from the front) first
+    rest = b.trunc(b.and_(b.sub(n, b.add(block, block)), ir.Constant(_I64, _UNROLL * _LANES - 1)), _I32)
+    lo, hi = ir.Constant(_I64, 0), n
+    for j in range(_UNROLL):
+        left = b.sub(rest, ir.Constant(_I32, j * _LANES))
+        left = b.select(b.icmp_signed("<", left, ir.Constant(_I32, 0)), ir.Constant(_I32, 0), left)
+        left = b.select(b.icmp_signed(">", left, ir.Constant(_I32, _LANES)), ir.Constant(_I32, _LANES), left)
+        valid = _prefix_mask(b, left)
+        v = _masked_load(b, _at(b, a, ir.Constant(_I64, (_UNROLL + j) * _LANES)), valid, _splat(0))
+        lo, hi = put(b, v, lo, hi, valid)
+    read_lo = b.add(block, b.zext(rest, _I64))
+    read_hi = b.sub(n, block)
+    pre = b.block
     b.branch(loop)
     b.position_at_end(loop)
     phis = [b.phi(_I64) for _ in range(4)]
     for phi, start in zip(phis, (lo, hi, read_lo, read_hi)):
-        phi.add_incoming(start, entry)
+        phi.add_incoming(start, pre)
     lo, hi, read_lo, read_hi = phis
     b.cbranch(b.icmp_signed("<", read_lo, read_hi), body, done)
     b.position_at_end(body)
     from_front = b.icmp_signed("<=", b.sub(read_lo, lo), b.sub(hi, read_hi))
-    at = b.select(from_front, read_lo, b.sub(read_hi, sixteen))
-    v = b.load(_at(b, a, at), typ=_V, align=4)
-    read_lo2 = b.select(from_front, b.add(read_lo, sixteen), read_lo)
+    at = b.select(from_front, read_lo, b.sub(read_hi, block))
+    vs = [b.load(_at(b, a, b.add(at, ir.Constant(_I64, j * _LANES))), typ=_V, align=4) for j in range(_UNROLL)]
+    read_lo2 = b.select(from_front, b.add(read_lo, block), read_lo)
     read_hi2 = b.select(from_front, read_hi, at)
-    lo2, hi2 = put(b, v, lo, hi, None)
+    lo2, hi2 = lo, hi
+    for v in vs:
+        lo2, hi2 = put(b, v, lo2, hi2, None)
     for phi, value in zip(phis, (lo2, hi2, read_lo2, read_hi2)):
         phi.add_incoming(value, b.block)
     b.branch(loop)
     b.position_at_end(done)
-    lo3, hi3 = put(b, first, lo, hi, None)
-    lo4, _ = put(b, last, lo3, hi3, None)
-    b.ret(lo4)
+    for v in held:
+        lo, hi = put(b, v, lo, hi, None)
+    b.ret(lo)
     return fn
 
 
