@@ -200,25 +200,28 @@ def _partition_in_place(keys: np.ndarray, pivot: int) -> np.ndarray:
     a = np.empty(n, np.int64)
     lo, hi = 0, n
 
-    def put(at):
+    def put(at):  # 16 keys at a time, each 16's below and above sides packed in order
         nonlocal lo, hi
-        below, above = at[keys[at] < pivot], at[keys[at] >= pivot]
-        a[lo:lo + len(below)] = below
-        lo += len(below)
-        hi -= len(above)
-        a[hi:hi + len(above)] = above
-    rest = (n - 32) % 16
-    put(np.arange(16, 16 + rest))
-    read_lo, read_hi = 16 + rest, n - 16
+        for start in range(0, len(at), 16):
+            some = at[start:start + 16]
+            below, above = some[keys[some] < pivot], some[keys[some] >= pivot]
+            a[lo:lo + len(below)] = below
+            lo += len(below)
+            hi -= len(above)
+            a[hi:hi + len(above)] = above
+    block = 16 * vector_sort_llvm._UNROLL  # (held at each end, then read at once)
+    rest = (n - 2 * block) % block
+    put(np.arange(block, block + rest))
+    read_lo, read_hi = block + rest, n - block
     while read_lo < read_hi:
         if read_lo - lo <= hi - read_hi:
-            put(np.arange(read_lo, read_lo + 16))
-            read_lo += 16
+            put(np.arange(read_lo, read_lo + block))
+            read_lo += block
         else:
-            read_hi -= 16
-            put(np.arange(read_hi, read_hi + 16))
-    put(np.arange(16))
-    put(np.arange(n - 16, n))
+            read_hi -= block
+            put(np.arange(read_hi, read_hi + block))
+    put(np.arange(block))
+    put(np.concatenate([np.arange(n - 16 * (j + 1), n - 16 * j) for j in range(block // 16)]))
     return a
 
 

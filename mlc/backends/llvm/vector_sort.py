@@ -1,24 +1,26 @@
 """A vectorised quicksort of 4-byte values, in LLVM IR: the CPU ``sort`` kernel on AVX-512.
 
 ``mlc_vsort_<codec>(src, out, scratch, flag, n)`` sorts the ``n`` values at ``src`` into
-``out`` (``scratch``: room for ``n`` int32 keys). Each value is read as a signed int32 key
-whose order is the sort order (the codec: a float's bits with a negative's magnitude bits
-flipped and every NaN the largest key, an unsigned int's top bit flipped, each key
-complemented when descending), and decoded as it is stored. The sort is a quicksort whose
-partition moves 16 keys at a time from one buffer to the other: a compare against the
-pivot gives a lane mask, and the keys below the pivot are packed to the front of a vector
-(``llvm.experimental.vector.compress``, one ``vpcompressd`` on AVX-512) and stored, as
-many as there are, at the front of the other buffer, the rest likewise at its back. The
-first partition reads the values and writes keys into ``scratch``; each part is then sorted
-from one buffer into the other (``out`` and ``scratch`` take turns down the recursion), and
-a part of at most ``LEAF`` keys is sorted in registers by a bitonic network (min, max and
-lane shuffles of up to eight 16-lane vectors) and stored, decoded, into ``out``. The pivot
-is the median of up to 64 keys sampled across the part (sorted by the same network); a
-part whose pivot is its least key is split by ``<=`` instead of ``<``, its block of equal
-keys done at once (so equal keys cost no extra depth). The smaller part is sorted by a
-recursive call, the larger by the loop: the recursion is at most log2(n) deep. ``flag[0]``
-is set to 1 when a float row holds a NaN or a -0.0 (which the caller repairs: their keys
-lose a NaN's payload and order -0.0 before 0.0), else 0.
+``out`` (``scratch`` is not used). Each value is read as a signed int32 key whose order is
+the sort order (the codec: a float's bits with a negative's magnitude bits flipped and every
+NaN the largest key, an unsigned int's top bit flipped, each key complemented when
+descending), and decoded as it is stored. The sort is a quicksort whose partitions move 16
+keys at a time: a compare against the pivot gives a lane mask, and the keys below the pivot
+are packed to the front of a vector (``llvm.experimental.vector.compress``, one
+``vpcompressd`` on AVX-512) and stored, as many as there are, at the front of the part, the
+rest likewise at its back. The first partition reads the values and writes keys into
+``out``; every later one partitions a part of ``out`` in place (the first and last 64 keys
+held in registers make room: :func:`_define_partition_in_place`), and a part of at most
+``LEAF`` keys is sorted in registers by a bitonic network (min, max and lane shuffles of up
+to eight 16-lane vectors) and stored back decoded. The pivot is the median of up to 64 keys
+sampled across the part (sorted by the same network); a part whose pivot is its least key is
+split by ``<=`` instead of ``<``, its block of equal keys done at once (so equal keys cost no
+extra depth). The smaller part is sorted by a recursive call, the larger by the loop: the
+recursion is at most log2(n) deep. Pivots that keep landing near a part's end (an input
+built against the sampling) would make the sort quadratic: past 2 floor(log2 n) partitions a
+part is heapsorted instead (O(n log n) whatever the keys), and the kernel returns 1 (else 0;
+callers ignore it). ``flag[0]`` is set to 1 when a float row holds a NaN or a -0.0 (which the
+caller repairs: their keys lose a NaN's payload and order -0.0 before 0.0), else 0.
 
 ``mlc_vsort_half_<codec>(src, out, scratch, flag, n, part)`` is one of two halves of the
 work, which two threads run at once: each samples the same pivot, reads every value and
@@ -573,8 +575,6 @@ def _define_recursive(module, codec):
 def _support(module, codec):
     if f"mlc_vsort_rec_{codec}" not in module.globals:
         _define_network(module, codec)
-        if "mlc_vsort_partition" not in module.globals:
-            _define_partition(module, codec, False)
         _define_partition(module, codec, True)
         _define_recursive(module, codec)
     return module.globals[f"mlc_vsort_rec_{codec}"]
@@ -611,10 +611,10 @@ def define_sort(codec: str):
         b.store(ir.Constant(_I32, 0), note)
         small, large = fn.append_basic_block("small"), fn.append_basic_block("large")
         b.cbranch(b.icmp_signed("<=", n, ir.Constant(_I64, LEAF)), small, large)
-        b.position_at_end(small)  # encoded into scratch (noting NaNs and -0.0), sorted into out
+        b.position_at_end(small)  # encoded into out (noting NaNs and -0.0), sorted there
         b.call(fn.module.globals[f"mlc_vsort_partition_{codec}"],
-               [src, scratch, n, ir.Constant(_I32, _MAX_KEY), ir.Constant(_I1, 1), flag])
-        b.call(net, [scratch, out, n, ir.Constant(_I1, 1)])
+               [src, out, n, ir.Constant(_I32, _MAX_KEY), ir.Constant(_I1, 1), flag])
+        b.call(net, [out, out, n, ir.Constant(_I1, 1)])
         b.ret(ir.Constant(_I32, 0))
         b.position_at_end(large)
         _sort_all(b, codec, src, out, scratch, flag, n, samples, note)
@@ -625,9 +625,9 @@ def define_half(codec: str):
     """The body of ``fn(src, out, scratch, flag, n, part) -> i32`` (n > LEAF): one of two parts of
     the sort of ``src[:n]`` into ``out``, which two threads run at once (``part`` 0 and 1). Each
     samples the same pivot, reads all of ``src`` and keeps its side: part 0 the keys below the
-    pivot (or equal to it, where it is the least sample), packed at the front of ``scratch``,
-    part 1 the others, packed at its back; then sorts them into their place in ``out``. Part 0
-    sets ``flag[0]``. Where the parallel loop running the parts has a team of one thread
+    pivot (or equal to it, where it is the least sample), packed at the front of ``out``,
+    part 1 the others, packed at its back; then sorts them there, in place (``scratch`` is not
+    used). Part 0 sets ``flag[0]``; each returns 1 where it heapsorted a part. Where the parallel loop running the parts has a team of one thread
     (OpenMP's ``omp_get_num_threads``, the same for both parts), part 0 sorts it all, reading
     ``src`` once, and part 1 does nothing."""
     def define(fn: ir.Function) -> None:
