@@ -167,18 +167,18 @@ def _raw_sort(codec: str):
 
     module = ir.Module("vsort")
     i64, ptr = ir.IntType(64), ir.PointerType()
-    fn = ir.Function(module, ir.FunctionType(ir.IntType(32), [ptr] * 4 + [i64]), name="sort")
+    fn = ir.Function(module, ir.FunctionType(ir.IntType(32), [ptr] * 3 + [i64]), name="sort")
     kernel.define_sort(codec)(fn)
     cpu, features = host_cpu()
     machine = llvm_target().create_target_machine(cpu=cpu, features=features, opt=2)
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), machine)
     engine.finalize_object()
-    proto = ctypes.CFUNCTYPE(ctypes.c_int32, *[ctypes.c_void_p] * 4, ctypes.c_int64)
+    proto = ctypes.CFUNCTYPE(ctypes.c_int32, *[ctypes.c_void_p] * 3, ctypes.c_int64)
     run = proto(engine.get_function_address("sort"))
 
     def sort(x: np.ndarray):
-        out, scratch, flag = np.empty_like(x), np.empty(len(x), "int32"), np.zeros(1, "int32")
-        note = run(x.ctypes.data, out.ctypes.data, scratch.ctypes.data, flag.ctypes.data, len(x))
+        out, flag = np.empty_like(x), np.zeros(1, "int32")
+        note = run(x.ctypes.data, out.ctypes.data, flag.ctypes.data, len(x))
         return out, note, int(flag[0])
     sort.engine = engine  # (keeps the code alive)
     return sort

@@ -1,10 +1,10 @@
 """A vectorised quicksort of 4-byte values, in LLVM IR: the CPU ``sort`` kernel on AVX-512.
 
-``mlc_vsort_<codec>(src, out, scratch, flag, n)`` sorts the ``n`` values at ``src`` into
-``out`` (``scratch`` is not used). Each value is read as a signed int32 key whose order is
-the sort order (the codec: a float's bits with a negative's magnitude bits flipped and every
-NaN the largest key, an unsigned int's top bit flipped, each key complemented when
-descending), and decoded as it is stored. The sort is a quicksort whose partitions move 16
+``mlc_vsort_<codec>(src, out, flag, n)`` sorts the ``n`` values at ``src`` into ``out`` (no
+scratch memory: the sort is in place after its first pass). Each value is read as a signed
+int32 key whose order is the sort order (the codec: a float's bits with a negative's
+magnitude bits flipped and every NaN the largest key, an unsigned int's top bit flipped,
+each key complemented when descending), and decoded as it is stored. The sort is a quicksort whose partitions move 16
 keys at a time: a compare against the pivot gives a lane mask, and the keys below the pivot
 are packed to the front of a vector (``llvm.experimental.vector.compress``, one
 ``vpcompressd`` on AVX-512) and stored, as many as there are, at the front of the part, the
@@ -22,7 +22,7 @@ part is heapsorted instead (O(n log n) whatever the keys), and the kernel return
 callers ignore it). ``flag[0]`` is set to 1 when a float row holds a NaN or a -0.0 (which the
 caller repairs: their keys lose a NaN's payload and order -0.0 before 0.0), else 0.
 
-``mlc_vsort_half_<codec>(src, out, scratch, flag, n, part)`` is one of two halves of the
+``mlc_vsort_half_<codec>(src, out, flag, n, part)`` is one of two halves of the
 work, which two threads run at once: each samples the same pivot, reads every value and
 keeps the keys of its side of the pivot (:func:`define_half`), and sorts them.
 
@@ -46,6 +46,7 @@ _M = ir.VectorType(_I1, _LANES)
 LEAF = 8 * _LANES
 #: Vectors the in-place partition reads at once.
 _UNROLL = 4
+assert LEAF >= 2 * _UNROLL * _LANES, "the in-place partition holds a block at each end of a part"
 #: Samples for a part's pivot: 16 for parts up to SMALL_PART, else 64.
 SMALL_PART = 1024
 _MAX_KEY = 0x7FFFFFFF
@@ -580,7 +581,7 @@ def _support(module, codec):
     return module.globals[f"mlc_vsort_rec_{codec}"]
 
 
-def _sort_all(b, codec, src, out, scratch, flag, n, samples, note):
+def _sort_all(b, codec, src, out, flag, n, samples, note):
     """Emit the whole sort of ``src[:n]`` into ``out`` (n > LEAF), then return ``note[0]``
     (0 before: 1 where a part was heapsorted)."""
     fn = b.function
@@ -601,11 +602,11 @@ def _sort_all(b, codec, src, out, scratch, flag, n, samples, note):
 
 
 def define_sort(codec: str):
-    """The body of ``fn(src, out, scratch, flag, n) -> i32``: ``src[:n]`` sorted into ``out``."""
+    """The body of ``fn(src, out, flag, n) -> i32``: ``src[:n]`` sorted into ``out``."""
     def define(fn: ir.Function) -> None:
         _support(fn.module, codec)
         net = fn.module.globals[f"mlc_vsort_net_{codec}"]
-        src, out, scratch, flag, n = fn.args
+        src, out, flag, n = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         samples, note = b.alloca(_I32, LEAF), b.alloca(_I32)
         b.store(ir.Constant(_I32, 0), note)
@@ -617,17 +618,16 @@ def define_sort(codec: str):
         b.call(net, [out, out, n, ir.Constant(_I1, 1)])
         b.ret(ir.Constant(_I32, 0))
         b.position_at_end(large)
-        _sort_all(b, codec, src, out, scratch, flag, n, samples, note)
+        _sort_all(b, codec, src, out, flag, n, samples, note)
     return define
 
 
 def define_half(codec: str):
-    """The body of ``fn(src, out, scratch, flag, n, part) -> i32`` (n > LEAF): one of two parts of
+    """The body of ``fn(src, out, flag, n, part) -> i32`` (n > LEAF): one of two parts of
     the sort of ``src[:n]`` into ``out``, which two threads run at once (``part`` 0 and 1). Each
     samples the same pivot, reads all of ``src`` and keeps its side: part 0 the keys below the
     pivot (or equal to it, where it is the least sample), packed at the front of ``out``,
-    part 1 the others, packed at its back; then sorts them there, in place (``scratch`` is not
-    used). Part 0 sets ``flag[0]``; each returns 1 where it heapsorted a part. Where the parallel loop running the parts has a team of one thread
+    part 1 the others, packed at its back; then sorts them there, in place. Part 0 sets ``flag[0]``; each returns 1 where it heapsorted a part. Where the parallel loop running the parts has a team of one thread
     (OpenMP's ``omp_get_num_threads``, the same for both parts), part 0 sorts it all, reading
     ``src`` once, and part 1 does nothing."""
     def define(fn: ir.Function) -> None:
@@ -635,7 +635,7 @@ def define_half(codec: str):
         for side in ("front", "back"):
             if f"mlc_vsort_partition_{codec}_{side}" not in fn.module.globals:
                 _define_partition(fn.module, codec, True, side)
-        src, out, scratch, flag, n, part = fn.args
+        src, out, flag, n, part = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         samples, own_flag, note = b.alloca(_I32, LEAF), b.alloca(_I32), b.alloca(_I32)
         b.store(ir.Constant(_I32, 0), note)
@@ -649,7 +649,7 @@ def define_half(codec: str):
             b.position_at_end(idle)
             b.ret(ir.Constant(_I32, 0))
             b.position_at_end(whole)
-            _sort_all(b, codec, src, out, scratch, flag, n, samples, note)
+            _sort_all(b, codec, src, out, flag, n, samples, note)
             b.position_at_end(shared)
         pivot = _pivot(b, codec, src, n, samples, True)
         or_equal = b.icmp_signed("==", b.load(samples, typ=_I32), pivot)
