@@ -322,7 +322,6 @@ def _define_partition_in_place(module):
     b = ir.IRBuilder(entry)
     pv = b.shuffle_vector(b.insert_element(ir.Constant(_V, None), pivot, ir.Constant(_I32, 0)),
                           ir.Constant(_V, None), ir.Constant(_V, [ir.Constant(_I32, 0)] * _LANES))
-    sixteen = ir.Constant(_I64, _LANES)
 
     def put(b, v, lo, hi, valid):
         """``v``'s keys (of ``valid`` lanes: None, all) stored at ``a[lo:]`` (below) and before
@@ -408,38 +407,30 @@ def _split(b, codec, src, dst, n, flag, encode, samples):
     """``src[:n]`` partitioned into ``dst`` by a pivot sampled into ``samples`` (LEAF int32 of
     stack), by ``<=`` where it is the least key: (the front's length, the pivot, whether the
     front is the keys equal to the pivot)."""
-    fn = b.function
     partition = b.module.globals[f"mlc_vsort_partition_{codec}" if encode else "mlc_vsort_partition"]
     pivot = _pivot(b, codec, src, n, samples, encode)
-    lower = b.call(partition, [src, dst, n, pivot, ir.Constant(_I1, 0), flag])
-    least, done = fn.append_basic_block("least"), fn.append_basic_block("split")
-    pre = b.block
-    b.cbranch(b.icmp_signed("==", lower, ir.Constant(_I64, 0)), least, done)
-    b.position_at_end(least)
-    equal = b.call(partition, [src, dst, n, pivot, ir.Constant(_I1, 1), flag])
-    b.branch(done)
-    b.position_at_end(done)
-    front = b.phi(_I64)
-    front.add_incoming(lower, pre)
-    front.add_incoming(equal, least)
-    all_equal = b.phi(_I1)
-    all_equal.add_incoming(ir.Constant(_I1, 0), pre)
-    all_equal.add_incoming(ir.Constant(_I1, 1), least)
-    return front, pivot, all_equal
+    return _split_by(b, pivot, lambda equal: b.call(partition, [src, dst, n, pivot, equal, flag]))
 
 
 def _split_in_place(b, codec, a, n, samples):
     """``a[:n]`` partitioned in place by a pivot sampled into ``samples``, by ``<=`` where it is
     the least key: (the front's length, the pivot, whether the front is the keys equal to it)."""
-    fn = b.function
     partition = b.module.globals["mlc_vsort_partition_in_place"]
     pivot = _pivot(b, codec, a, n, samples, False)
-    lower = b.call(partition, [a, n, pivot, ir.Constant(_I1, 0)])
+    return _split_by(b, pivot, lambda equal: b.call(partition, [a, n, pivot, equal]))
+
+
+def _split_by(b, pivot, partition):
+    """Call ``partition(equal)`` by ``<`` (``equal`` false); where nothing is below the pivot
+    (it is the least key), again by ``<=``: (the front's length, the pivot, whether the front
+    is the keys equal to it)."""
+    fn = b.function
+    lower = partition(ir.Constant(_I1, 0))
     least, done = fn.append_basic_block("least"), fn.append_basic_block("split")
     pre = b.block
     b.cbranch(b.icmp_signed("==", lower, ir.Constant(_I64, 0)), least, done)
     b.position_at_end(least)
-    equal = b.call(partition, [a, n, pivot, ir.Constant(_I1, 1)])
+    equal = partition(ir.Constant(_I1, 1))
     b.branch(done)
     b.position_at_end(done)
     front = b.phi(_I64)
