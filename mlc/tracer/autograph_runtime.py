@@ -27,7 +27,8 @@ from .autograph_analysis import effect_free_function
 from .autograph_scalars import builtin_scalar, scalar_call
 from .trace import RAISES, TraceContext, current_trace
 from .tracer import Tracer
-from .state import MaybeBox, View
+from .state import View
+from .aliases import alias, as_flag, identities, owners, views_of
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
            "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "index_trick", "helper_stmt", "UNROLL",
@@ -143,30 +144,77 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
                              "condition both branches must leave it an array of one shape and dtype"
                              + _where(lineno))
     if graph:
-        operands = [vals[k] for k in traced]
-        chosen = control_flow.cond(pred, _picker(true_fn, vals, traced, graph),
-                                   _picker(false_fn, vals, traced, graph), *operands)
-        in_place = [all(p[k] is p.inputs[k] for p in probes) for k in graph]
-        for k, v, kept in zip(graph, chosen, in_place):
-            result[k] = _written(vals[k], v) if kept else v
-            if not kept and _traced(vals[k]) and vals[k]._ref is not None and any(p[k] is p.inputs[k] for p in probes):
-                v._ref = View(MaybeBox(v._ctx, v._value, (
-                    f"variable {names[k]!r} names, after the `if` at line {lineno}, the array it named "
-                    "before where one branch ran and a new one where the other did (it rebinds it), "
-                    "which only the run decides; a write into it would reach the old array (an "
-                    f"argument, or one another name or view shares) or not; write {names[k]} = "
-                    f"{names[k]}.copy() before the `if`, or rebind it in both branches") + _where(lineno)))
+        _branch_results(pred, true_fn, false_fn, vals, names, traced, graph, probes, result, lineno)
     return tuple(result)
 
 
-def _picker(fn, vals, traced, positions):
-    """A branch as a function of the traced variables (the conditional's operands). The branch
-    runs once: it may write its operands in place (``y += 1``), so a second run would start
-    from what the first left."""
-    def branch(*operands):
-        out = fn(*_one_per_array(vals, traced, _merge(vals, traced, operands)))
-        return tuple(out[k] for k in positions)
-    return branch
+def _branch_results(pred, true_fn, false_fn, vals, names, traced, graph, probes, result, lineno):
+    """Record the conditional of an ``if`` on a traced ``pred`` and set ``result`` (the
+    variables after it) for the positions ``graph``. A variable both branches leave naming its
+    array (written in place or not) is that array, given its new value; an array a branch
+    writes is given its new value where that branch ran (a result of the conditional), whatever
+    names it after; a variable that names an array from before the ``if`` (its own, another
+    variable's, a view of one) on some paths only is an Alias of those arrays, their flags
+    results of the conditional too (:mod:`.aliases`)."""
+    firsts = {}
+    for k in traced:
+        firsts.setdefault(id(vals[k]), k)
+    groups = sorted(set(firsts.values()))
+    kept = [k for k in graph if all(p[k] is p.inputs[k] for p in probes)]
+    written = [j for j in groups if j not in kept and any(_wrote(p.inputs[j]) for p in probes)]
+    keys: dict[int, list] = {}  # variable -> [(array, path)] it may name
+    for k in graph:
+        if k in kept:
+            continue
+        for p in probes:
+            for x, path, _ in identities(p[k], p.owned):
+                if not any(x is y and path == q for y, q in keys.setdefault(k, [])):
+                    keys[k].append((x, path))
+    flags = [(k, x, path) for k, pairs in keys.items() for x, path in pairs]
+
+    def picker(fn):
+        def branch(*operands):
+            given = _one_per_array(vals, traced, _merge(vals, traced, operands))
+            out = fn(*given)
+            owned = owners([given[k] for k in traced], [vals[firsts[id(vals[k])]] for k in traced])
+            ctx = current_trace()
+            extra = [Tracer(ctx, given[j]._atom) for j in written]
+            for k, x, path in flags:
+                found = [f for y, q, f in identities(out[k], owned) if y is x and q == path]
+                extra.append(as_flag(found[0] if found and found[0] is not None else False, ctx)
+                             if not found or found[0] is not None else _unfollowed(names[k], lineno))
+            return tuple(out[k] for k in graph) + tuple(extra)
+        return branch
+
+    operands = [vals[k] for k in traced]
+    chosen = control_flow.cond(pred, picker(true_fn), picker(false_fn), *operands)
+    n = len(graph)
+    for j, v in zip(written, chosen[n:n + len(written)]):
+        _written(vals[j], v)
+    got = {(k, id(x), path): f for (k, x, path), f in zip(flags, chosen[n + len(written):])}
+    for k, v in zip(graph, chosen[:n]):
+        if k in kept:
+            result[k] = _written(vals[k], v)
+        elif k in keys:
+            why = (f"variable {names[k]!r} names, after the `if` at line {lineno}, an array that only the run "
+                   f"decides, which the trace cannot follow; copy it ({names[k]} = {names[k]}.copy())"
+                   + _where(lineno))
+            choices = [c for x, path in keys[k] for c in views_of(x, path, got[(k, id(x), path)])]
+            result[k] = alias(v, choices, why)
+        else:
+            result[k] = v
+
+
+def _wrote(given) -> bool:
+    """Whether a branch wrote into ``given`` (one of its operands) in place."""
+    ref = given._ref if _traced(given) else None
+    return isinstance(ref, View) and ref.box.input is not None and ref.box.atom is not ref.box.input
+
+
+def _unfollowed(name, lineno):
+    raise TraceError(f"variable {name!r} names, after the `if` at line {lineno}, an array that only the run "
+                     "decides, and the trace cannot follow which; copy it (x = x.copy()) before the `if`"
+                     + _where(lineno))
 
 
 def _one_per_array(vals, traced, given) -> tuple:
@@ -185,8 +233,10 @@ def _one_per_array(vals, traced, given) -> tuple:
 
 
 class _Probe(tuple):
-    """A branch's results, with the values it was given (``inputs``)."""
+    """A branch's results, with the values it was given (``inputs``) and the arrays from before
+    the ``if`` its boxes stand for (``owned``: :func:`.aliases.owners`)."""
     inputs: tuple
+    owned: dict
 
 
 def _probe(fn, vals, traced) -> _Probe:
@@ -196,6 +246,7 @@ def _probe(fn, vals, traced) -> _Probe:
         stand_ins = [ctx.new_input(vals[k]._atom.type, f"probe{k}", weak=vals[k].weak) for k in traced]
         given = _one_per_array(vals, traced, _merge(vals, traced, stand_ins))
         out = _Probe(fn(*given))
+        out.owned = owners([given[k] for k in traced], [vals[k] for k in traced])
     out.inputs = given
     return out
 

@@ -1,0 +1,126 @@
+"""Which arrays a variable names after a compiled ``if`` or loop that rebinds it on some paths.
+
+NumPy binds a name to an array object: after ``if c: a = a * 2`` the name ``a`` is the
+caller's argument where ``c`` was false and a new array where it was true, so a later
+``a[0] += 1`` writes the caller's array on the first path only. A compiled conditional
+runs one branch when the function runs, so the trace follows the array a name holds as
+*flags*: 0-d bool values of the graph, one per array the name may hold, true on the paths
+where it holds it. A branch (or a loop's body) returns its flags as more results; the
+variable after it is a Tracer whose value is read through an :class:`~.state.Alias` of
+those arrays, and a write into it writes each under its flag.
+
+>>> import numpy as np, mlc
+>>> @mlc.jit(tiered=False)
+... def bump(a):
+...     if a.sum() > 100.0:      # false when it runs: a stays the caller's array
+...         a = a * 0.5
+...     a[0] += 1
+...     return a
+>>> x = np.zeros(3)
+>>> bump(x), x
+(array([1., 0., 0.]), array([1., 0., 0.]))
+"""
+from __future__ import annotations
+
+from .state import Alias, Box, View
+from .tracer import Tracer
+from .trace import current_trace
+
+__all__ = ["identities", "owners", "views_of", "alias", "flag_and", "flag_or", "flag_not", "as_flag"]
+
+
+def owners(operands, outer) -> dict[int, Tracer]:
+    """``id(box) -> the outer array it stands for`` in a nested trace (a branch or a loop's
+    body, the one recording now): each of ``operands`` (its inputs) for the matching one of
+    ``outer``, and each array it captured from around it."""
+    out = {}
+    for inner, x in zip(operands, outer):
+        ref = inner._ref if isinstance(inner, Tracer) else None
+        if isinstance(ref, View) and not ref.path:
+            out.setdefault(id(ref.box), x)
+    ctx = current_trace()
+    for box, x in (ctx.captured_boxes if ctx is not None else ()):
+        out.setdefault(id(box), x)
+    return out
+
+
+def identities(value, owned: dict[int, Tracer]) -> list[tuple[Tracer, tuple, object]]:
+    """``(array, path, flag)`` for each array of ``owned`` (:func:`owners`) that ``value`` may
+    name, through the view ops of ``path``, where ``flag`` holds (True, a 0-d bool Tracer,
+    or None where it cannot be followed). Empty for a new array (or a Python value)."""
+    ref = value._ref if isinstance(value, Tracer) else None
+    if ref is None:
+        return []
+    if isinstance(ref, View):
+        x = owned.get(id(ref.box))
+        return [] if x is None else [(x, ref.path, True)]
+    out = [(owned[id(v.box)], v.path, flag) for v, flag in ref.choices if id(v.box) in owned]
+    if id(ref.own.box) in owned:
+        rest = None
+        for _, flag in ref.choices:
+            rest = flag if rest is None else flag_or(rest, flag)
+        out.append((owned[id(ref.own.box)], ref.own.path, flag_not(rest) if rest is not None else True))
+    return out
+
+
+def views_of(x: Tracer, path: tuple, flag) -> list[tuple[View, object]]:
+    """``(view, flag)`` pairs naming ``x``'s array (through ``path``) where ``flag`` holds: one,
+    or one per array ``x`` may itself name (an Alias). ``x`` gets a box if it had none."""
+    ref = x._ref
+    if ref is None:
+        ref = x._ref = View(Box(x._ctx, x._value))
+    if isinstance(ref, View):
+        return [(View(ref.box, ref.path + path), flag)]
+    out, rest = [], None
+    for v, f in ref.choices:
+        out.append((View(v.box, v.path + path), flag_and(flag, f)))
+        rest = f if rest is None else flag_or(rest, f)
+    out.append((View(ref.own.box, ref.own.path + path), flag_and(flag, flag_not(rest))))
+    return out
+
+
+def alias(value: Tracer, choices, why: str) -> Tracer:
+    """``value`` (a Tracer no other names hold) as an array naming the arrays of ``choices``
+    ((view, flag) pairs) where their flags hold, a new one of its own elsewhere."""
+    value._ref = Alias(View(Box(value._ctx, value._value)), choices, value._value, why)
+    return value
+
+
+def as_flag(flag, ctx) -> Tracer:
+    """``flag`` (True, False or a 0-d bool Tracer) as a Tracer of ``ctx``."""
+    if isinstance(flag, Tracer):
+        return flag if not flag.weak else flag.strong()
+    return ctx.scalar(bool(flag), "bool")
+
+
+def _emit(op, *args):
+    ctx = current_trace()
+    return ctx.emit(op, [as_flag(a, ctx) for a in args], {}, view=False)
+
+
+def flag_and(a, b):
+    if a is None or b is None:
+        return None
+    if a is True or b is False:
+        return b
+    if b is True or a is False:
+        return a
+    return _emit("logical_and", a, b)
+
+
+def flag_or(a, b):
+    if a is None or b is None:
+        return None
+    if a is False or b is True:
+        return b
+    if b is False or a is True:
+        return a
+    return _emit("logical_or", a, b)
+
+
+def flag_not(a):
+    if a is None:
+        return None
+    if isinstance(a, bool):
+        return not a
+    return _emit("logical_not", a)
