@@ -29,6 +29,7 @@ from .trace import RAISES, TraceContext, current_trace
 from .tracer import Tracer
 from .state import View
 from .aliases import alias, as_flag, identities, owners, views_of
+from .loop_rebinds import Plan, Rebound
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
            "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "index_trick", "helper_stmt", "UNROLL",
@@ -397,32 +398,35 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
         return control_flow._truth(cond_fn(*_merge(vals, positions, carry)),
                                    f"the condition of the while loop at line {lineno}")
 
-    kept = {k: True for k in positions}  # whether the body wrote the variable in place
-    share = frozenset()
+    what_loop = f"while loop at line {lineno}"
+    state = _LoopState(Plan(True))
+    n = len(positions)
 
     def body(carry):
-        given = _aliased(vals, positions, _merge(vals, positions, carry), share)
+        given, extra = state.enter(vals, positions, carry)
         before = {k: given[k]._atom for k in positions if _traced(given[k])}
         new = tuple(body_fn(*given))
         _check_kept(names, vals, positions, new, lineno, "while loop")
-        _check_aliased(vals, positions, given, new, before, share, names, lineno, "while loop")
-        if _moves(positions, given, new, before, names, lineno, "while loop"):
+        _check_aliased(vals, positions, given, new, before, state.share, names, lineno, "while loop")
+        extra = state.plan.leave(vals, positions, given, new, names, what_loop, state.unknown)
+        if _moves(positions, given, new, before, names, lineno, "while loop",
+                  skip=set(state.plan.arrays) | set(state.unknown)):
             raise TraceError(f"the while loop at line {lineno} swaps arrays between its variables, so which array "
                              "each name holds after it depends on how many times it runs, known only when it "
                              "runs; end each iteration with the arrays back in place (or copy: a = b.copy())"
                              + _where(lineno))
         for k in positions:
-            kept[k] = kept[k] and new[k] is given[k]
-        return tuple(new[k] for k in positions)
+            state.kept[k] = state.kept[k] and new[k] is given[k]
+        return tuple(new[k] for k in positions) + extra
 
-    try:
-        out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
-                                      _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
-    except _Share as again:
-        share, kept = again.positions, {k: True for k in positions}
-        out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
-                                      _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
-    return _after_loop(vals, positions, out, kept, names, f"while loop at line {lineno}")
+    def loop():
+        init = tuple(vals[k] for k in positions) + state.plan.init(vals)
+        return control_flow.while_loop(lambda carry: cond(carry[:n]), body, init, _what=f"the while loop at line {lineno}",
+                                       _names=[names[k] for k in positions] + state.plan.names(names))
+
+    out = state.run(loop, positions)
+    result = list(_after_loop(vals, positions, out[:n], state.kept, names, what_loop))
+    return state.after(vals, positions, out, result, names, what_loop)
 
 
 def _after_loop(vals, positions, out, kept, names, what: str) -> tuple:
@@ -548,53 +552,98 @@ def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects:
 
 def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: int, maybe: int = 0) -> tuple:
     """``for i in range(start, stop, step)`` as one compiled loop carrying the variables the
-    body assigns."""
+    body assigns (and, for those it rebinds, which arrays they name: :mod:`.loop_rebinds`)."""
     positions = _carries(vals, maybe)
     _refuse_python_state(vals, names, positions, lineno, "for loop")
-    kept = {k: True for k in positions}  # whether the body wrote the variable in place
-    moved: dict[int, int] = {}  # variable -> the variable whose array it names after the body
-    share = frozenset()
-
-    def body(i, carry):
-        given = _aliased(vals, positions, _merge(vals, positions, carry), share)
-        before = {k: given[k]._atom for k in positions if _traced(given[k])}
-        new = tuple(body_fn(i, *given))
-        _check_kept(names, vals, positions, new, lineno, "for loop")
-        _check_aliased(vals, positions, given, new, before, share, names, lineno, "for loop")
-        moved.update(_moves(positions, given, new, before, names, lineno))
-        for k in positions:
-            kept[k] = kept[k] and new[k] is given[k]
-        return tuple(new[n] for n in positions)
-
-    init = tuple(vals[k] for k in positions)
-    what = dict(_what=f"the for loop at line {lineno}", _names=[names[k] for k in positions])
+    what_loop = f"for loop at line {lineno}"
     count = None
     if step != 1:  # the k-th iteration's index is start + k * step
         span = (stop - start) if step > 0 else (start - stop)
         count = (span + (abs(step) - 1)) // abs(step)
         if not _traced(count):
             count = max(count, 0)
+    trips = (stop - start) if step == 1 else count
+    state = _LoopState(Plan(_traced(trips) or trips <= 0))
+
+    def body(i, carry):
+        given, extra = state.enter(vals, positions, carry)
+        before = {k: given[k]._atom for k in positions if _traced(given[k])}
+        new = tuple(body_fn(i, *given))
+        _check_kept(names, vals, positions, new, lineno, "for loop")
+        _check_aliased(vals, positions, given, new, before, state.share, names, lineno, "for loop")
+        extra = state.plan.leave(vals, positions, given, new, names, what_loop, state.unknown)
+        state.moved.update(_moves(positions, given, new, before, names, lineno,
+                                  skip=set(state.plan.arrays) | set(state.unknown)))
+        for k in positions:
+            state.kept[k] = state.kept[k] and new[k] is given[k]
+        return tuple(new[n] for n in positions) + extra
 
     def loop():
+        init = tuple(vals[k] for k in positions) + state.plan.init(vals)
+        what = dict(_what=f"the for loop at line {lineno}",
+                    _names=[names[k] for k in positions] + state.plan.names(names))
         if step == 1:
             return control_flow.fori_loop(start, stop, lambda i, c: body(_ranged(i, start, stop), c), init, **what)
         return control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
                                       **what)
 
-    try:
-        out = loop()
-    except _Share as again:
-        share, kept = again.positions, {k: True for k in positions}
-        moved.clear()
-        out = loop()
-    if moved:
-        trips = (stop - start) if step == 1 else count
-        return _after_moves(vals, positions, out, moved, trips, names, lineno)
-    return _after_loop(vals, positions, out, kept, names, f"for loop at line {lineno}")
+    out = state.run(loop, positions)
+    n = len(positions)
+    if state.moved:
+        result = list(_after_moves(vals, positions, out[:n], state.moved, trips, names, lineno))
+    else:
+        result = list(_after_loop(vals, positions, out[:n], state.kept, names, what_loop))
+    return state.after(vals, positions, out, result, names, what_loop)
+
+
+class _LoopState:
+    """What a compiled loop's body learns while traced, and traces again for: the carried
+    variables it names by two names (``share``: :func:`_aliased`), those it rebinds and the
+    arrays they may still name (``plan``: :mod:`.loop_rebinds`), those it writes in place
+    only (``kept``), and how it moves arrays between names (``moved``)."""
+
+    def __init__(self, plan: Plan):
+        self.plan, self.share = plan, frozenset()
+        self.kept, self.moved, self.unknown = {}, {}, {}
+
+    def enter(self, vals, positions, carry):
+        n = len(positions)
+        given = _aliased(vals, positions, _merge(vals, positions, carry[:n]), self.share)
+        if self.plan.arrays and any(k in self.share for k in self.plan.arrays):
+            raise TraceError("a compiled loop rebinds, on some paths, a variable that names the same array as "
+                             "another one; copy the array (b = a.copy()) before the loop"
+                             + describe_location(user_location()))
+        return self.plan.enter(given, tuple(carry[n:]), positions), carry[n:]
+
+    def run(self, loop, positions):
+        """``loop()``, traced again while the body finds more to carry."""
+        for _ in range(16):
+            self.kept, self.unknown = {k: True for k in positions}, {}
+            self.moved.clear()
+            try:
+                return loop()
+            except _Share as again:
+                self.share = again.positions
+            except Rebound as again:
+                self.plan = again.plan
+        raise TraceError("internal: a compiled loop's body kept finding more to carry")
+
+    def after(self, vals, positions, out, result, names, what: str) -> tuple:
+        n = len(positions)
+        self.plan.after(vals, result, dict(zip(positions, out[:n])), out[n:], names, what)
+        for k, arrays in self.unknown.items():
+            if k not in self.plan.arrays and _traced(result[k]):
+                choices = [c for x, path in arrays for c in views_of(x, path, None)]
+                result[k] = alias(result[k].fresh(), choices,
+                                  f"variable {names[k]!r} names, after the {what}, an array that only the run "
+                                  "decides (it may be another variable's, or a view of one), which the trace "
+                                  f"cannot follow; copy it where it is bound ({names[k]} = ....copy())"
+                                  + describe_location(user_location()))
+        return tuple(result)
 
 
 def _moves(positions: list[int], given: tuple, new: tuple, before: dict, names: tuple, lineno: int,
-           loop: str = "for loop") -> dict[int, int]:
+           loop: str = "for loop", skip=frozenset()) -> dict[int, int]:
     """How a loop body moves the carried arrays between its variables: ``{k: j}`` when variable
     ``k`` names, after the body, the array variable ``j`` named before it (``a, b = b, a``);
     empty when every variable names its own array or a new value. The loop carries each
@@ -609,7 +658,8 @@ def _moves(positions: list[int], given: tuple, new: tuple, before: dict, names: 
             objects.setdefault(id(given[j]), j)
     # (a variable still naming its own Tracer stays, though another names it too: :func:`_aliased`)
     moves = {k: k if new[k] is given[k] else objects[id(new[k])] for k in positions if id(new[k]) in objects}
-    lost = [j for j, atom in before.items() if given[j]._atom is not atom and j not in moves.values()]
+    lost = [j for j, atom in before.items()
+            if given[j]._atom is not atom and j not in moves.values() and j not in skip]
     if lost or len(set(moves.values())) != len(moves):
         what = (f"writes into {', '.join(repr(names[j]) for j in lost)} in place and then names another array "
                 "by it" if lost else "names one array by two variables")
