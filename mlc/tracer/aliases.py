@@ -44,17 +44,29 @@ def owners(operands, outer) -> dict[int, Tracer]:
     return out
 
 
-def identities(value, owned: dict[int, Tracer]) -> list[tuple[Tracer, tuple, object]]:
+def identities(value, owned: dict, outer=lambda x: x) -> list[tuple[object, tuple, object]]:
     """``(array, path, flag)`` for each array of ``owned`` (:func:`owners`) that ``value`` may
     name, through the view ops of ``path``, where ``flag`` holds (True, a 0-d bool Tracer,
-    or None where it cannot be followed). Empty for a new array (or a Python value)."""
-    ref = value._ref if isinstance(value, Tracer) else None
+    or None where it cannot be followed); ``outer(value)`` itself where ``value`` is an array
+    of a trace around the one recording (a branch's ``b = a`` of an ``a`` it does not assign).
+    Empty for a new array (or a Python value)."""
+    if not isinstance(value, Tracer):
+        return []
+    ctx = current_trace()
+    if ctx is not None and value._ctx is not ctx and value._ctx.is_active():
+        return [(outer(value), (), True)]
+    ref = value._ref
     if ref is None:
         return []
+    def owner(box):  # an array of this trace's, or (as its box) one of a trace around it
+        if id(box) in owned:
+            return owned[id(box)]
+        return outer(box) if box.ctx is not ctx and box.ctx.is_active() else None
+
     if isinstance(ref, View):
-        x = owned.get(id(ref.box))
+        x = owner(ref.box)
         return [] if x is None else [(x, ref.path, True)]
-    out = [(owned[id(v.box)], v.path, flag) for v, flag in ref.choices if id(v.box) in owned]
+    out = [(owner(v.box), v.path, flag) for v, flag in ref.choices if owner(v.box) is not None]
     if id(ref.own.box) in owned:
         rest = None
         for _, flag in ref.choices:
@@ -65,7 +77,10 @@ def identities(value, owned: dict[int, Tracer]) -> list[tuple[Tracer, tuple, obj
 
 def views_of(x: Tracer, path: tuple, flag) -> list[tuple[View, object]]:
     """``(view, flag)`` pairs naming ``x``'s array (through ``path``) where ``flag`` holds: one,
-    or one per array ``x`` may itself name (an Alias). ``x`` gets a box if it had none."""
+    or one per array ``x`` may itself name (an Alias). ``x`` gets a box if it had none; ``x``
+    may be a box itself (an array of a trace around, :func:`identities`)."""
+    if isinstance(x, Box):
+        return [(View(x, path), flag)]
     ref = x._ref
     if ref is None:
         ref = x._ref = View(Box(x._ctx, x._value))

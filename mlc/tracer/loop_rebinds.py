@@ -94,6 +94,8 @@ class Plan:
             for key in self.arrays[k]:
                 if key[0] == "own":
                     choices.append((View(box), flags[(k, _key(key))]))
+                elif isinstance(key[0], Box):  # an array of a trace around the loop's, by its box
+                    choices.append((View(key[0], key[1]), flags[(k, _key(key))]))
                 else:
                     inner = ctx.capture(key[0])
                     if not isinstance(inner._ref, View) or inner._ref.path:
@@ -129,7 +131,7 @@ class Plan:
             planned = k in self.arrays
             wrote = _wrote(given[k], self.boxes.get(k))
             keys, lost = [], []
-            for (tag, j_or_x), path, flag in identities(new[k], owned):
+            for (tag, j_or_x), path, flag in identities(new[k], owned, lambda x: ("cap", x)):
                 if tag == "in" and j_or_x == k and planned and not path:
                     continue  # the body's own array of an iteration: nothing outside names it
                 if (tag in ("in", "own") and (j_or_x != k or path)) or flag is None:
