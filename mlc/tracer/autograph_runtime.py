@@ -399,7 +399,7 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
                                    f"the condition of the while loop at line {lineno}")
 
     what_loop = f"while loop at line {lineno}"
-    state = _LoopState(Plan(True))
+    state = _LoopState(Plan(np.logical_not(control_flow._truth(test, f"the condition of the while loop at line {lineno}"))))
     n = len(positions)
 
     def body(carry):
@@ -563,7 +563,7 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
         if not _traced(count):
             count = max(count, 0)
     trips = (stop - start) if step == 1 else count
-    state = _LoopState(Plan(_traced(trips) or trips <= 0))
+    state = _LoopState(Plan(trips <= 0 if _traced(trips) else False))
 
     def body(i, carry):
         given, extra = state.enter(vals, positions, carry)

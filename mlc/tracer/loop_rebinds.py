@@ -49,13 +49,18 @@ class Plan:
     variables whose own array the body writes before it may rebind them: that array's
     contents are carried too."""
 
-    def __init__(self, may_skip: bool):
-        self.may_skip = may_skip  # whether the loop may run no iteration
+    def __init__(self, skipped):
+        #: whether the loop runs no iteration: False, or a 0-d bool Tracer (traced bounds, a
+        #: while loop's first test); a variable it rebinds to a new array at every iteration
+        #: (``fresh``) names its own array from before the loop there
+        self.skipped = skipped
+        self.may_skip = skipped is not False
+        self.fresh: set[int] = set()
         self.arrays: dict[int, list] = {}
         self.shadow: set[int] = set()
 
     def _copy(self) -> Plan:
-        new = Plan(self.may_skip)
+        new = Plan(self.skipped)
         new.arrays = {k: list(v) for k, v in self.arrays.items()}
         new.shadow = set(self.shadow)
         return new
@@ -83,7 +88,7 @@ class Plan:
         flags = dict(zip(((k, _key(key)) for k, key in self.flags()), extra))
         shadows = dict(zip(sorted(self.shadow), extra[len(flags):]))
         ctx = current_trace()
-        self.boxes, self.flags_in = {}, tuple(extra[:len(flags)])
+        self.boxes, self.flags_in, self.fresh = {}, tuple(extra[:len(flags)]), set()
         for k in sorted(self.arrays):
             g = given[k]
             if not isinstance(g, Tracer) or not isinstance(g._ref, View) or g._ref.path:
@@ -145,6 +150,9 @@ class Plan:
                     raise TraceError(_cannot(k, names, what))
                 unknown[k] = lost + [(vals[k], ())]
                 continue
+            if not keys and not wrote:  # a new array each iteration: its own where none ran (after)
+                self.fresh.add(k)
+                continue
             if wrote or self.may_skip:  # (where no iteration runs, it names its own array)
                 keys.append(("own", ()))
             have = grown.arrays.setdefault(k, [])
@@ -176,6 +184,11 @@ class Plan:
             original = vals[k]
             if original._atom is not v._atom:
                 original[...] = v
+        for k in self.fresh - set(self.arrays):
+            if self.skipped is not False and isinstance(vals[k], Tracer):
+                v = out_vars[k]
+                result[k] = alias(Tracer(v._ctx, v._atom, v.weak), views_of(vals[k], (), self.skipped),
+                                  "internal: a loop variable's array is not followed")
         got: dict = {}
         for (k, key), f in zip(self.flags(), extra[:n]):
             got.setdefault(k, []).append((key, f))
