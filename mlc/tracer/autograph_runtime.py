@@ -168,7 +168,7 @@ def _branch_results(pred, true_fn, false_fn, vals, names, traced, graph, probes,
         if k in kept:
             continue
         for p in probes:
-            for x, path, _ in identities(p[k], p.owned):
+            for x, path in p.named[k]:
                 if not any(x is y and path == q for y, q in keys.setdefault(k, [])):
                     keys[k].append((x, path))
     flags = [(k, x, path) for k, pairs in keys.items() for x, path in pairs]
@@ -234,10 +234,10 @@ def _one_per_array(vals, traced, given) -> tuple:
 
 
 class _Probe(tuple):
-    """A branch's results, with the values it was given (``inputs``) and the arrays from before
-    the ``if`` its boxes stand for (``owned``: :func:`.aliases.owners`)."""
+    """A branch's results, with the values it was given (``inputs``) and, per result, the arrays
+    from before the ``if`` it may name (``named``: ``(array, path)`` pairs, :mod:`.aliases`)."""
     inputs: tuple
-    owned: dict
+    named: list
 
 
 def _probe(fn, vals, traced) -> _Probe:
@@ -247,7 +247,8 @@ def _probe(fn, vals, traced) -> _Probe:
         stand_ins = [ctx.new_input(vals[k]._atom.type, f"probe{k}", weak=vals[k].weak) for k in traced]
         given = _one_per_array(vals, traced, _merge(vals, traced, stand_ins))
         out = _Probe(fn(*given))
-        out.owned = owners([given[k] for k in traced], [vals[k] for k in traced])
+        owned = owners([given[k] for k in traced], [vals[k] for k in traced])
+        out.named = [[(x, path) for x, path, _ in identities(o, owned)] for o in out]
     out.inputs = given
     return out
 

@@ -70,7 +70,10 @@ class View:
         if not self.path:
             return box.atom
         if self.seen != box.version:
-            self.atom = _derive(box, self.path)._atom
+            value = _derive(box, self.path)
+            if value._ctx is not box.ctx:  # derived in a trace nested in the box's (a capture): not kept
+                return value._atom
+            self.atom = value._atom
             self.seen = box.version
         return self.atom
 
@@ -212,6 +215,8 @@ class Alias:
             value = _plain(self.own.box, self.own.read())
             for view, flag in reversed(self.choices):
                 value = ctx.emit("where", [flag, _plain(view.box, view.read()), value], view=False)
+            if value._ctx is not ctx:  # derived in a trace nested in this array's (a capture): not kept
+                return value._atom
             self.atom, self.seen = value._atom, versions
         return self.atom
 
