@@ -190,13 +190,11 @@ def _branch_results(pred, true_fn, false_fn, vals, names, traced, graph, probes,
     operands = [vals[k] for k in traced]
     chosen = control_flow.cond(pred, picker(true_fn), picker(false_fn), *operands)
     n = len(graph)
-    for j, v in zip(written, chosen[n:n + len(written)]):
-        _written(vals[j], v)
     got = {(k, id(x), path): f for (k, x, path), f in zip(flags, chosen[n + len(written):])}
-    for k, v in zip(graph, chosen[:n]):
+    for k, v in zip(graph, chosen[:n]):  # (the aliases first: they see the writes below as changes)
         if k in kept:
-            result[k] = _written(vals[k], v)
-        elif k in keys:
+            continue
+        if k in keys:
             why = (f"variable {names[k]!r} names, after the `if` at line {lineno}, an array that only the run "
                    f"decides, which the trace cannot follow; copy it ({names[k]} = {names[k]}.copy())"
                    + _where(lineno))
@@ -204,6 +202,11 @@ def _branch_results(pred, true_fn, false_fn, vals, names, traced, graph, probes,
             result[k] = alias(v, choices, why)
         else:
             result[k] = v
+    for j, v in zip(written, chosen[n:n + len(written)]):
+        _written(vals[j], v)
+    for k, v in zip(graph, chosen[:n]):
+        if k in kept:
+            result[k] = _written(vals[k], v)
 
 
 def _wrote(given) -> bool:
