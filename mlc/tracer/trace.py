@@ -220,6 +220,9 @@ class TraceContext:
         input of this graph (one per outer value); a constant is used as it is."""
         if value._ctx is self:
             return value
+        value = self._through_loops(value)
+        if value._ctx is self:
+            return value
         entry = self.stand_ins.get(id(value))
         if entry is not None and entry[0] is value:
             self.stood_in.add(id(value))
@@ -238,6 +241,24 @@ class TraceContext:
                 self.captured_boxes.append((box, value))
                 inner._ref = View(box)
         return inner if inner.weak == value.weak else Tracer(self, inner._atom, value.weak)
+
+    def _through_loops(self, value: Tracer) -> Tracer:
+        """``value`` (of a trace around this one) as the traces between name it: a loop's body
+        there that carries its array under another name (``c = a`` before the loop, ``a`` carried,
+        ``c`` read in a loop inside it) reads the carried one (their ``stand_ins``)."""
+        stack = _stack()
+        start = next((n for n, t in enumerate(stack) if t is value._ctx), None)
+        if start is None:
+            return value
+        for t in stack[start + 1:]:
+            if t is self:
+                break
+            entry = t.stand_ins.get(id(value))
+            if entry is not None and entry[0] is value:
+                t.stood_in.add(id(value))
+                if entry[1] is not None:
+                    value = entry[1]
+        return value
 
     def written_captures(self) -> list:
         """The outer Tracers of the captured arrays this trace wrote (through a view it took of
