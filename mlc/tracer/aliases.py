@@ -22,11 +22,14 @@ those arrays, and a write into it writes each under its flag.
 """
 from __future__ import annotations
 
+from ..errors import TraceError
+from .source import describe_location, user_location
 from .state import Alias, Box, View
 from .tracer import Tracer
 from .trace import current_trace
 
-__all__ = ["identities", "owners", "views_of", "alias", "flag_and", "flag_or", "flag_not", "as_flag"]
+__all__ = ["identities", "owners", "views_of", "alias", "flag_and", "flag_or", "flag_not", "as_flag",
+           "refuse_split_views"]
 
 
 def owners(operands, outer) -> dict[int, Tracer]:
@@ -139,3 +142,30 @@ def flag_not(a):
     if isinstance(a, bool):
         return not a
     return _emit("logical_not", a)
+
+
+def _boxes(x) -> set:
+    ref = x._ref if isinstance(x, Tracer) else None
+    if ref is None:
+        return set()
+    if isinstance(ref, View):
+        return {id(ref.box)}
+    return {id(v.box) for v, _ in ref.choices} | {id(ref.own.box)}
+
+
+def refuse_split_views(written, others, what: str) -> None:
+    """TraceError where a compiled loop or branch writes in place into an array (``written``:
+    ``(name, outer Tracer)`` pairs) that it also holds, apart, under another name (``others``:
+    the same pairs for the other variables it carries and the arrays it reads from around it)
+    as a view of the same memory (``v = b[1:]``, both carried): each name would be carried as its
+    own value, and the write not seen through the other."""
+    for name, x in written:
+        mine = _boxes(x)
+        for other, y in others:
+            if y is not x and mine & _boxes(y):
+                raise TraceError(
+                    f"the {what} writes in place into {name!r}, which shares its memory with {other!r} (one is "
+                    f"a view of the other, or both of one array), and also uses {other!r}; a compiled loop or "
+                    "conditional carries them apart, so the write would not be seen through the other name. "
+                    f"Write through one name only inside it, or copy one of them before it ({name} = "
+                    f"{name}.copy())" + describe_location(user_location()))

@@ -28,7 +28,7 @@ from .autograph_scalars import builtin_scalar, scalar_call
 from .trace import RAISES, TraceContext, current_trace
 from .tracer import Tracer
 from .state import View
-from .aliases import alias, as_flag, identities, owners, views_of
+from .aliases import alias, as_flag, identities, owners, refuse_split_views, views_of
 from .loop_rebinds import Plan, Rebound
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
@@ -124,7 +124,7 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
         return tuple((true_fn if test else false_fn)(*vals))
     pred = control_flow._truth(test, f"the condition of the `if` at line {lineno}")
     traced = [k for k, v in enumerate(vals) if _traced(v)]
-    probes = [_probe(fn, vals, traced) for fn in (false_fn, true_fn)]
+    probes = [_probe(fn, vals, traced, names) for fn in (false_fn, true_fn)]
     graph, result = [], list(vals)
     for k, name in enumerate(names):
         outs = [p[k] for p in probes]
@@ -243,7 +243,7 @@ class _Probe(tuple):
     named: list
 
 
-def _probe(fn, vals, traced) -> _Probe:
+def _probe(fn, vals, traced, names=()) -> _Probe:
     """``fn(*vals)`` traced on its own, the traced variables given as stand-ins (the ops it
     records are dropped): what it returns."""
     with TraceContext("probe", capture=True) as ctx:
@@ -252,6 +252,10 @@ def _probe(fn, vals, traced) -> _Probe:
         out = _Probe(fn(*given))
         owned = owners([given[k] for k in traced], [vals[k] for k in traced])
         out.named = [[(x, path) for x, path, _ in identities(o, owned)] for o in out]
+        written = [(names[k], vals[k]) for k in traced if _wrote(given[k])]
+        if written:
+            refuse_split_views(written, [(names[k], vals[k]) for k in traced]
+                               + [("an array it reads", outer) for outer, _ in ctx.captured], "`if`")
     out.inputs = given
     return out
 
@@ -412,6 +416,7 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
         new = tuple(body_fn(*given))
         _check_kept(names, vals, positions, new, lineno, "while loop")
         _check_aliased(vals, positions, given, new, before, state.share, names, lineno, "while loop")
+        _refuse_split(vals, positions, given, before, names, f"while loop at line {lineno}")
         extra = state.plan.leave(vals, positions, given, new, names, what_loop, state.unknown)
         if _moves(positions, given, new, before, names, lineno, "while loop",
                   skip=set(state.plan.arrays) | set(state.unknown)):
@@ -575,6 +580,7 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
         new = tuple(body_fn(i, *given))
         _check_kept(names, vals, positions, new, lineno, "for loop")
         _check_aliased(vals, positions, given, new, before, state.share, names, lineno, "for loop")
+        _refuse_split(vals, positions, given, before, names, f"for loop at line {lineno}")
         extra = state.plan.leave(vals, positions, given, new, names, what_loop, state.unknown)
         state.moved.update(_moves(positions, given, new, before, names, lineno,
                                   skip=set(state.plan.arrays) | set(state.unknown)))
@@ -598,6 +604,16 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
     else:
         result = list(_after_loop(vals, positions, out[:n], state.kept, names, what_loop))
     return state.after(vals, positions, out, result, names, what_loop)
+
+
+def _refuse_split(vals, positions, given, before, names, what: str) -> None:
+    """TraceError where a compiled loop's body writes a carried array whose memory another
+    variable it carries, or an array it reads from around it, shares (:func:`.aliases.refuse_split_views`)."""
+    written = [(names[k], vals[k]) for k in positions if k in before and given[k]._atom is not before[k]]
+    if written:
+        others = [(names[j], vals[j]) for j in positions if _traced(vals[j])]
+        others += [("an array it reads", outer) for outer, _ in current_trace().captured]
+        refuse_split_views(written, others, what)
 
 
 class _LoopState:
