@@ -70,10 +70,8 @@ class View:
         if not self.path:
             return box.atom
         if self.seen != box.version:
-            value = _derive(box, self.path)
-            if value._ctx is not box.ctx:  # derived in a trace nested in the box's (a capture): not kept
-                return value._atom
-            self.atom = value._atom
+            with box.ctx.recording():  # (read inside a loop's body: derived around it, and captured)
+                self.atom = _derive(box, self.path)._atom
             self.seen = box.version
         return self.atom
 
@@ -212,11 +210,10 @@ class Alias:
         if versions != self.seen:
             self._refuse_unknown()
             ctx = self.own.box.ctx
-            value = _plain(self.own.box, self.own.read())
-            for view, flag in reversed(self.choices):
-                value = ctx.emit("where", [flag, _plain(view.box, view.read()), value], view=False)
-            if value._ctx is not ctx:  # derived in a trace nested in this array's (a capture): not kept
-                return value._atom
+            with ctx.recording():  # (read inside a loop's body: derived around it, and captured)
+                value = _plain(self.own.box, self.own.read())
+                for view, flag in reversed(self.choices):
+                    value = ctx.emit("where", [flag, _plain(view.box, view.read()), value], view=False)
             self.atom, self.seen = value._atom, versions
         return self.atom
 

@@ -18,6 +18,8 @@ def f(x: R.Tensor((3,), "float32")):
 """
 from __future__ import annotations
 
+import contextlib
+
 import threading
 
 import numpy as np
@@ -241,6 +243,21 @@ class TraceContext:
                 self.captured_boxes.append((box, value))
                 inner._ref = View(box)
         return inner if inner.weak == value.weak else Tracer(self, inner._atom, value.weak)
+
+    @contextlib.contextmanager
+    def recording(self):
+        """``with ctx.recording():`` ops emitted go into this trace, though traces nested in it
+        are active (a value of this trace derived again while a loop's body is traced: a view
+        of an array written since, which the body then captures)."""
+        stack = _stack()
+        n = next((k for k, t in enumerate(stack) if t is self), None)
+        above = stack[n + 1:] if n is not None else []
+        if above:
+            del stack[n + 1:]
+        try:
+            yield self
+        finally:
+            stack.extend(above)
 
     def _through_loops(self, value: Tracer) -> Tracer:
         """``value`` (of a trace around this one) as the traces between name it: a loop's body
