@@ -72,7 +72,7 @@ class Plan:
         """The initial values of the carried extras: a flag per (variable, array), then a shadow
         per written variable."""
         ctx = current_trace()
-        out = [as_flag(key[0] == "own", ctx) for _, key in self.flags()]
+        out = [as_flag(isinstance(key[0], str), ctx) for _, key in self.flags()]
         return tuple(out) + tuple(vals[k] for k in sorted(self.shadow))
 
     def names(self, names) -> list[str]:
@@ -97,7 +97,7 @@ class Plan:
             box = self.boxes[k] = Box(ctx, start)
             choices = []
             for key in self.arrays[k]:
-                if key[0] == "own":
+                if isinstance(key[0], str):
                     choices.append((View(box), flags[(k, _key(key))]))
                 elif isinstance(key[0], Box):  # an array of a trace around the loop's, by its box
                     choices.append((View(key[0], key[1]), flags[(k, _key(key))]))
@@ -195,7 +195,7 @@ class Plan:
         for k, pairs in got.items():
             choices = []
             for key, f in pairs:
-                x = vals[k] if key[0] == "own" else key[0]
+                x = vals[k] if isinstance(key[0], str) else key[0]
                 choices += views_of(x, key[1], f)
             result[k] = alias(Tracer(out_vars[k]._ctx, out_vars[k]._atom, out_vars[k].weak), choices,
                               f"variable {names[k]!r}, after the {what}, names an array that only the run "
