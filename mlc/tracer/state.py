@@ -120,6 +120,10 @@ def write(tracer, value, update_slice) -> None:
     through to the array it is a view of."""
     view = tracer._ref
     if view is None:
+        if value._ctx is not tracer._ctx:  # a branch or loop body writing an array of the code around it
+            raise TraceError("a compiled loop or conditional writes in place into an array of the code around "
+                             "it that it does not assign (through out=, or a function that writes its "
+                             "argument); assign it by name inside it (x[...] = ..., or x = f(x))")
         tracer._value = value._atom
         return
     if isinstance(view, Alias):
