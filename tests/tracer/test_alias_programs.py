@@ -3,6 +3,7 @@ aliases ``y = x``, views, swaps, under traced ``if``s and compiled ``for``/``whi
 by NumPy and under ``mlc.jit``: the results and the caller's arrays after the call must be
 NumPy's exactly, or the trace refuses the program with a TraceError (never a wrong answer)."""
 import itertools
+import re
 import linecache
 import textwrap
 
@@ -32,7 +33,17 @@ def _expr(draw):
 def _cond(draw):
     x, y = draw(st.sampled_from(NAMES)), draw(st.sampled_from(NAMES))
     k = draw(st.integers(-1, 4))
-    return draw(st.sampled_from([f"{x}[0] > {y}[1]", f"{x}.max() > {k}", f"v[0] > {k}", f"{x}[1] > {k}"]))
+    return draw(st.sampled_from([f"{x}[0] > {y}[1]", f"{x}.max() > {k}", f"v[0] > {k}", f"{x}[1] > {k}",
+                                 f"{x}.max() > 100"]))  # (the last false when it runs: the name kept)
+
+
+@st.composite
+def _write(draw, body):
+    """A write into a name the control flow before it rebinds (where there is one)."""
+    rebound = [n for n in NAMES if any(re.match(rf"\s*({n} =|{n}, \w+ =|\w+, {n} =)", line) for line in body)]
+    x, k = draw(st.sampled_from(rebound or NAMES)), draw(st.integers(1, 3))
+    return [draw(st.sampled_from([f"{x}[{draw(st.integers(0, 2))}] += {k}", f"{x}[1:] *= -1.0", f"v[0] += {k}",
+                                  f"np.add({x}, {k}, out={x})"]))]
 
 
 @st.composite
@@ -42,9 +53,12 @@ def _block(draw, depth):
 
 @st.composite
 def _statement(draw, depth):
-    simple = ["rebind", "rebind", "add_at", "scale_tail", "alias", "flip_view", "swap", "view_add", "view_rebind",
+    simple = ["rebind", "add_at", "scale_tail", "alias", "flip_view", "swap", "view_add", "view_rebind",
               "view_scale", "out"]
-    kinds = simple + (["if", "if", "for", "for", "for_traced", "while"] if depth < 2 else [])
+    # the top level mostly control flow, the blocks inside mostly rebindings (what NumPy's names follow)
+    control = ["if", "for", "for", "for_traced", "while"]
+    kinds = (control if depth == 0 else
+             simple + ["rebind", "alias", "if", "if", "if", "if"] if depth == 1 else simple + ["rebind"])
     kind = draw(st.sampled_from(kinds))
     x, y = draw(st.sampled_from(NAMES)), draw(st.sampled_from(NAMES))
     k = draw(st.integers(1, 3))
@@ -86,8 +100,11 @@ def _statement(draw, depth):
 def programs(draw):
     """The source of ``def prog(a, b, m)``: ``c`` and ``v`` names of ``a``'s and ``b``'s arrays
     (or copies), a few statements, and every name returned."""
-    start = [draw(st.sampled_from(["c = a", "c = a * 1.0"])), draw(st.sampled_from(["v = b[1:]", "v = b[1:] * 1.0"]))]
-    body = [line for _ in range(draw(st.integers(1, 4))) for line in draw(_statement(0))]
+    start = [draw(st.sampled_from(["c = a", "c = a * 1.0"])),
+             draw(st.sampled_from(["v = b[1:]", "v = b[1:] * 1.0", "v = c[1:] * 1.0"]))]
+    body = draw(st.sampled_from([[], draw(_statement(1))]))  # (a statement, then control flow)
+    body += draw(_statement(0))
+    body += draw(_write(body))  # a write last: it reaches the arrays the names hold after the control flow
     return "\n".join(["def prog(a, b, m):"] + _indent(start + body + ["return a, b, c, v"])) + "\n"
 
 
@@ -122,7 +139,7 @@ def _check(source, fn, args, tiered):
             np.testing.assert_array_equal(o, t, err_msg=f"caller's {what} after the call{where}")
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(source=programs(), n=st.sampled_from([3, 4]), seed=st.integers(0, 3), m=st.integers(0, 3),
        tiered=st.booleans())
 def test_random_in_place_programs_match_numpy(source, n, seed, m, tiered):
