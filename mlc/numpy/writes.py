@@ -21,6 +21,7 @@ from ..tracer.source import describe_location, user_location
 from ..tracer.state import Alias, write
 from ..tracer.tracer import Tracer
 from .elementwise import astype
+from .updates import update_slice
 
 __all__ = ["rebind", "writable"]
 
@@ -34,7 +35,6 @@ def rebind(what: str, target: Tracer, result: Tracer) -> None:
         if tuple(result.shape) != tuple(target.shape):
             raise ShapeError(f"{what}: the result's shape {tuple(result.shape)} differs from the array's "
                              f"{tuple(target.shape)}{where}")
-        from .updates import update_slice  # noqa: PLC0415 - updates imports this module's users
         write(target, result if result.dtype == target.dtype else astype(result, target.dtype), update_slice)
         return
     if target.weak or target.shares is not None:
