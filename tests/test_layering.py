@@ -37,6 +37,7 @@ LAYERS = [
     {"version"},                     # ground: the package version (the object cache keys on it)
     {"dependencies"},                # ground: the NumPy and llvmlite versions mlc needs
     {"config"},                      # ground: the configuration, read once
+    {"shared_change"},               # ground: process-wide state changed while any user holds it
     {"target"},                      # ground: Target (device kind, CPU features, CUDA arch)
     {"ir"},                          # what every stage speaks
     {"ops", "runtime"},              # the op registry; modules, devices and arrays

@@ -45,12 +45,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
 from ..errors import MLCError
 from ..frozen import frozen
 from ..target import (TargetKind, known_target_kinds, load_kind, register_target_kind, registered_target_kinds,
                       target_kind, unregister_target_kind)
 
-__all__ = ["Backend", "BuildOptions", "IncrementalBuild", "register_backend", "get_backend", "registered_backends",
+__all__ = ["Backend", "HostBackend", "BuildOptions", "IncrementalBuild", "register_backend", "get_backend", "registered_backends",
            "unregister_backend", "describe_targets"]
 
 
@@ -93,6 +95,21 @@ class Backend(Protocol):
         """A runtime Module running ``artifact``; ``mod`` is the module as scheduled (before
         the TIR passes), whose functions' parameters are what callers pass (the runtime
         checks arrays against them: ``Function(name, mod[name], kernel)``)."""
+
+
+class HostBackend:
+    """What a backend whose functions take NumPy arrays and which runs wherever mlc does
+    (llvm, reference, an emulator) need not say again: it sets ``name`` and
+    ``target_kinds`` and gives the steps (:class:`Backend`)."""
+
+    name: str
+    array_types = (np.ndarray,)
+
+    def unavailable_reason(self) -> str | None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<mlc backend {self.name}>"
 
 
 class IncrementalBuild(Protocol):

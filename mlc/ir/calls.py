@@ -50,32 +50,34 @@ GRAPH_MAIN_ATTR = "mlc.graph_main"
 MAY_ALIAS = "mlc.may_alias"
 
 
-def _check_args(kind: str, name: str, args) -> None:
-    if not isinstance(name, str) or not name:
-        raise IRError(f"{kind}: the function name must be a non-empty string, got {name!r}")
-    bad = [a for a in args if not isinstance(a, Buffer)]
-    if bad:
-        raise IRError(f"{kind}({name!r}): every argument must be a Buffer, got {type(bad[0]).__name__}")
+@node
+class _BufferCall(Stmt):
+    """A call of the function ``name`` with ``args``, one buffer per parameter: what both
+    kinds of call hold and check (``KIND``: how each is spelled in errors)."""
+    name: str
+    args: tuple[Buffer, ...]
+
+    KIND = "call"
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise IRError(f"{self.KIND}: the function name must be a non-empty string, got {self.name!r}")
+        bad = [a for a in self.args if not isinstance(a, Buffer)]
+        if bad:
+            raise IRError(f"{self.KIND}({self.name!r}): every argument must be a Buffer, got "
+                          f"{type(bad[0]).__name__}")
 
 
 @node
-class CallPrimFunc(Stmt):
+class CallPrimFunc(_BufferCall):
     """Call the module's function ``name`` with ``args``, one buffer per parameter."""
-    name: str
-    args: tuple[Buffer, ...]
-
-    def __post_init__(self):
-        _check_args("call_prim_func", self.name, self.args)
+    KIND = "call_prim_func"
 
 
 @node
-class CallPacked(Stmt):
+class CallPacked(_BufferCall):
     """Call the library function registered as ``name`` with ``args`` (destination passing)."""
-    name: str
-    args: tuple[Buffer, ...]
-
-    def __post_init__(self):
-        _check_args("call_packed", self.name, self.args)
+    KIND = "call_packed"
 
 
 @node

@@ -39,25 +39,38 @@ __all__ = [
 ]
 
 
+def _both_ways(name: str, build=None):
+    """``__<name>__`` and its reflection ``__r<name>__``: ``build(a, b)`` on ``(self, o)`` and on
+    ``(o, self)`` (by default the binary op ``name`` of :data:`mlc.ir.ops.BINARY_OPS`)."""
+    if build is None:
+        def forward(self, o):
+            return _binary(name, self, o)
+
+        def reflected(self, o):
+            return _binary(name, o, self)
+    else:
+        def forward(self, o):
+            return build(self, o)
+
+        def reflected(self, o):
+            return build(o, self)
+
+    forward.__name__, reflected.__name__ = f"__{name}__", f"__r{name}__"
+    return forward, reflected
+
+
 class ExprOp:
     """Python operators that build IR. Mixed into PrimExpr and IterVar."""
 
     __slots__ = ()
 
-    def __add__(self, o): return _binary("add", self, o)
-    def __radd__(self, o): return _binary("add", o, self)
-    def __sub__(self, o): return _binary("sub", self, o)
-    def __rsub__(self, o): return _binary("sub", o, self)
-    def __mul__(self, o): return _binary("mul", self, o)
-    def __rmul__(self, o): return _binary("mul", o, self)
-    def __truediv__(self, o): return _truediv(self, o)
-    def __rtruediv__(self, o): return _truediv(o, self)
-    def __floordiv__(self, o): return _binary("floordiv", self, o)
-    def __rfloordiv__(self, o): return _binary("floordiv", o, self)
-    def __mod__(self, o): return _binary("floormod", self, o)
-    def __rmod__(self, o): return _binary("floormod", o, self)
-    def __pow__(self, o): return pow(self, o)
-    def __rpow__(self, o): return pow(o, self)
+    __add__, __radd__ = _both_ways("add")
+    __sub__, __rsub__ = _both_ways("sub")
+    __mul__, __rmul__ = _both_ways("mul")
+    __truediv__, __rtruediv__ = _both_ways("truediv", lambda a, b: _truediv(a, b))
+    __floordiv__, __rfloordiv__ = _both_ways("floordiv")
+    __mod__, __rmod__ = _both_ways("mod", lambda a, b: _binary("floormod", a, b))
+    __pow__, __rpow__ = _both_ways("pow", lambda a, b: pow(a, b))
     def __neg__(self):
         # -0.0 - x flips only the sign (IEEE negation: -(0.0) is -0.0); 0 - x would give +0.0
         e = convert(self)
@@ -70,12 +83,9 @@ class ExprOp:
     def __ge__(self, o): return _binary("ge", self, o)
     def __eq__(self, o): return _binary("eq", self, o)  # type: ignore[override]
     def __ne__(self, o): return _binary("ne", self, o)  # type: ignore[override]
-    def __and__(self, o): return _bitwise_or_logical("bitand", "and", self, o)
-    def __rand__(self, o): return _bitwise_or_logical("bitand", "and", o, self)
-    def __or__(self, o): return _bitwise_or_logical("bitor", "or", self, o)
-    def __ror__(self, o): return _bitwise_or_logical("bitor", "or", o, self)
-    def __xor__(self, o): return _binary("bitxor", self, o)
-    def __rxor__(self, o): return _binary("bitxor", o, self)
+    __and__, __rand__ = _both_ways("and", lambda a, b: _bitwise_or_logical("bitand", "and", a, b))
+    __or__, __ror__ = _both_ways("or", lambda a, b: _bitwise_or_logical("bitor", "or", a, b))
+    __xor__, __rxor__ = _both_ways("xor", lambda a, b: _binary("bitxor", a, b))
     def __lshift__(self, o): return _binary("shl", self, o)
     def __rshift__(self, o): return _binary("shr", self, o)
     def __invert__(self):

@@ -161,18 +161,6 @@ def ifftn(a, s=None, axes=None, norm=None, out=None):
 
 
 @numpy_function("a")
-def fft2(a, s=None, axes=(-2, -1), norm=None, out=None):
-    """NumPy's ``np.fft.fft2``: :func:`fftn` over the last two axes."""
-    return fftn(a, s, axes, norm)
-
-
-@numpy_function("a")
-def ifft2(a, s=None, axes=(-2, -1), norm=None, out=None):
-    """NumPy's ``np.fft.ifft2``: :func:`ifftn` over the last two axes."""
-    return ifftn(a, s, axes, norm)
-
-
-@numpy_function("a")
 def rfftn(a, s=None, axes=None, norm=None, out=None):
     """``np.fft.rfftn``: :func:`rfft` along the last of ``axes``, then :func:`fft` along the
     others."""
@@ -195,16 +183,17 @@ def irfftn(a, s=None, axes=None, norm=None, out=None):
     return irfft(t, sizes[-1], axes[-1], norm)
 
 
-@numpy_function("a")
-def rfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
-    """``np.fft.rfft2``: :func:`rfftn` over the last two axes."""
-    return rfftn(a, s, axes, norm)
+def _over_two_axes(transform, name: str):
+    """NumPy's ``np.fft.<name>``: the n-dimensional ``transform`` over the last two axes by default."""
+    def impl(a, s=None, axes=(-2, -1), norm=None, out=None):
+        return transform(a, s, axes, norm)
+    impl.__name__ = impl.__qualname__ = name
+    impl.__doc__ = f"``np.fft.{name}``: :func:`{transform.__name__}` over the last two axes."
+    return numpy_function("a")(impl)
 
 
-@numpy_function("a")
-def irfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
-    """``np.fft.irfft2``: :func:`irfftn` over the last two axes."""
-    return irfftn(a, s, axes, norm)
+fft2, ifft2 = _over_two_axes(fftn, "fft2"), _over_two_axes(ifftn, "ifft2")
+rfft2, irfft2 = _over_two_axes(rfftn, "rfft2"), _over_two_axes(irfftn, "irfft2")
 
 
 def _swapped(norm):

@@ -180,14 +180,20 @@ def _nanquantile(name: str, a, q, axis, method: str, keepdims: bool, weak: bool)
     return reshape(result, qs.shape + kept) if keepdims else result
 
 
+def _floats_without_weights(name: str, a, out, weights) -> bool:
+    """Refuse ``out=`` and ``weights=`` of ``np.<name>``; whether ``a`` holds floats (only
+    they can be NaN: other dtypes take the plain quantile)."""
+    _no_out(name, out)
+    if weights is not None:
+        raise TraceError(f"np.{name}: weights= is not supported inside @mlc.jit{_where()}")
+    return as_tracer(a).dtype.kind == "f"
+
+
 @numpy_function("a", "out")
 def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
                 weights=None):
     """``np.nanquantile``: :func:`quantile` of the elements that are not NaN, slice by slice."""
-    _no_out("nanquantile", out)
-    if weights is not None:
-        raise TraceError(f"np.nanquantile: weights= is not supported inside @mlc.jit{_where()}")
-    if as_tracer(a).dtype.kind != "f":
+    if not _floats_without_weights("nanquantile", a, out, weights):
         return quantile(a, q, axis, method=method, keepdims=keepdims)
     return _nanquantile("nanquantile", a, q, axis, method, keepdims, weak=type(q) in (int, float))
 
@@ -196,10 +202,7 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
                   weights=None):
     """``np.nanpercentile``: :func:`nanquantile` of ``q / 100``."""
-    _no_out("nanpercentile", out)
-    if weights is not None:
-        raise TraceError(f"np.nanpercentile: weights= is not supported inside @mlc.jit{_where()}")
-    if as_tracer(a).dtype.kind != "f":
+    if not _floats_without_weights("nanpercentile", a, out, weights):
         return percentile(a, q, axis, method=method, keepdims=keepdims)
     weak = type(q) in (int, float)
     fraction = np.true_divide(np.asarray(q, dtype=np.float64) if not weak else q, 100)

@@ -16,13 +16,16 @@ NumPy and the device's array library only.
 >>> is_bundle(tempfile.mkdtemp())
 False
 
-Like :mod:`.loader`, this module imports only the standard library and NumPy.
+:func:`write_bundle` writes one (a GPU backend's export gives it the device code and its
+loader). Like :mod:`.loader`, this module imports only the standard library and NumPy.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import pathlib
+import tempfile
 import types
 import zipfile
 
@@ -30,7 +33,7 @@ if __package__:  # in mlc (not a copy loaded by path): the loaders the backends 
     from .bundle_loaders import registered_loader
 
 __all__ = ["BUNDLE_FORMAT", "METADATA_NAME", "LOADER_MEMBER", "MAX_BUNDLE", "is_bundle", "read_bundle",
-           "load_bundle"]
+           "write_bundle", "load_bundle"]
 
 #: The bundle format this reader reads (and the exports write).
 BUNDLE_FORMAT = 2
@@ -105,6 +108,39 @@ def read_bundle(path, errors) -> tuple[dict, dict[str, bytes]]:
     if LOADER_MEMBER not in sums:
         raise LoadError(f"{path} is damaged: it lacks {LOADER_MEMBER}; export it again")
     return metadata, files
+
+
+def write_bundle(where, kind: str, loader, files: dict[str, bytes], metadata: dict) -> pathlib.Path:
+    """Write a bundle of ``kind`` (``"cuda-bundle"``) that :func:`read_bundle` reads back:
+    ``files``, the source of ``loader`` (the device loader's module, carried as
+    :data:`LOADER_MEMBER`) and ``metadata`` (the kind's own fields) completed by the format,
+    the kind, the loader's name and every file's SHA-256. ``where`` is a directory (one, or
+    a path ending with a separator) or a zip file, written whole or not at all. Returns it."""
+    files = {**files, LOADER_MEMBER: pathlib.Path(loader.__file__).read_bytes()}
+    metadata = {**metadata, "format": BUNDLE_FORMAT, "kind": kind, "loader": loader.__name__,
+                "checksums": {m: hashlib.sha256(data).hexdigest() for m, data in sorted(files.items())}}
+    files[METADATA_NAME] = json.dumps(metadata, sort_keys=True, indent=1).encode()
+    path = pathlib.Path(where)
+    if path.is_dir() or os.fspath(where).endswith(os.sep):
+        path.mkdir(parents=True, exist_ok=True)
+        for member, data in files.items():
+            fd, tmp = tempfile.mkstemp(dir=path, prefix=f".{member}.")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path / member)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+            for member, data in files.items():
+                z.writestr(member, data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 def load_bundle(path, host):

@@ -64,8 +64,9 @@ except ImportError:  # loaded by path, outside the mlc package
     class BoundsError(MLCError, IndexError):
         """An index out of bounds when the function ran."""
 
-__all__ = ["load", "returned", "alias_pattern", "Library", "LibraryFunction", "host_array", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
-           "MAGIC", "FORMAT_VERSION"]
+__all__ = ["load", "returned", "alias_pattern", "Entries", "Library", "MainSteps", "check_count", "check_dtype",
+           "wrong_shape", "LibraryFunction", "host_array", "pack_trailer", "read_metadata", "host_cpu_features",
+           "evaluate_size", "MAGIC", "FORMAT_VERSION"]
 
 #: The last 8 bytes of every library mlc exports.
 MAGIC = b"\x00MLCLIB\x01"
@@ -232,29 +233,70 @@ def _starts_with(path: str, magic: bytes) -> bool:
         return False
 
 
-class Library:
+class Entries:
+    """What a loaded library, a device bundle and a built module share: ``lib[name]`` is the
+    entry ``name`` of ``functions``, ``name in lib`` asks whether there is one, and a library
+    with a single entry (a jitted function's) is called as ``lib(*args)``."""
+
+    functions: dict
+    path: str
+
+    def __getitem__(self, name: str):
+        try:
+            return self.functions[name]
+        except KeyError:
+            raise self._missing(name) from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.functions
+
+    def _missing(self, name: str) -> Exception:
+        return MLCError(f"{self.path} has no entry {name!r}; it has {', '.join(self.functions)}")
+
+    def _sole(self):
+        """The entry ``lib(*args)`` calls: the only one, else None (:meth:`_not_sole` says why)."""
+        return next(iter(self.functions.values())) if len(self.functions) == 1 else None
+
+    def _not_sole(self) -> MLCError:
+        return MLCError(f"{self.path} has {len(self.functions)} entries ({', '.join(self.functions)}); "
+                        "call one by name: lib[name](...)")
+
+
+def check_count(name: str, params, args) -> None:
+    """Raise unless ``args`` has one argument per parameter (``params``: names first)."""
+    if len(args) != len(params):
+        raise ShapeError(f"{name}() takes {len(params)} arrays ({', '.join(p[0] for p in params)}), "
+                         f"got {len(args)}")
+
+
+def check_dtype(name: str, pname: str, dtype: np.dtype, arg) -> None:
+    """Raise unless the array ``arg`` for parameter ``pname`` of ``name`` has ``dtype``."""
+    if arg.dtype != dtype:
+        raise DTypeError(f"{name}(): argument {pname} must have dtype {dtype.name}, got "
+                         f"{arg.dtype.name}; convert it with .astype('{dtype.name}')")
+
+
+def wrong_shape(name: str, pname: str, shape: tuple, arg) -> ShapeError:
+    """The error for an array ``arg`` whose shape is not parameter ``pname``'s ``shape``."""
+    return ShapeError(f"{name}(): argument {pname} must have shape {shape}, got {arg.shape}")
+
+
+class Library(Entries):
     """An exported library, loaded: ``lib[name]`` is an entry; ``lib(*args)`` calls the one
     entry of a library that has a single one (a jitted function's)."""
 
     def __init__(self, path: str, metadata: dict, handle: ctypes.CDLL):
         self.path, self.metadata, self._handle = path, metadata, handle
         self.functions = {e["name"]: LibraryFunction(e, handle) for e in metadata["entries"]}
-        self._only = next(iter(self.functions.values())) if len(self.functions) == 1 else None
+        self._only = self._sole()
         prefix = metadata["prefix"]
         self._set_threads = getattr(handle, prefix + "set_num_threads")
         self._set_threads.argtypes, self._set_threads.restype = [ctypes.c_int], ctypes.c_int
 
-    def __getitem__(self, name: str) -> LibraryFunction:
-        try:
-            return self.functions[name]
-        except KeyError:
-            raise MLCError(f"{self.path} has no entry {name!r}; it has {', '.join(self.functions)}") from None
-
     def __call__(self, *args):
         only = self._only
         if only is None:
-            raise MLCError(f"{self.path} has {len(self.functions)} entries ({', '.join(self.functions)}); "
-                           "call one by name: lib[name](...)")
+            raise self._not_sole()
         return only(*args) if only.kind == "function" else only._run(args)
 
     def set_num_threads(self, n: int) -> int:
@@ -325,28 +367,24 @@ class LibraryFunction:
     def _check(self, args, params) -> dict:
         """Raise for an argument whose type, dtype or shape is not its parameter's; the value
         of each symbolic extent."""
-        if len(args) != len(params):
-            names = ", ".join(p[0] for p in params)
-            raise ShapeError(f"{self.name}() takes {len(params)} arrays ({names}), got {len(args)}")
+        check_count(self.name, params, args)
         sizes: dict = {}
         for (pname, dtype, shape, role), arg in zip(params, args):
             if not isinstance(arg, _ndarray):
                 raise DTypeError(f"{self.name}(): argument {pname} must be a numpy.ndarray of {dtype.name}, "
                                  f"got {type(arg).__name__}; wrap it with np.asarray")
-            if arg.dtype != dtype:
-                raise DTypeError(f"{self.name}(): argument {pname} must have dtype {dtype.name}, got "
-                                 f"{arg.dtype.name}; convert it with .astype('{dtype.name}')")
+            check_dtype(self.name, pname, dtype, arg)
             if arg.shape == shape:
                 continue
             if len(arg.shape) != len(shape):
-                raise ShapeError(f"{self.name}(): argument {pname} must have shape {shape}, got {arg.shape}")
+                raise wrong_shape(self.name, pname, shape, arg)
             for expected, got in zip(shape, arg.shape):
                 if isinstance(expected, str):
                     if sizes.setdefault(expected, got) != got:
                         raise ShapeError(f"{self.name}(): argument {pname} has shape {arg.shape}, where "
                                          f"{expected} must be {sizes[expected]} (from an earlier argument)")
                 elif expected != got:
-                    raise ShapeError(f"{self.name}(): argument {pname} must have shape {shape}, got {arg.shape}")
+                    raise wrong_shape(self.name, pname, shape, arg)
         return sizes
 
     def _call_graph(self, args):
@@ -408,6 +446,104 @@ class LibraryFunction:
 
 #: DLPack's device type of host memory (and of pinned host memory, ``kDLCUDAHost``).
 _DLPACK_HOST = (1, 3)
+
+
+class MainSteps:
+    """A graph's ``main`` as a device bundle's metadata holds it (:mod:`mlc.runtime.main_steps`),
+    run on a device's arrays: ``run(arrays)`` allocates with ``empty(shape, dtype)``, views
+    with ``reshape``/``view``, launches ``functions[name].launch(arrays)`` and evaluates the
+    loops', conditionals' and counters' scalars (a load reads one element of a device array: a
+    copy to the host, which waits for the kernels before it)."""
+
+    def __init__(self, name: str, steps: list, functions: dict, empty):
+        self.name, self.empty = name, empty
+        self.steps = self._compile(steps, functions)
+
+    def run(self, args) -> None:
+        self._run(self.steps, dict(enumerate(args)), {})
+
+    def _compile(self, steps, functions) -> list:
+        out = []
+        for step in steps:
+            kind = step[0]
+            if kind == "call":
+                out.append(("call", functions[step[1]], tuple(step[2])))
+            elif kind == "allocate":
+                out.append(("allocate", step[1], (tuple(step[2]), np.dtype(step[3]))))
+            elif kind == "view":
+                out.append(("view", step[1], (step[2], tuple(step[3]), np.dtype(step[4]))))
+            elif kind == "for":
+                out.append(("for", step[1], (step[2], step[3], self._compile(step[4], functions))))
+            elif kind == "while":
+                out.append(("while", None, (step[1], self._compile(step[2], functions))))
+            elif kind == "if":
+                out.append(("if", None, (step[1], self._compile(step[2], functions),
+                                         self._compile(step[3], functions))))
+            elif kind == "store":
+                out.append(("store", step[1], (step[2], step[3])))
+            else:
+                raise LoadError(f"{self.name}: a step {kind!r} this loader does not run; load the bundle with the "
+                                "mlc that exported it, or newer")
+        return out
+
+    def _run(self, steps, arrays: dict, variables: dict) -> None:
+        empty = self.empty
+        for kind, what, how in steps:
+            if kind == "call":
+                what.launch([arrays[n] for n in how])
+            elif kind == "allocate":
+                arrays[what] = empty(*how)
+            elif kind == "view":
+                source, shape, dtype = how
+                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                arrays[what] = arrays[source].reshape(-1).view(np.uint8)[:nbytes].view(dtype).reshape(shape)
+            elif kind == "for":
+                begin = int(_main_scalar(how[0], arrays, variables))
+                for i in range(begin, begin + int(_main_scalar(how[1], arrays, variables))):
+                    variables[what] = i
+                    self._run(how[2], arrays, variables)
+            elif kind == "while":
+                while _main_scalar(how[0], arrays, variables):
+                    self._run(how[1], arrays, variables)
+            elif kind == "if":
+                self._run(how[1] if _main_scalar(how[0], arrays, variables) else how[2], arrays, variables)
+            else:  # a store of one element (a loop's counter)
+                arrays[what].reshape(-1)[int(_main_scalar(how[0], arrays, variables))] = \
+                    _main_scalar(how[1], arrays, variables)
+
+
+def _truncdiv(a, b):
+    return np.trunc(np.true_divide(a, b)).astype(np.result_type(a, b)) if np.result_type(a, b).kind in "iu" \
+        else np.true_divide(a, b)
+
+
+#: The binary operations of a main's scalars (``mlc.ir.ops.BINARY_OPS``' names), as NumPy's.
+_MAIN_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+                "floordiv": np.floor_divide, "floormod": np.remainder, "truncdiv": _truncdiv, "truncmod": np.fmod,
+                "min": np.minimum, "max": np.maximum, "eq": np.equal, "ne": np.not_equal, "lt": np.less,
+                "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal, "and": np.logical_and,
+                "or": np.logical_or, "bitand": np.bitwise_and, "bitor": np.bitwise_or, "bitxor": np.bitwise_xor,
+                "shl": np.left_shift, "shr": np.right_shift}
+
+
+def _main_scalar(tree, arrays: dict, variables: dict):
+    """The value of a main's scalar (:func:`mlc.runtime.main_steps.scalar_steps`)."""
+    kind = tree[0]
+    if kind == "const":
+        return tree[1]
+    if kind == "var":
+        return variables[tree[1]]
+    if kind == "load":
+        element = arrays[tree[1]].reshape(-1)[int(_main_scalar(tree[2], arrays, variables))]
+        return element.item() if hasattr(element, "item") else element
+    if kind == "cast":
+        return np.array(_main_scalar(tree[2], arrays, variables)).astype(tree[1]).item()
+    if kind == "bin":
+        _, op, a, b, da, db = tree
+        with np.errstate(all="ignore"):
+            return np.asarray(_MAIN_BINARY[op](np.array(_main_scalar(a, arrays, variables), da),
+                                               np.array(_main_scalar(b, arrays, variables), db))).item()
+    raise LoadError(f"a scalar of kind {kind!r} this loader does not evaluate")
 
 
 def host_array(a):

@@ -27,6 +27,7 @@ from ..ir.shape_vars import shape_to_str
 from ..ir.tir import PrimFunc
 from .arguments import ArgumentChecker, written_params
 from .dlpack import BUFFER_TYPES, host_array
+from .loader import Entries
 from .ndarray import check_device, module_device
 from .timing import TimeResult, time_function
 
@@ -95,7 +96,7 @@ class Function:
         return f"<mlc function {self.name}({params})>"
 
 
-class Module:
+class Module(Entries):
     """The result of ``mlc.build``: ``lib["name"](*arrays)``."""
 
     #: The source :meth:`get_source` gives by default: the code the backend generates.
@@ -104,22 +105,16 @@ class Module:
     def __init__(self, target, functions: Mapping[str, Function], sources: Mapping[str, str] | None = None,
                  keepalive=None):
         self.target = target
-        self._functions = dict(functions)
+        self.functions = dict(functions)
         self._sources = dict(sources or {})
         self._keepalive = keepalive  # e.g. the JIT engine that owns the machine code
 
-    def __getitem__(self, name: str) -> Function:
-        try:
-            return self._functions[name]
-        except KeyError:
-            raise KeyError(f"module has no function {name!r}; it has {sorted(self._functions)}") from None
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._functions
+    def _missing(self, name: str) -> Exception:
+        return KeyError(f"module has no function {name!r}; it has {sorted(self.functions)}")
 
     def add_alias(self, alias: str, name: str) -> None:
         """``lib[alias]`` is ``lib[name]`` too (a lone PrimFunc's name and ``"main"``)."""
-        self._functions[alias] = self[name]
+        self.functions[alias] = self[name]
 
     @property
     def device(self):
@@ -129,7 +124,7 @@ class Module:
 
     @property
     def function_names(self) -> list[str]:
-        return list(self._functions)
+        return list(self.functions)
 
     def get_source(self, fmt: str | None = None) -> str:
         """The generated code: "ll" (LLVM IR), "asm", "cuda", ... as the backend offers; by

@@ -30,11 +30,11 @@ import contextlib
 import functools
 import inspect
 import os
-import threading
 import types
 
 import numpy as np
 
+from ..shared_change import SharedChange
 from .trace import is_tracing
 
 __all__ = ["NAMES", "register", "numpy_creation"]
@@ -47,10 +47,8 @@ NAMES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_lik
          "asanyarray", "asarray_chkfinite", "ascontiguousarray", "asfortranarray", "require", "isfortran",
          "isscalar", "iterable", "lexsort")
 
-_lock = threading.Lock()
 _wrappers: dict = {}   # NumPy's function -> the wrapper choosing mlc.numpy's inside a trace
 _proxy: types.ModuleType | None = None
-_patched: dict = {}    # id(globals) -> [globals, {name: original value}, how many traces use it]
 
 
 class _TracedNumpy(types.ModuleType):
@@ -125,6 +123,28 @@ def _is_mlc(fn) -> bool:
     return code is not None and os.path.abspath(code.co_filename).startswith(_MLC_DIR)
 
 
+def _patch(scope: dict) -> dict:
+    """Rebind the globals of ``scope`` that :func:`_replacement` replaces; the originals."""
+    swaps = {}
+    for name, value in list(scope.items()):
+        new = _replacement(value)
+        if new is not None:
+            swaps[name] = value
+            scope[name] = new
+    return swaps
+
+
+def _unpatch(scope: dict, swaps: dict) -> None:
+    for name, value in swaps.items():
+        if scope.get(name) is _replacement(value):  # unless the function rebound it
+            scope[name] = value
+
+
+#: The globals of the modules whose functions are being traced, patched while any trace of
+#: one of their functions runs (keyed by the dict's id).
+_PATCHED = SharedChange(_patch, _unpatch)
+
+
 @contextlib.contextmanager
 def numpy_creation(fn):
     """NumPy's creation functions made traced for the module of ``fn`` while the block runs."""
@@ -133,24 +153,5 @@ def numpy_creation(fn):
     if _proxy is None or not isinstance(scope, dict) or _is_mlc(fn):
         yield  # (mlc's own functions, jitted by mlc.numpy's eager calls, mean NumPy when they say np)
         return
-    with _lock:
-        entry = _patched.get(id(scope))
-        if entry is None:
-            swaps = {}
-            for name, value in list(scope.items()):
-                new = _replacement(value)
-                if new is not None:
-                    swaps[name] = value
-                    scope[name] = new
-            entry = _patched[id(scope)] = [scope, swaps, 0]
-        entry[2] += 1
-    try:
+    with _PATCHED.held(id(scope), scope):
         yield
-    finally:
-        with _lock:
-            entry[2] -= 1
-            if entry[2] == 0:
-                del _patched[id(scope)]
-                for name, value in entry[1].items():
-                    if scope.get(name) is _replacement(value):  # unless the function rebound it
-                        scope[name] = value

@@ -17,7 +17,7 @@ import mlc
 from mlc import te
 from mlc.backends.gpu.emulator import Emulator
 from mlc.backends.gpu.launch import kernels
-from mlc.backends.gpu.pipeline import GPU_PIPELINE
+from mlc.passes.tir.gpu_pipeline import GPU_PIPELINE
 from mlc.runtime.graph_main import GraphMainProgram
 from mlc.backends.registry import register_backend, unregister_backend
 from mlc.errors import CompileError
@@ -253,7 +253,7 @@ def test_the_target_limits_bound_launches_schedules_and_the_design_space(opencl)
 ])
 def test_the_default_gpu_rules_keep_within_the_target_limits(opencl, program, shapes):
     from mlc.driver import schedule_module
-    from mlc.backends.gpu.pipeline import lower_for_gpu
+    from mlc.passes.tir.gpu_pipeline import lower_for_gpu
     rng = np.random.default_rng(1)
     args = [rng.random(s).astype("float32") for s in shapes]
     f = mlc.jit(target="opencl-emulator")(program)

@@ -15,7 +15,7 @@ import pytest
 
 import mlc
 from mlc.backends.cuda import Emulator, compile_sources, emulate, lower
-from mlc.backends.gpu.pipeline import GPU_PIPELINE
+from mlc.passes.tir.gpu_pipeline import GPU_PIPELINE
 from mlc.errors import RaceError
 from mlc.ir.buffer import decl_buffer
 from mlc.ir.expr import BufferLoad, Var, const

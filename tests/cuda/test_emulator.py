@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import mlc
 import mlc.numpy as mnp
 from mlc.backends.cuda import Emulator, emulate
-from mlc.backends.gpu.pipeline import GPU_PIPELINE
+from mlc.passes.tir.gpu_pipeline import GPU_PIPELINE
 from mlc.errors import BoundsError, CompileError, RaceError
 from mlc.ir.buffer import decl_buffer
 from mlc.ir.expr import BufferLoad, Var, const, logical_and

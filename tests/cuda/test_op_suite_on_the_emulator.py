@@ -5,7 +5,8 @@ thread on the CPU) as they run on "llvm" and "reference" in the main session.
 It is one test running pytest on ``tests/ops --mlc-target=cuda-emulator`` in child processes,
 so the default targets of this session are left as they are: two children, each with half of
 the suite's files (balanced by size and :data:`EMULATOR_WEIGHT`), run side by side while this
-session waits. A failure prints the failing child's summary.
+session waits. A failure prints the failing child's summary. The files whose tests name their
+targets themselves (:data:`SAME_ON_EVERY_TARGET`) would only repeat the main session's run.
 """
 import os
 import pathlib
@@ -24,6 +25,19 @@ CHILDREN = 2
 #: the other files together.
 EMULATOR_WEIGHT = {"test_sorting.py": 8}
 
+#: Files whose tests never read the session's default targets (each names its targets, or runs
+#: only on the CPU): under ``--mlc-target=cuda-emulator`` they would run exactly as they run in
+#: the main session, so the children leave them out.
+SAME_ON_EVERY_TARGET = {"test_rows.py", "test_sum_accuracy.py", "test_radix_sort.py", "test_integer_power.py",
+                        "test_vector_sort.py"}
+
+#: What a file that follows the session's default targets calls (mlc.testing's or the harness's).
+_READS_DEFAULT_TARGETS = ("TARGETS", "default_targets", "check_op", "run_op")
+
+
+def _emulated_files():
+    return [f for f in sorted((TESTS / "ops").glob("test_*.py")) if f.name not in SAME_ON_EVERY_TARGET]
+
 
 def _cost(f) -> int:
     return f.stat().st_size * EMULATOR_WEIGHT.get(f.name, 1)
@@ -41,8 +55,14 @@ def _groups(files, count):
     return [g for g in groups if g]
 
 
+def test_the_files_left_out_never_read_the_default_targets():
+    for name in SAME_ON_EVERY_TARGET:
+        text = (TESTS / "ops" / name).read_text()
+        assert not any(word in text for word in _READS_DEFAULT_TARGETS), name
+
+
 def test_the_op_files_split_into_balanced_groups():
-    files = sorted((TESTS / "ops").glob("test_*.py"))
+    files = _emulated_files()
     groups = _groups(files, CHILDREN)
     assert sorted(f for g in groups for f in g) == [str(f) for f in files]  # each file once
     assert len(groups) == CHILDREN
@@ -51,7 +71,7 @@ def test_the_op_files_split_into_balanced_groups():
 def test_every_op_matches_numpy_on_the_gpu_emulator(pytester: pytest.Pytester):
     pytester.chdir()
     children = []
-    for group in _groups(sorted((TESTS / "ops").glob("test_*.py")), CHILDREN):
+    for group in _groups(_emulated_files(), CHILDREN):
         children.append(subprocess.Popen(
             [sys.executable, "-m", "pytest", *group, "--mlc-target=cuda-emulator", "-q", "-p", "no:cacheprovider",
              "-x", "--rootdir", str(TESTS.parent)],

@@ -216,7 +216,7 @@ def test_the_backends_render_the_lets_to_numpys_values(n, target):
 
 def test_cuda_c_declares_a_bound_value_once_and_keeps_a_conditional_one_in_place():
     from mlc.backends.cuda.codegen import render
-    from mlc.backends.gpu.pipeline import lower_for_gpu
+    from mlc.passes.tir.gpu_pipeline import lower_for_gpu
     t = Var("t", "float32")
     x = BufferLoad(A, (i,), "float32")
     guarded = select(Binary("lt", i, const(N - 1), "bool"), let(t, BufferLoad(A, (i + 1,), "float32"), t * t),

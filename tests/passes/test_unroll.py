@@ -85,7 +85,7 @@ def test_folded_constants_are_what_the_interpreter_computes(data, dtype, cmp, ne
 
 
 def test_the_passes_run_in_the_cpu_and_gpu_pipelines():
-    from mlc.backends.gpu.pipeline import GPU_PIPELINE
+    from mlc.passes.tir.gpu_pipeline import GPU_PIPELINE
     from mlc.backends.llvm.generate import LLVM_TIR_PASSES
     from mlc.passes.tir.horizontal import fold_horizontal
     for name, passes in (("llvm", LLVM_TIR_PASSES), ("gpu", GPU_PIPELINE)):

@@ -251,3 +251,44 @@ def test_numbers_main_stores_itself_are_made_on_the_first_call_only():
         program.run([np.arange(4, dtype="float32"), o])
         np.testing.assert_array_equal(o, np.arange(4) * 2.5)
     assert made == [(1,)]
+
+
+def _steps_program(x):
+    for t in range(12):  # a compiled loop, a branch in it, then a while loop
+        if x.sum() > 0:
+            x = x * 1.5
+        else:
+            x = x - 1
+    while x.max() < 1000:
+        x = x + 7
+    return x
+
+
+@pytest.mark.parametrize("start", [-3.0, 1.0])
+def test_a_main_as_a_bundles_steps_runs_on_any_devices_arrays(release_mode, start):
+    """A device bundle holds its graph ``main`` as steps (main_steps) that the loader's
+    MainSteps runs with the device's ``empty`` and kernels: here NumPy's and the llvm kernels,
+    on the loop, the branch and the while loop of compiled control flow."""
+    from mlc.runtime.loader import MainSteps
+    from mlc.runtime.main_steps import main_steps
+
+    x = np.arange(5, dtype="float32") + np.float32(start)
+    f, entry = compiled(_steps_program, x)
+    module = entry.graph.module
+    (name,) = [n for n, g in module.items() if is_graph_main(g)]
+    kernels = {n: type("Kernel", (), {"launch": lambda self, arrays, n=n: entry.lib[n](*arrays)})()
+               for n, g in module.items() if not is_graph_main(g)}
+    meta = main_steps(name, module[name], kernels)
+    assert {"for", "if", "while"} <= {kind for kind, *_ in _all_steps(meta["steps"])}
+    out = np.empty(x.shape, x.dtype)
+    MainSteps(name, meta["steps"], kernels, np.empty).run([x.copy(), out])
+    np.testing.assert_array_equal(out, f(x))
+    np.testing.assert_allclose(out, _steps_program(x), rtol=1e-6)
+
+
+def _all_steps(steps):
+    for step in steps:
+        yield step
+        for part in step[1:]:
+            if isinstance(part, list) and part and isinstance(part[0], list) and isinstance(part[0][0], str):
+                yield from _all_steps(part)

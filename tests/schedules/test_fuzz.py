@@ -92,7 +92,7 @@ def _apply(sch: Schedule, action: str, block, data) -> None:
         sch.blockize(pick(nest, "loop"))
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(programs(), st.data())
 def test_random_schedules_are_refused_or_correct(program, data):
     dtype, shape, n_inputs, stages, outputs = program

@@ -30,7 +30,7 @@ from .codegen import CudaSource, render
 from ..gpu.emulator import Emulator, KernelStats
 from ..gpu.launch import Kernel, kernels, unbound, workspace
 from .nvrtc import compile_cuda
-from ..gpu.pipeline import GPU_PIPELINE, lower_for_gpu
+from ...passes.tir.gpu_pipeline import GPU_PIPELINE, lower_for_gpu
 from .target_kind import CUDA_EMULATOR_KIND, CUDA_KIND
 
 __all__ = ["emulate", "compile_sources", "lower", "Emulator", "KernelStats", "Kernel", "kernels", "workspace",

@@ -1,6 +1,6 @@
 """The ``cuda`` and ``cuda-emulator`` backends, as the compile driver sees them.
 
-Both run the same TIR passes (:data:`~mlc.backends.gpu.pipeline.GPU_PIPELINE`), and their
+Both run the same TIR passes (:data:`~mlc.passes.tir.gpu_pipeline.GPU_PIPELINE`), and their
 kinds have the ``"gpu"`` key, so the driver schedules for them with the default GPU rules
 (the default GPU schedule, and the ops' hand-written functions as GPU kernels);
 ``cuda`` renders CUDA C, compiles it with NVRTC for the target's
@@ -18,8 +18,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-import numpy as np
-
 from ...errors import CompileError, DeviceError, MLCError
 from ...ir.buffer import decl_buffer
 from ...ir.calls import is_graph_main
@@ -28,7 +26,7 @@ from ...ir.tir import Evaluate, IRModule, PrimFunc
 from ...runtime.arguments import written_params
 from ...runtime.module import Function, Module
 from ...runtime.graph_main import GraphMainProgram
-from ..registry import BuildOptions
+from ..registry import BuildOptions, HostBackend
 from .codegen import PRELUDE, CudaSource, render
 from .async_copy import ASYNC_PRELUDE
 from .complex import PRELUDE as COMPLEX_PRELUDE
@@ -37,7 +35,7 @@ from ..gpu.emulator import Emulator, KernelStats
 from ..gpu.launch import workspace
 from .export import SIGNATURE_ATTR
 from .nvrtc import compile_cuda, nvrtc_unavailable_reason
-from ..gpu.pipeline import gpu_pipeline
+from ...passes.tir.gpu_pipeline import gpu_pipeline
 from ..intrinsics import has_intrinsic_lowering
 from .intrinsics import BACKEND as CUDA_INTRINSICS
 from .target_kind import CUDA_LIMITS
@@ -174,15 +172,11 @@ class CudaBackend:
         return module
 
 
-class CudaEmulatorBackend:
+class CudaEmulatorBackend(HostBackend):
     """The same device-side TIR, run on NumPy arrays by :class:`~.emulator.Emulator`."""
 
     name = "cuda-emulator"
     target_kinds = ("cuda-emulator",)
-    array_types = (np.ndarray,)
-
-    def unavailable_reason(self) -> str | None:
-        return None
 
     def tir_passes(self, target, options: BuildOptions):
         return [keep_signature, *_CUDA_PIPELINE]

@@ -35,8 +35,7 @@ except ImportError:  # run from a bundle's own copy, outside the mlc package
     class DeviceError(_loader.MLCError):
         """No GPU, or an array on the wrong device."""
 
-LoadError, ShapeError, DTypeError, MLCError = _loader.LoadError, _loader.ShapeError, _loader.DTypeError, \
-    _loader.MLCError
+LoadError, ShapeError, DTypeError = _loader.LoadError, _loader.ShapeError, _loader.DTypeError
 
 __all__ = ["load", "pick_image", "Bundle"]
 
@@ -95,7 +94,7 @@ def load(path: str, metadata: dict, files: dict, cupy=None) -> Bundle:
     return Bundle(os.fspath(path), metadata, files, module, cupy, member)
 
 
-class Bundle:
+class Bundle(_loader.Entries):
     """A loaded CUDA bundle: ``lib[name]`` is an entry; ``lib(*args)`` calls the one entry
     of a bundle that has a single one (a jitted function's)."""
 
@@ -117,21 +116,11 @@ class Bundle:
                 self.functions[entry["name"]] = GraphEntry(entry, target, consts, cupy)
             else:
                 self.functions[entry["name"]] = target
-        self._only = next(iter(self.functions.values())) if len(self.functions) == 1 else None
-
-    def __getitem__(self, name: str):
-        try:
-            return self.functions[name]
-        except KeyError:
-            raise MLCError(f"{self.path} has no entry {name!r}; it has {', '.join(self.functions)}") from None
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.functions
+        self._only = self._sole()
 
     def __call__(self, *args):
         if self._only is None:
-            raise MLCError(f"{self.path} has {len(self.functions)} entries ({', '.join(self.functions)}); "
-                           "call one by name: lib[name](...)")
+            raise self._not_sole()
         return self._only(*args)
 
     def __repr__(self) -> str:
@@ -155,6 +144,16 @@ def device_view(cupy, a):
     return a
 
 
+def _check_array(name: str, pname: str, dtype: np.dtype, shape: tuple, a, cupy, expected: str) -> None:
+    """Raise unless ``a``, for parameter ``pname`` of ``name``, is a CuPy array (``expected``
+    says what the function takes) of ``dtype`` and ``shape``."""
+    if not isinstance(a, cupy.ndarray):
+        raise DTypeError(f"{name}(): argument {pname} must be {expected}, got {type(a).__name__}")
+    _loader.check_dtype(name, pname, dtype, a)
+    if a.shape != shape:
+        raise _loader.wrong_shape(name, pname, shape, a)
+
+
 class KernelFunction:
     """One kernel function: ``f(*cupy_arrays)`` launches its kernels on the current stream,
     destination passing, each argument checked (a contiguous CuPy array on the current
@@ -168,22 +167,13 @@ class KernelFunction:
 
     def check(self, args) -> None:
         cupy = self.cupy
-        if len(args) != len(self.params):
-            raise ShapeError(f"{self.name}() takes {len(self.params)} arrays "
-                             f"({', '.join(p[0] for p in self.params)}), got {len(args)}")
+        _loader.check_count(self.name, self.params, args)
         device = cupy.cuda.runtime.getDevice()
         for (pname, dtype, shape), a in zip(self.params, args):
             if isinstance(a, np.ndarray):
                 raise DeviceError(f"{self.name}(): argument {pname} is a NumPy array in host memory; this CUDA "
                                   "function takes CuPy arrays: pass cupy.asarray(x)")
-            if not isinstance(a, cupy.ndarray):
-                raise DTypeError(f"{self.name}(): argument {pname} must be a cupy.ndarray of {dtype.name}, got "
-                                 f"{type(a).__name__}")
-            if a.dtype != dtype:
-                raise DTypeError(f"{self.name}(): argument {pname} must have dtype {dtype.name}, got "
-                                 f"{a.dtype.name}; convert it with .astype('{dtype.name}')")
-            if a.shape != shape:
-                raise ShapeError(f"{self.name}(): argument {pname} must have shape {shape}, got {a.shape}")
+            _check_array(self.name, pname, dtype, shape, a, cupy, f"a cupy.ndarray of {dtype.name}")
             if not a.flags.c_contiguous:
                 raise ShapeError(f"{self.name}(): argument {pname} must be C-contiguous; pass "
                                  "cupy.ascontiguousarray(x)")
@@ -209,101 +199,13 @@ class KernelFunction:
 
 
 class MainFunction(KernelFunction):
-    """A graph's ``main``: its steps (allocate, view, call, and the loops, conditionals and
-    counters of compiled control flow, whose scalars read one element of a GPU array)."""
+    """A graph's ``main``: its steps (:class:`~mlc.runtime.loader.MainSteps`) on the GPU, its
+    workspace from CuPy's pool."""
 
     def __init__(self, meta: dict, functions: dict, cupy):
         self.name, self.cupy = meta["name"], cupy
         self.params = [(n, np.dtype(d), tuple(s)) for n, s, d in meta["params"]]
-        self.steps = self._compile(meta["steps"], functions)
-
-    def _compile(self, steps, functions) -> list:
-        out = []
-        for step in steps:
-            kind = step[0]
-            if kind == "call":
-                out.append(("call", functions[step[1]], tuple(step[2])))
-            elif kind == "allocate":
-                out.append(("allocate", step[1], (tuple(step[2]), np.dtype(step[3]))))
-            elif kind == "view":
-                out.append(("view", step[1], (step[2], tuple(step[3]), np.dtype(step[4]))))
-            elif kind == "for":
-                out.append(("for", step[1], (step[2], step[3], self._compile(step[4], functions))))
-            elif kind == "while":
-                out.append(("while", None, (step[1], self._compile(step[2], functions))))
-            elif kind == "if":
-                out.append(("if", None, (step[1], self._compile(step[2], functions),
-                                         self._compile(step[3], functions))))
-            elif kind == "store":
-                out.append(("store", step[1], (step[2], step[3])))
-            else:
-                raise LoadError(f"{self.name}: a step {kind!r} this loader does not run; load the bundle with the "
-                                "mlc that exported it, or newer")
-        return out
-
-    def launch(self, args) -> None:
-        self._run(self.steps, dict(enumerate(args)), {})
-
-    def _run(self, steps, arrays: dict, variables: dict) -> None:
-        empty = self.cupy.empty
-        for kind, what, how in steps:
-            if kind == "call":
-                what.launch([arrays[n] for n in how])
-            elif kind == "allocate":
-                arrays[what] = empty(*how)
-            elif kind == "view":
-                source, shape, dtype = how
-                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                arrays[what] = arrays[source].reshape(-1).view(np.uint8)[:nbytes].view(dtype).reshape(shape)
-            elif kind == "for":
-                begin = int(_scalar(how[0], arrays, variables))
-                for i in range(begin, begin + int(_scalar(how[1], arrays, variables))):
-                    variables[what] = i
-                    self._run(how[2], arrays, variables)
-            elif kind == "while":
-                while _scalar(how[0], arrays, variables):
-                    self._run(how[1], arrays, variables)
-            elif kind == "if":
-                self._run(how[1] if _scalar(how[0], arrays, variables) else how[2], arrays, variables)
-            else:  # a store of one element (a loop's counter)
-                arrays[what].reshape(-1)[int(_scalar(how[0], arrays, variables))] = \
-                    _scalar(how[1], arrays, variables)
-
-
-def _truncdiv(a, b):
-    return np.trunc(np.true_divide(a, b)).astype(np.result_type(a, b)) if np.result_type(a, b).kind in "iu" \
-        else np.true_divide(a, b)
-
-
-#: The binary operations of a main's scalars (``mlc.ir.ops.BINARY_OPS``' names), as NumPy's.
-_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "floordiv": np.floor_divide,
-           "floormod": np.remainder, "truncdiv": _truncdiv, "truncmod": np.fmod, "min": np.minimum,
-           "max": np.maximum, "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
-           "gt": np.greater, "ge": np.greater_equal, "and": np.logical_and, "or": np.logical_or,
-           "bitand": np.bitwise_and, "bitor": np.bitwise_or, "bitxor": np.bitwise_xor, "shl": np.left_shift,
-           "shr": np.right_shift}
-
-
-def _scalar(tree, arrays: dict, variables: dict):
-    """The value of a main's scalar (``scalar_metadata`` of ``mlc.backends.cuda.export``); a
-    load reads one element of a GPU array (a copy to the host, which waits for the kernels
-    before it)."""
-    kind = tree[0]
-    if kind == "const":
-        return tree[1]
-    if kind == "var":
-        return variables[tree[1]]
-    if kind == "load":
-        element = arrays[tree[1]].reshape(-1)[int(_scalar(tree[2], arrays, variables))]
-        return element.item() if hasattr(element, "item") else element
-    if kind == "cast":
-        return np.array(_scalar(tree[2], arrays, variables)).astype(tree[1]).item()
-    if kind == "bin":
-        _, op, a, b, da, db = tree
-        with np.errstate(all="ignore"):
-            return np.asarray(_BINARY[op](np.array(_scalar(a, arrays, variables), da),
-                                          np.array(_scalar(b, arrays, variables), db))).item()
-    raise LoadError(f"a scalar of kind {kind!r} this loader does not evaluate")
+        self.launch = _loader.MainSteps(self.name, meta["steps"], functions, cupy.empty).run
 
 
 class GraphEntry:
@@ -342,20 +244,12 @@ class GraphEntry:
         return cupy.asarray(host) if isinstance(host, np.ndarray) else host
 
     def _run(self, args):
-        if len(args) != len(self.inputs):
-            raise ShapeError(f"{self.name}() takes {len(self.inputs)} arrays "
-                             f"({', '.join(p[0] for p in self.inputs)}), got {len(args)}")
+        _loader.check_count(self.name, self.inputs, args)
         arrays = []
         for (pname, dtype, shape), a in zip(self.inputs, args):
             a = self._to_device(a)
-            if not isinstance(a, self.cupy.ndarray):
-                raise DTypeError(f"{self.name}(): argument {pname} must be an array of {dtype.name} (CuPy, or "
-                                 f"NumPy copied to the GPU), got {type(a).__name__}")
-            if a.dtype != dtype:
-                raise DTypeError(f"{self.name}(): argument {pname} must have dtype {dtype.name}, got "
-                                 f"{a.dtype.name}; convert it with .astype('{dtype.name}')")
-            if a.shape != shape:
-                raise ShapeError(f"{self.name}(): argument {pname} must have shape {shape}, got {a.shape}")
+            _check_array(self.name, pname, dtype, shape, a, self.cupy,
+                         f"an array of {dtype.name} (CuPy, or NumPy copied to the GPU)")
             arrays.append(a if a.flags.c_contiguous else self.cupy.ascontiguousarray(a))
         outs = [self.cupy.empty(shape, dtype) for _, dtype, shape in self.outputs]
         self.main.launch(arrays + list(self.constants) + outs)

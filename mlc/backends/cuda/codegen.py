@@ -1,6 +1,6 @@
 """CUDA C from lowered GPU TIR: one ``extern "C" __global__`` kernel per launch region.
 
-:func:`render` takes a function lowered by :data:`~.pipeline.GPU_PIPELINE`
+:func:`render` takes a function lowered by :data:`~mlc.passes.tir.gpu_pipeline.GPU_PIPELINE`
 and returns its CUDA source and launch list. Each kernel
 (:func:`~.launch.kernels`) becomes::
 

@@ -4,7 +4,7 @@ A bundle is a zip file (or a directory holding the same files) of:
 
 * ``mlc-bundle.json``: the metadata (:mod:`mlc.runtime.bundle`) :mod:`.bundle_loader` reads: each
   kernel function's parameters, workspace and launches (kernel name, grid, block,
-  arguments), each graph ``main``'s steps (allocate, view, call), the entries a
+  arguments), each graph ``main``'s steps (:mod:`mlc.runtime.main_steps`), the entries a
   caller calls, the architectures, mlc's version and a SHA-256 of every other file;
 * ``kernels.sm_XX.cubin``: the kernels compiled by NVRTC for each architecture asked
   for (``archs=``; by default the build's and sm_90), and ``kernels.compute_XX.ptx``
@@ -25,24 +25,16 @@ geometry the metadata says.
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import json
-import os
-import tempfile
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ...errors import CompileError, MLCError
-from ...ir.buffer import Buffer
-from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer, is_graph_main
-from ...ir.expr import Binary, BufferLoad, Cast, FloatImm, IntImm
-from ...ir.expr import Var as TirVar
-from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, SeqStmt, While
-from ...runtime.bundle import BUNDLE_FORMAT, LOADER_MEMBER, METADATA_NAME
+from ...errors import MLCError
+from ...ir.calls import is_graph_main
+from ...runtime.bundle import write_bundle
+from ...runtime.main_steps import main_steps, static_shape
 from ...version import __version__
 from ..gpu.launch import workspace
 from . import bundle_loader
@@ -57,90 +49,15 @@ DEFAULT_ARCHS = ("sm_80", "sm_90")
 SIGNATURE_ATTR = "mlc.signature"
 
 
-def _shape(b: Buffer) -> list[int]:
-    return [int(e) for e in b.static_shape()]
-
-
 def function_metadata(name: str, func, source) -> dict:
     """A kernel function: its parameters (as the user's signature has them: the attribute
     ``backend.keep_signature`` sets before lowering flattens them), workspace and launches."""
     signature = func.attr(SIGNATURE_ATTR)
     params = ([[n, list(shape), dtype] for n, shape, dtype in signature] if signature is not None else
-              [[b.name, _shape(b), b.dtype] for b in func.params])
+              [[b.name, static_shape(b), b.dtype] for b in func.params])
     return {"name": name, "kind": "kernels", "params": params,
-            "workspace": [[_shape(b), b.dtype] for b in workspace(func)],
+            "workspace": [[static_shape(b), b.dtype] for b in workspace(func)],
             "launches": [[l.kernel, list(l.grid), list(l.block), list(l.args)] for l in source.launches]}
-
-
-def main_metadata(name: str, func, functions: dict) -> dict:
-    """A graph ``main``: its parameters and its steps, each buffer an index (the parameters
-    first, then each buffer in the order it is made), each loop variable a name ``v<k>``.
-    Steps: ``["allocate", buffer, shape, dtype]``, ``["view", buffer, source, shape, dtype]``,
-    ``["call", function, [buffers]]``, ``["for", var, min, extent, steps]``, ``["while",
-    condition, steps]``, ``["if", condition, then, else]``, ``["store", buffer, index, value]``
-    (a loop's counter); the scalars as :func:`scalar_metadata` trees."""
-    index = {b: n for n, b in enumerate(func.params)}
-    names: dict = {}
-    return {"name": name, "kind": "main", "params": [[b.name, _shape(b), b.dtype] for b in func.params],
-            "steps": _steps(name, func.body, index, names, functions)}
-
-
-def _steps(name: str, body, index: dict, names: dict, functions: dict) -> list:
-    steps: list = []
-    stack = [body]
-    scalar = lambda e: scalar_metadata(e, index, names)
-    while stack:
-        s = stack.pop()
-        if isinstance(s, SeqStmt):
-            stack.extend(reversed(s.seq))
-        elif isinstance(s, Allocate):
-            index[s.buffer] = len(index)
-            steps.append(["allocate", index[s.buffer], _shape(s.buffer), s.buffer.dtype])
-            stack.append(s.body)
-        elif isinstance(s, DeclBuffer):
-            index[s.buffer] = len(index)
-            steps.append(["view", index[s.buffer], index[s.data], _shape(s.buffer), s.buffer.dtype])
-        elif isinstance(s, CallPrimFunc):
-            if s.name not in functions:
-                raise MLCError(f"export: {name} calls {s.name}, which is not a kernel function of the module")
-            steps.append(["call", s.name, [index[b] for b in s.args]])
-        elif isinstance(s, CallPacked):
-            raise CompileError(f"export: {name} calls the Python function {s.name} (mlc.register_func); a "
-                               "bundle runs without mlc. Write it as an mlc op, or keep the program in-process")
-        elif isinstance(s, For):
-            names.setdefault(s.loop_var, f"v{len(names)}")
-            steps.append(["for", names[s.loop_var], scalar(s.min), scalar(s.extent),
-                          _steps(name, s.body, index, names, functions)])
-        elif isinstance(s, While):
-            steps.append(["while", scalar(s.condition), _steps(name, s.body, index, names, functions)])
-        elif isinstance(s, IfThenElse):
-            other = [] if s.else_case is None else _steps(name, s.else_case, index, names, functions)
-            steps.append(["if", scalar(s.condition), _steps(name, s.then_case, index, names, functions), other])
-        elif isinstance(s, BufferStore):
-            steps.append(["store", index[s.buffer], scalar(s.indices[0]), scalar(s.value)])
-        elif not isinstance(s, Evaluate):
-            raise CompileError(f"export: {name} runs a {type(s).__name__} statement, which a CUDA bundle's "
-                               "launcher does not run; export it for 'llvm', or keep it in-process")
-    return steps
-
-
-def scalar_metadata(e, index: dict, names: dict):
-    """A scalar of a graph main (a loop's bounds, a condition, a counter) as JSON: ``["const",
-    value]``, ``["var", name]``, ``["load", buffer, index]``, ``["cast", dtype, e]`` or
-    ``["bin", op, a, b, dtype of a, dtype of b]`` (:data:`mlc.ir.ops.BINARY_OPS`' names)."""
-    if isinstance(e, (IntImm, FloatImm)):
-        return ["const", e.value]
-    if isinstance(e, TirVar):
-        return ["var", names[e]]
-    if isinstance(e, BufferLoad):
-        return ["load", index[e.buffer], scalar_metadata(e.indices[0], index, names)]
-    if isinstance(e, Cast):
-        return ["cast", e.dtype, scalar_metadata(e.value, index, names)]
-    if isinstance(e, Binary):
-        return ["bin", e.op, scalar_metadata(e.a, index, names), scalar_metadata(e.b, index, names), e.a.dtype,
-                e.b.dtype]
-    raise CompileError(f"export: a graph main's scalar {e!r} ({type(e).__name__}) is not one a CUDA bundle's "
-                       "launcher evaluates")
 
 
 def export_bundle(artifact, code: str, target, path, *, entries: Sequence[dict] | None = None,
@@ -157,7 +74,7 @@ def export_bundle(artifact, code: str, target, path, *, entries: Sequence[dict] 
             functions[name] = function_metadata(name, func, artifact.sources[name])
     for name, func in lowered.items():
         if is_graph_main(func):
-            functions[name] = main_metadata(name, func, functions)
+            functions[name] = main_steps(name, func, functions)
     for arch in [artifact.arch, *(archs or DEFAULT_ARCHS)]:
         if not (isinstance(arch, str) and arch.startswith("sm_") and arch[3:].isdigit()):
             raise MLCError(f"export: archs must look like 'sm_80', got {arch!r}")
@@ -180,37 +97,6 @@ def export_bundle(artifact, code: str, target, path, *, entries: Sequence[dict] 
             np.save(buf, np.ascontiguousarray(c), allow_pickle=False)
             files[member] = buf.getvalue()
             entry["constants"].append(member)
-    files[LOADER_MEMBER] = Path(bundle_loader.__file__).read_bytes()
-    metadata = {"format": BUNDLE_FORMAT, "kind": "cuda-bundle", "loader": bundle_loader.__name__,
-                "mlc_version": __version__,
-                "target": str(target), "archs": wanted, "ptx": f"compute_{lowest[3:]}",
-                "functions": functions, "entries": entries,
-                "checksums": {m: hashlib.sha256(data).hexdigest() for m, data in sorted(files.items())}}
-    files[METADATA_NAME] = json.dumps(metadata, sort_keys=True, indent=1).encode()
-    return _write(path, files)
-
-
-def _write(where, files: dict[str, bytes]) -> Path:
-    """``files`` as a directory (``where`` is one, or ends with a separator) or a zip file,
-    written whole or not at all."""
-    path = Path(where)
-    if path.is_dir() or os.fspath(where).endswith(os.sep):
-        path.mkdir(parents=True, exist_ok=True)
-        for member, data in files.items():
-            fd, tmp = tempfile.mkstemp(dir=path, prefix=f".{member}.")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path / member)
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-            for member, data in files.items():
-                z.writestr(member, data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_bundle(path, "cuda-bundle", bundle_loader, files,
+                        {"mlc_version": __version__, "target": str(target), "archs": wanted,
+                         "ptx": f"compute_{lowest[3:]}", "functions": functions, "entries": entries})

@@ -49,7 +49,7 @@ Each message names the buffer, the index and the threads involved.
 >>> sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
 >>> i0, i1 = sch.split(sch.get_loops(sch.get_block("B"))[0], [None, 128])
 >>> sch.bind(i0, "blockIdx.x"); sch.bind(i1, "threadIdx.x")
->>> from mlc.backends.gpu.pipeline import lower_for_gpu
+>>> from mlc.passes.tir.gpu_pipeline import lower_for_gpu
 >>> b = np.zeros(300, "float32"); Emulator(lower_for_gpu(sch.mod["main"])).run([np.ones(300, "float32"), b])
 >>> float(b.sum())
 600.0

@@ -9,10 +9,8 @@ nobody scheduled get the CPU rules (the ``"cpu"`` key of the llvm kind).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ...runtime.threads import get_num_threads
-from ..registry import BuildOptions
+from ..registry import BuildOptions, HostBackend
 from . import threaded
 from .generate import LLVM_TIR_PASSES_FAST_MATH
 from .module import LLVM_TIR_PASSES, LLVMBuild, LLVMSource, codegen_llvm, load_llvm
@@ -20,15 +18,11 @@ from .module import LLVM_TIR_PASSES, LLVMBuild, LLVMSource, codegen_llvm, load_l
 __all__ = ["LLVMBackend"]
 
 
-class LLVMBackend:
-    """Native code for the host CPU through llvmlite."""
+class LLVMBackend(HostBackend):
+    """Native code for the host CPU through llvmlite (a dependency of mlc: always available)."""
 
     name = "llvm"
     target_kinds = ("llvm",)
-    array_types = (np.ndarray,)
-
-    def unavailable_reason(self) -> str | None:
-        return None  # llvmlite is a dependency of mlc
 
     def tir_passes(self, target, options: BuildOptions):
         return LLVM_TIR_PASSES_FAST_MATH if options.fast_math else LLVM_TIR_PASSES
@@ -46,6 +40,3 @@ class LLVMBackend:
         if get_num_threads() <= 1 or not threaded.available() or target.triple:
             return None  # (code for another machine: nothing to load, the stages in turn)
         return LLVMBuild(mod, target, check_bounds=options.check_bounds, fast_math=options.fast_math)
-
-    def __repr__(self) -> str:
-        return "<mlc backend llvm>"

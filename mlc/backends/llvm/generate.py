@@ -11,17 +11,11 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ...config import config
-from ...errors import IRError
 from ...ir.calls import checks_aliasing, is_graph_main
 from ...ir.expr import IntImm
 from ...ir.shape_vars import size_params, size_sources
 from ...ir.tir import IRModule, PrimFunc
-from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
-from ...passes.tir.lower_complex import complex_lowering_for, lower_complex
-from ...passes.tir.lower_math import math_lowering_for
-from ...passes.tir.keep_loops import keep_vector_loops
-from ...passes.tir.vector_windows import share_vector_windows
+from ...passes.tir.pipeline import cpu_pipeline, run_passes
 from ...passes.tir.vectorize import vectorize_loops
 from ...runtime.arguments import written_params
 from ...runtime.pointers import ARRAY_DATA_OFFSET, ARRAY_LAYOUT
@@ -38,19 +32,9 @@ from .symbols import PARALLEL_HOMES_SYMBOL, PARALLEL_STATE_SYMBOL, PLACEMENT_KEY
 from .types import PTR
 from .targeting import set_module_target
 
-__all__ = ["LLVM_TIR_PASSES", "LLVM_TIR_PASSES_FAST_MATH", "vectorize_loops_for_llvm", "lower_for_llvm", "generate_ir", "generate_units",
-           "symbol_names", "emit_object_entry", "Emitter", "BodyPlacement", "instructions"]
-
-def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
-    """``func`` unchanged; with ``MLC_DEBUG``, first checked to hold only loops and flat
-    buffers (:func:`~mlc.passes.tir.verify_lowered`), what the codegen accepts."""
-    if config().debug:
-        try:
-            verify_lowered(func)
-        except IRError as err:
-            raise IRError(f"invalid IR after lowering: {err}") from None
-    return func
-
+__all__ = ["LLVM_TIR_PASSES", "LLVM_TIR_PASSES_FAST_MATH", "LARGE_LANE_CALLS", "vectorize_loops_for_llvm",
+           "lower_for_llvm", "generate_ir", "generate_units", "symbol_names", "emit_object_entry", "Emitter",
+           "BodyPlacement", "instructions"]
 
 #: Ops whose llvm lowering, libm's scalar function of double, serves only the rare large
 #: lanes of lower_math's routines (:mod:`mlc.passes.tir.math.trig`): every call of them is
@@ -69,26 +53,16 @@ def vectorize_loops_for_llvm(func: PrimFunc) -> PrimFunc:
     return vectorize_loops(func, math_calls=LARGE_LANE_CALLS, vector_lets=True)
 
 
-#: The TIR passes, in order, that turn a scheduled PrimFunc into what :func:`codegen_llvm` takes.
 def _native(op: str, dtype: str) -> bool:
     return op not in LARGE_LANE_CALLS and has_intrinsic_lowering(BACKEND, op, dtype)
 
 
-def _tir_passes(fast_math: bool) -> tuple:
-    """LOWER_PIPELINE as the llvm backend runs it: vectorize as above, lower_complex keeping
-    libm's complex functions (:mod:`.complex`), and after it lower_math writing out the math
-    calls this backend has no native lowering of (``fast_math``: their cheaper variants); last,
-    share_vector_windows (a stencil's overlapping vector loads as shuffles of two) and
-    keep_vector_loops (the serial loops of vector statements LLVM is asked not to unroll)."""
-    replaced = {vectorize_loops: (vectorize_loops_for_llvm,),
-                lower_complex: (complex_lowering_for(_native), math_lowering_for(_native, fast_math))}
-    return (*(q for p in LOWER_PIPELINE for q in replaced.get(p, (p,))), share_vector_windows,
-            keep_vector_loops, verify_lowered_when_debugging)
-
-
-LLVM_TIR_PASSES = _tir_passes(False)
+#: The TIR passes, in order, that turn a scheduled PrimFunc into what :func:`codegen_llvm`
+#: takes: the CPU pipeline (:func:`~mlc.passes.tir.pipeline.cpu_pipeline`) for llvm's native
+#: math (:mod:`.intrinsics`; libm's complex functions, :mod:`.complex`).
+LLVM_TIR_PASSES = cpu_pipeline(_native, vectorize_loops_for_llvm)
 #: :data:`LLVM_TIR_PASSES` of a ``fast_math`` build.
-LLVM_TIR_PASSES_FAST_MATH = _tir_passes(True)
+LLVM_TIR_PASSES_FAST_MATH = cpu_pipeline(_native, vectorize_loops_for_llvm, fast_math=True)
 
 _RESERVED = (frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names)
              | {PARALLEL_STATE_SYMBOL, PARALLEL_HOMES_SYMBOL, PLACEMENT_KEY_SYMBOL})

@@ -34,6 +34,7 @@ import llvmlite.binding as llvm
 from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ...errors import CompileError
+from ...shared_change import SharedChange
 from ...runtime.threads import get_num_threads
 from .output import covered, llvm_output
 from ...target import Target
@@ -182,31 +183,22 @@ def _complete(cached: list, units: tuple[str, ...], keys: list, target: Target, 
 
 
 #: How often Python hands the GIL between threads while a build compiles units in the
-#: background (:func:`_switching_often`), in seconds; Python's default is 5 ms.
+#: background (:data:`_SWITCHING_OFTEN`), in seconds; Python's default is 5 ms.
 SWITCH_INTERVAL_S = 1e-4
 
-_SWITCH_LOCK = threading.Lock()
-_switching = [0, 0.0]  # builds switching often now, and the interval to restore after the last
 
 
-@contextmanager
-def _switching_often() -> Iterator[None]:
-    """For the block, Python hands the GIL between threads every ``SWITCH_INTERVAL_S``.
-    A thread building a unit in the background needs the GIL back after each of its ~20
-    calls into LLVM, and while the driver's Python runs beside it, it waited up to Python's
-    5 ms each time (benchmarks/results/decisions.md, "LLVM backend")."""
-    with _SWITCH_LOCK:
-        if _switching[0] == 0:
-            _switching[1] = sys.getswitchinterval()
-            sys.setswitchinterval(min(_switching[1], SWITCH_INTERVAL_S))
-        _switching[0] += 1
-    try:
-        yield
-    finally:
-        with _SWITCH_LOCK:
-            _switching[0] -= 1
-            if _switching[0] == 0:
-                sys.setswitchinterval(_switching[1])
+def _switch_often(_) -> float:
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(min(old, SWITCH_INTERVAL_S))
+    return old
+
+
+#: While held, Python hands the GIL between threads every ``SWITCH_INTERVAL_S``.
+#: A thread building a unit in the background needs the GIL back after each of its ~20
+#: calls into LLVM, and while the driver's Python runs beside it, it waited up to Python's
+#: 5 ms each time (benchmarks/results/decisions.md, "LLVM backend").
+_SWITCHING_OFTEN = SharedChange(_switch_often, lambda _, old: sys.setswitchinterval(old))
 
 
 class UnitBuild:
@@ -227,7 +219,7 @@ class UnitBuild:
     runs finishes. From the first background thread to the end of the build, what is
     written to fd 2 goes through one :func:`llvm_output` capture of the calling thread
     (the background threads' LLVM remarks among it; anything else is passed on when it
-    ends), and Python switches threads often (:func:`_switching_often`).
+    ends), and Python switches threads often (:data:`_SWITCHING_OFTEN`).
 
     >>> from mlc.target import Target
     >>> unit = 'define i32 @seven() {\\n  ret i32 7\\n}'
@@ -286,7 +278,7 @@ class UnitBuild:
                 return
         if not self._threads:
             self._session.enter_context(llvm_output())
-            self._session.enter_context(_switching_often())
+            self._session.enter_context(_SWITCHING_OFTEN.held())
         thread = threading.Thread(target=self._work, name=f"mlc-llvm-unit-{len(self._threads)}", daemon=True)
         try:
             thread.start()

@@ -458,7 +458,7 @@ class LLVMModule(Module):
             raise MLCError(f"export: format must be 'so' (a shared library) or 'mlc' (the portable form), "
                            f"got {format!r}")
         if entries is None:
-            entries = [function_entry(name, f.func, f.name) for name, f in self._functions.items()]
+            entries = [function_entry(name, f.func, f.name) for name, f in self.functions.items()]
         return export_library(self.scheduled, self.target, entries, path, cc=cc, fast_math=self.fast_math)
 
     def get_source(self, fmt: str | None = None) -> str:

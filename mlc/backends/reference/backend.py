@@ -6,15 +6,13 @@ has no default schedule rules; its "codegen" prepares one interpreter
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ...ir.calls import is_graph_main
 from ...ir.shape_vars import shape_vars, specialize
 from ...ir.tir import IRModule
 from ...passes.tir.lower_complex import lower_complex
 from ...passes.tir.lower_math import lower_math
 from ...runtime.module import Function, Module
-from ..registry import BuildOptions
+from ..registry import BuildOptions, HostBackend
 from ...runtime.graph_main import GraphMainProgram
 from .interpreter import Program
 
@@ -60,15 +58,11 @@ def _runner(program: Program):
     return run
 
 
-class ReferenceBackend:
+class ReferenceBackend(HostBackend):
     """The NumPy interpreter of PrimFuncs: the oracle the other backends are tested against."""
 
     name = "reference"
     target_kinds = ("reference",)
-    array_types = (np.ndarray,)
-
-    def unavailable_reason(self) -> str | None:
-        return None
 
     def tir_passes(self, target, options: BuildOptions):
         # the interpreter runs blocks, loops and multi-dimensional buffers as written, and the
@@ -86,6 +80,3 @@ class ReferenceBackend:
             if is_graph_main(func):
                 functions[name] = Function(name, func, GraphMainProgram(func, functions, name).run)
         return ReferenceModule(target, functions, sources={})
-
-    def __repr__(self) -> str:
-        return "<mlc backend reference>"

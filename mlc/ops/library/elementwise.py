@@ -349,42 +349,46 @@ def _real_only(name: str, rule: Rule) -> Rule:
     return checked
 
 
+def _te_named(*names: str) -> list[tuple]:
+    """Table rows of the ops whose scalar rule is the ``te`` function of the same name."""
+    return [(name, getattr(_e, name)) for name in names]
+
+
 _BINARY = [
-    # name, ufunc, scalar rule
-    ("add", np.add, _add),
-    ("subtract", np.subtract, lambda a, b: a - b),
-    ("multiply", np.multiply, _multiply),
-    ("divide", np.divide, lambda a, b: a / b),
-    ("floor_divide", np.floor_divide, _e.floordiv),
-    ("remainder", np.remainder, _e.floormod),
-    ("maximum", np.maximum, _e.max),
-    ("minimum", np.minimum, _e.min),
-    ("equal", np.equal, _comparison("eq")),
-    ("not_equal", np.not_equal, _comparison("ne")),
-    ("less", np.less, _comparison("lt")),
-    ("less_equal", np.less_equal, _comparison("le")),
-    ("greater", np.greater, _comparison("gt")),
-    ("greater_equal", np.greater_equal, _comparison("ge")),
-    ("logical_and", np.logical_and, _logical(_e.logical_and)),
-    ("logical_or", np.logical_or, _logical(_e.logical_or)),
-    ("logical_xor", np.logical_xor, _logical(lambda a, b: a != b)),
-    ("bitwise_and", np.bitwise_and, lambda a, b: a & b),
-    ("bitwise_or", np.bitwise_or, lambda a, b: a | b),
-    ("bitwise_xor", np.bitwise_xor, lambda a, b: a ^ b),
-    ("left_shift", np.left_shift, _left_shift),
-    ("right_shift", np.right_shift, _right_shift),
-    ("arctan2", np.arctan2, _e.atan2),
-    ("hypot", np.hypot, _e.hypot),
-    ("copysign", np.copysign, _e.copysign),
-    ("nextafter", np.nextafter, _nextafter),
-    ("logaddexp", np.logaddexp, _logaddexp),
-    ("logaddexp2", np.logaddexp2, _logaddexp2),
-    ("fmax", np.fmax, _nan_ignoring(_e.max)),
-    ("fmin", np.fmin, _nan_ignoring(_e.min)),
-    ("heaviside", np.heaviside, _heaviside),
-    ("float_power", np.float_power, _e.pow),
-    ("fmod", np.fmod, _e.truncmod),
-    ("ldexp", np.ldexp, _ldexp),
+    # name (NumPy's ufunc of that name), scalar rule
+    ("add", _add),
+    ("subtract", lambda a, b: a - b),
+    ("multiply", _multiply),
+    ("divide", lambda a, b: a / b),
+    ("floor_divide", _e.floordiv),
+    ("remainder", _e.floormod),
+    ("maximum", _e.max),
+    ("minimum", _e.min),
+    ("equal", _comparison("eq")),
+    ("not_equal", _comparison("ne")),
+    ("less", _comparison("lt")),
+    ("less_equal", _comparison("le")),
+    ("greater", _comparison("gt")),
+    ("greater_equal", _comparison("ge")),
+    ("logical_and", _logical(_e.logical_and)),
+    ("logical_or", _logical(_e.logical_or)),
+    ("logical_xor", _logical(lambda a, b: a != b)),
+    ("bitwise_and", lambda a, b: a & b),
+    ("bitwise_or", lambda a, b: a | b),
+    ("bitwise_xor", lambda a, b: a ^ b),
+    ("left_shift", _left_shift),
+    ("right_shift", _right_shift),
+    ("arctan2", _e.atan2),
+    *_te_named("hypot", "copysign"),
+    ("nextafter", _nextafter),
+    ("logaddexp", _logaddexp),
+    ("logaddexp2", _logaddexp2),
+    ("fmax", _nan_ignoring(_e.max)),
+    ("fmin", _nan_ignoring(_e.min)),
+    ("heaviside", _heaviside),
+    ("float_power", _e.pow),
+    ("fmod", _e.truncmod),
+    ("ldexp", _ldexp),
 ]
 
 def _rint(a):
@@ -395,59 +399,44 @@ def _rint(a):
 
 
 _UNARY = [
-    ("negative", np.negative, lambda a: -a),
-    ("absolute", np.absolute, _e.abs),
-    ("sign", np.sign, _sign),
-    ("exp", np.exp, _e.exp),
-    ("expm1", np.expm1, _e.expm1),
-    ("log", np.log, _e.log),
-    ("log1p", np.log1p, _e.log1p),
-    ("sqrt", np.sqrt, _e.sqrt),
-    ("square", np.square, lambda a: _e.logical_and(a, a) if a.dtype == "bool" else a * a),
-    ("reciprocal", np.reciprocal, _reciprocal),
-    ("tanh", np.tanh, _e.tanh),
-    ("sin", np.sin, _e.sin),
-    ("cos", np.cos, _e.cos),
-    ("floor", np.floor, _e.floor),
-    ("ceil", np.ceil, _e.ceil),
-    ("trunc", np.trunc, _trunc),
-    ("rint", np.rint, _rint),
-    ("positive", np.positive, lambda a: a),
-    ("logical_not", np.logical_not, _logical(_e.logical_not)),
-    ("invert", np.invert, lambda a: ~a),
-    ("isnan", np.isnan, _e.isnan),
-    ("isfinite", np.isfinite, _e.isfinite),
-    ("isinf", np.isinf, _e.isinf),
-    ("tan", np.tan, _e.tan),
-    ("arcsin", np.arcsin, _e.asin),
-    ("arccos", np.arccos, _e.acos),
-    ("arctan", np.arctan, _e.atan),
-    ("sinh", np.sinh, _e.sinh),
-    ("cosh", np.cosh, _e.cosh),
-    ("arcsinh", np.arcsinh, _e.asinh),
-    ("arccosh", np.arccosh, _e.acosh),
-    ("arctanh", np.arctanh, _e.atanh),
-    ("log2", np.log2, _e.log2),
-    ("log10", np.log10, _e.log10),
-    ("signbit", np.signbit, _signbit),
-    ("exp2", np.exp2, lambda a: _e.pow(_e.const(2, a.dtype), a)),
-    ("cbrt", np.cbrt, _e.cbrt),
-    ("fabs", np.fabs, _e.abs),
-    ("deg2rad", np.deg2rad, _angle_scale(np.pi, 180.0)),
-    ("rad2deg", np.rad2deg, _angle_scale(180.0, np.pi)),
-    ("spacing", np.spacing, _spacing),
+    ("negative", lambda a: -a),
+    ("absolute", _e.abs),
+    ("sign", _sign),
+    *_te_named("exp", "expm1", "log", "log1p", "sqrt"),
+    ("square", lambda a: _e.logical_and(a, a) if a.dtype == "bool" else a * a),
+    ("reciprocal", _reciprocal),
+    *_te_named("tanh", "sin", "cos", "floor", "ceil"),
+    ("trunc", _trunc),
+    ("rint", _rint),
+    ("positive", lambda a: a),
+    ("logical_not", _logical(_e.logical_not)),
+    ("invert", lambda a: ~a),
+    *_te_named("isnan", "isfinite", "isinf", "tan"),
+    ("arcsin", _e.asin),
+    ("arccos", _e.acos),
+    ("arctan", _e.atan),
+    *_te_named("sinh", "cosh"),
+    ("arcsinh", _e.asinh),
+    ("arccosh", _e.acosh),
+    ("arctanh", _e.atanh),
+    *_te_named("log2", "log10"),
+    ("signbit", _signbit),
+    ("exp2", lambda a: _e.pow(_e.const(2, a.dtype), a)),
+    ("cbrt", _e.cbrt),
+    ("fabs", _e.abs),
+    ("deg2rad", _angle_scale(np.pi, 180.0)),
+    ("rad2deg", _angle_scale(180.0, np.pi)),
+    ("spacing", _spacing),
 ]
 
 #: Ops whose complex operands are refused (NumPy computes them; mlc does not yet).
 _REAL_ONLY = frozenset({"exp2", "fmax", "fmin", "float_power"})
-for _name, _ufunc, _scalar in _BINARY:
-    _rule = ufunc_rule(_name, _ufunc)
-    _rule = _real_only(_name, _rule) if _name in _REAL_ONLY else _rule
-    elementwise_op(_name, 2, _scalar, _rule, _ufunc)
-for _name, _ufunc, _scalar in _UNARY:
-    _rule = ufunc_rule(_name, _ufunc)
-    _rule = _real_only(_name, _rule) if _name in _REAL_ONLY else _rule
-    elementwise_op(_name, 1, _scalar, _rule, _ufunc)
+for _arity, _table in ((2, _BINARY), (1, _UNARY)):
+    for _name, _scalar in _table:
+        _ufunc = getattr(np, _name)
+        _rule = ufunc_rule(_name, _ufunc)
+        _rule = _real_only(_name, _rule) if _name in _REAL_ONLY else _rule
+        elementwise_op(_name, _arity, _scalar, _rule, _ufunc)
 
 
 def _erf_reference(x):

@@ -5,8 +5,9 @@ convert_blocks_to_loops, lower_intrinsics, compact_buffers, flatten_buffers, sim
 lower_complex, partition_tiles, partition_selects, vectorize_loops, fold_horizontal, unroll_loops,
 fold_constants, eliminate_common_subexpressions (:mod:`.cse`).
 :func:`verify_bounds` (run by ``mlc.build`` for every backend) refuses accesses it
-proves out of bounds. The llvm backend runs :func:`share_vector_windows` and
-:func:`keep_vector_loops` after them.
+proves out of bounds. A backend's pipeline is :data:`LOWER_PIPELINE` with its native math:
+:func:`~.pipeline.cpu_pipeline` (which adds :func:`share_vector_windows` and
+:func:`keep_vector_loops`) or :func:`~.gpu_pipeline.gpu_pipeline`.
 """
 from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops

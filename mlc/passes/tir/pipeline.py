@@ -27,9 +27,10 @@ from .flatten_buffers import flatten_buffers
 from .fold_constants import fold_constants
 from .horizontal import fold_horizontal
 from .keep_loops import keep_vector_loops
-from .lower_complex import lower_complex
+from .lower_complex import complex_lowering_for, lower_complex
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
+from .lower_math import math_lowering_for
 from .partition_selects import partition_selects
 from .partition_tiles import partition_tiles
 from .simplify import simplify
@@ -38,7 +39,7 @@ from .vector_windows import share_vector_windows
 from .vectorize import vectorize_loops
 from .verify import verify_lowered, verify_well_formed
 
-__all__ = ["LOWER_PIPELINE", "lower", "run_passes"]
+__all__ = ["LOWER_PIPELINE", "lower", "run_passes", "cpu_pipeline", "verify_lowered_when_debugging"]
 
 Pass = Callable[[PrimFunc], PrimFunc]
 
@@ -78,6 +79,30 @@ def run_passes(func: PrimFunc, passes: Sequence[Pass], verify: bool | None = Non
         if verify:
             _checked(verify_well_formed, func, f"after pass {p.__name__}")
     return func
+
+
+def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
+    """``func`` unchanged; with ``MLC_DEBUG``, first checked to hold only loops and flat
+    buffers (:func:`~mlc.passes.tir.verify_lowered`), what a renderer accepts."""
+    if config().debug:
+        _checked(verify_lowered, func, "after lowering")
+    return func
+
+
+def cpu_pipeline(native: Callable[[str, str], bool], vectorize: Pass, fast_math: bool = False) -> tuple[Pass, ...]:
+    """:data:`LOWER_PIPELINE` as a CPU backend runs it, for a backend whose native math calls
+    ``native(op, dtype)`` says (its registered lowerings): ``vectorize`` in place of
+    :func:`vectorize_loops` (the backend's choice of what math it vectorizes); lower_complex
+    keeping the native complex functions, then lower_math writing out the math calls the
+    backend has no native lowering of (``fast_math``: their cheaper variants); last
+    share_vector_windows (a stencil's overlapping vector loads as shuffles of two),
+    keep_vector_loops (the serial loops of vector statements the backend's compiler is asked
+    not to unroll) and :func:`verify_lowered_when_debugging`. :func:`gpu_pipeline
+    <mlc.passes.tir.gpu_pipeline.gpu_pipeline>` is the GPU backends'."""
+    replaced = {vectorize_loops: (vectorize,),
+                lower_complex: (complex_lowering_for(native), math_lowering_for(native, fast_math))}
+    return (*(q for p in LOWER_PIPELINE for q in replaced.get(p, (p,))), share_vector_windows,
+            keep_vector_loops, verify_lowered_when_debugging)
 
 
 def lower(func: PrimFunc) -> PrimFunc:

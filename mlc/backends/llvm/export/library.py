@@ -2,7 +2,7 @@
 
 :func:`export_library` generates the objects for the target (:mod:`.objects`),
 writes the C runtime (:mod:`.cruntime`), the entries' wrappers and constants
-(:mod:`.cheader`), links them with the system's C compiler (:mod:`.toolchain`), and
+(:mod:`mlc.runtime.c_header`), links them with the system's C compiler (:mod:`.toolchain`), and
 appends the metadata the loader reads (:mod:`mlc.runtime.loader`): the entries and
 their arrays, the target, its CPU features, mlc's version and a checksum. Beside
 ``name.so`` it writes ``name.h``.
@@ -22,9 +22,9 @@ from ....runtime.loader import FORMAT_VERSION, pack_trailer
 from ....version import __version__
 from ..cpus import required_features
 from ..jit import target_layout
-from .cheader import constant_arrays, header_source, wrapper_source
 from .cruntime import RUNTIME_SOURCE, runtime_api
 from .objects import export_objects
+from ....runtime.c_header import constant_arrays, header_source, wrapper_source
 from ....runtime.exported import EntrySpec, c_identifier
 from .toolchain import check_library, find_cc, run_cc
 

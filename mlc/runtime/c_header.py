@@ -1,4 +1,7 @@
-"""The C side of an exported library: its header, and the entries' C wrappers.
+"""The C side of an exported library: its header, and the entries' C wrappers, rendered
+from the entries' :class:`~mlc.runtime.exported.EntrySpec` (their metadata side is
+:meth:`EntrySpec.metadata <mlc.runtime.exported.EntrySpec.metadata>`, which
+:mod:`mlc.runtime.loader` reads): the library's interface, whatever backend made its code.
 
 The header declares one function per entry, with each array's dtype and shape in
 a comment, and the library's thread-count functions::
@@ -18,8 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ....version import __version__
-from ....runtime.exported import EntrySpec, c_identifier, c_type, expr_source
+from ..version import __version__
+from .exported import EntrySpec, c_identifier, c_type, expr_source
 
 __all__ = ["header_source", "wrapper_source", "constant_symbol"]
 
@@ -88,7 +91,7 @@ def wrapper_source(prefix: str, entries: Sequence[EntrySpec], constant_files: di
                    symbols: dict[str, str]) -> str:
     """C source of the entries' wrappers; ``constant_files[(entry, n)]`` is the file holding
     constant ``n`` of entry ``entry`` (absolute path); ``symbols`` maps each function of the
-    module to its LLVM symbol."""
+    module to its symbol in the object code."""
     lines = ["#include <stdint.h>", "#include <stdlib.h>", "#include <string.h>", ""]
     for k, entry in enumerate(entries):
         for n, _ in enumerate(entry.constants):

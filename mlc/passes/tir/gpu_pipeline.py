@@ -7,30 +7,32 @@ thread's) tile before buffers are flattened, barriers go in, and last the
 vectorized loops of each thread become vector IR (4-lane accesses), and the values a
 statement computes twice are bound once (:mod:`~mlc.passes.tir.cse`). Every GPU
 backend's codegen and the emulator run its output, so the emulator checks
-exactly what the GPU would run.
+exactly what the GPU would run. It is a pipeline of TIR passes like
+:data:`~mlc.passes.tir.pipeline.LOWER_PIPELINE` (the CPU backends'), here so that every
+GPU backend, and the emulator, take the one list from below.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from ...ir.tir import PrimFunc
-from ...passes.tir.compact_buffers import compact_buffers
-from ...passes.tir.convert_blocks import convert_blocks_to_loops
-from ...passes.tir.cse import eliminate_common_subexpressions
-from ...passes.tir.cross_thread_reduction import lower_cross_thread_reduction
-from ...passes.tir.empty_reductions import expand_empty_reductions
-from ...passes.tir.flatten_buffers import flatten_buffers
-from ...passes.tir.fold_constants import fold_constants
-from ...passes.tir.gpu_buffers import compact_gpu_buffers, note_storage_align
-from ...passes.tir.lower_complex import lower_complex
-from ...passes.tir.lower_math import math_lowering_for
-from ...passes.tir.lower_init_block import lower_init_block
-from ...passes.tir.lower_intrinsics import lower_intrinsics
-from ...passes.tir.pipeline import run_passes
-from ...passes.tir.simplify import simplify
-from ...passes.tir.software_pipeline import inject_software_pipeline
-from ...passes.tir.thread_sync import insert_thread_sync
-from ...passes.tir.vectorize import vectorize_loops
+from .compact_buffers import compact_buffers
+from .convert_blocks import convert_blocks_to_loops
+from .cse import eliminate_common_subexpressions
+from .cross_thread_reduction import lower_cross_thread_reduction
+from .empty_reductions import expand_empty_reductions
+from .flatten_buffers import flatten_buffers
+from .fold_constants import fold_constants
+from .gpu_buffers import compact_gpu_buffers, note_storage_align
+from .lower_complex import lower_complex
+from .lower_math import math_lowering_for
+from .lower_init_block import lower_init_block
+from .lower_intrinsics import lower_intrinsics
+from .pipeline import run_passes
+from .simplify import simplify
+from .software_pipeline import inject_software_pipeline
+from .thread_sync import insert_thread_sync
+from .vectorize import vectorize_loops
 
 __all__ = ["GPU_PIPELINE", "gpu_pipeline", "GPU_VECTOR_LANES", "GPU_COPY_DTYPES", "lower_for_gpu", "vectorize_for_gpu"]
 
