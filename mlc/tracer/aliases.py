@@ -29,7 +29,7 @@ from .tracer import Tracer
 from .trace import current_trace
 
 __all__ = ["identities", "owners", "views_of", "alias", "flag_and", "flag_or", "flag_not", "as_flag",
-           "refuse_split_views"]
+           "refuse_split_views", "tied"]
 
 
 def owners(operands, outer) -> dict[int, Tracer]:
@@ -169,3 +169,34 @@ def refuse_split_views(written, others, what: str) -> None:
                     "conditional carries them apart, so the write would not be seen through the other name. "
                     f"Write through one name only inside it, or copy one of them before it ({name} = "
                     f"{name}.copy())" + describe_location(user_location()))
+
+
+def tied(values, owned: dict, positions) -> set:
+    """The positions of ``values`` (a branch's or loop body's results) that name one array the
+    branch made (a box none of ``owned``), under two names or as a view of it (``b = x * 2;
+    v = b[1:]``): returned apart, a write through one would not be seen through the other."""
+    seen: dict[int, int] = {}
+    out = set()
+    for k in positions:
+        v = values[k]
+        ref = v._ref if isinstance(v, Tracer) else None
+        if ref is None:
+            continue
+        for box_id in _boxes(v):
+            if box_id in owned:
+                continue
+            j = seen.setdefault(box_id, k)
+            if j != k and values[j] is not v:
+                out |= {j, k}
+    return out
+
+
+def untraceable(value: Tracer, why: str) -> Tracer:
+    """``value`` as an array that a write into is refused (``why``): the trace cannot follow
+    which other names see it."""
+    poison = Box(value._ctx, value._value)
+    ref = value._ref
+    choices = list(ref.choices) if isinstance(ref, Alias) else []
+    own = ref.own if isinstance(ref, Alias) else View(Box(value._ctx, value._value))
+    value._ref = Alias(own, choices + [(View(poison), None)], value._value, why)
+    return value

@@ -28,7 +28,7 @@ from .autograph_scalars import builtin_scalar, scalar_call
 from .trace import RAISES, TraceContext, current_trace
 from .tracer import Tracer
 from .state import View
-from .aliases import alias, as_flag, identities, owners, refuse_split_views, views_of
+from .aliases import alias, as_flag, identities, owners, refuse_split_views, tied, untraceable, views_of
 from .loop_rebinds import Plan, Rebound
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
@@ -202,6 +202,13 @@ def _branch_results(pred, true_fn, false_fn, vals, names, traced, graph, probes,
             result[k] = alias(v, choices, why)
         else:
             result[k] = v
+    for k in graph:
+        if k not in kept and any(k in p.tied for p in probes) and _traced(result[k]):
+            result[k] = untraceable(result[k] if result[k] is not vals[k] else result[k].fresh(), (
+                f"variable {names[k]!r} names, after the `if` at line {lineno}, an array a branch made that "
+                "another variable names too (one a view of the other), which the conditional returns apart; "
+                f"a write into it would not be seen through the other: copy it there ({names[k]} = "
+                f"....copy())" + _where(lineno)))
     for j, v in zip(written, chosen[n:n + len(written)]):
         _written(vals[j], v)
     for k, v in zip(graph, chosen[:n]):
@@ -241,6 +248,7 @@ class _Probe(tuple):
     from before the ``if`` it may name (``named``: ``(array, path)`` pairs, :mod:`.aliases`)."""
     inputs: tuple
     named: list
+    tied: set
 
 
 def _probe(fn, vals, traced, names=()) -> _Probe:
@@ -252,6 +260,7 @@ def _probe(fn, vals, traced, names=()) -> _Probe:
         out = _Probe(fn(*given))
         owned = owners([given[k] for k in traced], [vals[k] for k in traced])
         out.named = [[(x, path) for x, path, _ in identities(o, owned)] for o in out]
+        out.tied = tied(out, owned, range(len(out)))
         written = [(names[k], vals[k]) for k in traced if _wrote(given[k])]
         if written:
             refuse_split_views(written, [(names[k], vals[k]) for k in traced]

@@ -24,7 +24,7 @@ after the loop too (:mod:`.aliases`).
 from __future__ import annotations
 
 from ..errors import TraceError
-from .aliases import alias, as_flag, identities, views_of
+from .aliases import alias, as_flag, identities, tied, views_of
 from .state import Alias, Box, View
 from .trace import current_trace
 from .tracer import Tracer
@@ -128,6 +128,7 @@ class Plan:
             owned.setdefault(id(box), ("cap", outer))
         grown = self._copy()
         out: dict = {}
+        ties = tied(new, owned, positions)
         for k in positions:
             if not isinstance(vals[k], Tracer) or new[k] is given[k]:
                 continue
@@ -136,6 +137,8 @@ class Plan:
             planned = k in self.arrays
             wrote = _wrote(given[k], self.boxes.get(k))
             keys, lost = [], []
+            if k in ties:  # one new array under two names (b = x * 2; v = b[1:]): carried apart
+                lost.append((Box(ctx, new[k]._atom), ()))
             for (tag, j_or_x), path, flag in identities(new[k], owned, lambda x: ("cap", x)):
                 if tag == "in" and j_or_x == k and planned and not path:
                     continue  # the body's own array of an iteration: nothing outside names it
