@@ -100,7 +100,12 @@ def views_of(x: Tracer, path: tuple, flag) -> list[tuple[View, object]]:
 def alias(value: Tracer, choices, why: str) -> Tracer:
     """``value`` (a Tracer no other names hold) as an array naming the arrays of ``choices``
     ((view, flag) pairs) where their flags hold, a new one of its own elsewhere."""
-    value._ref = Alias(View(Box(value._ctx, value._value)), choices, value._value, why)
+    merged: dict = {}
+    for view, flag in choices:  # one choice per view: the flags of its paths or'ed
+        key = (id(view.box), view.path)
+        merged[key] = (view, flag_or(merged[key][1], flag) if key in merged else flag)
+    value._ref = Alias(View(Box(value._ctx, value._value)), [c for c in merged.values() if c[1] is not False],
+                       value._value, why)
     return value
 
 

@@ -151,7 +151,8 @@ class Plan:
             if lost:
                 if wrote:
                     raise TraceError(_cannot(k, names, what))
-                unknown[k] = lost + [(vals[k], ())]
+                # (any carried array: a loop that swaps them moves which one an index names)
+                unknown[k] = lost + [(vals[j], ()) for j in positions if isinstance(vals[j], Tracer)]
                 continue
             if not keys and not wrote:  # a new array each iteration: its own where none ran (after)
                 self.fresh.add(k)
