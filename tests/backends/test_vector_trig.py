@@ -298,3 +298,42 @@ def test_lower_math_leaves_a_double_call_under_a_select_only_in_vectorized_loops
     with np.errstate(all="ignore"):
         mlc.build(_program("sin", x.size), "llvm", schedule=as_written)["main"](x, y)
     _assert_rounds_as_documented("sin", x, y)
+
+
+@functools.lru_cache(maxsize=None)
+def _serial(op, n, target):
+    from mlc.schedules import as_written
+    return mlc.build(_program(op, n), target, schedule=as_written)["main"]
+
+
+@settings(max_examples=12, deadline=None)
+@given(data=st.data(), op=st.sampled_from(OPS), n=st.sampled_from([1, 3, 8, 17]))
+def test_a_serial_loop_computes_the_large_lanes_reduction_only_under_if(data, op, n):
+    """float32 sin, cos and tan in a serial loop: the large lanes' reduction (the parts of 2/pi,
+    its floors) is computed only under ``if`` the lane is large, so that a scalar loop branches
+    around it (computed on every lane, it made a scalar loop some 2.5 times slower); the
+    results, small and large lanes, round within 0.51 ulp of NumPy, and the reference
+    interpreter and llvm agree bit for bit (neither calls libm)."""
+    from mlc.ir.functor import pre_order_nodes
+    from mlc.ir.tir import IfThenElse
+    from mlc.passes.tir import lower
+    from mlc.passes.tir.lower_math import lower_math
+
+    body = lower_math(lower(_program(op, n))).body  # (as written: one serial loop)
+    branches = [s for s in pre_order_nodes(body) if isinstance(s, IfThenElse)]
+    floors = lambda stmt: sum(isinstance(e, Call) and e.op == "floor" for e in pre_order_nodes(stmt))  # noqa: E731
+    assert len({str(s.condition) for s in branches}) == 1  # (one if a scalar, on one condition)
+    assert sum(floors(s.then_case) for s in branches) == floors(body) > 0
+    huge = float(np.float32(3e38))
+    values = data.draw(st.lists(st.one_of(st.floats(width=32), st.sampled_from(_EDGES32), st.floats(1e6, huge, width=32),
+                                          st.floats(-200.0, 200.0, width=32)), min_size=n, max_size=n))
+    x = np.array(values, "float32")
+    got = {}
+    with np.errstate(all="ignore"):
+        for target in ("reference", "llvm"):
+            got[target] = np.empty_like(x)
+            _serial(op, n, target)(x, got[target])
+    _assert_rounds_as_documented(op, x, got["llvm"])
+    nan = np.isnan(got["llvm"])
+    np.testing.assert_array_equal(np.isnan(got["reference"]), nan)
+    np.testing.assert_array_equal(got["reference"][~nan].view("u4"), got["llvm"][~nan].view("u4"))

@@ -26,9 +26,8 @@ faults and changes no value): a radix sort's scatter writes each bucket's
 next line before the hardware prefetchers, which follow a few streams, would
 have fetched it.
 
-``mlc_vsort_f32(T.address_of(X[0]), T.address_of(Y[0]), T.address_of(S[0]),
-T.address_of(F[0]), n)`` sorts the ``n`` float32 values at ``X`` into ``Y`` (``S``: scratch
-for ``n`` int32 keys, ``F[0]``: set to whether a NaN or -0.0 was seen), a quicksort
+``mlc_vsort_f32(T.address_of(X[0]), T.address_of(Y[0]), T.address_of(F[0]), n)`` sorts the
+``n`` float32 values at ``X`` into ``Y`` (``F[0]``: set to whether a NaN or -0.0 was seen), a quicksort
 partitioning 16 keys a step with AVX-512's compress (:mod:`.vector_sort`, which lists the
 codecs: ``f32``, ``i32_desc``, ...); ``mlc_vsort_half_<codec>(..., n, part)`` does one of two
 halves of that work, which two threads run at once (``part`` 0 and 1).
@@ -111,8 +110,8 @@ EXTERN_KERNELS: dict[str, ExternKernel] = {k.name: k for k in (
     ExternKernel("mlc_x86_vnni_dot_16x4_s8s8", 3, ("avx512vnni",), _vnni_dot(signed=True)),
     ExternKernel(PREFETCH_FOR_WRITE, 1, (), _prefetch_for_write),
     *(kernel for codec in vector_sort.CODECS for kernel in (
-        ExternKernel(vsort_name("sort", codec), 4, ("avx512f",), vector_sort.define_sort(codec), counts=1),
-        ExternKernel(vsort_name("half", codec), 4, ("avx512f",), vector_sort.define_half(codec), counts=2))),
+        ExternKernel(vsort_name("sort", codec), 3, ("avx512f",), vector_sort.define_sort(codec), counts=1),
+        ExternKernel(vsort_name("half", codec), 3, ("avx512f",), vector_sort.define_half(codec), counts=2))),
 )}
 
 

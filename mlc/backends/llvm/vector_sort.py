@@ -1,26 +1,28 @@
 """A vectorised quicksort of 4-byte values, in LLVM IR: the CPU ``sort`` kernel on AVX-512.
 
-``mlc_vsort_<codec>(src, out, scratch, flag, n)`` sorts the ``n`` values at ``src`` into
-``out`` (``scratch``: room for ``n`` int32 keys). Each value is read as a signed int32 key
-whose order is the sort order (the codec: a float's bits with a negative's magnitude bits
-flipped and every NaN the largest key, an unsigned int's top bit flipped, each key
-complemented when descending), and decoded as it is stored. The sort is a quicksort whose
-partition moves 16 keys at a time from one buffer to the other: a compare against the
-pivot gives a lane mask, and the keys below the pivot are packed to the front of a vector
-(``llvm.experimental.vector.compress``, one ``vpcompressd`` on AVX-512) and stored, as
-many as there are, at the front of the other buffer, the rest likewise at its back. The
-first partition reads the values and writes keys into ``scratch``; each part is then sorted
-from one buffer into the other (``out`` and ``scratch`` take turns down the recursion), and
-a part of at most ``LEAF`` keys is sorted in registers by a bitonic network (min, max and
-lane shuffles of up to eight 16-lane vectors) and stored, decoded, into ``out``. The pivot
-is the median of up to 64 keys sampled across the part (sorted by the same network); a
-part whose pivot is its least key is split by ``<=`` instead of ``<``, its block of equal
-keys done at once (so equal keys cost no extra depth). The smaller part is sorted by a
-recursive call, the larger by the loop: the recursion is at most log2(n) deep. ``flag[0]``
-is set to 1 when a float row holds a NaN or a -0.0 (which the caller repairs: their keys
-lose a NaN's payload and order -0.0 before 0.0), else 0.
+``mlc_vsort_<codec>(src, out, flag, n)`` sorts the ``n`` values at ``src`` into ``out`` (no
+scratch memory: the sort is in place after its first pass). Each value is read as a signed
+int32 key whose order is the sort order (the codec: a float's bits with a negative's
+magnitude bits flipped and every NaN the largest key, an unsigned int's top bit flipped,
+each key complemented when descending), and decoded as it is stored. The sort is a quicksort whose partitions move 16
+keys at a time: a compare against the pivot gives a lane mask, and the keys below the pivot
+are packed to the front of a vector (``llvm.experimental.vector.compress``, one
+``vpcompressd`` on AVX-512) and stored, as many as there are, at the front of the part, the
+rest likewise at its back. The first partition reads the values and writes keys into
+``out``; every later one partitions a part of ``out`` in place (the first and last 64 keys
+held in registers make room: :func:`_define_partition_in_place`), and a part of at most
+``LEAF`` keys is sorted in registers by a bitonic network (min, max and lane shuffles of up
+to eight 16-lane vectors) and stored back decoded. The pivot is the median of up to 64 keys
+sampled across the part (sorted by the same network); a part whose pivot is its least key is
+split by ``<=`` instead of ``<``, its block of equal keys done at once (so equal keys cost no
+extra depth). The smaller part is sorted by a recursive call, the larger by the loop: the
+recursion is at most log2(n) deep. Pivots that keep landing near a part's end (an input
+built against the sampling) would make the sort quadratic: past 2 floor(log2 n) partitions a
+part is heapsorted instead (O(n log n) whatever the keys), and the kernel returns 1 (else 0;
+callers ignore it). ``flag[0]`` is set to 1 when a float row holds a NaN or a -0.0 (which the
+caller repairs: their keys lose a NaN's payload and order -0.0 before 0.0), else 0.
 
-``mlc_vsort_half_<codec>(src, out, scratch, flag, n, part)`` is one of two halves of the
+``mlc_vsort_half_<codec>(src, out, flag, n, part)`` is one of two halves of the
 work, which two threads run at once: each samples the same pivot, reads every value and
 keeps the keys of its side of the pivot (:func:`define_half`), and sorts them.
 
@@ -42,6 +44,9 @@ _V = ir.VectorType(_I32, _LANES)
 _M = ir.VectorType(_I1, _LANES)
 #: The longest part the bitonic network sorts (8 vectors); longer ones are partitioned.
 LEAF = 8 * _LANES
+#: Vectors the in-place partition reads at once.
+_UNROLL = 4
+assert LEAF >= 2 * _UNROLL * _LANES, "the in-place partition holds a block at each end of a part"
 #: Samples for a part's pivot: 16 for parts up to SMALL_PART, else 64.
 SMALL_PART = 1024
 _MAX_KEY = 0x7FFFFFFF
@@ -301,6 +306,81 @@ def _define_partition(module, codec, encode, side="both"):
     return fn
 
 
+def _define_partition_in_place(module):
+    """``partition(a, n, pivot, or_equal) -> i64`` (n >= 128): the ``n`` keys at ``a`` below
+    ``pivot`` (or equal to it, with ``or_equal``) moved to its front, the others to its back, in
+    place; returns how many are in front. The first and last block of 64 keys (_UNROLL vectors)
+    are kept in registers, which leaves 128 free places between the front written so far and the
+    back; each step reads the next 64 keys from the side with fewer free places (so at least 64
+    are free on each side after the read: which side is the one choice that waits for the last
+    step's counts, once a block) and stores each 16's two sides, packed, at the front's end (a whole vector: the
+    lanes past the front land in free places, written over later) and before the back's start
+    (the lanes of the back only); the 128 kept are stored last, into the 128 places left."""
+    fn = _internal(module, "mlc_vsort_partition_in_place", _I64, [_PTR, _I64, _I32, _I1])
+    a, n, pivot, or_equal = fn.args
+    entry, loop, body, done = (fn.append_basic_block(s) for s in ("entry", "loop", "body", "done"))
+    b = ir.IRBuilder(entry)
+    pv = b.shuffle_vector(b.insert_element(ir.Constant(_V, None), pivot, ir.Constant(_I32, 0)),
+                          ir.Constant(_V, None), ir.Constant(_V, [ir.Constant(_I32, 0)] * _LANES))
+    sixteen = ir.Constant(_I64, _LANES)
+
+    def put(b, v, lo, hi, valid):
+        """``v``'s keys (of ``valid`` lanes: None, all) stored at ``a[lo:]`` (below) and before
+        ``a[hi]`` (the others): the new (lo, hi)."""
+        below = b.select(or_equal, b.icmp_signed("<=", v, pv), b.icmp_signed("<", v, pv))
+        above = b.not_(below)
+        if valid is not None:
+            below, above = b.and_(below, valid), b.and_(above, valid)
+        nb, na = _popcount(b, below), _popcount(b, above)
+        # all 16 lanes: 16 places past the front's end are free (keys read, or the 32 held),
+        # and the last ones are stored before the back's
+        b.store(_compress(b, v, below), _at(b, a, lo), align=4)
+        hi = b.sub(hi, b.zext(na, _I64))
+        _masked_store(b, _compress(b, v, above), _at(b, a, hi), _prefix_mask(b, na))
+        return b.add(lo, b.zext(nb, _I64)), hi
+
+    block = ir.Constant(_I64, _UNROLL * _LANES)
+    held = [b.load(_at(b, a, ir.Constant(_I64, j * _LANES)), typ=_V, align=4) for j in range(_UNROLL)]
+    held += [b.load(_at(b, a, b.sub(n, ir.Constant(_I64, (j + 1) * _LANES))), typ=_V, align=4) for j in range(_UNROLL)]
+    # the keys between, past a multiple of a block of them: read (from the front) first
+    rest = b.trunc(b.and_(b.sub(n, b.add(block, block)), ir.Constant(_I64, _UNROLL * _LANES - 1)), _I32)
+    lo, hi = ir.Constant(_I64, 0), n
+    for j in range(_UNROLL):
+        left = b.sub(rest, ir.Constant(_I32, j * _LANES))
+        left = b.select(b.icmp_signed("<", left, ir.Constant(_I32, 0)), ir.Constant(_I32, 0), left)
+        left = b.select(b.icmp_signed(">", left, ir.Constant(_I32, _LANES)), ir.Constant(_I32, _LANES), left)
+        valid = _prefix_mask(b, left)
+        v = _masked_load(b, _at(b, a, ir.Constant(_I64, (_UNROLL + j) * _LANES)), valid, _splat(0))
+        lo, hi = put(b, v, lo, hi, valid)
+    read_lo = b.add(block, b.zext(rest, _I64))
+    read_hi = b.sub(n, block)
+    pre = b.block
+    b.branch(loop)
+    b.position_at_end(loop)
+    phis = [b.phi(_I64) for _ in range(4)]
+    for phi, start in zip(phis, (lo, hi, read_lo, read_hi)):
+        phi.add_incoming(start, pre)
+    lo, hi, read_lo, read_hi = phis
+    b.cbranch(b.icmp_signed("<", read_lo, read_hi), body, done)
+    b.position_at_end(body)
+    from_front = b.icmp_signed("<=", b.sub(read_lo, lo), b.sub(hi, read_hi))
+    at = b.select(from_front, read_lo, b.sub(read_hi, block))
+    vs = [b.load(_at(b, a, b.add(at, ir.Constant(_I64, j * _LANES))), typ=_V, align=4) for j in range(_UNROLL)]
+    read_lo2 = b.select(from_front, b.add(read_lo, block), read_lo)
+    read_hi2 = b.select(from_front, read_hi, at)
+    lo2, hi2 = lo, hi
+    for v in vs:
+        lo2, hi2 = put(b, v, lo2, hi2, None)
+    for phi, value in zip(phis, (lo2, hi2, read_lo2, read_hi2)):
+        phi.add_incoming(value, b.block)
+    b.branch(loop)
+    b.position_at_end(done)
+    for v in held:
+        lo, hi = put(b, v, lo, hi, None)
+    b.ret(lo)
+    return fn
+
+
 def _pivot(b, codec, src, n, scratch, encode):
     """The median of keys sampled across ``src[:n]``, one in each of 16 (n <= SMALL_PART) or 64
     equal slots, sorted in ``scratch`` (LEAF keys of stack); ``encode``: ``src`` holds values."""
@@ -313,8 +393,10 @@ def _pivot(b, codec, src, n, scratch, encode):
         # the k-th slot of ``stride`` keys, at a place within it hashed from k: evenly spaced
         # samples of periodic keys (i * 64 % n) would all be one value, and every part split
         # off its least keys only (quadratic)
-        jitter = b.urem(b.lshr(b.mul(k, ir.Constant(_I64, 0x9E3779B97F4A7C15 - (1 << 64))), ir.Constant(_I64, 32)),
-                        stride)
+        # (a 32-bit hash scaled to the slot by a multiply, not a division: 16 divisions cost a
+        # 256-key part as much as its partition)
+        jitter = b.lshr(b.mul(b.lshr(b.mul(k, ir.Constant(_I64, 0x9E3779B97F4A7C15 - (1 << 64))), ir.Constant(_I64, 32)),
+                              stride), ir.Constant(_I64, 32))
         v = b.load(_at(b, src, b.add(b.mul(k, stride), jitter)), typ=_I32)
         b.store(_encode(b, codec, v) if encode else v, _at(b, scratch, k))
     _loop(b, "sample", count, sample)
@@ -346,58 +428,146 @@ def _split(b, codec, src, dst, n, flag, encode, samples):
     return front, pivot, all_equal
 
 
+def _split_in_place(b, codec, a, n, samples):
+    """``a[:n]`` partitioned in place by a pivot sampled into ``samples``, by ``<=`` where it is
+    the least key: (the front's length, the pivot, whether the front is the keys equal to it)."""
+    fn = b.function
+    partition = b.module.globals["mlc_vsort_partition_in_place"]
+    pivot = _pivot(b, codec, a, n, samples, False)
+    lower = b.call(partition, [a, n, pivot, ir.Constant(_I1, 0)])
+    least, done = fn.append_basic_block("least"), fn.append_basic_block("split")
+    pre = b.block
+    b.cbranch(b.icmp_signed("==", lower, ir.Constant(_I64, 0)), least, done)
+    b.position_at_end(least)
+    equal = b.call(partition, [a, n, pivot, ir.Constant(_I1, 1)])
+    b.branch(done)
+    b.position_at_end(done)
+    front = b.phi(_I64)
+    front.add_incoming(lower, pre)
+    front.add_incoming(equal, least)
+    all_equal = b.phi(_I1)
+    all_equal.add_incoming(ir.Constant(_I1, 0), pre)
+    all_equal.add_incoming(ir.Constant(_I1, 1), least)
+    return front, pivot, all_equal
+
+
 def _fill(b, codec, out, count, pivot):
     """``out[:count]`` = the value of key ``pivot``."""
     value = _decode(b, codec, pivot)
     _loop(b, "fill", count, lambda b, k: b.store(value, _at(b, out, k)))
 
 
+def _define_heap(module):
+    """``heap(a, n)``: the ``n`` keys at ``a`` sorted in place by heapsort (O(n log n) whatever
+    the keys: the recursion's fallback past its depth limit)."""
+    sift = _internal(module, "mlc_vsort_sift", ir.VoidType(), [_PTR, _I64, _I64])
+    a, start, end = sift.args
+    entry, loop, body, swap, done = (sift.append_basic_block(s) for s in ("entry", "loop", "body", "swap", "done"))
+    b = ir.IRBuilder(entry)
+    b.branch(loop)
+    b.position_at_end(loop)
+    root = b.phi(_I64)
+    root.add_incoming(start, entry)
+    child = b.add(b.mul(root, ir.Constant(_I64, 2)), ir.Constant(_I64, 1))
+    b.cbranch(b.icmp_signed("<", child, end), body, done)
+    b.position_at_end(body)
+    right = b.add(child, ir.Constant(_I64, 1))
+    left_key = b.load(_at(b, a, child), typ=_I32)
+    right_key = b.load(_at(b, a, b.select(b.icmp_signed("<", right, end), right, child)), typ=_I32)
+    take_right = b.and_(b.icmp_signed("<", right, end), b.icmp_signed("<", left_key, right_key))
+    big = b.select(take_right, right, child)
+    big_key = b.select(take_right, right_key, left_key)
+    root_key = b.load(_at(b, a, root), typ=_I32)
+    b.cbranch(b.icmp_signed("<", root_key, big_key), swap, done)
+    b.position_at_end(swap)
+    b.store(big_key, _at(b, a, root))
+    b.store(root_key, _at(b, a, big))
+    root.add_incoming(big, swap)
+    b.branch(loop)
+    b.position_at_end(done)
+    b.ret_void()
+
+    fn = _internal(module, "mlc_vsort_heap", ir.VoidType(), [_PTR, _I64])
+    a, n = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    half = b.sdiv(n, ir.Constant(_I64, 2))
+    _loop(b, "heapify", half, lambda b, k: b.call(sift, [a, b.sub(b.sub(half, ir.Constant(_I64, 1)), k), n]))
+
+    def pop(b, k):
+        last = b.sub(b.sub(n, ir.Constant(_I64, 1)), k)
+        top, end_key = b.load(a, typ=_I32), b.load(_at(b, a, last), typ=_I32)
+        b.store(end_key, a)
+        b.store(top, _at(b, a, last))
+        b.call(sift, [a, ir.Constant(_I64, 0), last])
+    _loop(b, "pop", b.sub(n, ir.Constant(_I64, 1)), pop)
+    b.ret_void()
+    return fn
+
+
+def _depth_limit(b, n):
+    """The levels of partitions a sort of ``n`` keys may take before its parts are heapsorted:
+    2 floor(log2 n) (a quicksort whose pivots split well takes about log2(n / LEAF))."""
+    ctlz = b.call(_declare(b.module, "llvm.ctlz.i64", _I64, [_I64, _I1]), [n, ir.Constant(_I1, 0)])
+    return b.mul(b.sub(ir.Constant(_I64, 63), ctlz), ir.Constant(_I64, 2))
+
+
 def _define_recursive(module, codec):
-    """``rec(src, alt, n, src_is_out)``: the ``n`` keys of ``src`` sorted, decoded, into ``src``
-    (``src_is_out``) or ``alt``; the other buffer is scratch."""
-    fn = _internal(module, f"mlc_vsort_rec_{codec}", ir.VoidType(), [_PTR, _PTR, _I64, _I1])
+    """``rec(a, n, depth, note)``: the ``n`` keys at ``a`` sorted, decoded, in place. A part
+    still longer than a leaf after ``depth`` more partitions (pivots that keep splitting off a
+    few keys: a quadratic quicksort) is heapsorted instead, and ``note[0]`` set to 1."""
+    fn = _internal(module, f"mlc_vsort_rec_{codec}", ir.VoidType(), [_PTR, _I64, _I64, _PTR])
     net = module.globals[f"mlc_vsort_net_{codec}"]
+    heap = module.globals.get("mlc_vsort_heap") or _define_heap(module)
+    if "mlc_vsort_partition_in_place" not in module.globals:
+        _define_partition_in_place(module)
+    note = fn.args[3]
     entry = fn.append_basic_block("entry")
     b = ir.IRBuilder(entry)
-    unused, samples = b.alloca(_I32), b.alloca(_I32, LEAF)
+    samples = b.alloca(_I32, LEAF)
     loop = fn.append_basic_block("loop")
     b.branch(loop)
     b.position_at_end(loop)
-    src, alt, n, src_is_out = (b.phi(t) for t in (_PTR, _PTR, _I64, _I1))
-    for phi, arg in zip((src, alt, n, src_is_out), fn.args):
+    a, n, depth = (b.phi(t) for t in (_PTR, _I64, _I64))
+    for phi, arg in zip((a, n, depth), fn.args):
         phi.add_incoming(arg, entry)
     leaf, split = fn.append_basic_block("leaf"), fn.append_basic_block("split")
+    deep, partition = fn.append_basic_block("deep"), fn.append_basic_block("partition")
     b.cbranch(b.icmp_signed("<=", n, ir.Constant(_I64, LEAF)), leaf, split)
     with b.goto_block(leaf):
-        b.call(net, [src, b.select(src_is_out, src, alt), n, ir.Constant(_I1, 1)])
+        b.call(net, [a, a, n, ir.Constant(_I1, 1)])
         b.ret_void()
     b.position_at_end(split)
-    lower, pivot, all_equal = _split(b, codec, src, alt, n, unused, False, samples)
-    flipped = b.not_(src_is_out)
+    b.cbranch(b.icmp_signed("<=", depth, ir.Constant(_I64, 0)), deep, partition)
+    with b.goto_block(deep):
+        b.call(heap, [a, n])
+        _loop(b, "decode", n, lambda b, k: b.store(_decode(b, codec, b.load(_at(b, a, k), typ=_I32)), _at(b, a, k)))
+        b.store(ir.Constant(_I32, 1), note)
+        b.ret_void()
+    b.position_at_end(partition)
+    deeper = b.sub(depth, ir.Constant(_I64, 1))
+    lower, pivot, all_equal = _split_in_place(b, codec, a, n, samples)
     equal_block, two = fn.append_basic_block("equal"), fn.append_basic_block("two")
     b.cbranch(all_equal, equal_block, two)
     # the front: keys equal to the pivot, done; the back: the rest, sorted by the loop
     b.position_at_end(equal_block)
-    _fill(b, codec, b.select(src_is_out, src, alt), lower, pivot)
+    _fill(b, codec, a, lower, pivot)
     rest = b.sub(n, lower)
     onward, finished = fn.append_basic_block("onward"), fn.append_basic_block("finished")
     b.cbranch(b.icmp_signed("==", rest, ir.Constant(_I64, 0)), finished, onward)
     with b.goto_block(finished):
         b.ret_void()
     b.position_at_end(onward)
-    for phi, value in zip((src, alt, n, src_is_out), (_at(b, alt, lower), _at(b, src, lower), rest, flipped)):
+    for phi, value in zip((a, n, depth), (_at(b, a, lower), rest, deeper)):
         phi.add_incoming(value, onward)
     b.branch(loop)
     # two parts: recurse into the smaller, loop on the larger
     b.position_at_end(two)
     upper = b.sub(n, lower)
     low_smaller = b.icmp_signed("<", lower, upper)
-    front_src, back_src, front_alt, back_alt = alt, _at(b, alt, lower), src, _at(b, src, lower)
-    b.call(fn, [b.select(low_smaller, front_src, back_src), b.select(low_smaller, front_alt, back_alt),
-                b.select(low_smaller, lower, upper), flipped])
-    for phi, value in zip((src, alt, n, src_is_out), (b.select(low_smaller, back_src, front_src),
-                                                      b.select(low_smaller, back_alt, front_alt),
-                                                      b.select(low_smaller, upper, lower), flipped)):
+    back = _at(b, a, lower)
+    b.call(fn, [b.select(low_smaller, a, back), b.select(low_smaller, lower, upper), deeper, note])
+    for phi, value in zip((a, n, depth), (b.select(low_smaller, back, a), b.select(low_smaller, upper, lower),
+                                          deeper)):
         phi.add_incoming(value, b.block)
     b.branch(loop)
     return fn
@@ -406,58 +576,58 @@ def _define_recursive(module, codec):
 def _support(module, codec):
     if f"mlc_vsort_rec_{codec}" not in module.globals:
         _define_network(module, codec)
-        if "mlc_vsort_partition" not in module.globals:
-            _define_partition(module, codec, False)
         _define_partition(module, codec, True)
         _define_recursive(module, codec)
     return module.globals[f"mlc_vsort_rec_{codec}"]
 
 
-def _sort_all(b, codec, src, out, scratch, flag, n, samples):
-    """Emit the whole sort of ``src[:n]`` into ``out`` (n > LEAF), then return 0."""
+def _sort_all(b, codec, src, out, flag, n, samples, note):
+    """Emit the whole sort of ``src[:n]`` into ``out`` (n > LEAF), then return ``note[0]``
+    (0 before: 1 where a part was heapsorted)."""
     fn = b.function
     rec = fn.module.globals[f"mlc_vsort_rec_{codec}"]
-    lower, pivot, all_equal = _split(b, codec, src, scratch, n, flag, True, samples)
+    depth = b.sub(_depth_limit(b, n), ir.Constant(_I64, 1))
+    lower, pivot, all_equal = _split(b, codec, src, out, n, flag, True, samples)
     rest = b.sub(n, lower)
     equal_block, two = fn.append_basic_block("equal"), fn.append_basic_block("two")
     b.cbranch(all_equal, equal_block, two)
     b.position_at_end(equal_block)
     _fill(b, codec, out, lower, pivot)
-    b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0)])
-    b.ret(ir.Constant(_I32, 0))
+    b.call(rec, [_at(b, out, lower), rest, depth, note])
+    b.ret(b.load(note, typ=_I32))
     b.position_at_end(two)
-    b.call(rec, [scratch, out, lower, ir.Constant(_I1, 0)])
-    b.call(rec, [_at(b, scratch, lower), _at(b, out, lower), rest, ir.Constant(_I1, 0)])
-    b.ret(ir.Constant(_I32, 0))
+    b.call(rec, [out, lower, depth, note])
+    b.call(rec, [_at(b, out, lower), rest, depth, note])
+    b.ret(b.load(note, typ=_I32))
 
 
 def define_sort(codec: str):
-    """The body of ``fn(src, out, scratch, flag, n) -> i32``: ``src[:n]`` sorted into ``out``."""
+    """The body of ``fn(src, out, flag, n) -> i32``: ``src[:n]`` sorted into ``out``."""
     def define(fn: ir.Function) -> None:
         _support(fn.module, codec)
         net = fn.module.globals[f"mlc_vsort_net_{codec}"]
-        src, out, scratch, flag, n = fn.args
+        src, out, flag, n = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        samples = b.alloca(_I32, LEAF)
+        samples, note = b.alloca(_I32, LEAF), b.alloca(_I32)
+        b.store(ir.Constant(_I32, 0), note)
         small, large = fn.append_basic_block("small"), fn.append_basic_block("large")
         b.cbranch(b.icmp_signed("<=", n, ir.Constant(_I64, LEAF)), small, large)
-        b.position_at_end(small)  # encoded into scratch (noting NaNs and -0.0), sorted into out
+        b.position_at_end(small)  # encoded into out (noting NaNs and -0.0), sorted there
         b.call(fn.module.globals[f"mlc_vsort_partition_{codec}"],
-               [src, scratch, n, ir.Constant(_I32, _MAX_KEY), ir.Constant(_I1, 1), flag])
-        b.call(net, [scratch, out, n, ir.Constant(_I1, 1)])
+               [src, out, n, ir.Constant(_I32, _MAX_KEY), ir.Constant(_I1, 1), flag])
+        b.call(net, [out, out, n, ir.Constant(_I1, 1)])
         b.ret(ir.Constant(_I32, 0))
         b.position_at_end(large)
-        _sort_all(b, codec, src, out, scratch, flag, n, samples)
+        _sort_all(b, codec, src, out, flag, n, samples, note)
     return define
 
 
 def define_half(codec: str):
-    """The body of ``fn(src, out, scratch, flag, n, part) -> i32`` (n > LEAF): one of two parts of
+    """The body of ``fn(src, out, flag, n, part) -> i32`` (n > LEAF): one of two parts of
     the sort of ``src[:n]`` into ``out``, which two threads run at once (``part`` 0 and 1). Each
     samples the same pivot, reads all of ``src`` and keeps its side: part 0 the keys below the
-    pivot (or equal to it, where it is the least sample), packed at the front of ``scratch``,
-    part 1 the others, packed at its back; then sorts them into their place in ``out``. Part 0
-    sets ``flag[0]``. Where the parallel loop running the parts has a team of one thread
+    pivot (or equal to it, where it is the least sample), packed at the front of ``out``,
+    part 1 the others, packed at its back; then sorts them there, in place. Part 0 sets ``flag[0]``; each returns 1 where it heapsorted a part. Where the parallel loop running the parts has a team of one thread
     (OpenMP's ``omp_get_num_threads``, the same for both parts), part 0 sorts it all, reading
     ``src`` once, and part 1 does nothing."""
     def define(fn: ir.Function) -> None:
@@ -465,9 +635,10 @@ def define_half(codec: str):
         for side in ("front", "back"):
             if f"mlc_vsort_partition_{codec}_{side}" not in fn.module.globals:
                 _define_partition(fn.module, codec, True, side)
-        src, out, scratch, flag, n, part = fn.args
+        src, out, flag, n, part = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        samples, own_flag = b.alloca(_I32, LEAF), b.alloca(_I32)
+        samples, own_flag, note = b.alloca(_I32, LEAF), b.alloca(_I32), b.alloca(_I32)
+        b.store(ir.Constant(_I32, 0), note)
         if _openmp_available():
             team = b.call(_declare(fn.module, "omp_get_num_threads", _I32, []), [])
             alone, shared = fn.append_basic_block("alone"), fn.append_basic_block("shared")
@@ -478,19 +649,21 @@ def define_half(codec: str):
             b.position_at_end(idle)
             b.ret(ir.Constant(_I32, 0))
             b.position_at_end(whole)
-            _sort_all(b, codec, src, out, scratch, flag, n, samples)
+            _sort_all(b, codec, src, out, flag, n, samples, note)
             b.position_at_end(shared)
         pivot = _pivot(b, codec, src, n, samples, True)
         or_equal = b.icmp_signed("==", b.load(samples, typ=_I32), pivot)
         front, back = fn.append_basic_block("front"), fn.append_basic_block("back")
         b.cbranch(b.icmp_signed("==", part, ir.Constant(_I64, 0)), front, back)
         b.position_at_end(front)
-        count = b.call(fn.module.globals[f"mlc_vsort_partition_{codec}_front"], [src, scratch, n, pivot, or_equal, flag])
-        b.call(rec, [scratch, out, count, ir.Constant(_I1, 0)])
-        b.ret(ir.Constant(_I32, 0))
+        count = b.call(fn.module.globals[f"mlc_vsort_partition_{codec}_front"], [src, out, n, pivot, or_equal, flag])
+        depth = b.sub(_depth_limit(b, n), ir.Constant(_I64, 1))
+        b.call(rec, [out, count, depth, note])
+        b.ret(b.load(note, typ=_I32))
         b.position_at_end(back)
-        count = b.call(fn.module.globals[f"mlc_vsort_partition_{codec}_back"], [src, scratch, n, pivot, or_equal, own_flag])
+        count = b.call(fn.module.globals[f"mlc_vsort_partition_{codec}_back"], [src, out, n, pivot, or_equal, own_flag])
         start = b.sub(n, count)
-        b.call(rec, [_at(b, scratch, start), _at(b, out, start), count, ir.Constant(_I1, 0)])
-        b.ret(ir.Constant(_I32, 0))
+        depth = b.sub(_depth_limit(b, n), ir.Constant(_I64, 1))
+        b.call(rec, [_at(b, out, start), count, depth, note])
+        b.ret(b.load(note, typ=_I32))
     return define

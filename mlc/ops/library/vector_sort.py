@@ -2,8 +2,10 @@
 
 The llvm backend's ``mlc_vsort_<codec>`` (:mod:`mlc.backends.llvm.vector_sort`) sorts a
 row: each value read as a signed int32 key whose order is the sort order, a quicksort
-that partitions 16 keys a step with AVX-512's compress instruction and sorts parts of up
-to 128 keys in registers, the values decoded as they are stored. A row of at least
+that partitions 16 keys a step with AVX-512's compress instruction (in place in ``out``
+after the first pass: no scratch buffer) and sorts parts of up to 128 keys in registers,
+the values decoded as they are stored; a part still unsorted after 2 log2(n) partitions is
+heapsorted (an input built against the pivot sampling is never quadratic). A row of at least
 ``SPLIT_MIN`` values is sorted by two threads: each takes the keys on its side of the
 median of 64 samples, and sorts them into their place. Keys tie only where values do, except that every NaN is one key and
 -0.0 sorts before 0.0, so a float row holding a NaN or -0.0 (the kernel says so) is
@@ -54,7 +56,6 @@ def vector_sort_func(x: TensorType, *, descending: bool) -> PrimFunc:
     """The PrimFunc ``(x, out)`` sorting ``x`` (of :data:`DTYPES`) along its last axis into ``out``."""
     plan = _Plan(x.shape[-1], x.dtype, bool(descending), False)
     X, OUT = decl_buffer(x.shape, x.dtype, "x"), decl_buffer(x.shape, x.dtype, "out")
-    spare = decl_buffer((plan.half,), "int32", "spare")
     flag = decl_buffer((1,), "int32", "flag")  # the row holds a NaN or -0.0 (float)
     counts = decl_buffer((4,), "int32", "counts")  # _repair_floats's
 
@@ -64,7 +65,7 @@ def vector_sort_func(x: TensorType, *, descending: bool) -> PrimFunc:
     def row(r):
         xs, out = _RowView(X, r), _RowView(OUT, r)
         n = const(plan.n, "int64")
-        args = (address_of(xs(_i(0))), address_of(out(_i(0))), address_of(spare[0]), address_of(flag[0]), n)
+        args = (address_of(xs(_i(0))), address_of(out(_i(0))), address_of(flag[0]), n)
         if plan.n >= SPLIT_MIN:
             part = Var("part", dt.INDEX)
             sort = For(part, _i(0), _i(2), "parallel", Evaluate(call_extern("int32", name("half"), *args, part)))
@@ -74,5 +75,5 @@ def vector_sort_func(x: TensorType, *, descending: bool) -> PrimFunc:
             return sort
         return seq(sort, when(flag[0] != const(0, "int32"), _repair_floats(plan, xs, out, counts)))
 
-    allocs = (spare, flag) + ((counts,) if plan.repairs else ())
+    allocs = (flag,) + ((counts,) if plan.repairs else ())
     return hand_written_func((X, OUT), batched(x.shape[:-1], row, "r") if plan.n else seq(), allocs)

@@ -475,11 +475,6 @@ class _LowerComplex(StatementScalars):
     z)), and without the scalar each repetition is the whole expression again, for every
     pass, the codegen and the interpreters to walk."""
 
-    #: Not yet: under nested selects the per-path rewrites of a complex formula multiply
-    #: (``z ** w`` on special values), so a complex operand under a select's branch is still
-    #: computed before the store, its loads included.
-    lazy_selects = False
-
     def __init__(self, native: Callable[[str, str], bool]):
         super().__init__("complex_values")
         self.native = native
@@ -494,6 +489,15 @@ class _LowerComplex(StatementScalars):
         if small(z) and not (loads_too and any(isinstance(n, BufferLoad) for n in pre_order_nodes(z))):
             return z
         return self.slot(z)
+
+    def guard_load(self, load: PrimExpr, cond: PrimExpr) -> PrimExpr:
+        """A complex ``load`` under a select's condition, part by part (no complex select is
+        left after this pass)."""
+        if not dt.is_complex(load.dtype):
+            return super().guard_load(load, cond)
+        zero = const(0.0, dt.component(load.dtype))
+        re, im = _parts(load)
+        return _make((select(cond, re, zero), select(cond, im, zero)))
 
     @memoized
     def visit_Binary(self, e: Binary):

@@ -108,7 +108,8 @@ class _LowerMath(StatementScalars):
             return self.written[key]
         compute = _compute_dtype(e.dtype)
         args = [self._operand(cast(a, compute)) for a in e.args]
-        out = self.shared(ROUTINES[e.op](FloatOps(FORMATS[compute], self.fast, self.lockstep), *args))
+        rare: list = []  # (the values a routine computes only where a condition holds: FloatOps.only_where)
+        out = self.shared(ROUTINES[e.op](FloatOps(FORMATS[compute], self.fast, self.lockstep, rare), *args), rare)
         self.expanded_bits = max(self.expanded_bits, dt.bits(e.dtype))
         out = cast(out, e.dtype) if compute != e.dtype else out
         if self.pending is not None:

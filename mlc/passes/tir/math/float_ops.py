@@ -114,13 +114,26 @@ class FloatOps(CompoundOps):
     a select's side calling a library function only where a lane needs it (a routine may
     then leave its rare lanes to such a call: :mod:`.trig`)."""
 
-    def __init__(self, fmt: Format, fast: bool = False, lockstep: bool = False):
+    def __init__(self, fmt: Format, fast: bool = False, lockstep: bool = False, rare: list | None = None):
         self.fmt, self.fast, self.lockstep = fmt, fast, lockstep
         self.dtype = fmt.dtype
+        #: the values :meth:`only_where` marked, (condition, values) a call, for the pass
+        #: writing the routine out (None: nobody asks, the values are computed everywhere)
+        self.rare = rare
 
     def with_format(self, dtype: str) -> FloatOps:
         """The same builder for the format of ``dtype`` (a float32 routine's double steps)."""
-        return FloatOps(FORMATS[dtype], self.fast, self.lockstep)
+        return FloatOps(FORMATS[dtype], self.fast, self.lockstep, self.rare)
+
+    def only_where(self, cond, *values):
+        """``values``, which the routine reads only where ``cond`` holds (behind selects on
+        it): the pass writing the routine out may compute them, and what only they use, under
+        ``if cond`` (:meth:`mlc.passes.tir.statement_scalars.StatementScalars.shared`), so
+        that a scalar loop branches around a rare lane's long steps, and LLVM's loop
+        vectorizer, widening the loop, makes selects of the branch again."""
+        if self.rare is not None:
+            self.rare.append((cond, values))
+        return values
 
     # ---------------------------------------------------------- constants
     def c(self, value: float) -> PrimExpr:

@@ -11,7 +11,11 @@ that a backend may compute only where a lane needs it (the llvm codegen branches
 "any lane large", a branch that is all but never taken). Outside a ``vectorized`` loop
 (:attr:`FloatOps.lockstep` false: a loop LLVM's loop vectorizer may widen, which it cannot
 with a call on a branch) float32's large lanes are reduced here too, by every part of 2/pi
-(:func:`_reduce_large32`), and the routine calls nothing.
+(:func:`_reduce_large32`), and the routine calls nothing. That reduction, some 60
+operations of double, is computed only where a lane is large (:meth:`FloatOps.only_where`:
+lower_math stores it under ``if``): a scalar loop branches around it (computed on every
+lane, it made a loop LLVM does not widen some 2.5 times slower), and LLVM's loop vectorizer
+makes selects of the branch again.
 
 * **float32** (computed in double, rounded once): ``k = round(|x| 2/pi)`` and ``r = |x| -
   k hi - k lo`` (pi/2 = hi + lo, hi of 33 bits: ``k hi`` is exact for ``k < 2^20``, the
@@ -49,7 +53,7 @@ from __future__ import annotations
 
 from math import factorial
 
-from ....ir.expr import PrimExpr, Var, call, const, make_binary
+from ....ir.expr import PrimExpr, Var, call, const, logical_not, make_binary
 from .float_ops import FloatOps, pi_fixed
 
 __all__ = ["sin", "cos", "tan", "TRIG_ROUTINES", "FAST_LIMIT", "FAST_LIMIT64", "PIO2_PARTS", "pio2_parts"]
@@ -195,8 +199,10 @@ def _trig32(op: str, o: FloatOps, x):
     r = d.fma(d.neg(k), _PIO2_LO, d.fma(d.neg(k), _PIO2_HI, a))
     if not o.lockstep:  # every lane branch-free: the large ones by the table-free reduction
         k_large, f = _reduce_large32(d, o.widen(o.select(ordinary, 0.0, ax), "float64"))
+        # (computed only where a lane is large: a scalar loop branches around these steps)
+        k_large, r_large = o.only_where(logical_not(ordinary), k_large, d.mul(f, _PI_2))
         k = d.select(ordinary, k, k_large)
-        r = d.select(ordinary, r, d.mul(f, _PI_2))
+        r = d.select(ordinary, r, r_large)
     q = _quadrant(d, k)
     negative = o.sign_bit(x)
     if o.fast:  # the polynomials and quadrants in float
