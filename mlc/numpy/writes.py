@@ -18,8 +18,10 @@ import numpy as np
 
 from ..errors import ShapeError, TraceError
 from ..tracer.source import describe_location, user_location
+from ..tracer.state import Alias, write
 from ..tracer.tracer import Tracer
 from .elementwise import astype
+from .updates import update_slice
 
 __all__ = ["rebind", "writable"]
 
@@ -29,6 +31,12 @@ def rebind(what: str, target: Tracer, result: Tracer) -> None:
     to its dtype, as an in-place operator does; refused where NumPy would change another array
     too (the function's argument, a view, an array a view was taken of)."""
     where = describe_location(user_location())
+    if isinstance(target._ref, Alias):  # a name a compiled if or loop rebinds on some paths only
+        if tuple(result.shape) != tuple(target.shape):
+            raise ShapeError(f"{what}: the result's shape {tuple(result.shape)} differs from the array's "
+                             f"{tuple(target.shape)}{where}")
+        write(target, result if result.dtype == target.dtype else astype(result, target.dtype), update_slice)
+        return
     if target.weak or target.shares is not None:
         whose = {"input": "an argument of the jitted function (NumPy would change the caller's array, "
                           "which a compiled function does not)",

@@ -42,6 +42,20 @@ class _Assigned(ast.NodeVisitor):
                 self.names.setdefault(base.id, None)
         self.generic_visit(node)
 
+    def visit_Call(self, node):
+        """``np.add(x, y, out=x)``, ``np.copyto(x, y)``, ``x.fill(v)``: ``x`` is written in place."""
+        targets = [k.value for k in node.keywords if k.arg == "out"]
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "copyto" and node.args:
+            targets.append(node.args[0])
+        if isinstance(func, ast.Attribute) and func.attr == "fill":
+            targets.append(func.value)
+        for t in targets:
+            for name in (t.elts if isinstance(t, ast.Tuple) else [t]):
+                if isinstance(name, ast.Name):
+                    self.names.setdefault(name.id, None)
+        self.generic_visit(node)
+
     def visit_FunctionDef(self, node):
         self.names.setdefault(node.name, None)
 

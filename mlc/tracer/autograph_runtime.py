@@ -27,7 +27,9 @@ from .autograph_analysis import effect_free_function
 from .autograph_scalars import builtin_scalar, scalar_call
 from .trace import RAISES, TraceContext, current_trace
 from .tracer import Tracer
-from .state import MaybeBox, View
+from .state import View
+from .aliases import alias, as_flag, identities, owners, refuse_split_views, tied, untraceable, views_of
+from .loop_rebinds import Plan, Rebound
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
            "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "index_trick", "helper_stmt", "UNROLL",
@@ -122,7 +124,7 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
         return tuple((true_fn if test else false_fn)(*vals))
     pred = control_flow._truth(test, f"the condition of the `if` at line {lineno}")
     traced = [k for k, v in enumerate(vals) if _traced(v)]
-    probes = [_probe(fn, vals, traced) for fn in (false_fn, true_fn)]
+    probes = [_probe(fn, vals, traced, names) for fn in (false_fn, true_fn)]
     graph, result = [], list(vals)
     for k, name in enumerate(names):
         outs = [p[k] for p in probes]
@@ -143,30 +145,87 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
                              "condition both branches must leave it an array of one shape and dtype"
                              + _where(lineno))
     if graph:
-        operands = [vals[k] for k in traced]
-        chosen = control_flow.cond(pred, _picker(true_fn, vals, traced, graph),
-                                   _picker(false_fn, vals, traced, graph), *operands)
-        in_place = [all(p[k] is p.inputs[k] for p in probes) for k in graph]
-        for k, v, kept in zip(graph, chosen, in_place):
-            result[k] = _written(vals[k], v) if kept else v
-            if not kept and _traced(vals[k]) and vals[k]._ref is not None and any(p[k] is p.inputs[k] for p in probes):
-                v._ref = View(MaybeBox(v._ctx, v._value, (
-                    f"variable {names[k]!r} names, after the `if` at line {lineno}, the array it named "
-                    "before where one branch ran and a new one where the other did (it rebinds it), "
-                    "which only the run decides; a write into it would reach the old array (an "
-                    f"argument, or one another name or view shares) or not; write {names[k]} = "
-                    f"{names[k]}.copy() before the `if`, or rebind it in both branches") + _where(lineno)))
+        _branch_results(pred, true_fn, false_fn, vals, names, traced, graph, probes, result, lineno)
     return tuple(result)
 
 
-def _picker(fn, vals, traced, positions):
-    """A branch as a function of the traced variables (the conditional's operands). The branch
-    runs once: it may write its operands in place (``y += 1``), so a second run would start
-    from what the first left."""
-    def branch(*operands):
-        out = fn(*_one_per_array(vals, traced, _merge(vals, traced, operands)))
-        return tuple(out[k] for k in positions)
-    return branch
+def _branch_results(pred, true_fn, false_fn, vals, names, traced, graph, probes, result, lineno):
+    """Record the conditional of an ``if`` on a traced ``pred`` and set ``result`` (the
+    variables after it) for the positions ``graph``. A variable both branches leave naming its
+    array (written in place or not) is that array, given its new value; an array a branch
+    writes is given its new value where that branch ran (a result of the conditional), whatever
+    names it after; a variable that names an array from before the ``if`` (its own, another
+    variable's, a view of one) on some paths only is an Alias of those arrays, their flags
+    results of the conditional too (:mod:`.aliases`)."""
+    firsts = {}
+    for k in traced:
+        firsts.setdefault(id(vals[k]), k)
+    groups = sorted(set(firsts.values()))
+    kept = [k for k in graph if all(p[k] is p.inputs[k] for p in probes)]
+    written = [j for j in groups if j not in kept and any(_wrote(p.inputs[j]) for p in probes)]
+    keys: dict[int, list] = {}  # variable -> [(array, path)] it may name
+    for k in graph:
+        if k in kept:
+            continue
+        for p in probes:
+            for x, path in p.named[k]:
+                if not any(x is y and path == q for y, q in keys.setdefault(k, [])):
+                    keys[k].append((x, path))
+    flags = [(k, x, path) for k, pairs in keys.items() for x, path in pairs]
+
+    def picker(fn):
+        def branch(*operands):
+            given = _one_per_array(vals, traced, _merge(vals, traced, operands))
+            out = fn(*given)
+            owned = owners([given[k] for k in traced], [vals[firsts[id(vals[k])]] for k in traced])
+            ctx = current_trace()
+            extra = [Tracer(ctx, given[j]._atom) for j in written]
+            for k, x, path in flags:
+                found = [f for y, q, f in identities(out[k], owned) if y is x and q == path]
+                extra.append(as_flag(found[0] if found and found[0] is not None else False, ctx)
+                             if not found or found[0] is not None else _unfollowed(names[k], lineno))
+            return tuple(out[k] for k in graph) + tuple(extra)
+        return branch
+
+    operands = [vals[k] for k in traced]
+    chosen = control_flow.cond(pred, picker(true_fn), picker(false_fn), *operands)
+    n = len(graph)
+    got = {(k, id(x), path): f for (k, x, path), f in zip(flags, chosen[n + len(written):])}
+    for k, v in zip(graph, chosen[:n]):  # (the aliases first: they see the writes below as changes)
+        if k in kept:
+            continue
+        if k in keys:
+            why = (f"variable {names[k]!r} names, after the `if` at line {lineno}, an array that only the run "
+                   f"decides, which the trace cannot follow; copy it ({names[k]} = {names[k]}.copy())"
+                   + _where(lineno))
+            choices = [c for x, path in keys[k] for c in views_of(x, path, got[(k, id(x), path)])]
+            result[k] = alias(v, choices, why)
+        else:
+            result[k] = v
+    for k in graph:
+        if k not in kept and any(k in p.tied for p in probes) and _traced(result[k]):
+            result[k] = untraceable(result[k] if result[k] is not vals[k] else result[k].fresh(), (
+                f"variable {names[k]!r} names, after the `if` at line {lineno}, an array a branch made that "
+                "another variable names too (one a view of the other), which the conditional returns apart; "
+                f"a write into it would not be seen through the other: copy it there ({names[k]} = "
+                f"....copy())" + _where(lineno)))
+    for j, v in zip(written, chosen[n:n + len(written)]):
+        _written(vals[j], v)
+    for k, v in zip(graph, chosen[:n]):
+        if k in kept:
+            result[k] = _written(vals[k], v)
+
+
+def _wrote(given) -> bool:
+    """Whether a branch wrote into ``given`` (one of its operands) in place."""
+    ref = given._ref if _traced(given) else None
+    return isinstance(ref, View) and ref.box.input is not None and ref.box.atom is not ref.box.input
+
+
+def _unfollowed(name, lineno):
+    raise TraceError(f"variable {name!r} names, after the `if` at line {lineno}, an array that only the run "
+                     "decides, and the trace cannot follow which; copy it (x = x.copy()) before the `if`"
+                     + _where(lineno))
 
 
 def _one_per_array(vals, traced, given) -> tuple:
@@ -185,17 +244,27 @@ def _one_per_array(vals, traced, given) -> tuple:
 
 
 class _Probe(tuple):
-    """A branch's results, with the values it was given (``inputs``)."""
+    """A branch's results, with the values it was given (``inputs``) and, per result, the arrays
+    from before the ``if`` it may name (``named``: ``(array, path)`` pairs, :mod:`.aliases`)."""
     inputs: tuple
+    named: list
+    tied: set
 
 
-def _probe(fn, vals, traced) -> _Probe:
+def _probe(fn, vals, traced, names=()) -> _Probe:
     """``fn(*vals)`` traced on its own, the traced variables given as stand-ins (the ops it
     records are dropped): what it returns."""
     with TraceContext("probe", capture=True) as ctx:
         stand_ins = [ctx.new_input(vals[k]._atom.type, f"probe{k}", weak=vals[k].weak) for k in traced]
         given = _one_per_array(vals, traced, _merge(vals, traced, stand_ins))
         out = _Probe(fn(*given))
+        owned = owners([given[k] for k in traced], [vals[k] for k in traced])
+        out.named = [[(x, path) for x, path, _ in identities(o, owned)] for o in out]
+        out.tied = tied(out, owned, range(len(out)))
+        written = [(names[k], vals[k]) for k in traced if _wrote(given[k])]
+        if written:
+            refuse_split_views(written, [(names[k], vals[k]) for k in traced]
+                               + [("an array it reads", outer) for outer, _ in ctx.captured], "`if`")
     out.inputs = given
     return out
 
@@ -346,32 +415,36 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
         return control_flow._truth(cond_fn(*_merge(vals, positions, carry)),
                                    f"the condition of the while loop at line {lineno}")
 
-    kept = {k: True for k in positions}  # whether the body wrote the variable in place
-    share = frozenset()
+    what_loop = f"while loop at line {lineno}"
+    state = _LoopState(Plan(np.logical_not(control_flow._truth(test, f"the condition of the while loop at line {lineno}"))))
+    n = len(positions)
 
     def body(carry):
-        given = _aliased(vals, positions, _merge(vals, positions, carry), share)
+        given, extra = state.enter(vals, positions, carry)
         before = {k: given[k]._atom for k in positions if _traced(given[k])}
         new = tuple(body_fn(*given))
         _check_kept(names, vals, positions, new, lineno, "while loop")
-        _check_aliased(vals, positions, given, new, before, share, names, lineno, "while loop")
-        if _moves(positions, given, new, before, names, lineno, "while loop"):
+        _check_aliased(vals, positions, given, new, before, state.share, names, lineno, "while loop")
+        _refuse_split(vals, positions, given, before, names, f"while loop at line {lineno}")
+        extra = state.plan.leave(vals, positions, given, new, names, what_loop, state.unknown)
+        if _moves(positions, given, new, before, names, lineno, "while loop",
+                  skip=set(state.plan.arrays) | set(state.unknown)):
             raise TraceError(f"the while loop at line {lineno} swaps arrays between its variables, so which array "
                              "each name holds after it depends on how many times it runs, known only when it "
                              "runs; end each iteration with the arrays back in place (or copy: a = b.copy())"
                              + _where(lineno))
         for k in positions:
-            kept[k] = kept[k] and new[k] is given[k]
-        return tuple(new[k] for k in positions)
+            state.kept[k] = state.kept[k] and new[k] is given[k]
+        return tuple(new[k] for k in positions) + extra
 
-    try:
-        out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
-                                      _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
-    except _Share as again:
-        share, kept = again.positions, {k: True for k in positions}
-        out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
-                                      _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
-    return _after_loop(vals, positions, out, kept, names, f"while loop at line {lineno}")
+    def loop():
+        init = tuple(vals[k] for k in positions) + state.plan.init(vals)
+        return control_flow.while_loop(lambda carry: cond(carry[:n]), body, init, _what=f"the while loop at line {lineno}",
+                                       _names=[names[k] for k in positions] + state.plan.names(names))
+
+    out = state.run(loop, positions)
+    result = list(_after_loop(vals, positions, out[:n], state.kept, names, what_loop))
+    return state.after(vals, positions, out, result, names, what_loop)
 
 
 def _after_loop(vals, positions, out, kept, names, what: str) -> tuple:
@@ -497,53 +570,109 @@ def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects:
 
 def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: int, maybe: int = 0) -> tuple:
     """``for i in range(start, stop, step)`` as one compiled loop carrying the variables the
-    body assigns."""
+    body assigns (and, for those it rebinds, which arrays they name: :mod:`.loop_rebinds`)."""
     positions = _carries(vals, maybe)
     _refuse_python_state(vals, names, positions, lineno, "for loop")
-    kept = {k: True for k in positions}  # whether the body wrote the variable in place
-    moved: dict[int, int] = {}  # variable -> the variable whose array it names after the body
-    share = frozenset()
-
-    def body(i, carry):
-        given = _aliased(vals, positions, _merge(vals, positions, carry), share)
-        before = {k: given[k]._atom for k in positions if _traced(given[k])}
-        new = tuple(body_fn(i, *given))
-        _check_kept(names, vals, positions, new, lineno, "for loop")
-        _check_aliased(vals, positions, given, new, before, share, names, lineno, "for loop")
-        moved.update(_moves(positions, given, new, before, names, lineno))
-        for k in positions:
-            kept[k] = kept[k] and new[k] is given[k]
-        return tuple(new[n] for n in positions)
-
-    init = tuple(vals[k] for k in positions)
-    what = dict(_what=f"the for loop at line {lineno}", _names=[names[k] for k in positions])
+    what_loop = f"for loop at line {lineno}"
     count = None
     if step != 1:  # the k-th iteration's index is start + k * step
         span = (stop - start) if step > 0 else (start - stop)
         count = (span + (abs(step) - 1)) // abs(step)
         if not _traced(count):
             count = max(count, 0)
+    trips = (stop - start) if step == 1 else count
+    state = _LoopState(Plan(trips <= 0 if _traced(trips) else False))
+
+    def body(i, carry):
+        given, extra = state.enter(vals, positions, carry)
+        before = {k: given[k]._atom for k in positions if _traced(given[k])}
+        new = tuple(body_fn(i, *given))
+        _check_kept(names, vals, positions, new, lineno, "for loop")
+        _check_aliased(vals, positions, given, new, before, state.share, names, lineno, "for loop")
+        _refuse_split(vals, positions, given, before, names, f"for loop at line {lineno}")
+        extra = state.plan.leave(vals, positions, given, new, names, what_loop, state.unknown)
+        state.moved.update(_moves(positions, given, new, before, names, lineno,
+                                  skip=set(state.plan.arrays) | set(state.unknown)))
+        for k in positions:
+            state.kept[k] = state.kept[k] and new[k] is given[k]
+        return tuple(new[n] for n in positions) + extra
 
     def loop():
+        init = tuple(vals[k] for k in positions) + state.plan.init(vals)
+        what = dict(_what=f"the for loop at line {lineno}",
+                    _names=[names[k] for k in positions] + state.plan.names(names))
         if step == 1:
             return control_flow.fori_loop(start, stop, lambda i, c: body(_ranged(i, start, stop), c), init, **what)
         return control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
                                       **what)
 
-    try:
-        out = loop()
-    except _Share as again:
-        share, kept = again.positions, {k: True for k in positions}
-        moved.clear()
-        out = loop()
-    if moved:
-        trips = (stop - start) if step == 1 else count
-        return _after_moves(vals, positions, out, moved, trips, names, lineno)
-    return _after_loop(vals, positions, out, kept, names, f"for loop at line {lineno}")
+    out = state.run(loop, positions)
+    n = len(positions)
+    if state.moved:
+        result = list(_after_moves(vals, positions, out[:n], state.moved, trips, names, lineno))
+    else:
+        result = list(_after_loop(vals, positions, out[:n], state.kept, names, what_loop))
+    return state.after(vals, positions, out, result, names, what_loop)
+
+
+def _refuse_split(vals, positions, given, before, names, what: str) -> None:
+    """TraceError where a compiled loop's body writes a carried array whose memory another
+    variable it carries, or an array it reads from around it, shares (:func:`.aliases.refuse_split_views`)."""
+    written = [(names[k], vals[k]) for k in positions if k in before and given[k]._atom is not before[k]]
+    if written:
+        others = [(names[j], vals[j]) for j in positions if _traced(vals[j])]
+        others += [("an array it reads", outer) for outer, _ in current_trace().captured]
+        refuse_split_views(written, others, what)
+
+
+class _LoopState:
+    """What a compiled loop's body learns while traced, and traces again for: the carried
+    variables it names by two names (``share``: :func:`_aliased`), those it rebinds and the
+    arrays they may still name (``plan``: :mod:`.loop_rebinds`), those it writes in place
+    only (``kept``), and how it moves arrays between names (``moved``)."""
+
+    def __init__(self, plan: Plan):
+        self.plan, self.share = plan, frozenset()
+        self.kept, self.moved, self.unknown = {}, {}, {}
+
+    def enter(self, vals, positions, carry):
+        n = len(positions)
+        given = _aliased(vals, positions, _merge(vals, positions, carry[:n]), self.share)
+        if self.plan.arrays and any(k in self.share for k in self.plan.arrays):
+            raise TraceError("a compiled loop rebinds, on some paths, a variable that names the same array as "
+                             "another one; copy the array (b = a.copy()) before the loop"
+                             + describe_location(user_location()))
+        return self.plan.enter(given, tuple(carry[n:]), positions), carry[n:]
+
+    def run(self, loop, positions):
+        """``loop()``, traced again while the body finds more to carry."""
+        for _ in range(16):
+            self.kept, self.unknown = {k: True for k in positions}, {}
+            self.moved.clear()
+            try:
+                return loop()
+            except _Share as again:
+                self.share = again.positions
+            except Rebound as again:
+                self.plan = again.plan
+        raise TraceError("internal: a compiled loop's body kept finding more to carry")
+
+    def after(self, vals, positions, out, result, names, what: str) -> tuple:
+        n = len(positions)
+        self.plan.after(vals, result, dict(zip(positions, out[:n])), out[n:], names, what)
+        for k, arrays in self.unknown.items():
+            if k not in self.plan.arrays and _traced(result[k]):
+                choices = [c for x, path in arrays for c in views_of(x, path, None)]
+                result[k] = alias(result[k].fresh(), choices,
+                                  f"variable {names[k]!r} names, after the {what}, an array that only the run "
+                                  "decides (it may be another variable's, or a view of one), which the trace "
+                                  f"cannot follow; copy it where it is bound ({names[k]} = ....copy())"
+                                  + describe_location(user_location()))
+        return tuple(result)
 
 
 def _moves(positions: list[int], given: tuple, new: tuple, before: dict, names: tuple, lineno: int,
-           loop: str = "for loop") -> dict[int, int]:
+           loop: str = "for loop", skip=frozenset()) -> dict[int, int]:
     """How a loop body moves the carried arrays between its variables: ``{k: j}`` when variable
     ``k`` names, after the body, the array variable ``j`` named before it (``a, b = b, a``);
     empty when every variable names its own array or a new value. The loop carries each
@@ -558,7 +687,8 @@ def _moves(positions: list[int], given: tuple, new: tuple, before: dict, names: 
             objects.setdefault(id(given[j]), j)
     # (a variable still naming its own Tracer stays, though another names it too: :func:`_aliased`)
     moves = {k: k if new[k] is given[k] else objects[id(new[k])] for k in positions if id(new[k]) in objects}
-    lost = [j for j, atom in before.items() if given[j]._atom is not atom and j not in moves.values()]
+    lost = [j for j, atom in before.items()
+            if given[j]._atom is not atom and j not in moves.values() and j not in skip]
     if lost or len(set(moves.values())) != len(moves):
         what = (f"writes into {', '.join(repr(names[j]) for j in lost)} in place and then names another array "
                 "by it" if lost else "names one array by two variables")

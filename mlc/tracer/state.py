@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from ..errors import TraceError
 
-__all__ = ["Box", "MaybeBox", "View", "write", "view_of", "written_inputs", "undo_view", "WRITABLE_VIEWS"]
+__all__ = ["Alias", "Box", "MaybeBox", "View", "write", "view_of", "written_inputs", "undo_view", "WRITABLE_VIEWS"]
 
 #: View ops whose result may be written, each with the op that puts a new value of the view
 #: back into the array it was taken from (see :func:`undo_view`).
@@ -62,7 +62,7 @@ class View:
 
     def __init__(self, box: Box, path: tuple = (), atom=None):
         self.box, self.path = box, path
-        self.seen, self.atom = box.version, atom
+        self.seen, self.atom = (box.version if atom is not None or not path else -1), atom
 
     def read(self):
         """The current value (an atom) of the view."""
@@ -70,7 +70,8 @@ class View:
         if not self.path:
             return box.atom
         if self.seen != box.version:
-            self.atom = _derive(box, self.path)._atom
+            with box.ctx.recording():  # (read inside a loop's body: derived around it, and captured)
+                self.atom = _derive(box, self.path)._atom
             self.seen = box.version
         return self.atom
 
@@ -119,8 +120,20 @@ def write(tracer, value, update_slice) -> None:
     through to the array it is a view of."""
     view = tracer._ref
     if view is None:
+        if value._ctx is not tracer._ctx:  # a branch or loop body writing an array of the code around it
+            raise TraceError("a compiled loop or conditional writes in place into an array of the code around "
+                             "it that it does not assign (through out=, or a function that writes its "
+                             "argument); assign it by name inside it (x[...] = ..., or x = f(x))")
         tracer._value = value._atom
         return
+    if isinstance(view, Alias):
+        view.write(value, update_slice)
+        return
+    _write_view(view, value, update_slice)
+
+
+def _write_view(view: View, value, update_slice) -> None:
+    """Make ``value`` the new value of ``view``, through to its box."""
     box = view.box
     for op, _ in view.path:
         if op not in WRITABLE_VIEWS:
@@ -151,6 +164,72 @@ class MaybeBox(Box):
         self.why = why
 
 
+class Alias:
+    """Where the value of a Tracer comes from when the run decides which array it names (a
+    variable that a compiled ``if`` or loop rebinds on some paths only: ``if c: a = a * 2``
+    leaves ``a`` the argument where ``c`` is false): ``choices``, pairs ``(view, flag)``, name
+    the array of ``view`` where the 0-d bool Tracer ``flag`` holds when the function runs (the
+    flags exclusive), and ``own`` (a view of a box of its own) names it where none does. It
+    reads ``where(flag, view, ...)`` of them once one changed since ``seen``; a write writes
+    every choice under its flag and ``own`` whole, as NumPy writes the one array it names.
+    A flag None is one the trace could not follow: a read after its array changed, or a
+    write, is a TraceError (``why``).
+
+    >>> import mlc.numpy  # the array methods
+    >>> from mlc.ir.types import TensorType
+    >>> from mlc.tracer.trace import TraceContext
+    >>> with TraceContext() as ctx:
+    ...     x = ctx.new_input(TensorType((4,), "float32"), "x")
+    ...     c = ctx.new_input(TensorType((), "bool"), "c")
+    ...     y = ctx._tracer(x._atom)                       # x's value, as a new array
+    ...     y._ref = Alias(View(Box(ctx, y._atom)), [(x._ref, c)], y._atom)
+    ...     y[0] = 1.0                                     # writes x where c holds
+    ...     [var.name for var, _ in written_inputs(ctx)]
+    ['x']
+    """
+
+    __slots__ = ("own", "choices", "atom", "seen", "why")
+
+    def __init__(self, own: View, choices, atom, why: str = ""):
+        self.own, self.choices, self.why = own, list(choices), why
+        self.atom, self.seen = atom, self._versions()
+
+    @property
+    def box(self) -> Box:
+        return self.own.box
+
+    @property
+    def path(self) -> tuple:
+        return self.own.path
+
+    def _versions(self) -> tuple:
+        return tuple(v.box.version for v, _ in self.choices) + (self.own.box.version,)
+
+    def _refuse_unknown(self) -> None:
+        if any(flag is None for _, flag in self.choices):
+            raise TraceError(self.why)
+
+    def read(self):
+        versions = self._versions()
+        if versions != self.seen:
+            self._refuse_unknown()
+            ctx = self.own.box.ctx
+            with ctx.recording():  # (read inside a loop's body: derived around it, and captured)
+                value = _plain(self.own.box, self.own.read())
+                for view, flag in reversed(self.choices):
+                    value = ctx.emit("where", [flag, _plain(view.box, view.read()), value], view=False)
+            self.atom, self.seen = value._atom, versions
+        return self.atom
+
+    def write(self, value, update_slice) -> None:
+        self._refuse_unknown()
+        for view, flag in self.choices:
+            old = _plain(view.box, view.read())
+            _write_view(view, view.box.ctx.emit("where", [flag, value, old], view=False), update_slice)
+        _write_view(self.own, value, update_slice)
+        self.atom, self.seen = value._atom, self._versions()
+
+
 def _check_same_trace(box: Box, value) -> None:
     """TraceError when the write happens in a trace nested in the one ``box``'s array belongs to:
     a compiled loop's body (or a branch) writing, through a view it took, an array of the code
@@ -165,10 +244,15 @@ def _check_same_trace(box: Box, value) -> None:
 
 def view_of(base, result, op: str, attrs: dict) -> None:
     """Give ``result`` (the Tracer of ``op(base, **attrs)``) a :class:`View` of ``base``'s box
-    (made now when ``base`` had none)."""
+    (made now when ``base`` had none); of an :class:`Alias`, an Alias of the same views."""
     ref = base._ref
     if ref is None:
         ref = base._ref = View(Box(base._ctx, base._value))
+    if isinstance(ref, Alias):
+        step = ((op, tuple(sorted(attrs.items()))),)
+        result._ref = Alias(View(ref.own.box, ref.own.path + step),
+                            [(View(v.box, v.path + step), flag) for v, flag in ref.choices], result._value, ref.why)
+        return
     result._ref = View(ref.box, ref.path + ((op, tuple(sorted(attrs.items()))),), result._value)
 
 

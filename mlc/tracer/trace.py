@@ -18,6 +18,8 @@ def f(x: R.Tensor((3,), "float32")):
 """
 from __future__ import annotations
 
+import contextlib
+
 import threading
 
 import numpy as np
@@ -220,6 +222,9 @@ class TraceContext:
         input of this graph (one per outer value); a constant is used as it is."""
         if value._ctx is self:
             return value
+        value = self._through_loops(value)
+        if value._ctx is self:
+            return value
         entry = self.stand_ins.get(id(value))
         if entry is not None and entry[0] is value:
             self.stood_in.add(id(value))
@@ -238,6 +243,39 @@ class TraceContext:
                 self.captured_boxes.append((box, value))
                 inner._ref = View(box)
         return inner if inner.weak == value.weak else Tracer(self, inner._atom, value.weak)
+
+    @contextlib.contextmanager
+    def recording(self):
+        """``with ctx.recording():`` ops emitted go into this trace, though traces nested in it
+        are active (a value of this trace derived again while a loop's body is traced: a view
+        of an array written since, which the body then captures)."""
+        stack = _stack()
+        n = next((k for k, t in enumerate(stack) if t is self), None)
+        above = stack[n + 1:] if n is not None else []
+        if above:
+            del stack[n + 1:]
+        try:
+            yield self
+        finally:
+            stack.extend(above)
+
+    def _through_loops(self, value: Tracer) -> Tracer:
+        """``value`` (of a trace around this one) as the traces between name it: a loop's body
+        there that carries its array under another name (``c = a`` before the loop, ``a`` carried,
+        ``c`` read in a loop inside it) reads the carried one (their ``stand_ins``)."""
+        stack = _stack()
+        start = next((n for n, t in enumerate(stack) if t is value._ctx), None)
+        if start is None:
+            return value
+        for t in stack[start + 1:]:
+            if t is self:
+                break
+            entry = t.stand_ins.get(id(value))
+            if entry is not None and entry[0] is value:
+                t.stood_in.add(id(value))
+                if entry[1] is not None:
+                    value = entry[1]
+        return value
 
     def written_captures(self) -> list:
         """The outer Tracers of the captured arrays this trace wrote (through a view it took of
