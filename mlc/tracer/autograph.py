@@ -49,6 +49,7 @@ import ast
 import copy
 import functools
 import inspect
+import os
 import textwrap
 import types
 
@@ -64,7 +65,7 @@ __all__ = ["convert", "converted_source"]
 def convert(fn):
     """``fn`` with its control flow rewritten (see the module), or ``fn`` itself when its
     source is unavailable or it needs no rewriting."""
-    if not isinstance(fn, types.FunctionType) or (fn.__module__ or "").startswith(_OWN):
+    if not isinstance(fn, types.FunctionType) or fn.__code__.co_filename.startswith(_OWN):
         return fn
     if _HELPER in fn.__code__.co_freevars:  # defined inside a converted function: converted with it
         return fn
@@ -97,8 +98,9 @@ autograph_runtime._CONVERT[0] = convert  # the functions a converted function ca
 _CACHE: dict = {}
 #: names called as they are (Python's builtins)
 _BUILTIN_NAMES = frozenset(dir(__import__("builtins")))
-#: mlc's own functions (mlc.numpy's, run eagerly through a jit) are written for tracing
-_OWN = ("mlc.",)
+#: mlc's own functions (mlc.numpy's, run eagerly through a jit) are written for tracing: those
+#: of the package's files (an example in a docstring of one of them is the user's code)
+_OWN = os.path.dirname(os.path.dirname(__file__)) + os.sep
 _UNCHANGED = object()
 
 
