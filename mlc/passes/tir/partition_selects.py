@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...ir.arith import canonical, expr_key, free_vars, linear
-from ...ir.expr import Binary, IntImm, Select, Var, const
+from ...ir.expr import Binary, IntImm, Not, Select, Var, const
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.range_mutator import RangeMutator
 from ...ir.tir import For, PrimFunc, seq
@@ -122,13 +122,18 @@ class _FirstSplit(RangeMutator):
 
 
 class _Choose(Mutator):
-    """Selects whose condition has ``key`` replaced by their true (``side``) or false side."""
+    """Selects whose condition has ``key`` replaced by their true (``side``) or false side;
+    those whose condition is its negation (a load guarded for the other side of the split
+    select: ``select(not j < 64, q[j - 64], 0)``) by the other."""
 
     def __init__(self, key, side: bool):
         self.key, self.side = key, side
 
     def visit_Select(self, node: Select):
         node = self.generic_visit(node)
-        if expr_key(node.cond) != self.key:
+        cond, side = node.cond, self.side
+        if type(cond) is Not:
+            cond, side = cond.a, not side
+        if expr_key(cond) != self.key:
             return node
-        return node.true_value if self.side else node.false_value
+        return node.true_value if side else node.false_value
