@@ -156,3 +156,23 @@ def test_a_number_through_a_compiled_if_carries_no_alias_flags():
     value alone: no flag of which array it names (a 0-d bool beside it) and no write through one."""
     text = str(mlc.jit(crc_like).trace(np.linspace(0, 1, 5), 5).graph)
     assert '"bool"' not in text, text
+
+
+@settings(max_examples=5, deadline=None)
+@given(value=st.floats(-4, 4), kind=st.sampled_from([np.float64, np.float32, np.int64]))
+def test_a_numpy_scalar_argument_is_rebound_a_0d_array_written(value, kind):
+    def bump(s):
+        t = s
+        s += 1
+        return s, t
+
+    f = mlc.jit(bump)
+    scalar, array = kind(value), np.array(kind(value))
+    for arg in (scalar, array):
+        want = _results(bump(arg.copy()))
+        got = _results(f(arg.copy()))
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and g == w, (type(arg), got, want)
+    caller = np.array(kind(value))
+    f(caller)
+    assert caller == kind(value) + 1  # the caller's 0-d array is written, as NumPy's += does
