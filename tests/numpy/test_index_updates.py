@@ -95,3 +95,24 @@ def test_histogram_and_bincount_with_many_bins(size, bins, weighted, ranged, see
     k = rng.integers(0, bins, size)
     np.testing.assert_array_equal(mlc.jit(lambda k: np.bincount(k, minlength=bins))(k),
                                   np.bincount(k, minlength=bins))
+
+
+@pytest.mark.parametrize("ufunc", [np.add, np.subtract, np.multiply, np.maximum, np.minimum],
+                         ids=lambda u: u.__name__)
+def test_ufunc_at_of_many_writes_is_a_loop_that_matches_numpy(ufunc):
+    """300 writes into 301 positions: past the one-hot limit, a compiled loop of updates."""
+    from mlc.numpy.ufunc_methods import ONE_HOT_LIMIT
+    rng = np.random.default_rng(7)
+    x = rng.random(301) + 0.5
+    idx = rng.integers(-301, 301, 300)  # negative indices and repeats
+    v = rng.random(300) + 0.5
+    assert idx.size * x.size > ONE_HOT_LIMIT
+
+    def f(x, idx, v):
+        ufunc.at(x, idx, v)
+        return x
+
+    want, got = x.copy(), x.copy()
+    f(want, idx, v)
+    mlc.jit(f)(got, idx, v)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
