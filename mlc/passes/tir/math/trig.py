@@ -197,12 +197,6 @@ def _trig32(op: str, o: FloatOps, x):
     a = o.widen(o.select(ordinary, ax, 0.0), "float64")  # (large lanes reduce 0 here)
     k = d.roundeven(d.mul(a, _TWO_OVER_PI))
     r = d.fma(d.neg(k), _PIO2_LO, d.fma(d.neg(k), _PIO2_HI, a))
-    if not o.lockstep:  # every lane branch-free: the large ones by the table-free reduction
-        k_large, f = _reduce_large32(d, o.widen(o.select(ordinary, 0.0, ax), "float64"))
-        # (computed only where a lane is large: a scalar loop branches around these steps)
-        k_large, r_large = o.only_where(logical_not(ordinary), k_large, d.mul(f, _PI_2))
-        k = d.select(ordinary, k, k_large)
-        r = d.select(ordinary, r, r_large)
     q = _quadrant(d, k)
     negative = o.sign_bit(x)
     if o.fast:  # the polynomials and quadrants in float
@@ -210,7 +204,7 @@ def _trig32(op: str, o: FloatOps, x):
         value = _combine(op, o, q, *_sin_cos(o, r32, _SIN_FAST, _COS32), negative)
     else:
         value = o.narrow(_combine(op, d, q, *_sin_cos(d, r, _SIN32, _COS32), negative))
-    return o.select(ordinary, value, _large(o, op, o.widen(x, "float64"))) if o.lockstep else value
+    return o.select(ordinary, value, _large(o, op, o.widen(x, "float64")))
 
 
 def _trig64(op: str, d: FloatOps, x):
