@@ -167,8 +167,8 @@ def _masked_forms(module: ir.Module, fn: ir.Function, op: str, dtype: str) -> No
             form.attributes.add(attribute)
         _masked_lanes_loop(form, op, dtype)
         forms.append(form)
-    variants = ",".join(f"_ZGV_LLVM_M{len_}v_{fn.name}({form.name})"
-                        for len_, form in zip(MASKED_FORM_LANES, forms))
+    variants = ",".join(f"_ZGV_LLVM_M{lanes}v_{fn.name}({form.name})"
+                        for lanes, form in zip(MASKED_FORM_LANES, forms))
     set.add(fn.attributes, f'"vector-function-abi-variant"="{variants}"')  # (llvmlite knows no such attribute)
     _keep(module, forms)
 
