@@ -12,8 +12,8 @@ weighted as rarely taken::
 
 A scalar one (a serial loop's) calls the scalar function on its branch, a call that names
 masked vector forms of it (:func:`call_out_of_line`), so that LLVM's loop vectorizer, which
-may widen the loop, makes of the branch one call of a vector form per vector, with the
-branch's lanes as its mask, which returns at once where no lane is set.
+may widen the loop, makes of the branch a vector form of the call, with the branch's lanes
+as its mask, inlined after O3: a branch on "any lane set" to a call computing them.
 """
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ def call_out_of_line(b: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir.Va
     on every lane unasked (it would the library function's intrinsic). A scalar function
     names its masked vector forms (``vector-function-abi-variant``: ``_ZGV_LLVM_M8v_``...,
     :func:`_masked_forms`), so that the loop vectorizer widens a loop calling it on a
-    branch: one call of a form per vector, the branch's lanes its mask."""
+    branch: the branch's lanes the mask of a form, which branches on any lane set."""
     suffix = f"v{x.type.count}{x.type.element.intrinsic_name}" if isinstance(x.type, ir.VectorType) \
         else x.type.intrinsic_name
     name = f"__mlc_lanes.{op}.{suffix}"
@@ -154,18 +154,30 @@ def _masked_forms(module: ir.Module, fn: ir.Function, op: str, dtype: str) -> No
     """The masked vector forms of the scalar ``fn`` (``op`` of its operand), one for each of
     :data:`MASKED_FORM_LANES`, named by ``fn``'s ``vector-function-abi-variant`` attribute
     and kept (``llvm.compiler.used``) until the loop vectorizer may call them. A form
-    ``@__mlc_lanes.sin.m8f64(<8 x double> x, <8 x i1> mask)`` returns at once where no
-    lane is set (a loop calls it on every vector), else computes ``op`` of the set lanes
-    one after another."""
+    ``@__mlc_lanes.sin.m8f64(<8 x double> x, <8 x i1> mask)`` returns ``x`` where no lane
+    is set (a loop calls it on every vector), else calls ``@__mlc_lanes.sin.m8f64.lanes``,
+    out of line, which computes ``op`` of the set lanes one after another. The form is
+    ``alwaysinline``: the llvm build inlines it after O3 (the loop vectorizer calls it after
+    O3's inliner ran), so that a loop branches on its mask."""
     forms = []
     for lanes in MASKED_FORM_LANES:
         vector = ir.VectorType(fn.args[0].type, lanes)
         form = ir.Function(module, ir.FunctionType(vector, [vector, ir.VectorType(ir.IntType(1), lanes)]),
                            name=f"__mlc_lanes.{op}.m{lanes}{fn.args[0].type.intrinsic_name}")
         form.linkage = "internal"
-        for attribute in ("noinline", "nounwind", "readnone", "optsize"):
+        for attribute in ("alwaysinline", "nounwind", "readnone"):
             form.attributes.add(attribute)
-        _masked_lanes_loop(form, op, dtype)
+        lanes_loop = ir.Function(module, form.ftype, name=f"{form.name}.lanes")
+        lanes_loop.linkage = "internal"
+        for attribute in ("noinline", "nounwind", "readnone", "cold", "optsize"):
+            lanes_loop.attributes.add(attribute)
+        _masked_lanes_loop(lanes_loop, op, dtype)
+        b = ir.IRBuilder(form.append_basic_block("entry"))
+        x, mask = form.args
+        some = b.icmp_unsigned("!=", b.bitcast(mask, ir.IntType(lanes)), ir.Constant(ir.IntType(lanes), 0))
+        with b.if_then(some, likely=False):
+            b.ret(b.call(lanes_loop, [x, mask]))
+        b.ret(x)
         forms.append(form)
     variants = ",".join(f"_ZGV_LLVM_M{lanes}v_{fn.name}({form.name})"
                         for lanes, form in zip(MASKED_FORM_LANES, forms))
@@ -189,16 +201,14 @@ def _keep(module: ir.Module, functions: list[ir.Function]) -> None:
 
 
 def _masked_lanes_loop(fn: ir.Function, op: str, dtype: str) -> None:
-    """The body of a masked vector form ``fn(x, mask)``: ``x`` where no lane is set, else
-    ``op`` of each set lane of ``x`` in turn, in a loop (the others' values are ``x``'s)."""
+    """The body of ``fn(x, mask)``, a masked form's out-of-line part: ``op`` of each set lane
+    of ``x`` in turn, in a loop (the others' values are ``x``'s)."""
     i32 = ir.IntType(32)
     x, mask = fn.args
-    lanes = x.type.count
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     loop, compute, following, done = (fn.append_basic_block(n) for n in ("lane", "compute", "next", "done"))
     entry = b.block
-    none = b.icmp_unsigned("==", b.bitcast(mask, ir.IntType(lanes)), ir.Constant(ir.IntType(lanes), 0))
-    b.cbranch(none, done, loop)
+    b.branch(loop)
     b.position_at_end(loop)
     k = b.phi(i32, name="k")
     acc = b.phi(x.type, name="acc")
@@ -211,16 +221,13 @@ def _masked_lanes_loop(fn: ir.Function, op: str, dtype: str) -> None:
     out.add_incoming(acc, loop)
     out.add_incoming(updated, compute)
     step = b.add(k, ir.Constant(i32, 1))
-    b.cbranch(b.icmp_unsigned("<", step, ir.Constant(i32, lanes)), loop, done)
+    b.cbranch(b.icmp_unsigned("<", step, ir.Constant(i32, x.type.count)), loop, done)
     k.add_incoming(ir.Constant(i32, 0), entry)
     k.add_incoming(step, following)
     acc.add_incoming(x, entry)
     acc.add_incoming(out, following)
     b.position_at_end(done)
-    result = b.phi(x.type, name="result")
-    result.add_incoming(x, entry)
-    result.add_incoming(out, following)
-    b.ret(result)
+    b.ret(out)
 
 
 def _lanes_loop(fn: ir.Function, b: ir.IRBuilder, op: str, dtype: str) -> None:
