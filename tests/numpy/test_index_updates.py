@@ -154,3 +154,23 @@ def test_putmask_repeats_values_by_position(shape, nvals, seed):
     f(want, mask, vals)
     np.testing.assert_array_equal(mlc.jit(f)(got, mask, vals), want)
     np.testing.assert_array_equal(got, want)
+
+
+def test_counting_loops_differentiate_and_batch():
+    """The scattered counts of a weighted histogram and ``np.add.at`` run inside mlc.grad and
+    mlc.vmap: their loops index in range by construction (no bounds check in a transformed loop)."""
+    rng = np.random.default_rng(3)
+    a, w, c = rng.random(50), rng.random(50), np.arange(20.0)
+    counts = lambda w: np.histogram(a, 20, range=(0, 1), weights=w)[0]  # noqa: E731
+    grad = mlc.jit(mlc.grad(lambda w: (counts(w) * c).sum()))(w)
+    np.testing.assert_allclose(grad, c[np.clip((a * 20).astype(int), 0, 19)])
+    ws = np.stack([w, 2 * w])
+    np.testing.assert_allclose(mlc.jit(mlc.vmap(counts))(ws), np.stack([counts(x) for x in ws]))
+
+    idx = rng.integers(0, 301, 300)
+
+    def scatter(v):
+        x = np.zeros(301)
+        np.add.at(x, idx, v)
+        return (x * np.arange(301.0)).sum()
+    np.testing.assert_allclose(mlc.jit(mlc.grad(scatter))(np.ones(300)), idx.astype(float))
