@@ -18,6 +18,10 @@ of ``x - mean`` beside them) would each read the row again; here they become one
         for j_0 in range(16):                    # one pass: dx and the column sums' terms
             ...
 
+A pass joins the pass that reads the most of the same buffers, a later one included (the
+sum of ``ct * gamma`` waits for the pass of ``ct * gamma * (x - mean)``, which reads ct and
+gamma too, rather than join the sum of ``x``): each element of those buffers is then loaded,
+and ``ct * gamma`` computed, once for both, the sum of ``x`` alone reading only ``x``.
 A spatial stage is split first so that its outer loop runs the steps the reductions' do
 (:func:`align_to_steps`). Only the passes over the row are merged (not the loops combining a
 reduction's accumulators), and :meth:`~mlc.Schedule.merge` refuses a stage that
@@ -32,6 +36,7 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import For
 from ..analysis import stmt_blocks
 from ..edit import body_items
+from ..primitives.loop_merge import accessed_buffers
 from .patterns import view
 from .steps import attempt
 
@@ -74,25 +79,42 @@ def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages, register
                      budget: int) -> int:
     """Merge the loops of ``steps`` iterations directly under ``row_loop`` that hold one of the
     blocks ``stages`` (a pass over the row: a reduction's first accumulators or a spatial stage,
-    not the combining of accumulators), each into the earliest group before it that
-    :meth:`~mlc.Schedule.merge` allows and whose vector accumulators (``registers`` of a
-    block, 0 where absent) stay within ``budget`` registers; returns how many loops merged."""
+    not the combining of accumulators), each into the group that :meth:`~mlc.Schedule.merge`
+    allows, whose vector accumulators (``registers`` of a block, 0 where absent) stay within
+    ``budget`` registers and which reads the most of the buffers it reads (the earliest of
+    those; a later pass where it shares more with that one than with any group before it);
+    returns how many loops merged."""
     fname, func, loc = sch._loop(row_loop, "default schedule")
     stages = set(stages)
-    candidates = []
+    candidates = []  # (loop var, registers, buffers read)
     for item in body_items(loc.node.body):
         names = [r.block.name_hint for r in stmt_blocks(item)] if isinstance(item, For) else []
         if names and item.kind == "serial" and isinstance(item.extent, IntImm) and item.extent.value == steps \
                 and any(n in stages for n in names):
-            candidates.append((item.loop_var, sum(registers.get(n, 0) for n in names)))
-    merged, heads = 0, []  # [handle, registers of its group]
-    for var, need in candidates:
+            reads, writes = accessed_buffers(item)
+            candidates.append((item.loop_var, sum(registers.get(n, 0) for n in names), reads - writes))
+    merged, heads, placed = 0, [], set()  # heads: [handle, registers of its group, buffers it reads]
+    for n, (var, need, reads) in enumerate(candidates):
+        if var in placed:
+            continue
         rv = sch._loop_rv(fname, var)
-        for head in heads:
-            if head[1] + need <= budget and attempt(sch, lambda s: s.merge(head[0], rv)) is not None:
-                head[1] += need
+        heads_first = sorted(heads, key=lambda h: -len(reads & h[2]))  # (stable: earliest first)
+        shared = len(reads & heads_first[0][2]) if heads else 0
+        later = sorted((c for c in candidates[n + 1:] if c[0] not in placed and len(reads & c[2]) > shared),
+                       key=lambda c: -len(reads & c[2]))
+        for other, other_need, other_reads in later:
+            if need + other_need <= budget and attempt(sch, lambda s: s.merge(rv, sch._loop_rv(fname, other))) is not None:
+                placed.add(other)
+                heads.append([rv, need + other_need, reads | other_reads])
                 merged += 1
                 break
         else:
-            heads.append([rv, need])
+            for head in heads_first:
+                if head[1] + need <= budget and attempt(sch, lambda s: s.merge(head[0], rv)) is not None:
+                    head[1] += need
+                    head[2] |= reads
+                    merged += 1
+                    break
+            else:
+                heads.append([rv, need, set(reads)])
     return merged
