@@ -331,3 +331,35 @@ def test_layer_norm_gradient_runs_its_last_pass_over_groups_of_rows(parts, rows,
     for p, w, o, d in list(zip(mod["main"].params, want, got, default))[3:]:
         np.testing.assert_allclose(o, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
         np.testing.assert_allclose(d, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
+
+
+def passes_of(func) -> list[set[str]]:
+    """The reductions' first accumulator updates (``..._rf_update`` blocks) under each loop
+    that holds some and has no loop inside holding the same ones: each pass over a row (and
+    the row loop, holding them all)."""
+    def updates(stmt) -> frozenset[str]:
+        return frozenset(n.block.name_hint for n in pre_order_nodes(stmt)
+                         if hasattr(n, "block") and n.block.name_hint.endswith("_rf_update"))
+
+    loops = [n for n in pre_order_nodes(func.body) if isinstance(n, For)]
+    return [set(updates(f)) for f in loops if updates(f)
+            and not any(g is not f and updates(g) == updates(f) for g in pre_order_nodes(f) if isinstance(g, For))]
+
+
+@pytest.mark.parametrize("parts, rows, cols", [(2, 8, 256), (1, 3, 96)])
+def test_layer_norm_gradient_sums_ct_gamma_in_the_pass_that_reads_ct_and_gamma_again(parts, rows, cols):
+    """The sums of ct * gamma and of ct * gamma * (x - mean) (with the squares, which wait for
+    the mean too) take one pass over the row; the row's sum of x alone the pass before, so
+    that ct and gamma are read once (the sum of ct * gamma used to join the sum of x)."""
+    mod = layer_norm_vjp_module(parts, rows, cols)
+    sch = Schedule(mod)
+    inline_injective(sch, "main", AVX512)
+    assert attempt(sch, schedule_row_parts, "main", AVX512) is not None
+    passes = passes_of(sch.mod["main"])
+    assert {"T_lnv_sum_rf_update"} in passes, passes
+    assert {"T_lnv_g_rf_update", "T_lnv_gd_rf_update", "T_lnv_sq_rf_update"} in passes, passes
+    args = random_args(mod["main"], seed=rows * cols)
+    want = run(mod, "reference", args)
+    got = run(sch.mod, "llvm", args, schedule=mlc.schedules.as_written)
+    for p, w, o in list(zip(mod["main"].params, want, got))[3:]:
+        np.testing.assert_allclose(o, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
