@@ -6,6 +6,8 @@ from hypothesis import example, given, settings, strategies as st
 
 import mlc
 from mlc import te
+from mlc.backends.llvm.generate import lower_for_llvm
+from mlc.ir.extern import PREFETCH_FOR_READ, CallExtern
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import For
 from mlc.ops import get_op
@@ -358,6 +360,10 @@ def test_layer_norm_gradient_sums_ct_gamma_in_the_pass_that_reads_ct_and_gamma_a
     passes = passes_of(sch.mod["main"])
     assert {"T_lnv_sum_rf_update"} in passes, passes
     assert {"T_lnv_g_rf_update", "T_lnv_gd_rf_update", "T_lnv_sq_rf_update"} in passes, passes
+    lowered = lower_for_llvm(sch.mod)["main"]  # the first pass asks for C's lines (not g's)
+    asked = {n.args[0].load.buffer.name for n in pre_order_nodes(lowered.body)
+             if isinstance(n, CallExtern) and n.name == PREFETCH_FOR_READ}
+    assert asked == ({"C"} if cols % 16 == 0 else set()), asked
     args = random_args(mod["main"], seed=rows * cols)
     want = run(mod, "reference", args)
     got = run(sch.mod, "llvm", args, schedule=mlc.schedules.as_written)

@@ -22,6 +22,9 @@ A pass joins the pass that reads the most of the same buffers, a later one inclu
 sum of ``ct * gamma`` waits for the pass of ``ct * gamma * (x - mean)``, which reads ct and
 gamma too, rather than join the sum of ``x``): each element of those buffers is then loaded,
 and ``ct * gamma`` computed, once for both, the sum of ``x`` alone reading only ``x``.
+The first pass is annotated :data:`~mlc.passes.tir.row_prefetch.ROW_PREFETCH`: it asks the
+cache for the lines of the buffers only later passes read (ct above), which then arrive while
+it streams x.
 A spatial stage is split first so that its outer loop runs the steps the reductions' do
 (:func:`align_to_steps`). Only the passes over the row are merged (not the loops combining a
 reduction's accumulators), and :meth:`~mlc.Schedule.merge` refuses a stage that
@@ -36,6 +39,7 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import For
 from ..analysis import stmt_blocks
 from ..edit import body_items
+from ...passes.tir.row_prefetch import ROW_PREFETCH
 from ..primitives.loop_merge import accessed_buffers
 from .patterns import view
 from .steps import attempt
@@ -117,4 +121,6 @@ def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages, register
                     break
             else:
                 heads.append([rv, need, set(reads)])
+    if len(heads) > 1:  # the first pass asks for what only the later ones read (prefetch_row_streams)
+        sch.annotate(heads[0][0], ROW_PREFETCH, True)
     return merged
