@@ -28,8 +28,8 @@ def two_passes(rows: int, cols: int, dtype: str = "float32", step: int = 16, mar
     D = te.compute((rows,), lambda i: te.sum(C[i, k2] * G[k2] * (X[i, k2] - S[i]), axis=k2), name="D")
     sch = Schedule(te.create_prim_func([X, C, G, D]))
     i, kd = sch.get_loops(sch.get_block("D"))
-    sch.compute_at(sch.get_block("S"), i)
-    (ks,) = sch.get_loops(sch.get_block("S"))[1:]
+    sch.compute_at(sch.get_block("S"), i, preserve_unit_loops=True)
+    ks = sch.get_loops(sch.get_block("S"))[-1]  # its reduction loop
     first, _ = sch.split(ks, [None, step])
     sch.split(kd, [None, step])
     if mark:
