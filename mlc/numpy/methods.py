@@ -193,9 +193,11 @@ def _in_place(dunder: str, name: str, binary):
     (``binary``), cast back to ``self``'s dtype under ``casting="same_kind"`` and stored in
     ``self``, whose shape it must keep: a new version of the array, which every name bound to it,
     every view of it, the array it is a view of and (for an argument) the caller's array see
-    (:mod:`.updates`). A Python scalar (a weak Tracer) is rebound, as Python rebinds ``s += 1``."""
+    (:mod:`.updates`). A Python or NumPy scalar (:attr:`Tracer.is_scalar`: ``a[0]``,
+    ``a.sum()``) is rebound, as Python rebinds ``s += 1``: another name bound to it keeps
+    the old value."""
     def method(self, other):
-        if self.weak:
+        if self.is_scalar:
             return binary(self, other)
         where = describe_location(user_location())
         result = binary(self, other)
