@@ -24,7 +24,9 @@ gamma too, rather than join the sum of ``x``): each element of those buffers is 
 and ``ct * gamma`` computed, once for both, the sum of ``x`` alone reading only ``x``.
 The first pass is annotated :data:`~mlc.passes.tir.row_prefetch.ROW_PREFETCH`: it asks the
 cache for the lines of the buffers only later passes read (ct above), which then arrive while
-it streams x.
+it streams x; the last pass :data:`~mlc.passes.tir.row_prefetch.ROW_PREFETCH_NEXT`
+(:func:`mark_last_pass`): it asks for the next row's lines of what it reads while the first
+passes' work keeps the row in the cache, so that the next row's first pass finds them there.
 A spatial stage is split first so that its outer loop runs the steps the reductions' do
 (:func:`align_to_steps`). Only the passes over the row are merged (not the loops combining a
 reduction's accumulators), and :meth:`~mlc.Schedule.merge` refuses a stage that
@@ -39,12 +41,12 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import For
 from ..analysis import stmt_blocks
 from ..edit import body_items
-from ...passes.tir.row_prefetch import ROW_PREFETCH
+from ...passes.tir.row_prefetch import ROW_PREFETCH, ROW_PREFETCH_NEXT
 from ..primitives.loop_merge import accessed_buffers
 from .patterns import view
 from .steps import attempt
 
-__all__ = ["reduction_steps", "align_to_steps", "merge_row_passes"]
+__all__ = ["reduction_steps", "align_to_steps", "merge_row_passes", "mark_last_pass"]
 
 
 def reduction_steps(sch, func_name: str, rfs) -> int | None:
@@ -124,3 +126,16 @@ def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages, register
     if len(heads) > 1:  # the first pass asks for what only the later ones read (prefetch_row_streams)
         sch.annotate(heads[0][0], ROW_PREFETCH, True)
     return merged
+
+
+def mark_last_pass(sch, func_name: str, name: str, outer) -> bool:
+    """Annotate the loop directly under ``outer`` (a row's loop, or a group of rows') that holds
+    block ``name`` (the row's output: its last pass) :data:`ROW_PREFETCH_NEXT`, where it is a
+    serial loop of constant extent; whether it was."""
+    fname, _, loc = sch._loop(outer, "default schedule")
+    for item in body_items(loc.node.body):
+        if isinstance(item, For) and item.kind == "serial" and isinstance(item.extent, IntImm) \
+                and any(r.block.name_hint == name for r in stmt_blocks(item)):
+            sch.annotate(sch._loop_rv(fname, item.loop_var), ROW_PREFETCH_NEXT, True)
+            return True
+    return False
