@@ -421,7 +421,8 @@ def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
         elif not view_by_name(sch.mod[func_name], name).block.is_reduction:
             attempt(sch, vectorize_innermost, sch.get_block(name, func_name),
                     cpu.lanes(_dtype(sch, func_name, name)))
-    mark_last_pass(sch, func_name, names[-1], row_loop)
+    attempt(sch, lambda s: mark_last_pass(s, func_name, names[-1],
+                                          s.get_loops(s.get_block(names[-1], func_name))[depth - 1]) or None)
     # a row statistic (``x.mean(axis=1, keepdims=True)``: one output element per row) still reads
     # whole rows: a large one is judged by its largest block's work, not by its last block's
     largest = _largest_block(sch.mod[func_name])
@@ -554,7 +555,7 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
             block = sch.get_block(name, func_name)
             attempt(sch, vectorize_innermost, block, lanes)
             sch.decompose_reduction(block, group_loop)
-    mark_last_pass(sch, func_name, anchor, group_loop)
+    attempt(sch, lambda s: mark_last_pass(s, func_name, anchor, group_loop) or None)
     if work >= MIN_PARALLEL_WORK_PARTS and cpu.cores >= 2:
         sch.parallel(part_loop)
     return set(_block_names(sch, func_name))
