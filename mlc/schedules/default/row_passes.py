@@ -18,10 +18,10 @@ of ``x - mean`` beside them) would each read the row again; here they become one
         for j_0 in range(16):                    # one pass: dx and the column sums' terms
             ...
 
-A pass joins the pass that reads the most of the same buffers, a later one included (the
-sum of ``ct * gamma`` waits for the pass of ``ct * gamma * (x - mean)``, which reads ct and
-gamma too, rather than join the sum of ``x``): each element of those buffers is then loaded,
-and ``ct * gamma`` computed, once for both, the sum of ``x`` alone reading only ``x``.
+A pass joins the earlier pass that reads the most of the same buffers (the sum of
+``ct * gamma`` joins the pass of ``ct * gamma * (x - mean)``, which reads ct and gamma too,
+rather than the sum of ``x``): each element of those buffers is then loaded, and
+``ct * gamma`` computed, once for both, the sum of ``x`` alone reading only ``x``.
 The first pass is annotated :data:`~mlc.passes.tir.row_prefetch.ROW_PREFETCH`: it asks the
 cache for the lines of the buffers only later passes read (ct above), which then arrive while
 it streams x; the last pass :data:`~mlc.passes.tir.row_prefetch.ROW_PREFETCH_NEXT`
@@ -85,11 +85,11 @@ def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages, register
                      budget: int) -> int:
     """Merge the loops of ``steps`` iterations directly under ``row_loop`` that hold one of the
     blocks ``stages`` (a pass over the row: a reduction's first accumulators or a spatial stage,
-    not the combining of accumulators), each into the group that :meth:`~mlc.Schedule.merge`
-    allows, whose vector accumulators (``registers`` of a block, 0 where absent) stay within
-    ``budget`` registers and which reads the most of the buffers it reads (the earliest of
-    those; a later pass where it shares more with that one than with any group before it);
-    returns how many loops merged."""
+    not the combining of accumulators), each into the group before it that
+    :meth:`~mlc.Schedule.merge` allows, whose vector accumulators (``registers`` of a block, 0
+    where absent) stay within ``budget`` registers and which reads the most of the buffers it
+    reads (the earliest of those); returns how many loops merged. Where more than one pass is
+    left, the first is annotated :data:`ROW_PREFETCH`."""
     fname, func, loc = sch._loop(row_loop, "default schedule")
     stages = set(stages)
     candidates = []  # (loop var, registers, buffers read)
@@ -99,30 +99,17 @@ def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages, register
                 and any(n in stages for n in names):
             reads, writes = accessed_buffers(item)
             candidates.append((item.loop_var, sum(registers.get(n, 0) for n in names), reads - writes))
-    merged, heads, placed = 0, [], set()  # heads: [handle, registers of its group, buffers it reads]
-    for n, (var, need, reads) in enumerate(candidates):
-        if var in placed:
-            continue
+    merged, heads = 0, []  # [handle, registers of its group, buffers it reads]
+    for var, need, reads in candidates:
         rv = sch._loop_rv(fname, var)
-        heads_first = sorted(heads, key=lambda h: -len(reads & h[2]))  # (stable: earliest first)
-        shared = len(reads & heads_first[0][2]) if heads else 0
-        later = sorted((c for c in candidates[n + 1:] if c[0] not in placed and len(reads & c[2]) > shared),
-                       key=lambda c: -len(reads & c[2]))
-        for other, other_need, other_reads in later:
-            if need + other_need <= budget and attempt(sch, lambda s: s.merge(rv, sch._loop_rv(fname, other))) is not None:
-                placed.add(other)
-                heads.append([rv, need + other_need, reads | other_reads])
+        for head in sorted(heads, key=lambda h: -len(reads & h[2])):  # (stable: the earliest first)
+            if head[1] + need <= budget and attempt(sch, lambda s: s.merge(head[0], rv)) is not None:
+                head[1] += need
+                head[2] |= reads
                 merged += 1
                 break
         else:
-            for head in heads_first:
-                if head[1] + need <= budget and attempt(sch, lambda s: s.merge(head[0], rv)) is not None:
-                    head[1] += need
-                    head[2] |= reads
-                    merged += 1
-                    break
-            else:
-                heads.append([rv, need, set(reads)])
+            heads.append([rv, need, set(reads)])
     if len(heads) > 1:  # the first pass asks for what only the later ones read (prefetch_row_streams)
         sch.annotate(heads[0][0], ROW_PREFETCH, True)
     return merged
