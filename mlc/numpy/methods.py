@@ -30,6 +30,7 @@ from ..tracer.autograph_scalars import item
 from . import dispatch
 from .contractions import dot
 from .elementwise import astype
+from .index_updates import IndexUpdates
 from .loops import CASTINGS, is_object_operand, object_comparison, refuse_out
 from .diagonals import diagonal, trace
 from .shapes import getitem, reshape, transpose
@@ -293,6 +294,8 @@ def attach(ufuncs: dict, functions: dict, table: dict, refused: dict) -> None:
     Tracer.nbytes = property(lambda self: self.size * self.dtype.itemsize,
                              doc="The bytes the array's elements take (``size * itemsize``).")
     Tracer.flat = property(_Flat, doc="NumPy's flat iterator: ``x.flat[k]`` reads and writes x in C order.")
+    Tracer.at = property(IndexUpdates, doc="JAX's functional updates: ``x.at[idx].set(v)``, ``.add(v)``, ... "
+                                           "(:mod:`mlc.numpy.index_updates`).")
     Tracer.itemsize = property(lambda self: self.dtype.itemsize, doc="The bytes of one element.")
     methods = dict(_METHODS, **{n: _method(functions[n], n) for n in _FUNCTION_METHODS})
 
