@@ -11,7 +11,7 @@ from mlc.ir.expr import BufferLoad
 from mlc.ir.extern import PREFETCH_FOR_READ, CallExtern
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import For
-from mlc.passes.tir.row_prefetch import ROW_PREFETCH
+from mlc.passes.tir.row_prefetch import ROW_PREFETCH, ROW_PREFETCH_NEXT
 from mlc.schedules import Schedule
 
 
@@ -90,3 +90,16 @@ def test_two_passes_with_hints_compute_what_numpy_does(rows, cols, dtype):
     lib["main"](x, c, g, out)
     want = (c * g * (x - x.sum(axis=1, keepdims=True))).sum(axis=1)
     np.testing.assert_allclose(out, want, rtol=1e-4 if dtype == "float32" else 1e-10, atol=1e-4 if dtype == "float32" else 1e-10)
+
+
+def test_no_mark_is_left_for_the_backend():
+    """A mark no hint comes of (the row loop itself marked: no loop around it to ask ahead of)
+    is dropped with the others: the backend sees no row_prefetch annotation."""
+    X = te.placeholder((4, 64), "float32", "X")
+    k = te.reduce_axis((0, 64), "k")
+    sch = Schedule(te.create_prim_func([X, te.compute((4,), lambda i: te.sum(X[i, k], axis=k), name="S")]))
+    row, _ = sch.get_loops(sch.get_block("S"))
+    sch.annotate(row, ROW_PREFETCH_NEXT, True)
+    func = lower_for_llvm(sch.mod)["main"]
+    assert hints(func) == []
+    assert not any(isinstance(f, For) and f.annotations for f in pre_order_nodes(func.body))

@@ -58,7 +58,7 @@ def prefetch_row_streams(func: PrimFunc) -> PrimFunc:
     a step reads in the next iteration of the loop around it (module docstring)."""
     if not any(isinstance(n, For) and _marked(n, (ROW_PREFETCH, ROW_PREFETCH_NEXT)) for n in pre_order_nodes(func.body)):
         return func
-    body = _Prefetch({p.name for p in func.params}).visit(func.body)
+    body = _Unmark().visit(_Prefetch({p.name for p in func.params}).visit(func.body))
     return func if body is func.body else func.with_body(body)
 
 
@@ -69,6 +69,14 @@ def _marked(loop: For, keys) -> bool:
 def _unmarked(loop: For, hints: list[Evaluate]) -> For:
     annotations = tuple((k, v) for k, v in loop.annotations if k not in (ROW_PREFETCH, ROW_PREFETCH_NEXT))
     return replace(loop, body=seq(*hints, loop.body) if hints else loop.body, annotations=annotations)
+
+
+class _Unmark(Mutator):
+    """Drops the marks no hint was made for (a marked loop the passes above did not reach)."""
+
+    def visit_For(self, node: For):
+        node = self.generic_visit(node)
+        return _unmarked(node, []) if _marked(node, (ROW_PREFETCH, ROW_PREFETCH_NEXT)) else node
 
 
 class _Prefetch(Mutator):
