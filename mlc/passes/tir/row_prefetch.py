@@ -1,13 +1,15 @@
-"""prefetch_row_streams: a row's first pass asks the cache for what only its later passes read.
+"""prefetch_row_streams: a row kernel's passes ask the cache for the lines they will read.
 
-A row kernel (:mod:`mlc.schedules.default.rows`) makes several passes over each row: layer_norm's
-gradient sums ``x`` first, then ``ct * gamma * (x - mean)``, the squares and ``ct * gamma`` in
-a second pass, which is the first to read ``ct``. The first pass then streams one input from
-memory and the second waits for the other's lines (a row of 1024 floats is one page: each
-row starts the hardware prefetchers anew). The row rules mark the first pass
-(:data:`ROW_PREFETCH`); here each of its steps asks, with one ``mlc_prefetch_for_read`` a cache
-line, for the lines the same step of a later pass of the row reads of a buffer the first pass
-does not read::
+A row kernel (:mod:`mlc.schedules.default.rows`) makes several passes over each row: layer_norm
+sums ``x``, then the squares of ``x - mean``, then writes the output; its gradient sums ``x``,
+then ``ct * gamma * (x - mean)``, the squares and ``ct * gamma`` in a second pass, the first to
+read ``ct``. Only the first pass reads a row from memory, and it waits for its lines (a row of
+1024 floats is one page: each row starts the hardware prefetchers anew); the later passes find
+the row in the cache and memory idles meanwhile. The row rules mark two loops, and here each
+step of them asks, with one ``mlc_prefetch_for_read`` a cache line, for:
+
+- :data:`ROW_PREFETCH` (the first pass): the lines the same step of a later pass beside it
+  reads of a buffer the first pass does not read (the gradient's ``ct``)::
 
     for k_0 in range(16):   # ROW_PREFETCH               for k_0 in range(16):
         for k_1 in range(64):                                prefetch(ct[i * 1024 + k_0 * 64])
@@ -17,11 +19,15 @@ does not read::
         for k_1 in range(64):
             d[0] = d[0] + ct[i * 1024 + k_0 * 64 + k_1] * ...
 
+- :data:`ROW_PREFETCH_NEXT` (the last pass): the lines the step reads, in the next iteration
+  of the loop around it (the next row, or group of rows; the last asks for itself), so that
+  the next row's first pass finds them in the cache: ``prefetch(x[min(i + 1, 4095) * 1024 +
+  j_0 * 32])`` and ``+ 16`` before the step writing ``out[i, j_0 * 32:j_0 * 32 + 32]``.
+
 Only the function's buffers whose elements move with the row (not gamma, which every row
-reads alike) are asked for, through loads no condition guards (a ragged step's are) whose
-span over a step of the later pass is a constant, and only what that step reads: no address
-outside the buffer. A hint changes no
-value; backends without the instruction drop it.
+reads alike) are asked for, through loads no condition guards (a ragged step's are), affine
+in the step's inner loops: the lines of what the step reads and nothing else, so no address
+outside the buffer. A hint changes no value; backends without the instruction drop it.
 """
 from __future__ import annotations
 
