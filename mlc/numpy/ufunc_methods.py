@@ -29,7 +29,7 @@ from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
 from .creation import arange
 from .cumulative import cumprod, cumsum
-from .elementwise import where
+from .elementwise import clip, where
 from .writes import rebind, writable
 from .reductions import all as _all, any as _any, max as _max, min as _min, prod, sum as _sum
 from .shapes import broadcast_to, getitem, reshape, stack
@@ -193,8 +193,8 @@ def _at(name: str, call, a, indices, b=None):
     if name in _SCATTERED and k * t.size > ONE_HOT_LIMIT and values.dtype == t.dtype:
         method = _SCATTERED[name]  # a compiled loop of k single-element updates
 
-        def update(j, acc):
-            return getattr(acc.at[sel[j]], method)(values[j, 0])
+        def update(j, acc):  # (the positions were checked above: clipped, no check inside the loop)
+            return getattr(acc.at[clip(sel[j], 0, t.size - 1)], method)(values[j, 0])
         rebind(f"np.{name}.at", target, reshape(fori_loop(0, k, update, flat), t.shape))
         return
     hit = reshape(sel, (-1, 1)) == reshape(arange(t.size, dtype="int64"), (1, -1))  # (k, size): which write lands where
