@@ -1,0 +1,220 @@
+"""block_values: the values a run of stores computes more than once, bound once by a ``LetStmt``.
+
+Unrolled code repeats its address arithmetic in every copy (a register tile's
+``T.min(i * 6, 122) * 128 + k * 4``, in each of its 24 stores), and an inlined producer
+its loads and arithmetic in every store of a block. :func:`share_block_values` binds each
+such value, computed more than once by a run of consecutive stores, to a variable
+(:class:`~mlc.ir.tir.LetStmt`) before the run, so that a renderer computes it once and
+renders the rest as it comes: a backend's code generator keeps no table of what it has
+emitted. (:mod:`.cse` binds a value one stored value repeats as a ``Let`` of that value; this
+pass works across the stores of a block, in their indices too.)
+
+What it binds and where:
+
+* a scalar expression that is not a variable, a constant, a vector, a constant element of
+  a local buffer, or a Let (whose value :mod:`.cse` bound), occurring twice or more in the
+  run, compared structurally, counted where it is not part of a bound value (of
+  ``A[i * 64 + 1]`` and ``A[i * 64 + 2]``, ``i * 64`` is bound, ``i`` is not);
+* used as indices only, or as values only (a renderer computes an index in its own way:
+  the llvm one in i64, :mod:`mlc.backends.llvm.addressing`);
+* only where every store evaluates it (not in a select's branches, or the right side of
+  ``and``/``or``: a load there may be out of bounds where the condition fails);
+* a value reading no buffer the run stores to (nor, where parameters may overlap
+  (:meth:`~mlc.ir.tir.PrimFunc.may_overlap`), a parameter that may overlap one it stores
+  to): the value read before the run is the one each store would read;
+* a run is the stores one after the other in a sequence (or a lone store); a statement
+  that is not a store, or a store calling external code (which may write memory), ends it.
+
+The bindings come first, each value before the values that use it::
+
+    C[i * 64 + 1] = A[i * 64 + 1] * A[0]
+    C[i * 64 + 2] = A[i * 64 + 2] * A[0]
+    # becomes
+    v: T.int32 = i * 64
+    v_1: T.int32 = v + 1
+    v_2: T.float32 = A[0]
+    v_3: T.int32 = v + 2
+    C[v_1] = A[v_1] * v_2
+    C[v_3] = A[v_3] * v_2
+
+>>> from mlc.ir.buffer import decl_buffer
+>>> from mlc.ir.expr import Var
+>>> from mlc.ir.tir import BufferStore, For, PrimFunc, SeqStmt
+>>> A, C = decl_buffer((256,), "float32", "A"), decl_buffer((256,), "float32", "C")
+>>> i = Var("i", "int32")
+>>> body = SeqStmt(tuple(BufferStore(C, A[i * 64 + k] * A[0], (i * 64 + k,)) for k in (1, 2)))
+>>> print(share_block_values(PrimFunc((A, C), For(i, 0, 4, "serial", body))).script())
+@T.prim_func
+def main(A: T.Buffer((256,), "float32"), C: T.Buffer((256,), "float32")):
+    for i in range(0, 4):
+        v: T.int32 = i * 64
+        v_1: T.int32 = v + 1
+        v_2: T.float32 = A[0]
+        v_3: T.int32 = v + 2
+        C[v_1] = A[v_1] * v_2
+        C[v_3] = A[v_3] * v_2
+"""
+from __future__ import annotations
+
+from ...ir import dtype as dt
+from ...ir.expr import BufferLoad, PrimExpr, Var
+from ...ir.extern import CallExtern
+from ...ir.functor import Mutator, field_values, post_order_dag, pre_order_nodes
+from ...ir.tir import BufferStore, LetStmt, PrimFunc, SeqStmt, Stmt, seq
+from .cse import EXPR_FIELD, TUPLE_FIELD, ValueNumbers, children, field_kinds, trivial
+
+__all__ = ["share_block_values"]
+
+_INDEX, _VALUE = 1, 2  # where a value occurs: in indices, in values (a bit set)
+
+
+def share_block_values(func: PrimFunc) -> PrimFunc:
+    """``func`` with the values each run of stores computes more than once bound before the
+    run by a LetStmt (module docstring)."""
+    overlapping = frozenset(id(p) for p in func.params if func.may_overlap(p))
+    body = _Runs(overlapping).visit(func.body)
+    return func if body is func.body else func.with_body(body)
+
+
+def _plain_store(s: Stmt) -> bool:
+    """A store that may be in a run: one calling no external code."""
+    return type(s) is BufferStore and not any(type(n) is CallExtern for n in pre_order_nodes(s))
+
+
+class _Runs(Mutator):
+    """Each run of stores of the function, its shared values bound."""
+
+    def __init__(self, overlapping: frozenset[int]):
+        self.overlapping = overlapping
+        self.names = [0]
+
+    def visit_BufferStore(self, node: BufferStore):  # a store alone (a loop's body, say)
+        return _Run(self, (node,)).bound() if _plain_store(node) else node
+
+    def visit_SeqStmt(self, node: SeqStmt):
+        out: list[Stmt] = []
+        run: list[BufferStore] = []
+        for s in node.seq:
+            if _plain_store(s):
+                run.append(s)
+                continue
+            if run:
+                out.append(_Run(self, tuple(run)).bound())
+                run = []
+            out.append(self.visit(s))
+        if run:
+            out.append(_Run(self, tuple(run)).bound())
+        if len(out) == len(node.seq) and all(a is b for a, b in zip(out, node.seq)):
+            return node
+        return seq(*out)
+
+
+class _Run:
+    """One run of stores: counts its values, binds the shared ones."""
+
+    def __init__(self, runs: _Runs, stores: tuple[BufferStore, ...]):
+        self.runs, self.stores = runs, stores
+        self.numbers = ValueNumbers()
+        self.key = self.numbers.key
+        stored = {id(s.buffer) for s in stores}
+        self.clobbered = stored | (runs.overlapping if stored & runs.overlapping else set())
+        self._bindable: dict[int, bool] = {}
+
+    def bound(self) -> Stmt:
+        """The run with its shared values bound (the run itself where it shares none)."""
+        counts: dict[int, int] = {}
+        where: dict[int, int] = {}
+        first: dict[int, PrimExpr] = {}
+        for s in self.stores:
+            for root, in_index in self._roots(s):
+                self._count(root, in_index, counts, where, first)
+        keys = sorted(k for k, n in counts.items()
+                      if n > 1 and where[k] in (_INDEX, _VALUE) and self._shared(first[k]))
+        if not keys:
+            return self.stores[0] if len(self.stores) == 1 else SeqStmt(self.stores)
+        env: dict[int, Var] = {}
+        lets = []
+        for k in keys:  # (a value's key is above its operands': they are bound first)
+            node = first[k]
+            value = self._rebuild(node, env, inner=True)
+            n = self.runs.names[0]
+            self.runs.names[0] += 1
+            var = Var("v" if n == 0 else f"v_{n}", node.dtype)
+            env[k] = var
+            lets.append((var, value))
+        body = seq(*(self._store(s, env) for s in self.stores))
+        for var, value in reversed(lets):
+            body = LetStmt(var, value, body)
+        return body
+
+    @staticmethod
+    def _roots(s: BufferStore):
+        return [(i, True) for i in s.indices] + [(s.value, False)]
+
+    def _shared(self, node: PrimExpr) -> bool:
+        """Whether ``node`` may be bound: a scalar, not trivial, reading nothing the run stores."""
+        return not dt.is_vector(node.dtype) and not trivial(node) and self._reads_no_store(node)
+
+    def _reads_no_store(self, node: PrimExpr) -> bool:
+        got = self._bindable.get(id(node))
+        if got is None:
+            clobbered = self.clobbered
+            got = not any(type(n) is BufferLoad and id(n.buffer) in clobbered for n in pre_order_nodes(node))
+            self._bindable[id(node)] = got
+        return got
+
+    def _count(self, root: PrimExpr, in_index: bool, counts, where, first) -> None:
+        """Count the occurrences of each value under ``root`` that every store evaluates; a
+        bindable value met again is not entered (what is under it counts once, with it)."""
+        stack = [(root, in_index)]
+        while stack:
+            node, in_index = stack.pop()
+            k = self.key(node)
+            counts[k] = counts.get(k, 0) + 1
+            where[k] = where.get(k, 0) | (_INDEX if in_index else _VALUE)
+            if counts[k] > 1 and self._shared(node):
+                continue
+            first.setdefault(k, node)
+            index = in_index or type(node) is BufferLoad
+            stack.extend((child, index) for child, conditional in children(node) if not conditional)
+
+    def _store(self, s: BufferStore, env: dict[int, Var]) -> BufferStore:
+        indices = tuple(self._rebuild(i, env) for i in s.indices)
+        value = self._rebuild(s.value, env)
+        if value is s.value and all(a is b for a, b in zip(indices, s.indices)):
+            return s
+        return BufferStore(s.buffer, value, indices)
+
+    def _rebuild(self, root: PrimExpr, env: dict[int, Var], inner: bool = False) -> PrimExpr:
+        """``root`` with the values of ``env`` read from their variables (not ``root`` itself
+        when ``inner``), where every store evaluates them (not in conditional parts)."""
+        done: dict[int, PrimExpr] = {}
+
+        def bound(node) -> Var | None:
+            return None if inner and node is root else env.get(self.key(node))
+
+        def entered(node) -> list:
+            if bound(node) is not None:
+                return []
+            return [c for c, conditional in reversed(children(node)) if not conditional]
+
+        for node in post_order_dag((root,), entered):
+            var = bound(node)
+            done[id(node)] = var if var is not None else _rebuilt(node, done)
+        return done[id(root)]
+
+
+def _rebuilt(node: PrimExpr, done: dict[int, PrimExpr]) -> PrimExpr:
+    """``node`` of its rebuilt operands (``done``; a conditional one, not in it, as it was)."""
+    kids = children(node)
+    if not kids or all(done.get(id(c), c) is c for c, _ in kids):
+        return node
+    values = []
+    for kind, v in zip(field_kinds(node), field_values(node)):
+        if kind == EXPR_FIELD:
+            values.append(done.get(id(v), v))
+        elif kind == TUPLE_FIELD:
+            values.append(tuple(done.get(id(x), x) if isinstance(x, PrimExpr) else x for x in v))
+        else:
+            values.append(v)
+    return type(node)(*values)
