@@ -225,8 +225,10 @@ class Printer:
             self.stmt(s.else_case, depth + 1)
 
     def stmt_LetStmt(self, s: LetStmt, depth: int) -> None:
-        self.emit(depth, f'{self.expr(s.var)}: T.{s.var.dtype} = {self.expr(s.value)}')
-        self.stmt(s.body, depth)
+        while type(s) is LetStmt:  # (a chain on a loop: as long as a run of stores shares values)
+            self.emit(depth, f'{self.expr(s.var)}: T.{s.var.dtype} = {self.expr(s.value)}')
+            s = s.body
+        self.stmt(s, depth)
 
     def stmt_While(self, s: While, depth: int) -> None:
         self.emit(depth, f"while {self.expr(s.condition)}:")

@@ -230,21 +230,27 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
                 del self.vars[var]
 
     def _let_stmt(self, s: LetStmt) -> None:
-        """The value once, then the body. An int32 index computation is computed in i64, as
-        in an index (:meth:`_index64`: the body's addresses use it as they come); another
+        """Each value of a chain of LetStmts once (on a loop: a chain is as long as a run of
+        stores shares values), then the body. An int32 index computation is computed in i64,
+        as in an index (:meth:`_index64`: the body's addresses use it as they come); another
         signed integer is sign-extended once for the indices that use it."""
-        var = s.var
-        if is_index_arith(s.value):
-            self.wide[var], self.vars[var] = self._index64(s.value), NARROWED
-        else:
-            value = self.vars[var] = self.expr(s.value)
-            if dt.is_int(var.dtype) and dt.is_signed(var.dtype) and not dt.is_vector(var.dtype) and dt.bits(var.dtype) < 64:
-                self.wide[var] = sext64(self.builder, value)
+        bound = []
         try:
-            self.stmt(s.body)
+            while type(s) is LetStmt:
+                var = s.var
+                bound.append(var)
+                if is_index_arith(s.value):
+                    self.wide[var], self.vars[var] = self._index64(s.value), NARROWED
+                else:
+                    value = self.vars[var] = self.expr(s.value)
+                    if dt.is_int(var.dtype) and dt.lanes(var.dtype) == 1 and dt.is_signed(var.dtype) and dt.bits(var.dtype) < 64:
+                        self.wide[var] = sext64(self.builder, value)
+                s = s.body
+            self.stmt(s)
         finally:
-            del self.vars[var]
-            self.wide.pop(var, None)
+            for var in bound:
+                self.vars.pop(var, None)
+                self.wide.pop(var, None)
 
     def _if(self, s: IfThenElse) -> None:
         cond = self.expr(s.condition)

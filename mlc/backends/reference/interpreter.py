@@ -173,11 +173,15 @@ class _Execution(Evaluator):
             self.exec(s, ctx)
 
     def _let_stmt(self, stmt: LetStmt, ctx: Ctx) -> None:
-        """The value once (in every lane), then the body with the variable bound to it."""
-        if dt.is_vector(stmt.var.dtype):
-            raise MLCError(f"reference interpreter: cannot run a LetStmt of a vector value "
-                           f"({stmt.var.name}: {stmt.var.dtype}); bind scalars only")
-        self.exec(stmt.body, ctx.bind(stmt.var, self.ev(stmt.value, ctx)))
+        """Each value of a chain of LetStmts once (in every lane), then the body with the
+        variables bound to them."""
+        while type(stmt) is LetStmt:
+            if dt.is_vector(stmt.var.dtype):
+                raise MLCError(f"reference interpreter: cannot run a LetStmt of a vector value "
+                               f"({stmt.var.name}: {stmt.var.dtype}); bind scalars only")
+            ctx = ctx.bind(stmt.var, self.ev(stmt.value, ctx))
+            stmt = stmt.body
+        self.exec(stmt, ctx)
 
     def _while(self, stmt: While, ctx: Ctx) -> None:
         """Each lane runs the body while its condition holds (a lane whose condition failed

@@ -37,6 +37,8 @@ The bindings come first, each value before the values that use it::
     C[v_1] = A[v_1] * v_2
     C[v_3] = A[v_3] * v_2
 
+(in the order the stores compute them first: a store's value, then its indices).
+
 >>> from mlc.ir.buffer import decl_buffer
 >>> from mlc.ir.expr import Var
 >>> from mlc.ir.tir import BufferStore, For, PrimFunc, SeqStmt
@@ -128,13 +130,12 @@ class _Run:
         for s in self.stores:
             for root, in_index in self._roots(s):
                 self._count(root, in_index, counts, where, first)
-        keys = sorted(k for k, n in counts.items()
-                      if n > 1 and where[k] in (_INDEX, _VALUE) and self._shared(first[k]))
-        if not keys:
+        chosen = {k for k, n in counts.items() if n > 1 and where[k] in (_INDEX, _VALUE) and self._shared(first[k])}
+        if not chosen:
             return self.stores[0] if len(self.stores) == 1 else SeqStmt(self.stores)
         env: dict[int, Var] = {}
         lets = []
-        for k in keys:  # (a value's key is above its operands': they are bound first)
+        for k in self._in_order(chosen):
             node = first[k]
             value = self._rebuild(node, env, inner=True)
             n = self.runs.names[0]
@@ -150,6 +151,26 @@ class _Run:
     @staticmethod
     def _roots(s: BufferStore):
         return [(i, True) for i in s.indices] + [(s.value, False)]
+
+    def _in_order(self, chosen: set[int]) -> list[int]:
+        """The ``chosen`` values in the order the stores first compute them (each store's
+        value, then its indices, operands first), so that a renderer computes them in the
+        order it would have met them: each value after those it uses."""
+        order: dict[int, None] = {}
+        for s in self.stores:
+            for root in (s.value, *s.indices):
+                for node in post_order_dag((root,), self._operands(chosen, order)):
+                    k = self.key(node)
+                    if k in chosen:
+                        order.setdefault(k)
+        return list(order)
+
+    def _operands(self, chosen: set[int], order: dict[int, None]):
+        def entered(node) -> list:  # (a value bound before is not entered again)
+            if self.key(node) in order:
+                return []
+            return [c for c, conditional in children(node) if not conditional]
+        return entered
 
     def _shared(self, node: PrimExpr) -> bool:
         """Whether ``node`` may be bound: a scalar, not trivial, reading nothing the run stores."""
