@@ -40,15 +40,15 @@ The bindings come first, each value before the values that use it::
 (in the order the stores compute them first: a store's value, then its indices).
 
 >>> from mlc.ir.buffer import decl_buffer
->>> from mlc.ir.expr import Var
+>>> from mlc.ir.expr import Var, const
 >>> from mlc.ir.tir import BufferStore, For, PrimFunc, SeqStmt
 >>> A, C = decl_buffer((256,), "float32", "A"), decl_buffer((256,), "float32", "C")
 >>> i = Var("i", "int32")
 >>> body = SeqStmt(tuple(BufferStore(C, A[i * 64 + k] * A[0], (i * 64 + k,)) for k in (1, 2)))
->>> print(share_block_values(PrimFunc((A, C), For(i, 0, 4, "serial", body))).script())
+>>> print(share_block_values(PrimFunc((A, C), For(i, const(0), const(4), "serial", body))).script())
 @T.prim_func
 def main(A: T.Buffer((256,), "float32"), C: T.Buffer((256,), "float32")):
-    for i in range(0, 4):
+    for i in range(4):
         v: T.int32 = i * 64
         v_1: T.int32 = v + 1
         v_2: T.float32 = A[0]
