@@ -169,7 +169,7 @@ class _Run:
         def entered(node) -> list:  # (a value bound before is not entered again)
             if self.key(node) in order:
                 return []
-            return [c for c, conditional in children(node) if not conditional]
+            return _always(node)
         return entered
 
     def _shared(self, node: PrimExpr) -> bool:
@@ -197,7 +197,7 @@ class _Run:
                 continue
             first.setdefault(k, node)
             index = in_index or type(node) is BufferLoad
-            stack.extend((child, index) for child, conditional in children(node) if not conditional)
+            stack.extend((child, index) for child in _always(node))
 
     def _store(self, s: BufferStore, env: dict[int, Var]) -> BufferStore:
         indices = tuple(self._rebuild(i, env) for i in s.indices)
@@ -217,12 +217,18 @@ class _Run:
         def entered(node) -> list:
             if bound(node) is not None:
                 return []
-            return [c for c, conditional in reversed(children(node)) if not conditional]
+            return _always(node)[::-1]
 
         for node in post_order_dag((root,), entered):
             var = bound(node)
             done[id(node)] = var if var is not None else _rebuilt(node, done)
         return done[id(root)]
+
+
+def _always(node: PrimExpr) -> list[PrimExpr]:
+    """The operands of ``node`` evaluated whenever it is: not a select's branches, nor the
+    right side of ``and``/``or`` (a load there may be out of bounds where they are not)."""
+    return [c for c, conditional in children(node) if not conditional]
 
 
 def _rebuilt(node: PrimExpr, done: dict[int, PrimExpr]) -> PrimExpr:
