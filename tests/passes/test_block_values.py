@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc.backends.reference.interpreter import Program
+from mlc.driver.tiers import estimated_work
 from mlc.ir.buffer import Buffer
 from mlc.ir.expr import Binary, BufferLoad, Select, Var, cast, const
 from mlc.ir.extern import CallExtern
@@ -91,6 +92,7 @@ def _arrays(seed):
 def test_runs_of_stores_compute_the_same_bits_after_the_pass(func, seed):
     out = share_block_values(func)
     verify_lowered(out)
+    assert estimated_work(out) == estimated_work(func)  # (a tier decision is the same with the pass)
     arrays = _arrays(seed)
     for got, want in zip(run(out, arrays), run(func, arrays)):
         np.testing.assert_array_equal(got, want)
