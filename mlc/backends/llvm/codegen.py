@@ -243,7 +243,7 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
                     self.wide[var], self.vars[var] = self._index64(s.value), NARROWED
                 else:
                     value = self.vars[var] = self.expr(s.value)
-                    if dt.is_int(var.dtype) and dt.lanes(var.dtype) == 1 and dt.is_signed(var.dtype) and dt.bits(var.dtype) < 64:
+                    if var.dtype in _NARROW_SIGNED:
                         self.wide[var] = sext64(self.builder, value)
                 s = s.body
             self.stmt(s)
@@ -402,6 +402,9 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         if e.buffer.dtype == "bool":  # any nonzero byte is True
             v = self.builder.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
         return v
+
+#: The dtypes of a bound value sign-extended to i64 once for the indices that use it.
+_NARROW_SIGNED = frozenset({"int8", "int16", "int32"})
 
 #: The element dtypes of the vector casts emitted as one instruction.
 _WIDE_CASTS = frozenset({"float32", "float64", "int32", "int64"})
