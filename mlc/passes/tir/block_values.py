@@ -78,11 +78,6 @@ def share_block_values(func: PrimFunc) -> PrimFunc:
     return func if body is func.body else func.with_body(body)
 
 
-def _plain_store(s: Stmt) -> bool:
-    """A store that may be in a run: one calling no external code."""
-    return type(s) is BufferStore and not any(type(n) is CallExtern for n in pre_order_nodes(s))
-
-
 class _Runs(Mutator):
     """Each run of stores of the function, its shared values bound."""
 
@@ -91,13 +86,13 @@ class _Runs(Mutator):
         self.names = [0]
 
     def visit_BufferStore(self, node: BufferStore):  # a store alone (a loop's body, say)
-        return _Run(self, (node,)).bound() if _plain_store(node) else node
+        return _Run(self, (node,)).bound()
 
     def visit_SeqStmt(self, node: SeqStmt):
         out: list[Stmt] = []
         run: list[BufferStore] = []
         for s in node.seq:
-            if _plain_store(s):
+            if type(s) is BufferStore:
                 run.append(s)
                 continue
             if run:
@@ -120,22 +115,27 @@ class _Run:
         self.key = self.numbers.key
         stored = {id(s.buffer) for s in stores}
         self.clobbered = stored | (runs.overlapping if stored & runs.overlapping else set())
-        self._bindable: dict[int, bool] = {}
+        self._reads_store: dict[int, bool] = {}  # value number -> whether it reads a clobbered buffer
 
     def bound(self) -> Stmt:
         """The run with its shared values bound (the run itself where it shares none)."""
         counts: dict[int, int] = {}
         where: dict[int, int] = {}
         first: dict[int, PrimExpr] = {}
+        seen: list[set[int]] = []  # the values each store computes (where the run binds none: left as it is)
         for s in self.stores:
+            seen.append(set())
             for root, in_index in self._roots(s):
-                self._count(root, in_index, counts, where, first)
+                self._count(root, in_index, counts, where, first, seen[-1])
+        if self.numbers.externs:  # (rare) the run ends at each store calling external code
+            return self._split()
         chosen = {k for k, n in counts.items() if n > 1 and where[k] in (_INDEX, _VALUE) and self._shared(first[k])}
         if not chosen:
             return self.stores[0] if len(self.stores) == 1 else SeqStmt(self.stores)
+        using = [s for s, keys in zip(self.stores, seen) if not chosen.isdisjoint(keys)]
         env: dict[int, Var] = {}
         lets = []
-        for k in self._in_order(chosen):
+        for k in self._in_order(chosen, using):
             node = first[k]
             value = self._rebuild(node, env, inner=True)
             n = self.runs.names[0]
@@ -143,21 +143,38 @@ class _Run:
             var = Var("v" if n == 0 else f"v_{n}", node.dtype)
             env[k] = var
             lets.append((var, value))
-        body = seq(*(self._store(s, env) for s in self.stores))
+        body = seq(*(self._store(s, env) if not chosen.isdisjoint(keys) else s
+                     for s, keys in zip(self.stores, seen)))
         for var, value in reversed(lets):
             body = LetStmt(var, value, body)
         return body
+
+    def _split(self) -> Stmt:
+        """The runs between the stores calling external code (which may write memory) bound
+        each on its own, those stores as they are."""
+        out, run = [], []
+        for s in self.stores:
+            if any(type(n) is CallExtern for n in pre_order_nodes(s)):
+                if run:
+                    out.append(_Run(self.runs, tuple(run)).bound())
+                out.append(s)
+                run = []
+            else:
+                run.append(s)
+        if run:
+            out.append(_Run(self.runs, tuple(run)).bound())
+        return seq(*out)
 
     @staticmethod
     def _roots(s: BufferStore):
         return [(i, True) for i in s.indices] + [(s.value, False)]
 
-    def _in_order(self, chosen: set[int]) -> list[int]:
-        """The ``chosen`` values in the order the stores first compute them (each store's
+    def _in_order(self, chosen: set[int], stores: list[BufferStore]) -> list[int]:
+        """The ``chosen`` values in the order ``stores`` first compute them (each store's
         value, then its indices, operands first), so that a renderer computes them in the
         order it would have met them: each value after those it uses."""
         order: dict[int, None] = {}
-        for s in self.stores:
+        for s in stores:
             for root in (s.value, *s.indices):
                 for node in post_order_dag((root,), self._operands(chosen, order)):
                     k = self.key(node)
@@ -177,20 +194,25 @@ class _Run:
         return not dt.is_vector(node.dtype) and not trivial(node) and self._reads_no_store(node)
 
     def _reads_no_store(self, node: PrimExpr) -> bool:
-        got = self._bindable.get(id(node))
-        if got is None:
-            clobbered = self.clobbered
-            got = not any(type(n) is BufferLoad and id(n.buffer) in clobbered for n in pre_order_nodes(node))
-            self._bindable[id(node)] = got
-        return got
+        """Whether ``node`` reads no buffer the run stores to (each value found once, from
+        what its operands read)."""
+        memo, key, clobbered = self._reads_store, self.key, self.clobbered
+        if key(node) not in memo:
+            entered = lambda n: [c for c, _ in children(n) if key(c) not in memo]  # noqa: E731
+            for n in post_order_dag((node,), entered):
+                memo[key(n)] = ((type(n) is BufferLoad and id(n.buffer) in clobbered)
+                                or any(memo[key(c)] for c, _ in children(n)))
+        return not memo[key(node)]
 
-    def _count(self, root: PrimExpr, in_index: bool, counts, where, first) -> None:
-        """Count the occurrences of each value under ``root`` that every store evaluates; a
-        bindable value met again is not entered (what is under it counts once, with it)."""
+    def _count(self, root: PrimExpr, in_index: bool, counts, where, first, seen: set[int]) -> None:
+        """Count the occurrences of each value under ``root`` that every store evaluates (and
+        add it to ``seen``); a bindable value met again is not entered (what is under it
+        counts once, with it)."""
         stack = [(root, in_index)]
         while stack:
             node, in_index = stack.pop()
             k = self.key(node)
+            seen.add(k)
             counts[k] = counts.get(k, 0) + 1
             where[k] = where.get(k, 0) | (_INDEX if in_index else _VALUE)
             if counts[k] > 1 and self._shared(node):
