@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from ..ir import dtype as dt
 from ..ir.calls import CallPrimFunc
-from ..ir.expr import VECTOR_WINDOW, Call, IntImm
+from ..ir.expr import VECTOR_WINDOW, Call, IntImm, Var
 from ..ir.functor import pre_order_nodes
-from ..ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, PrimFunc,
+from ..ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, LetStmt, PrimFunc,
                       SeqStmt, Stmt, While)
 
 __all__ = ["estimated_work", "quick_enough", "calls_per_run", "QUICK_WORK_LIMIT", "REPEATED_WORK_LIMIT",
@@ -99,42 +99,52 @@ def calls_per_run(main: PrimFunc) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _work(stmt: Stmt | None) -> int:
+def _work(stmt: Stmt | None, lets: dict | None = None) -> int:
+    """``lets``: the size of the value of each variable a LetStmt around ``stmt`` binds (a
+    value :mod:`~mlc.passes.tir.block_values` bound once counts at each use, as before it was
+    bound: the estimate is the same with the pass or without it)."""
     if stmt is None:
         return 0
+    while isinstance(stmt, LetStmt):
+        lets = {**(lets or {}), stmt.var: _size((stmt.value,), lets=lets)}
+        stmt = stmt.body
     if isinstance(stmt, BufferStore):
-        return max(1, dt.lanes(stmt.value.dtype)) * _size((stmt.value, *stmt.indices))
+        return max(1, dt.lanes(stmt.value.dtype)) * _size((stmt.value, *stmt.indices), lets=lets)
     if isinstance(stmt, For):
-        body = _work(stmt.body)
+        body = _work(stmt.body, lets)
         if not isinstance(stmt.extent, IntImm):
             return UNKNOWN_WORK if body else 0
         return min(UNKNOWN_WORK, max(0, stmt.extent.value) * body)
     if isinstance(stmt, SeqStmt):
-        return min(UNKNOWN_WORK, sum(_work(s) for s in stmt.seq))
+        return min(UNKNOWN_WORK, sum(_work(s, lets) for s in stmt.seq))
     if isinstance(stmt, IfThenElse):
-        return min(UNKNOWN_WORK, _work(stmt.then_case) + _work(stmt.else_case))
+        return min(UNKNOWN_WORK, _work(stmt.then_case, lets) + _work(stmt.else_case, lets))
     if isinstance(stmt, While):
         return UNKNOWN_WORK
     if isinstance(stmt, (Allocate, Block)):
-        return _work(stmt.body)
+        return _work(stmt.body, lets)
     if isinstance(stmt, BlockRealize):
-        return _work(stmt.block)
+        return _work(stmt.block, lets)
     if isinstance(stmt, Evaluate):
         return 1
-    body = getattr(stmt, "body", None)  # (an attribute, a let: their body runs once)
-    return _work(body) if isinstance(body, Stmt) else UNKNOWN_WORK
+    body = getattr(stmt, "body", None)  # (an attribute: its body runs once)
+    return _work(body, lets) if isinstance(body, Stmt) else UNKNOWN_WORK
 
 
-def _size(expr, cap: int = QUICK_WORK_LIMIT + 1) -> int:
+def _size(expr, cap: int = QUICK_WORK_LIMIT + 1, lets: dict | None = None) -> int:
     """The nodes of ``expr`` (a shared subexpression counted at each use, as unoptimised code
-    evaluates it), counted up to ``cap``. A ``vector_window(lo, hi, offset, span)``
-    (:mod:`mlc.passes.tir.vector_windows`) counts as the load it stands for, whose index
-    differs from ``hi``'s by a constant: as ``hi`` (the call, ``lo`` and the two constants,
-    met after it in pre-order, are taken off in advance)."""
+    evaluates it; a variable of ``lets`` as its value), counted up to ``cap``. A
+    ``vector_window(lo, hi, offset, span)`` (:mod:`mlc.passes.tir.vector_windows`) counts as
+    the load it stands for, whose index differs from ``hi``'s by a constant: as ``hi`` (the
+    call, ``lo`` and the two constants, met after it in pre-order, are taken off in advance)."""
     n = 0
     for root in expr:
         for node in pre_order_nodes(root):
-            n += 1 if type(node) is not Call or node.op != VECTOR_WINDOW else -2 - _size(node.args[:1], cap)
+            if type(node) is Call and node.op == VECTOR_WINDOW:
+                n += -2 - _size(node.args[:1], cap, lets)
+            else:
+                n += lets.get(node, 1) if lets and type(node) is Var else 1
             if n >= cap:
                 return n
+    return n
     return n

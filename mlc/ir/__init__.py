@@ -6,12 +6,12 @@ from .expr import (Binary, BufferLoad, Call, Cast, CommReducer, FloatImm, IntImm
                    Let, PrimExpr, Range, Reduce, Select, Var, const)
 from .structural import assert_structural_equal, structural_equal, structural_hash
 from .tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, IRModule,
-                  PrimFunc, SeqStmt, Stmt, While)
+                  LetStmt, PrimFunc, SeqStmt, Stmt, While)
 
 __all__ = [
     "dtype", "expr", "te", "tir", "Buffer", "BufferRegion", "decl_buffer", "Binary", "BufferLoad",
     "Call", "Cast", "CommReducer", "FloatImm", "IntImm", "IterVar", "Not", "PrimExpr", "Range",
     "Reduce", "Select", "Let", "Var", "const", "assert_structural_equal", "structural_equal",
     "structural_hash", "Allocate", "Block", "BlockRealize", "BufferStore", "Evaluate", "For",
-    "IfThenElse", "IRModule", "PrimFunc", "SeqStmt", "Stmt", "While", "CallPrimFunc", "CallPacked", "DeclBuffer",
+    "IfThenElse", "IRModule", "LetStmt", "PrimFunc", "SeqStmt", "Stmt", "While", "CallPrimFunc", "CallPacked", "DeclBuffer",
 ]

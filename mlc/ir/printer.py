@@ -31,7 +31,7 @@ from .functor import binary_chain, pre_order_nodes
 from .ops import BINARY_OPS, NEG_PRECEDENCE, SCALAR_OPS
 from .extern import AddressOf, CallExtern
 from .tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, IRModule,
-                  PrimFunc, SeqStmt, Stmt, While)
+                  LetStmt, PrimFunc, SeqStmt, Stmt, While)
 from .calls import CallPacked, CallPrimFunc, DeclBuffer
 
 __all__ = ["expr_to_str", "stmt_to_str", "func_to_str", "module_to_str", "region_to_str"]
@@ -223,6 +223,12 @@ class Printer:
         if s.else_case is not None:
             self.emit(depth, "else:")
             self.stmt(s.else_case, depth + 1)
+
+    def stmt_LetStmt(self, s: LetStmt, depth: int) -> None:
+        while type(s) is LetStmt:  # (a chain on a loop: as long as a run of stores shares values)
+            self.emit(depth, f'{self.expr(s.var)}: T.{s.var.dtype} = {self.expr(s.value)}')
+            s = s.body
+        self.stmt(s, depth)
 
     def stmt_While(self, s: While, depth: int) -> None:
         self.emit(depth, f"while {self.expr(s.condition)}:")

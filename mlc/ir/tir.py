@@ -7,7 +7,8 @@ loop expressions. A block declares what it reads and writes, and an optional
 ``init`` that runs before the first reduction step.
 
 After lowering (``mlc.passes.tir``) blocks are gone and buffers are flat:
-only For, While, IfThenElse, SeqStmt, Allocate and BufferStore/BufferLoad remain.
+only For, While, IfThenElse, SeqStmt, Allocate and BufferStore/BufferLoad remain (and, on the
+CPU, the LetStmts of :mod:`mlc.passes.tir.block_values`).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from .node import node
 _NO_VALUE = object()  # with_attr's value when a dict is given
 
 __all__ = [
-    "Stmt", "BufferStore", "SeqStmt", "For", "While", "IfThenElse", "Allocate", "Evaluate",
+    "Stmt", "BufferStore", "SeqStmt", "LetStmt", "For", "While", "IfThenElse", "Allocate", "Evaluate",
     "Block", "BlockRealize", "PrimFunc", "IRModule", "GlobalVar", "FOR_KINDS", "OVERLAPPING", "seq",
 ]
 
@@ -75,6 +76,20 @@ def seq(*stmts: Stmt) -> Stmt:
     if not flat:
         return Evaluate(const(0))
     return flat[0] if len(flat) == 1 else SeqStmt(tuple(flat))
+
+
+@node
+class LetStmt(Stmt):
+    """``var = value``, then ``body``, which reads the value wherever it names ``var``
+    (:mod:`mlc.passes.tir.block_values` binds the values a run of stores shares)."""
+    var: Var
+    value: PrimExpr
+    body: Stmt
+
+    def __post_init__(self):
+        if self.var.dtype != self.value.dtype:
+            raise IRError(f"a LetStmt binds {self.var.name} of dtype {self.var.dtype} to a "
+                          f"{self.value.dtype} value")
 
 
 FOR_KINDS = ("serial", "parallel", "vectorized", "unrolled", "thread_binding")

@@ -23,7 +23,7 @@ from ..ir.arith import IntSet, canonical, difference, relax_region, union_region
 from ..ir.functor import pre_order_nodes, substitute
 from ..ir.te import access_regions
 from ..ir.tir import (While, Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
-                      PrimFunc, SeqStmt, seq)
+                      LetStmt, PrimFunc, SeqStmt, seq)
 from .tir_expr import ExprParser
 
 __all__ = ["TIRParser"]
@@ -225,6 +225,9 @@ class TIRParser(ExprParser):
             if isinstance(node, ast.Assign) and self.tir_call(node.value) == "allocate":
                 out.append(self.allocate(node, nodes[n + 1:], parent))
                 break
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+                out.append(self.let_stmt(node, nodes[n + 1:], parent))
+                break
             stmt = self.stmt(node)
             if stmt is not None:
                 out.append(stmt)
@@ -376,6 +379,24 @@ class TIRParser(ExprParser):
         body = self.stmts(rest, parent)
         self.scopes.pop()
         return Allocate(buf, body)
+
+    def let_stmt(self, node: ast.AnnAssign, rest, parent) -> LetStmt:
+        """``v: T.int32 = value`` then the statements after it, which read ``v``
+        (:class:`~mlc.ir.tir.LetStmt`)."""
+        ann = node.annotation
+        dtype = ann.attr if isinstance(ann, ast.Attribute) and isinstance(ann.value, ast.Name) else None
+        if dtype is None or dt.element(dtype) not in dt.SUPPORTED:
+            raise self.error(ann, f"annotate a bound value with its dtype, e.g. v: T.int32 = i * 4; "
+                                  f"got {ast.unparse(ann)}")
+        value = self.prim(node.value, dtype)
+        if value.dtype != dtype:
+            raise self.error(node.value, f"{node.target.id} is annotated {dtype} but its value is a {value.dtype}")
+        var = Var(node.target.id, dtype)
+        self.scopes.push()
+        self.scopes.define(node.target.id, var)
+        body = self.stmts(rest, parent)
+        self.scopes.pop()
+        return LetStmt(var, value, body)
 
     # --------------------------------------------------------------- loops
     def for_loop(self, node: ast.For):

@@ -1,8 +1,10 @@
 """What the llvm codegen gets folded (integer operations of constants: an unrolled copy's
 offsets, a tile's predicate once the unrolled loops give their variables constant values, and
-the branches such a constant condition decides, by mlc.passes.tir.fold_constants), and what
-it computes while it writes the IR instead of emitting it: constant splats and ramps, and pure values repeated within a block (an unrolled
-register tile's index arithmetic and element addresses, an inlined expression's subtrees). The folded values are checked against
+the branches such a constant condition decides, by mlc.passes.tir.fold_constants), what it
+computes while it writes the IR instead of emitting it (constant splats and ramps), and the
+values it computes once because the TIR pipeline bound them (an unrolled register tile's
+index arithmetic, by mlc.passes.tir.block_values; an inlined expression's subtrees, by
+mlc.passes.tir.cse). The folded values are checked against
 NumPy's and Python's arithmetic, the IR for what is no longer in it, and the programs
 against the reference interpreter.
 """
@@ -19,7 +21,7 @@ from mlc.ir.buffer import Buffer
 from mlc.ir.expr import Binary, BufferLoad, IntImm, Select, Var, const, sqrt
 from mlc.ir.tir import BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt
 from mlc.passes.tir.fold_constants import fold_constants_stmt
-from mlc.passes.tir import lower
+from mlc.passes.tir import lower, share_block_values
 from mlc.schedules.apply import as_written
 from tests.targets import AVX2
 
@@ -80,7 +82,7 @@ def tile_program(tile: int, m: int, width: int):
 
 def test_an_unrolled_tile_computes_each_address_once_and_its_constant_guards_vanish():
     func, _ = tile_program(tile=4, m=10, width=8)  # the last tile: rows 8, 9 of 8..11
-    text = generate_ir({"f": lower(func)}, AVX2)
+    text = generate_ir({"f": share_block_values(lower(func))}, AVX2)
     body = text[text.index("define"):]
     two_constants = re.compile(r"= (add|sub|mul)( nsw)? i(32|64) -?\d+, -?\d+")
     assert not two_constants.search(body), "an operation of two constants was emitted"
@@ -143,8 +145,9 @@ def _repeated(x):
 
 def test_a_repeated_subexpression_is_emitted_once_per_block():
     """An element loaded again in the same stored value is the first load, and so the
-    operations on it are emitted once: one load of A, one sqrt, in the scalar and in the
-    vector loop alike; the results are the reference interpreter's."""
+    operations on it are emitted once (:mod:`mlc.passes.tir.cse` binds them): one load of A,
+    one sqrt, in the scalar and in the vector loop alike; the results are the reference
+    interpreter's."""
     i = Var("i", "int32")
     A, B = buf("A", 16), buf("B", 16)
     for kind, lanes in (("serial", None), ("vectorized", 4)):

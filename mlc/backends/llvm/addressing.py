@@ -21,7 +21,7 @@ from . import arith
 from .bounds import Site, SiteTable, emit_violation
 from .types import I64, int_constant, itemsize, mem_type
 
-__all__ = ["AddressCodegen", "Checks", "sext64", "operand_key", "is_index_arith", "INDEX_OPS"]
+__all__ = ["AddressCodegen", "Checks", "sext64", "is_index_arith", "INDEX_OPS"]
 
 
 def sext64(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
@@ -36,8 +36,7 @@ INDEX_OPS = ("add", "sub", "mul", "floordiv", "floormod")
 
 class AddressCodegen:
     """The addressing part of the function codegen (mixed into it): ``expr``, ``builder``,
-    ``buffers``, ``wide``, ``extents``, ``checks``, ``allocator``, ``stmt`` and ``_reuse`` are the
-    codegen's."""
+    ``buffers``, ``wide``, ``extents``, ``checks``, ``allocator`` and ``stmt`` are the codegen's."""
 
     def _allocate(self, s: Allocate) -> None:
         """A chain of nested allocations (a graph's main allocates each intermediate around the
@@ -88,15 +87,12 @@ class AddressCodegen:
             wide = self.wide.get(e) if isinstance(e, Var) else None
             if wide is not None:
                 return wide
-            leaf = self.expr(e)  # a variable, a load, a clamped tile start (``min(i * 6, 1018)``), ...
-            return self._reuse(("sext64", operand_key(leaf)), lambda: sext64(self.builder, leaf))
+            return sext64(self.builder, self.expr(e))  # a variable, a load, a clamped tile start, ...
         a, b = self._index64(e.a), self._index64(e.b)
         if e.op in ("floordiv", "floormod"):
-            make = lambda: arith.binary(self.builder, e.op, a, b, "int64")  # noqa: E731
-        else:
-            op = {"add": self.builder.add, "sub": self.builder.sub, "mul": self.builder.mul}[e.op]
-            make = lambda: op(a, b, flags=("nsw",))  # noqa: E731
-        return self._reuse((e.op, operand_key(a), operand_key(b)), make)
+            return arith.binary(self.builder, e.op, a, b, "int64")
+        op = {"add": self.builder.add, "sub": self.builder.sub, "mul": self.builder.mul}[e.op]
+        return op(a, b, flags=("nsw",))
 
     def _access(self, buffer: Buffer, indices, kind: str, access):
         """``access(element pointer)``, behind a bounds check when the build checks them:
@@ -139,9 +135,7 @@ class AddressCodegen:
                                "the llvm backend needs flattened buffers (mlc.passes.tir.lower)")
         if index is None:
             index = self._index(indices[0])
-        return self._reuse(("gep", id(base), operand_key(index)),
-                           lambda: self.builder.gep(base, [index], inbounds=True,
-                                                    source_etype=mem_type(buffer.dtype)))
+        return self.builder.gep(base, [index], inbounds=True, source_etype=mem_type(buffer.dtype))
 
 
 class Checks:
@@ -158,17 +152,6 @@ class Checks:
                   value: ir.Value, extent: ir.Value) -> None:
         site = self.sites.add(Site(self.function, buffer.name, kind, expr_to_str(index)))
         emit_violation(builder, self.record, site, value, extent)
-
-
-def operand_key(v: ir.Value):
-    """``v`` as part of a codegen's ``_reuse`` key: a constant by its type and
-    value (each use builds a new ``ir.Constant``), anything else by identity."""
-    c = int_constant(v)
-    if c is not None:
-        return (v.type.width, c)
-    if isinstance(v, ir.Constant):  # a float, vector or undefined constant: by its text
-        return str(v)
-    return id(v)
 
 
 def is_index_arith(e: PrimExpr) -> bool:

@@ -12,12 +12,10 @@ Loops: ``parallel`` ones are outlined into a body function run on the thread poo
 kind (:func:`.loops.for_metadata`). Vector IR (``T.Ramp``, ``T.Broadcast``, ``float32x16``
 values) is rendered as LLVM vectors (:mod:`.vectorize`), a ``horizontal_<op>`` call as a tree
 of shufflevector halves. A value a statement computes twice is a ``Let`` by now
-(:mod:`~mlc.passes.tir.cse`: Black-Scholes' ``d1`` in both ``erf`` terms), rendered once.
-Across statements, pure values are emitted once per basic block
-(:meth:`_FunctionCodegen._reuse`, keyed by operation and operands: an unrolled register tile's
-``i * 784`` and row addresses, in every copy), and within one stored vector value a vector
-loaded twice is loaded once (:meth:`_FunctionCodegen._load_once`). LLVM would fold all of it,
-but not before paying to parse it.
+(:mod:`~mlc.passes.tir.cse`: Black-Scholes' ``d1`` in both ``erf`` terms), and one a run of
+stores computes twice a ``LetStmt`` before the run (:mod:`~mlc.passes.tir.block_values`: an
+unrolled register tile's ``i * 784`` and row addresses, in every copy): each is rendered once,
+and everything else as it comes (LLVM folds what repeats, at a price in build time).
 
 Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values) and
 :mod:`.intrinsics`; three things need care here:
@@ -34,7 +32,6 @@ Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values) 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 from llvmlite import ir
@@ -48,14 +45,14 @@ from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPR
 from ...ir.arith import same_expr
 from ...ir.functor import binary_chain
 from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer, aliased_params
-from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, While)
+from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, LetStmt, PrimFunc, SeqStmt, Stmt, While)
 from ...ir.extern import AddressOf, CallExtern
 from ...passes.tir.horizontal import HORIZONTAL_OPS
 from ...passes.tir.vectorize import ELEMENTWISE_CALLS
 from ...ir.shape_vars import size_params
 from . import arith, complex as _complex_values, extern, streaming  # noqa: F401 (.complex registers)
 from .arith import REDUCTION_FLAGS
-from .addressing import AddressCodegen, Checks, operand_key
+from .addressing import AddressCodegen, Checks, is_index_arith, sext64
 from .graph_calls import CALLBACK_TABLE_SYMBOL, CallCodegen, FunctionCalls
 from .bounds import SiteTable
 from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
@@ -173,8 +170,6 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         self._has_load: dict[int, tuple[PrimExpr, bool]] = {}  # id -> (the node, kept alive; answer)
         self._has_library_call: dict[int, tuple[PrimExpr, bool]] = {}  # (the same)
         self._ready: dict[int, ir.Value] = {}  # id of a Binary -> its value (see _chain)
-        self._computed: dict[tuple, ir.Value] = {}  # pure values by operation and operands (see _reuse)
-        self._loaded: dict[tuple, ir.Value] | None = None  # the loads of the value being stored
         self.checks: Checks | None = None  # run-time bounds checks (see .bounds)
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
         self.fast_math = False  # the cheaper routines (see emit_function)
@@ -220,12 +215,7 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
                      lambda ptr: self.builder.store(v, ptr, align=alignment(s.buffer.dtype)))
 
     def _stored_value(self, s: BufferStore, in_loop: bool) -> ir.Value:
-        """The value ``s`` stores; in a loop, a reduction update carries REDUCTION_FLAGS.
-        While a vector value is computed, a vector loaded again in the same block is the load
-        made before (nothing is stored in between: see :meth:`_load_once`); a scalar value's
-        repeated loads are bound once by :mod:`~mlc.passes.tir.cse`."""
-        vector = dt.is_vector(s.value.dtype)
-        outer, self._loaded = self._loaded, {} if vector else None
+        """The value ``s`` stores; in a loop, a reduction update carries REDUCTION_FLAGS."""
         value, bound = s.value, []
         try:
             while type(value) is Let:  # (the values a reduction update reads, bound first)
@@ -236,22 +226,31 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
                 return self._binary(value, flags=REDUCTION_FLAGS)
             return self.expr(value)
         finally:
-            self._loaded = outer
             for var in bound:
                 del self.vars[var]
 
-    def _load_once(self, ptr: ir.Value, typ: ir.Type, align: int) -> ir.Value:
-        """``load typ, ptr``: inside a stored vector value (:meth:`_stored_value`), once per
-        block and address (the CSE pass leaves vector statements as they are: an inlined
-        producer's vector loads repeat in each use of it); with the loads shared, so are
-        the operations on them (:meth:`_reuse`)."""
-        if self._loaded is None:
-            return self.builder.load(ptr, align=align, typ=typ)
-        key = (id(self.builder.block), id(ptr), str(typ))
-        value = self._loaded.get(key)
-        if value is None:
-            value = self._loaded[key] = self.builder.load(ptr, align=align, typ=typ)
-        return value
+    def _let_stmt(self, s: LetStmt) -> None:
+        """Each value of a chain of LetStmts once (on a loop: a chain is as long as a run of
+        stores shares values), then the body. An int32 index computation is computed in i64,
+        as in an index (:meth:`_index64`: the body's addresses use it as they come); another
+        signed integer is sign-extended once for the indices that use it."""
+        bound = []
+        try:
+            while type(s) is LetStmt:
+                var = s.var
+                bound.append(var)
+                if is_index_arith(s.value):
+                    self.wide[var], self.vars[var] = self._index64(s.value), NARROWED
+                else:
+                    value = self.vars[var] = self.expr(s.value)
+                    if var.dtype in _NARROW_SIGNED:
+                        self.wide[var] = sext64(self.builder, value)
+                s = s.body
+            self.stmt(s)
+        finally:
+            for var in bound:
+                self.vars.pop(var, None)
+                self.wide.pop(var, None)
 
     def _if(self, s: IfThenElse) -> None:
         cond = self.expr(s.condition)
@@ -315,10 +314,8 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         v = self.vars.get(e)
         if v is None:
             raise CompileError(f"variable {e.name} is used outside the loop that defines it")
-        if v is NARROWED:  # an int32 loop variable counted in i64 (see .loops.LoopCodegen)
-            wide = self.wide[e]
-            return self._reuse(("trunc", id(wide)),
-                               lambda: self.builder.trunc(wide, reg_type("int32"), name=f"{e.name}.i32"))
+        if v is NARROWED:  # an int32 value computed in i64 (a loop variable: .loops.LoopCodegen)
+            return self.builder.trunc(self.wide[e], reg_type("int32"), name=f"{e.name}.i32")
         return v
 
     def _let(self, e: Let) -> ir.Value:
@@ -329,38 +326,19 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         finally:
             del self.vars[e.var]
 
-    def _reuse(self, key: tuple, make: Callable[[], ir.Value]) -> ir.Value:
-        """The value ``make()`` emits, emitted once per basic block for each ``key`` (an
-        operation and its operands' :func:`operand_key`): the index arithmetic and element
-        addresses of an unrolled register tile repeat in every copy (``i * 1024``, the
-        address of ``A[i * 1024 + k]``), an inlined producer's expression in every use of
-        it, and each instruction costs some 20 us to build and print, and LLVM's work to
-        parse and fold again. Only pure values are reused, and only in the block that made
-        them, which every later instruction of the block follows."""
-        value = self._computed.get((id(self.builder.block), *key))
-        if value is None:
-            value = make()
-            self._computed[(id(self.builder.block), *key)] = value  # the block it ended in
-        return value
-
     def _cast(self, e: Cast) -> ir.Value:
         if dt.is_vector(e.dtype):
             src, dst = dt.element(e.value.dtype), dt.element(e.dtype)
             if src in _WIDE_CASTS and dst in _WIDE_CASTS and not (dt.is_float(src) and dt.is_int(dst)):
                 v = self.expr(e.value)  # (a float widened or narrowed, a signed int to a float or a width)
-                return self._reuse(("cast", e.value.dtype, e.dtype, operand_key(v)),
-                                   lambda: _vector_cast(self.builder, v, src, dst, vector_type(e.dtype)))
+                return _vector_cast(self.builder, v, src, dst, vector_type(e.dtype))
             return self._lane_by_lane(e)
-        v = self.expr(e.value)
-        return self._reuse(("cast", e.value.dtype, e.dtype, operand_key(v)),
-                           lambda: arith.cast(self.builder, v, e.value.dtype, e.dtype))
+        return arith.cast(self.builder, self.expr(e.value), e.value.dtype, e.dtype)
 
     def _binary(self, e: Binary, flags: tuple[str, ...] = ()) -> ir.Value:
         op, dtype = e.op, dt.element(e.a.dtype)
         if op in LOGIC_OPS:
-            a, b = self.expr(e.a), self.expr(e.b)
-            return self._reuse((op, operand_key(a), operand_key(b)),
-                               lambda: arith.logical(self.builder, op, a, b))
+            return arith.logical(self.builder, op, self.expr(e.a), self.expr(e.b))
         if flags and op == "add":  # a product summed by the reduction may fuse into an FMA
             a, b = (self._binary(x, ("contract",)) if _is_float_mul(x) else self._compute(scalar_of(x))
                     for x in (e.a, e.b))
@@ -371,8 +349,7 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         if op not in ARITH_OPS and op not in BITWISE_OPS and op not in COMPARE_OPS:
             raise CompileError(f"unknown binary op {op!r}")
         use_flags = flags if op in ("add", "mul") and dtype in ("float32", "float64") else ()
-        return self._reuse((op, e.dtype, use_flags, operand_key(a), operand_key(b)),
-                           lambda: self._binary_value(op, a, b, dtype, e.dtype, use_flags))
+        return self._binary_value(op, a, b, dtype, e.dtype, use_flags)
 
     def _binary_value(self, op: str, a: ir.Value, b: ir.Value, dtype: str, out: str,
                       flags: tuple[str, ...]) -> ir.Value:
@@ -383,11 +360,10 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         return self._to_dtype(arith.binary(self.builder, op, a, b, cdtype, flags), out)
 
     def _splat(self, v: ir.Value, lanes: int) -> ir.Value:
-        return self._reuse(("splat", lanes, operand_key(v)), lambda: splat(self.builder, v, lanes))
+        return splat(self.builder, v, lanes)
 
     def _not(self, e: Not) -> ir.Value:
-        a = self.expr(e.a)
-        return self._reuse(("not", operand_key(a)), lambda: self.builder.not_(a))
+        return self.builder.not_(self.expr(e.a))
 
     def _call(self, e: Call) -> ir.Value:
         if e.op in HORIZONTAL_OPS:
@@ -400,8 +376,7 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
                 return self.builder.bitcast(self.expr(e.args[0]), vector_type(e.dtype))
             if e.op in ELEMENTWISE_CALLS and dt.element(e.args[0].dtype) in ("float32", "float64"):
                 args = [self._splat(self.expr(a), dt.lanes(e.dtype)) for a in e.args]
-                return self._reuse(("call", e.op, e.dtype, *map(operand_key, args)), lambda: emit_math(
-                    self.builder, e.op, args, dt.element(e.args[0].dtype), self.fast_math))
+                return emit_math(self.builder, e.op, args, dt.element(e.args[0].dtype), self.fast_math)
             if e.op in LIBRARY_CALLS:  # (the rare side of a select, out of line: .selects)
                 x = self._splat(self._compute(e.args[0]), dt.lanes(e.dtype))
                 return self._to_dtype(call_out_of_line(self.builder, e.op, x, compute_dtype(element)), e.dtype)
@@ -412,28 +387,24 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         cdtype = compute_dtype(e.args[0].dtype)
         if e.op in LIBRARY_CALLS:
             return self._to_dtype(call_out_of_line(self.builder, e.op, args[0], cdtype), e.dtype)
-
-        def make():
-            out = emit_math(self.builder, e.op, args, cdtype, self.fast_math)
-            return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
-        return self._reuse(("call", e.op, e.dtype, cdtype, *map(operand_key, args)), make)
+        out = emit_math(self.builder, e.op, args, cdtype, self.fast_math)
+        return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
 
     def _call_extern(self, e: CallExtern) -> ir.Value:
-        """An external kernel's call; it may write memory, so what was loaded before it is
-        loaded again after it."""
-        value = extern.emit_call_extern(self, e)
-        if self._loaded is not None:
-            self._loaded.clear()
-        return value
+        """An external kernel's call."""
+        return extern.emit_call_extern(self, e)
 
     def _load(self, e: BufferLoad) -> ir.Value:
         if dt.is_vector(e.dtype):
             return self._vector_load(e)
-        v = self._access(e.buffer, e.indices, "load from",
-                         lambda ptr: self._load_once(ptr, mem_type(e.buffer.dtype), alignment(e.buffer.dtype)))
+        v = self._access(e.buffer, e.indices, "load from", lambda ptr: self.builder.load(
+            ptr, typ=mem_type(e.buffer.dtype), align=alignment(e.buffer.dtype)))
         if e.buffer.dtype == "bool":  # any nonzero byte is True
             v = self.builder.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
         return v
+
+#: The dtypes of a bound value sign-extended to i64 once for the indices that use it.
+_NARROW_SIGNED = frozenset({"int8", "int16", "int32"})
 
 #: The element dtypes of the vector casts emitted as one instruction.
 _WIDE_CASTS = frozenset({"float32", "float64", "int32", "int64"})
@@ -452,7 +423,7 @@ def _vector_cast(b: ir.IRBuilder, v: ir.Value, src: str, dst: str, ty: ir.Type) 
 
 
 _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
-         BufferStore: _FunctionCodegen._store, IfThenElse: _FunctionCodegen._if,
+         BufferStore: _FunctionCodegen._store, IfThenElse: _FunctionCodegen._if, LetStmt: _FunctionCodegen._let_stmt,
          Allocate: _FunctionCodegen._allocate, For: _FunctionCodegen._for, While: _FunctionCodegen._while,
          DeclBuffer: _FunctionCodegen._decl_buffer, CallPrimFunc: _FunctionCodegen._call_prim_func,
          CallPacked: _FunctionCodegen._call_packed}

@@ -22,7 +22,6 @@ from llvmlite import ir
 from ...ir import dtype as dt
 from ...ir.expr import BufferLoad, Call, IntImm, PrimExpr, Select
 from ...ir.functor import pre_order_nodes
-from .addressing import operand_key
 from .intrinsics import emit_math
 from .types import PTR, reg_type
 from .vectorize import scalar_of
@@ -39,7 +38,7 @@ MASKED_FORM_LANES = (2, 4, 8, 16)
 
 class SelectCodegen:
     """The select part of the function codegen (mixed into it): ``builder``, ``expr``,
-    ``_reuse``, ``_splat``, ``_lane_by_lane``, ``_has_load`` and ``_has_library_call``."""
+    ``_splat``, ``_lane_by_lane``, ``_has_load`` and ``_has_library_call``."""
 
     def _select(self, e: Select) -> ir.Value:
         cond = None
@@ -56,8 +55,7 @@ class SelectCodegen:
             t, f = self.expr(scalar_of(e.true_value)), self.expr(scalar_of(e.false_value))
             if dt.is_vector(e.dtype):
                 t, f = self._splat(t, dt.lanes(e.dtype)), self._splat(f, dt.lanes(e.dtype))
-            return self._reuse(("select", *map(operand_key, (cond, t, f))),
-                               lambda: self.builder.select(cond, t, f))
+            return self.builder.select(cond, t, f)
         b = self.builder  # only the taken side runs: its loads may be out of bounds otherwise
         with b.if_else(cond) as (then, otherwise):
             with then:

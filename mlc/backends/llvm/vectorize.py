@@ -169,8 +169,8 @@ def store_pieces(lanes: int, size: int, vector_bytes: int) -> list[tuple[int, in
 
 class VectorCodegen:
     """The vector IR part of the function codegen (mixed into it; ``horizontal_<op>`` and
-    ``vector_window`` calls too): ``expr``, ``_reuse``,
-    ``_element_ptr``, ``_access``, ``_load``, ``_load_once``, ``_stored_value``, ``builder``, ``checks``,
+    ``vector_window`` calls too): ``expr``,
+    ``_element_ptr``, ``_access``, ``_load``, ``_stored_value``, ``builder``, ``checks``,
     ``module``, ``streaming``, ``made_nontemporal`` and ``vector_bytes`` are the codegen's."""
 
     def _kept_whole(self, buffer) -> bool:
@@ -226,15 +226,14 @@ class VectorCodegen:
         shuffle of the two vectors."""
         lo, hi = self.expr(e.args[0]), self.expr(e.args[1])
         offset, span = e.args[2].value, e.args[3].value
-        return self._reuse(("window", id(lo), id(hi), offset),
-                           lambda: self.builder.shuffle_vector(lo, hi, window_mask(offset, span, lo.type.count)))
+        return self.builder.shuffle_vector(lo, hi, window_mask(offset, span, lo.type.count))
 
     def _vector_load(self, e: BufferLoad) -> ir.Value:
         """A contiguous vector load at a stride-1 Ramp, else a gather of the lanes."""
         b, index, align, ty = self.builder, e.indices[0], itemsize(e.buffer.dtype), mem_type(e.buffer.dtype)
         if self._ramp_access(e.buffer, index) and index.stride == 1:
             vec = ir.VectorType(ty, index.lanes)
-            return self._load_once(vector_pointer(b, self._element_ptr(e.buffer, (index.base,)), vec), vec, align)
+            return b.load(vector_pointer(b, self._element_ptr(e.buffer, (index.base,)), vec), typ=vec, align=align)
         ptrs = self._lane_pointers(e.buffer, index)
         if ptrs is None:
             return build_vector(b, [self._load(lane_of(e, k)) for k in range(dt.lanes(e.dtype))])

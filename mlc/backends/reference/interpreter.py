@@ -43,7 +43,7 @@ from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
 from ...ir.extern import AddressOf, CallExtern
 from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
-                       PrimFunc, SeqStmt, While)
+                       LetStmt, PrimFunc, SeqStmt, While)
 from ...passes.tir.empty_reductions import expand_empty_reductions
 from .analysis import Analysis, InitReduction, RegionPlan, is_lockstep
 from .expressions import LANE, Evaluator
@@ -114,7 +114,7 @@ class _Execution(Evaluator):
             BufferStore: self._store, SeqStmt: self._seq, For: self._for, IfThenElse: self._if,
             While: self._while,
             BlockRealize: self._block_realize, Block: self._bare_block, Allocate: self._allocate,
-            Evaluate: self._evaluate,
+            Evaluate: self._evaluate, LetStmt: self._let_stmt,
         }
 
     def run(self, args: Sequence[np.ndarray]) -> None:
@@ -171,6 +171,17 @@ class _Execution(Evaluator):
             if recorder is not None:
                 recorder.next_unit()
             self.exec(s, ctx)
+
+    def _let_stmt(self, stmt: LetStmt, ctx: Ctx) -> None:
+        """Each value of a chain of LetStmts once (in every lane), then the body with the
+        variables bound to them."""
+        while type(stmt) is LetStmt:
+            if dt.is_vector(stmt.var.dtype):
+                raise MLCError(f"reference interpreter: cannot run a LetStmt of a vector value "
+                               f"({stmt.var.name}: {stmt.var.dtype}); bind scalars only")
+            ctx = ctx.bind(stmt.var, self.ev(stmt.value, ctx))
+            stmt = stmt.body
+        self.exec(stmt, ctx)
 
     def _while(self, stmt: While, ctx: Ctx) -> None:
         """Each lane runs the body while its condition holds (a lane whose condition failed

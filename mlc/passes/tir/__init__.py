@@ -6,8 +6,8 @@ lower_complex, partition_tiles, partition_selects, vectorize_loops, fold_horizon
 fold_constants, eliminate_common_subexpressions (:mod:`.cse`).
 :func:`verify_bounds` (run by ``mlc.build`` for every backend) refuses accesses it
 proves out of bounds. A backend's pipeline is :data:`LOWER_PIPELINE` with its native math:
-:func:`~.pipeline.cpu_pipeline` (which adds :func:`share_vector_windows` and
-:func:`keep_vector_loops`) or :func:`~.gpu_pipeline.gpu_pipeline`.
+:func:`~.pipeline.cpu_pipeline` (which adds :func:`share_vector_windows`,
+:func:`keep_vector_loops` and :func:`share_block_values`) or :func:`~.gpu_pipeline.gpu_pipeline`.
 """
 from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
@@ -28,11 +28,12 @@ from .verify import verify_lowered, verify_well_formed
 from .verify_bounds import verify_bounds
 from .vector_windows import share_vector_windows
 from .keep_loops import keep_vector_loops
+from .block_values import share_block_values
 
 __all__ = [
     "LOWER_PIPELINE", "lower", "run_passes", "expand_empty_reductions", "lower_init_block", "convert_blocks_to_loops",
     "flatten_buffers", "compact_buffers", "lower_intrinsics", "simplify", "simplify_expr", "verify_well_formed", "verify_lowered",
     "verify_bounds", "vectorize_loops", "partition_tiles", "partition_selects", "fold_constants",
     "fold_horizontal", "unroll_loops", "eliminate_common_subexpressions",
-    "share_vector_windows", "keep_vector_loops",
+    "share_vector_windows", "keep_vector_loops", "share_block_values",
 ]

@@ -47,7 +47,8 @@ from ...ir.extern import CallExtern
 from ...ir.functor import Mutator, field_values, post_order_dag
 from ...ir.tir import BufferStore, IfThenElse, PrimFunc
 
-__all__ = ["eliminate_common_subexpressions", "cse_expr", "ValueNumbers"]
+__all__ = ["eliminate_common_subexpressions", "cse_expr", "ValueNumbers", "children", "field_kinds", "trivial",
+           "EXPR_FIELD", "TUPLE_FIELD"]
 
 #: How many selects deep (conditions inside conditions) each branch is a region of its own.
 MAX_DEPTH = 40
@@ -76,7 +77,7 @@ def cse_expr(e: PrimExpr, names: list[int] | None = None) -> PrimExpr:
     return _Region(numbers, [0] if names is None else names).run(e, {})
 
 
-def _trivial(node: PrimExpr) -> bool:
+def trivial(node: PrimExpr) -> bool:
     """A variable, a constant (a complex one too), a vector, or a constant element of a
     local buffer (a register: :mod:`.lower_complex` keeps its parts there): never bound."""
     cls = type(node)
@@ -108,21 +109,21 @@ class _Statements(Mutator):
 
 # ------------------------------------------------------------------ structure
 
-_EXPR_FIELD, _TUPLE_FIELD, _BUFFER_FIELD, _FLOAT_FIELD, _PLAIN_FIELD = range(5)
+EXPR_FIELD, TUPLE_FIELD, _BUFFER_FIELD, _FLOAT_FIELD, _PLAIN_FIELD = range(5)
 
 
 _KINDS: dict[type, tuple[int, ...]] = {}
 
 
-def _kinds(node) -> tuple[int, ...]:
+def field_kinds(node) -> tuple[int, ...]:
     """What each field of ``node``'s class holds (the same for every node of a class)."""
     cls = type(node)
     kinds = _KINDS.get(cls)
     if kinds is None:
         out = []
         for v in field_values(node):
-            out.append(_EXPR_FIELD if isinstance(v, PrimExpr) else
-                       _TUPLE_FIELD if isinstance(v, tuple) else
+            out.append(EXPR_FIELD if isinstance(v, PrimExpr) else
+                       TUPLE_FIELD if isinstance(v, tuple) else
                        _BUFFER_FIELD if isinstance(v, Buffer) else
                        _FLOAT_FIELD if isinstance(v, float) else _PLAIN_FIELD)
         kinds = _KINDS[cls] = tuple(out)
@@ -130,7 +131,7 @@ def _kinds(node) -> tuple[int, ...]:
 
 
 
-def _children(node) -> list[tuple[PrimExpr, bool]]:
+def children(node) -> list[tuple[PrimExpr, bool]]:
     """The expressions under ``node``, each with whether ``node`` evaluates it only
     sometimes (a Select's branches, the right side of ``and``/``or``)."""
     cls = type(node)
@@ -141,10 +142,10 @@ def _children(node) -> list[tuple[PrimExpr, bool]]:
     if cls is Binary:
         return [(node.a, False), (node.b, node.op in ("and", "or"))]
     out = []
-    for kind, v in zip(_kinds(node), field_values(node)):
-        if kind == _EXPR_FIELD:
+    for kind, v in zip(field_kinds(node), field_values(node)):
+        if kind == EXPR_FIELD:
             out.append((v, False))
-        elif kind == _TUPLE_FIELD:
+        elif kind == TUPLE_FIELD:
             out.extend((x, False) for x in v if isinstance(x, PrimExpr))
     return out
 
@@ -174,7 +175,7 @@ class ValueNumbers:
         if got is not None:
             return got[0]
         # (the nodes numbered before are not entered; the last operand first, as numbered always)
-        for node in post_order_dag((root,), lambda n: [c for c, _ in reversed(_children(n)) if id(c) not in keys]):
+        for node in post_order_dag((root,), lambda n: [c for c, _ in reversed(children(n)) if id(c) not in keys]):
             keys[id(node)] = (self._intern(node), node)
         return keys[id(root)][0]
 
@@ -186,10 +187,10 @@ class ValueNumbers:
             sig = (cls, id(node))
         else:
             parts = [cls]
-            for kind, v in zip(_kinds(node), field_values(node)):
-                if kind == _EXPR_FIELD:
+            for kind, v in zip(field_kinds(node), field_values(node)):
+                if kind == EXPR_FIELD:
                     parts.append(keys[id(v)][0])
-                elif kind == _TUPLE_FIELD:
+                elif kind == TUPLE_FIELD:
                     parts.append(tuple(keys[id(x)][0] if isinstance(x, PrimExpr) else x for x in v))
                 elif kind == _BUFFER_FIELD:
                     parts.append(id(v))
@@ -225,7 +226,7 @@ class _Region:
         self._count(root, env, counts, first, valued, branches)
         for b, in_index in branches:
             self._count(b, env, counts, first, valued, None, in_index)
-        bound = sorted(k for k, n in counts.items() if n > 1 and k in valued and not _trivial(first[k]))
+        bound = sorted(k for k, n in counts.items() if n > 1 and k in valued and not trivial(first[k]))
         if not bound and not branches:  # (nothing to bind, no region under it)
             return root if not env else self.rebuild(root, env, depth=depth)
         env = dict(env)
@@ -272,7 +273,7 @@ class _Region:
             else:
                 seen.add(k)
             index = in_index or type(node) is BufferLoad
-            for child, conditional in _children(node):
+            for child, conditional in children(node):
                 if conditional and always:
                     branches.append((child, index))
                 else:
@@ -291,11 +292,11 @@ class _Region:
         def entered(node) -> list:  # (a bound value is a leaf; the last operand first, as always)
             if bound(node) is not None:
                 return []
-            return [c for c, conditional in reversed(_children(node)) if flat or not conditional]
+            return [c for c, conditional in reversed(children(node)) if flat or not conditional]
 
         for node in post_order_dag((root,), entered):
             var = bound(node)
-            done[id(node)] = var if var is not None else self._rebuilt(node, _children(node), done, env,
+            done[id(node)] = var if var is not None else self._rebuilt(node, children(node), done, env,
                                                                          None if flat else depth + 1)
         return done[id(root)]
 
@@ -309,10 +310,10 @@ class _Region:
         if all(new[id(c)] is c for c, _ in kids):
             return node
         values = []
-        for kind, v in zip(_kinds(node), field_values(node)):
-            if kind == _EXPR_FIELD:
+        for kind, v in zip(field_kinds(node), field_values(node)):
+            if kind == EXPR_FIELD:
                 values.append(new[id(v)])
-            elif kind == _TUPLE_FIELD:
+            elif kind == TUPLE_FIELD:
                 values.append(tuple(new[id(x)] if isinstance(x, PrimExpr) else x for x in v))
             else:
                 values.append(v)

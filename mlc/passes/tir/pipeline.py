@@ -19,6 +19,7 @@ from ...config import config
 from ...errors import IRError
 from ...ir.calls import is_graph_main
 from ...ir.tir import PrimFunc
+from .block_values import share_block_values
 from .compact_buffers import compact_buffers
 from .cse import eliminate_common_subexpressions
 from .convert_blocks import convert_blocks_to_loops
@@ -66,7 +67,7 @@ LOWER_PIPELINE: list[Pass] = [
 #: bound once, vector windows, loops kept): the IR before them is the one a cost model reads
 #: (an unrolled loop is a loop of kind "unroll").
 RENDER_PASSES: tuple[Pass, ...] = (fold_horizontal, unroll_loops, eliminate_common_subexpressions,
-                                   share_vector_windows, keep_vector_loops)
+                                   share_vector_windows, keep_vector_loops, share_block_values)
 
 
 def run_passes(func: PrimFunc, passes: Sequence[Pass], verify: bool | None = None) -> PrimFunc:
@@ -100,12 +101,13 @@ def cpu_pipeline(native: Callable[[str, str], bool], vectorize: Pass, fast_math:
     passes read, :mod:`.row_prefetch`); last
     share_vector_windows (a stencil's overlapping vector loads as shuffles of two),
     keep_vector_loops (the serial loops of vector statements the backend's compiler is asked
-    not to unroll) and :func:`verify_lowered_when_debugging`. :func:`gpu_pipeline
+    not to unroll), share_block_values (the values a run of stores shares, its unrolled
+    copies' addresses, bound once by a LetStmt) and :func:`verify_lowered_when_debugging`. :func:`gpu_pipeline
     <mlc.passes.tir.gpu_pipeline.gpu_pipeline>` is the GPU backends'."""
     replaced = {vectorize_loops: (prefetch_row_streams, vectorize),
                 lower_complex: (complex_lowering_for(native), math_lowering_for(native, fast_math))}
     return (*(q for p in LOWER_PIPELINE for q in replaced.get(p, (p,))), share_vector_windows,
-            keep_vector_loops, verify_lowered_when_debugging)
+            keep_vector_loops, share_block_values, verify_lowered_when_debugging)
 
 
 def lower(func: PrimFunc) -> PrimFunc:

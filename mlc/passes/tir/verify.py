@@ -5,7 +5,7 @@ by an enclosing loop or block (or is a symbolic size of a parameter buffer,
 which the call's arrays define), every buffer accessed is a parameter or
 allocated around the access, indices match the buffer's rank, and dtypes
 agree. ``verify_lowered`` adds what the backends rely on: only For,
-IfThenElse, SeqStmt, Allocate, BufferStore and Evaluate statements remain
+IfThenElse, SeqStmt, Allocate, BufferStore, Evaluate and LetStmt statements remain
 and every buffer is one-dimensional.
 
 Both raise :class:`mlc.IRError` describing the first problem found.
@@ -18,12 +18,12 @@ from ...ir import dtype as dt
 from ...ir.buffer import Buffer
 from ...ir.expr import Binary, BufferLoad, Let, PrimExpr, Reduce, Var
 from ...ir.functor import node_fields
-from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
+from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, LetStmt,
                        PrimFunc, SeqStmt, Stmt)
 
 __all__ = ["verify_well_formed", "verify_lowered", "LOWERED_STMTS"]
 
-LOWERED_STMTS = (For, IfThenElse, SeqStmt, Allocate, BufferStore, Evaluate)
+LOWERED_STMTS = (For, IfThenElse, SeqStmt, Allocate, BufferStore, Evaluate, LetStmt)
 
 
 def verify_well_formed(func: PrimFunc) -> None:
@@ -96,6 +96,10 @@ class _Checker:
             self._expr(stmt.extent, "a loop extent")
             self._bind_var(stmt.loop_var)
             return [("stmt", stmt.body), ("unbind_var", stmt.loop_var)]
+        if isinstance(stmt, LetStmt):
+            self._expr(stmt.value, f"the value of {stmt.var.name}")
+            self._bind_var(stmt.var)
+            return [("stmt", stmt.body), ("unbind_var", stmt.var)]
         if isinstance(stmt, Allocate):
             self._bind_buffer(stmt.buffer)
             return [("stmt", stmt.body), ("unbind_buffer", stmt.buffer)]
