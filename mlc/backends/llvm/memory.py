@@ -45,6 +45,8 @@ KEEP_MIN_BYTES, KEEP_MAX_BYTES = 1 << 17, 1 << 28
 #: The globals parking kept blocks are named ``__mlc_kept.<function>.<buffer>[.<n>]`` (unique
 #: across the LLVM modules of one build, whose objects share an engine).
 KEPT_PREFIX = "__mlc_kept."
+#: The module's function that takes a parked block (:func:`_take_function`).
+TAKE_FUNCTION = "__mlc_take_parked"
 
 
 class BufferAllocator:
@@ -85,20 +87,42 @@ class BufferAllocator:
         module = b.module
         slot = ir.GlobalVariable(module, PTR, name=module.get_unique_name(f"{KEPT_PREFIX}{b.function.name}.{name}"))
         slot.initializer = ir.Constant(PTR, None)
-        parked = b.atomic_rmw("xchg", slot, ir.Constant(PTR, None), "acquire")
-        entry = b.block
-        with b.if_then(b.icmp_unsigned("==", parked, ir.Constant(PTR, None)), likely=False):
-            fresh = b.call(malloc, [nbytes])
-            made = b.block
-        ptr = b.phi(PTR, name=name)
-        ptr.add_incoming(parked, entry)
-        ptr.add_incoming(fresh, made)
+        ptr = b.call(_take_function(module, malloc), [slot, nbytes], name=name)
 
         def release() -> None:
             swapped = b.cmpxchg(slot, ir.Constant(PTR, None), ptr, "release", "monotonic")
             with b.if_then(b.not_(b.extract_value(swapped, 1)), likely=False):
                 b.call(free, [ptr])
         return ptr, release
+
+
+def _take_function(module: ir.Module, malloc: ir.Function) -> ir.Function:
+    """``ptr noalias @__mlc_take_parked(ptr slot, i64 nbytes)``: the block parked in ``slot``
+    (``atomicrmw xchg`` with null), or a new one of ``nbytes``. A call of its own, kept out
+    of line, whose ``noalias`` result LLVM's alias analysis knows to be a block no other
+    pointer of the caller reaches, as it knows ``malloc``'s (a pointer out of an
+    ``atomicrmw`` it does not: the caller's stack buffers, a register tile's accumulators,
+    might then alias it, and a loop that stores them could not keep them in registers)."""
+    fn = module.globals.get(TAKE_FUNCTION)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(PTR, [PTR, I64]), name=TAKE_FUNCTION)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    fn.attributes.add("nounwind")
+    fn.return_value.add_attribute("noalias")
+    slot, nbytes = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    parked = b.atomic_rmw("xchg", slot, ir.Constant(PTR, None), "acquire")
+    entry = b.block
+    with b.if_then(b.icmp_unsigned("==", parked, ir.Constant(PTR, None)), likely=False):
+        fresh = b.call(malloc, [nbytes])
+        made = b.block
+    ptr = b.phi(PTR)
+    ptr.add_incoming(parked, entry)
+    ptr.add_incoming(fresh, made)
+    b.ret(ptr)
+    return fn
 
 
 def _nothing() -> None:
