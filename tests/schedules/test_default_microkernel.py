@@ -149,3 +149,21 @@ def test_rows_the_tile_does_not_divide_get_no_second_micro_kernel():
     loop = innermost_fma_loop(asm)
     assert sum("vfmadd" in line for line in loop) == 24 * WIDE_TILE_K_UNROLL
     assert sum("vfmadd" in line for line in asm.splitlines()) == 24 * WIDE_TILE_K_UNROLL
+
+
+def test_the_avx2_micro_kernel_is_unrolled_and_streams_a_as_stored():
+    """16 registers, a large sgemm (B packed, rows in blocks for the L2 cache): the loop holds
+    WIDE_TILE_K_UNROLL steps of the 6 x 16 tile, each 12 FMAs, 2 loads of the B panel and 6
+    broadcasts of A (read as stored: no panels of A), and besides them only the loop's own
+    3 instructions (two pointers stepped, one compare) and its branch."""
+    target = Target("llvm", "haswell")
+    with pinned_threads():
+        scheduled = default_schedule(matmul(1024, 1024, 1024), target).mod
+    loop = innermost_fma_loop(compile_sources(scheduled, target)["asm"])
+    ops = [line.split()[0] for line in loop if line.strip() and not line.startswith(".")]
+    steps = WIDE_TILE_K_UNROLL
+    assert (ops.count("vfmadd231ps"), ops.count("vbroadcastss"), ops.count("vmovups")) == (12 * steps, 6 * steps,
+                                                                                            2 * steps), "\n".join(loop)
+    assert len(ops) - 20 * steps <= 3, "\n".join(loop)
+    assert not [line for line in loop if "(%rsp" in line], "a spill in the loop"
+    assert "A_global" not in scheduled["main"].script()

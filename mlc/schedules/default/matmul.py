@@ -215,7 +215,8 @@ def _row_block(m: int, mr: int) -> int:
 def _cache_rows(s: MatmulShape, mr: int, cpu: CpuInfo) -> int:
     """Rows per block of a matmul that packs B on a CPU of fewer than WIDE_TILE_REGISTERS
     registers: whole row tiles, about as many as fill the L2 share (CACHE_BLOCK_SHARE) with
-    their rows of A, at least MIN_BLOCK_ROWS, as many tiles in every block (0: one block).
+    their rows of A, at least MIN_BLOCK_ROWS, as many tiles in every block (0: one block,
+    for fewer than ROW_BLOCKS_FROM blocks' rows).
 
     >>> s = MatmulShape(1024, 1024, 1024, 8, True, (), False, True, True, 1 << 22, 1 << 22, 1 << 30)
     >>> _cache_rows(s, 6, CpuInfo(256, 1, caches=(48 << 10, 2 << 20, 0)))  # 2 MiB of L2: 5 blocks of 35 tiles
@@ -225,7 +226,7 @@ def _cache_rows(s: MatmulShape, mr: int, cpu: CpuInfo) -> int:
     """
     row_bytes = max(1, s.a_bytes // max(1, s.m))
     rows = max(int(CACHE_BLOCK_SHARE * cpu.l2_bytes) // row_bytes, MIN_BLOCK_ROWS) // mr * mr
-    if rows >= s.m or rows < mr:
+    if s.m < ROW_BLOCKS_FROM * rows or rows < mr:
         return 0
     tiles = -(-s.m // mr)
     blocks = -(-tiles // (rows // mr))
