@@ -167,3 +167,24 @@ def test_the_avx2_micro_kernel_is_unrolled_and_streams_a_as_stored():
     assert len(ops) - 20 * steps <= 3, "\n".join(loop)
     assert not [line for line in loop if "(%rsp" in line], "a spill in the loop"
     assert "A_global" not in scheduled["main"].script()
+
+
+def test_a_blocked_reduction_on_one_thread_keeps_its_tile_in_registers():
+    """A design space's blocks of the reduction (``matmul.k_block``) accumulate in a stack
+    buffer of the whole column panel; on one thread (no outlined body with ``noalias``
+    parameters) the packed panels are heap blocks taken from their parking globals, which
+    alias analysis must tell apart from that stack buffer, or the loop stores every
+    accumulator back at every step and reloads the panel after each store."""
+    from dataclasses import replace
+
+    from mlc.schedules import Schedule
+    from mlc.schedules.default.cpu import schedule_cpu
+
+    target = Target("llvm", "haswell")
+    sch = Schedule(matmul(1024, 1024, 1024))
+    knobs = {"matmul.k_block": 256, "parallel_depth": 0}
+    schedule_cpu(sch, "main", replace(CpuInfo(256, 1), knobs=lambda s, name, options, default: knobs.get(name, default)))
+    assert "for k_0, i_1, k_1_0 in T.grid(4, 10, 64):" in sch.mod["main"].script()
+    loop = innermost_fma_loop(compile_sources(sch.mod, target)["asm"])
+    stores = [line for line in loop if re.match(r"\s+vmov\w+\s+%ymm\d+, ", line)]
+    assert not stores and sum("vmovups" in line for line in loop) == 2 * WIDE_TILE_K_UNROLL, "\n".join(loop)
