@@ -45,7 +45,7 @@ def _made(function: str, device, make):
     device = normalize(function, device)
     ctx = current_trace()
     if ctx is not None:
-        return as_tracer(make(), ctx).fresh()
+        return as_tracer(make(), ctx).new_array()
     return place(make(), device)
 
 
@@ -60,7 +60,7 @@ def _filled(function: str, shape, value, dtype: str, device):
     shape = tuple(int(n) if isinstance(n, (int, np.integer)) else n for n in shape)
     scalar = ctx.scalar(np.array(value, dtype).item(), dtype)
     if not shape:
-        return scalar.fresh()
+        return scalar.new_array()
     return ctx.emit("broadcast_to", [scalar], {"shape": shape}, view=False)
 
 
@@ -80,6 +80,8 @@ def asarray(a, dtype=None, *, device=None, copy=None):
     """
     if isinstance(a, Tracer):
         normalize("asarray", device)
+        if a.is_scalar:  # np.asarray of a NumPy scalar is a new 0-d array
+            a = a.new_array()
         return a if dtype is None else astype(a, dtype)
     if isinstance(a, (list, tuple)) and current_trace() is not None and holds_tracer(a):
         # np.array([s[1] - s[0], s[0] * s[2]]) of traced scalars: one traced array, as NumPy's
@@ -104,7 +106,7 @@ def array(a, dtype=None, copy=True, *, device=None):
     in-place operator on it leaves ``a`` alone)."""
     if isinstance(a, Tracer):
         out = asarray(a, dtype, device=device)
-        return out.fresh() if out is a and copy else out
+        return out.new_array() if out is a and copy else out
     return asarray(a, dtype, device=device, copy=copy)
 
 
@@ -128,7 +130,7 @@ def full(shape, fill_value, dtype=None, *, device=None):
         value = fill_value if dtype is None else astype(fill_value, dtype)
         value = value.strong() if value.weak else value
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
-        return value.fresh() if tuple(value.shape) == shape else value._ctx.emit(
+        return value.new_array() if tuple(value.shape) == shape else value._ctx.emit(
             "broadcast_to", [value], {"shape": shape}, view=False)
     if dtype is None and isinstance(fill_value, (bool, int, float, complex)):
         dtype = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}[type(fill_value)]
@@ -162,9 +164,9 @@ def empty_like(a, dtype=None, *, device=None):
 def copy(a, order="K", subok=False):
     """``np.copy(a)``: a new array with ``a``'s values (a traced one inside a trace)."""
     if isinstance(a, Tracer):
-        return a.fresh() if not a.weak else a.strong().fresh()
+        return a.new_array()
     if current_trace() is not None:
-        return as_tracer(np.array(a), current_trace()).fresh()
+        return as_tracer(np.array(a), current_trace()).new_array()
     return np.array(a, copy=True)
 
 

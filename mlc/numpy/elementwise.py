@@ -172,7 +172,11 @@ def astype(x, dtype, /, *, copy=True, device=None):
     if is_tracing() or isinstance(x, Tracer):
         normalize("astype", device)
         out = _astype(x, dtype)
-        return out.fresh() if out is x and copy is not False else out
+        if out is x:
+            return out.fresh() if copy is not False else out
+        if isinstance(x, Tracer) and isinstance(out, Tracer):  # an array's cast is an array, a scalar's a scalar
+            out.array0d = x.array0d
+        return out
     return place(_astype(x, dtype), normalize("astype", device, default=device_of(x)))
 
 

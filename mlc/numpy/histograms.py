@@ -3,9 +3,9 @@ an array of edges), ``histogram_bin_edges``, ``histogramdd`` and ``histogram2d``
 dimension's bins so), ``bincount`` (a static ``minlength``) and ``digitize``.
 
 Each element's bin is computed elementwise (NumPy's formula for equal bins,
-comparisons with the edges otherwise), and the counts are a sum over a
-one-hot comparison with the bin numbers: ``O(size * bins)`` work, no
-scatter. ``np.bincount``'s length is ``max(x) + 1``, known only from the
+comparisons with the edges otherwise); the counts are a compiled loop adding
+each element into its bin, or for a few bins (:data:`ONE_HOT_BINS`) a sum over
+a one-hot comparison with the bin numbers (``O(size * bins)`` vector work). ``np.bincount``'s length is ``max(x) + 1``, known only from the
 values: inside ``@mlc.jit`` it is ``minlength``, and the compiled function
 checks at every call that each value is below it (ShapeError otherwise).
 
@@ -23,7 +23,8 @@ from ..tracer.operands import as_tracer
 from ..tracer.source import describe_location, user_location
 from ..tracer.trace import BELOW, is_tracing
 from ._api import numpy_function
-from .creation import arange
+from ..tracer.control_flow import fori_loop
+from .creation import arange, zeros
 from .elementwise import clip, where
 from .indexing import unchecked_take as take  # (indices clipped into the edges)
 from .reductions import max as _max, min as _min, sum as _sum
@@ -37,9 +38,16 @@ def _where() -> str:
     return describe_location(user_location())
 
 
+#: above this many bins a count is a compiled loop of scattered adds, below it a sum over a
+#: one-hot comparison (vector work of size * bins, no loop-carried dependence)
+ONE_HOT_BINS = 16
+
+
 def _one_hot_sum(bins, n: int, keep=None, weights=None, dtype="int64"):
     """``out[k]`` = the number (the sum of ``weights``) of elements of the 1-D int ``bins`` equal
     to ``k`` (and ``keep``), for k < n."""
+    if n > ONE_HOT_BINS:
+        return _scattered_sum(bins, n, keep, weights, dtype)
     hit = reshape(bins, (-1, 1)) == reshape(arange(n, dtype=bins.dtype), (1, -1))
     if keep is not None:
         hit = hit & reshape(keep, (-1, 1))
@@ -47,6 +55,20 @@ def _one_hot_sum(bins, n: int, keep=None, weights=None, dtype="int64"):
         return _sum(hit, axis=0, dtype=dtype)
     w = reshape(weights, (-1, 1))
     return _sum(where(hit, w, w.dtype.type(0)), axis=0, dtype=dtype)
+
+
+def _scattered_sum(bins, n: int, keep, weights, dtype: str):
+    """:func:`_one_hot_sum` as a loop adding each element into its bin (elements not kept go
+    to a bin past the last, dropped at the end)."""
+    index = bins.astype("int64") if keep is None else where(keep, bins.astype("int64"), n)
+    ones = weights is None
+    values = weights.astype(dtype) if not ones else None
+
+    def add(i, counts):
+        return counts.at[index[i]].add(1 if ones else values[i])
+
+    counts = fori_loop(0, index.shape[0], add, zeros(n + 1, dtype))
+    return counts[:n]
 
 
 def _edges_and_type(t, bins, range):  # noqa: A002 - NumPy's name

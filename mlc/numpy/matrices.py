@@ -101,4 +101,4 @@ def vander(x, N=None, increasing=False):  # noqa: N803 - NumPy's name
 @numpy_function("a")
 def copy(a, order="K", subok=False):
     """``np.copy``: the same values as a new array (an in-place change to it leaves ``a`` alone)."""
-    return as_tracer(a).fresh()
+    return as_tracer(a).new_array()

@@ -30,6 +30,7 @@ from ..tracer.autograph_scalars import item
 from . import dispatch
 from .contractions import dot
 from .elementwise import astype
+from .index_updates import IndexUpdates
 from .loops import CASTINGS, is_object_operand, object_comparison, refuse_out
 from .diagonals import diagonal, trace
 from .shapes import getitem, reshape, transpose
@@ -193,9 +194,11 @@ def _in_place(dunder: str, name: str, binary):
     (``binary``), cast back to ``self``'s dtype under ``casting="same_kind"`` and stored in
     ``self``, whose shape it must keep: a new version of the array, which every name bound to it,
     every view of it, the array it is a view of and (for an argument) the caller's array see
-    (:mod:`.updates`). A Python scalar (a weak Tracer) is rebound, as Python rebinds ``s += 1``."""
+    (:mod:`.updates`). A Python or NumPy scalar (:attr:`Tracer.is_scalar`: ``a[0]``,
+    ``a.sum()``) is rebound, as Python rebinds ``s += 1``: another name bound to it keeps
+    the old value."""
     def method(self, other):
-        if self.weak:
+        if self.is_scalar:
             return binary(self, other)
         where = describe_location(user_location())
         result = binary(self, other)
@@ -291,6 +294,8 @@ def attach(ufuncs: dict, functions: dict, table: dict, refused: dict) -> None:
     Tracer.nbytes = property(lambda self: self.size * self.dtype.itemsize,
                              doc="The bytes the array's elements take (``size * itemsize``).")
     Tracer.flat = property(_Flat, doc="NumPy's flat iterator: ``x.flat[k]`` reads and writes x in C order.")
+    Tracer.at = property(IndexUpdates, doc="JAX's functional updates: ``x.at[idx].set(v)``, ``.add(v)``, ... "
+                                           "(:mod:`mlc.numpy.index_updates`).")
     Tracer.itemsize = property(lambda self: self.dtype.itemsize, doc="The bytes of one element.")
     methods = dict(_METHODS, **{n: _method(functions[n], n) for n in _FUNCTION_METHODS})
 

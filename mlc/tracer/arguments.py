@@ -148,8 +148,9 @@ def leaf_signature(leaf, where):
             wide = WideInt(leaf)
             return ("wide int", wide), wide, True
         return t, value, True
-    if isinstance(leaf, np.generic):
-        return leaf_signature(np.asarray(leaf), where)
+    if isinstance(leaf, np.generic):  # a NumPy scalar: immutable, where a 0-d array is not (keyed apart)
+        part, array, weak = leaf_signature(np.asarray(leaf), where)
+        return (*part, "scalar"), array, weak
     kind = memory_kind_of(leaf)
     if kind is not None:  # a device's array (CuPy's, and Numba's, PyTorch's on a GPU)
         return _device_leaf(leaf, *memory(kind).shape_dtype(leaf), where)

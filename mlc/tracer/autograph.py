@@ -368,7 +368,6 @@ class _Transformer(ast.NodeTransformer):
         names = names + maybe
         body_fn = self._fresh("for_body", node)
         self.changed = True
-        end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
         read_after = tuple(n for n in names if self._read_after(n, node))
         tail = (_name(body_fn), _values(names), _const(tuple(names)), _const(node.lineno),
                 _const(has_effects(node.body)), _const(len(maybe)), _const(read_after))

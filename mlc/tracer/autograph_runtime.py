@@ -199,9 +199,9 @@ def _branch_results(pred, true_fn, false_fn, vals, names, traced, graph, probes,
                    f"decides, which the trace cannot follow; copy it ({names[k]} = {names[k]}.copy())"
                    + _where(lineno))
             choices = [c for x, path in keys[k] for c in views_of(x, path, got[(k, id(x), path)])]
-            result[k] = alias(v, choices, why)
+            result[k] = alias(_like(v, vals[k]), choices, why)
         else:
-            result[k] = v
+            result[k] = _like(v, vals[k])
     for k in graph:
         if k not in kept and any(k in p.tied for p in probes) and _traced(result[k]):
             result[k] = untraceable(result[k] if result[k] is not vals[k] else result[k].fresh(), (
@@ -267,6 +267,14 @@ def _probe(fn, vals, traced, names=()) -> _Probe:
                                + [("an array it reads", outer) for outer, _ in ctx.captured], "`if`")
     out.inputs = given
     return out
+
+
+def _like(value, before):
+    """``value`` (a result of a compiled ``if`` or loop) a NumPy scalar or an array as the
+    variable's value ``before`` it was."""
+    if _traced(value):
+        value.array0d = _traced(before) and before.array0d
+    return value
 
 
 def _written(original, new):
@@ -380,8 +388,12 @@ def _check_aliased(vals, positions, given, new, before, share, names, lineno, wh
 
 
 def _merge(vals: tuple, positions: list[int], carried) -> tuple:
+    """``vals`` with the values at ``positions`` replaced by ``carried`` (a branch's or a loop
+    body's stand-ins), each a NumPy scalar or an array as the value it stands in for is."""
     out = list(vals)
     for k, v in zip(positions, carried):
+        if _traced(v) and _traced(vals[k]):
+            v.array0d = vals[k].array0d
         out[k] = v
     return tuple(out)
 
@@ -453,7 +465,7 @@ def _after_loop(vals, positions, out, kept, names, what: str) -> tuple:
     first bound inside the body is unbound (the loop may run no iteration)."""
     result = list(vals)
     for k, v in zip(positions, out):
-        result[k] = _written(vals[k], v) if kept[k] else v
+        result[k] = _written(vals[k], v) if kept[k] else _like(v, vals[k])
     for k, v in enumerate(vals):
         if _unbound(v) and not v.why:
             result[k] = _Undefined(
@@ -682,8 +694,8 @@ def _moves(positions: list[int], given: tuple, new: tuple, before: dict, names: 
     (``before``: its value when the body began) is named by no variable after it, or two
     variables name one array: a compiled loop would lose or split those writes."""
     objects: dict[int, int] = {}
-    for j in positions:
-        if _traced(given[j]):
+    for j in positions:  # (a number, Python's or NumPy's, is a value: which name holds it does not matter)
+        if _traced(given[j]) and not given[j].is_scalar:
             objects.setdefault(id(given[j]), j)
     # (a variable still naming its own Tracer stays, though another names it too: :func:`_aliased`)
     moves = {k: k if new[k] is given[k] else objects[id(new[k])] for k in positions if id(new[k]) in objects}

@@ -466,8 +466,10 @@ def switch(index, branches: Sequence[Callable], *operands):
         graphs = tuple(g if t.table is not None else Graph(g.inputs, g.bindings, g.outputs + (zero, zero), name=g.name)
                        for g, t in zip(graphs, traced))
         out_types = out_types + [TensorType((), "int64")] * 2
-    outs = _record(ctx, "switch", [index, *ops, *captured], (("branches", graphs),), out_types)
-    return pytree.unflatten(first.tree, _status(ctx, outs, table))
+    outs = _status(ctx, _record(ctx, "switch", [index, *ops, *captured], (("branches", graphs),), out_types), table)
+    # a Python number from every branch stays one (it adopts the dtype of the arrays it meets)
+    outs = [o.weak_copy() if all(t.weak[n] for t in traced) else o for n, o in enumerate(outs)]
+    return pytree.unflatten(first.tree, outs)
 
 
 def cond(pred, true_fun: Callable, false_fun: Callable, *operands):

@@ -334,6 +334,9 @@ class JitFunction:
                        ctx.new_input(TensorType(self._dynamic.trace_shape(name, a.shape) if not w else a.shape,
                                                 a.dtype.name), name, w)
                        for a, name, w in zip(arrays, names, weak)]
+            for t, leaf in zip(tracers, flatten(dynamic)[0]):
+                if isinstance(leaf, np.generic):  # s += 1 rebinds a NumPy scalar argument
+                    t.array0d = False
             if aliases is not None:
                 tracers = [tracers[a] for a in aliases]
             args, kwargs = self._spec.merge(unflatten(treedef, tracers), statics, n_args)

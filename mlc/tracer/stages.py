@@ -190,7 +190,7 @@ class Compiled:
         return self.function.graph
 
     @property
-    def entry(self):
+    def entry(self) -> MainEntry:
         """The runtime's :class:`~mlc.runtime.entry.MainEntry` calling the graph's ``main``."""
         return self.function.entry
 

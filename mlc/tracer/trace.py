@@ -315,6 +315,7 @@ class TraceContext:
         self.inputs.append(var)
         tracer = self._tracer(var, weak)
         if not weak:  # an argument may be written: the jit writes its last version back
+            tracer.array0d = True
             box = Box(self, var, input=var)
             self.boxes.append(box)
             tracer._ref = View(box)
@@ -430,6 +431,7 @@ class TraceContext:
         tracers = tuple(self._tracer(v) for v in out_vars)
         if view and op_name in VIEW_OPS and not args[0].weak:  # NumPy's result shares the operand's memory
             view_of(args[0], tracers[0], op_name, attrs)
+            tracers[0].array0d = True
         return tracers if isinstance(result, (tuple, list)) else tracers[0]
 
     def emit_call(self, body: Graph, rules, args) -> tuple:

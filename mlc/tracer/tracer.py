@@ -92,7 +92,7 @@ class Tracer:
     (``np.exp(x)``, ``np.add(x, 1)``) give typed, strong results, as NumPy's do.
     """
 
-    __slots__ = ("_ctx", "_value", "weak", "_ref")
+    __slots__ = ("_ctx", "_value", "weak", "_ref", "array0d")
     __array_priority__ = 1000  # NumPy defers binary operators to us
 
     def __init__(self, ctx, atom, weak: bool = False):
@@ -100,6 +100,10 @@ class Tracer:
         #: None, or the :class:`~.state.View` this array is of an array that may be written
         #: (an argument, or one a view was taken of): its value is read through it
         self._ref = None
+        #: whether a 0-d value is an ndarray object (``np.zeros(())``, a 0-d argument, a view):
+        #: ``x += 1`` writes it in place. Other 0-d values stand for NumPy scalars (``a[0]``,
+        #: ``a.sum()``, a ufunc's result), which are immutable: ``s += 1`` rebinds ``s``
+        self.array0d = False
 
     @property
     def _atom(self):
@@ -129,7 +133,22 @@ class Tracer:
     def fresh(self) -> Tracer:
         """The same value as a new array object (what NumPy's copies are): a write into it
         leaves ``self`` alone."""
-        return Tracer(self._ctx, self._atom, self.weak)
+        out = Tracer(self._ctx, self._atom, self.weak)
+        out.array0d = self.array0d
+        return out
+
+    def new_array(self) -> Tracer:
+        """The same value as a new ndarray object (``np.array(x)``, ``np.copy(x)``): 0-d, it
+        is an array that ``+=`` writes in place, not a NumPy scalar."""
+        out = Tracer(self._ctx, self._atom)
+        out.array0d = True
+        return out
+
+    @property
+    def is_scalar(self) -> bool:
+        """Whether this stands for an immutable number (a Python or NumPy scalar), which an
+        augmented assignment (``s += 1``) rebinds instead of writing in place."""
+        return self.weak or (not self._atom.type.shape and not self.array0d)
 
     def strong(self) -> Tracer:
         return self if not self.weak else Tracer(self._ctx, self._atom)

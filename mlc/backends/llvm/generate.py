@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from ...errors import CompileError
 from ...ir.calls import checks_aliasing, is_graph_main
 from ...ir.expr import IntImm
 from ...ir.shape_vars import size_params, size_sources
