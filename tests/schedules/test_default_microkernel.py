@@ -7,7 +7,9 @@ The loop must keep every accumulator of the register tile in a vector register (
 FMA destination each, no stack access in the loop) and use the register file: with
 AVX2, 12 of the 16 ymm registers (6 rows of 2 vectors), also for 2048 rows, whose
 last tile of 6 is ragged; with AVX-512, 24 of the 32 zmm registers (6 rows of 4 vectors)
-whatever the rows, one step of the reduction an iteration (24 FMAs).
+whatever the rows, one step of the reduction an iteration (24 FMAs). The AVX2 loop runs
+WIDE_TILE_K_UNROLL steps an iteration, with no more than the loop's own instructions
+beside the loads and FMAs of the steps.
 """
 import re
 

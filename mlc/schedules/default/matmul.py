@@ -36,7 +36,10 @@ that then uses it while it is in cache, instead of in a pass of its own. Packing
 too (one stream instead of MR rows a whole row of A apart); it pays only for an A
 larger than the L3 cache can hold beside B (the target's cache sizes, the host's
 for the host, :attr:`~mlc.target.Target.caches`), and not for the wide register tile
-of a CPU of 32 vector registers (:data:`PACK_A_L3_SHARE`).
+of a CPU of 32 vector registers (:data:`PACK_A_L3_SHARE`). On a CPU of 16 (AVX2), a
+matmul that packs B goes in blocks of rows whose rows of A fill half the L2 cache instead,
+A read as stored, the reduction unrolled (:data:`CACHE_BLOCK_SHARE`). B is packed in
+blocks of PACK_ROWS of its rows, each copied into every panel in turn.
 
 Matmuls with more columns than a vector but not a multiple of one keep the
 usual tile, its last column tile ragged: the row tiles go outside the column
