@@ -186,7 +186,7 @@ def test_a_blocked_reduction_on_one_thread_keeps_its_tile_in_registers():
     sch = Schedule(matmul(1024, 1024, 1024))
     knobs = {"matmul.k_block": 256, "parallel_depth": 0}
     schedule_cpu(sch, "main", replace(CpuInfo(256, 1), knobs=lambda s, name, options, default: knobs.get(name, default)))
-    assert "for k_0, i_1, k_1_0 in T.grid(4, 10, 64):" in sch.mod["main"].script()
+    assert re.search(r"for k_0, i_1, k_1_0 in T.grid\(4, \d+, 64\):", sch.mod["main"].script())
     loop = innermost_fma_loop(compile_sources(sch.mod, target)["asm"])
     stores = [line for line in loop if re.match(r"\s+vmov\w+\s+%ymm\d+, ", line)]
     assert not stores and sum("vmovups" in line for line in loop) == 2 * WIDE_TILE_K_UNROLL, "\n".join(loop)

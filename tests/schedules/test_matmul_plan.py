@@ -29,16 +29,17 @@ def test_a_large_matmul_on_avx512_packs_b_for_the_wide_tile():
     assert plan_matmul(None, _shape(128, 64, 256, 8), AVX2).k_unroll == 1  # not an AVX2 tile on B as stored
 
 
-@pytest.mark.parametrize("k, l2, rows", [(1024, 256 << 10, 60), (2048, 256 << 10, 60), (1024, 2 << 20, 210),
-                                         (2048, 2 << 20, 114), (1000, 1 << 20, 114)])
-def test_a_large_avx2_matmul_blocks_its_rows_for_the_l2_cache(k, l2, rows):
-    """16 registers, B packed: blocks of rows whose rows of A fill about half the L2
-    (MIN_BLOCK_ROWS at least), as many row tiles of 6 in each (126 rows' worth: 9 blocks
-    of 19 tiles), A as stored, the reduction unrolled; the threads share the blocks."""
+@pytest.mark.parametrize("m, k, l2, rows", [(1024, 1024, 256 << 10, 210), (2048, 2048, 256 << 10, 228),
+                                            (1000, 1000, 1 << 20, 252), (4096, 1024, 2 << 20, 246)])
+def test_a_large_avx2_matmul_blocks_its_rows_for_the_l2_cache(m, k, l2, rows):
+    """16 registers, B packed: blocks of rows whose rows of A fill about half the L2, at
+    least MIN_BLOCK_ROWS (256, 1024 rows of 4 KiB in 2 MiB: 42 tiles of 6), as many row tiles
+    in each (1024 rows: 5 blocks of 35 tiles, 4096: 17 of 41), A as stored, the reduction
+    unrolled; the threads share the blocks."""
     cpu = CpuInfo(vector_bits=256, cores=2, caches=(32 << 10, l2, 8 << 20))
-    plan = plan_matmul(None, _shape(1024, 1024, k, 8), cpu)
+    plan = plan_matmul(None, _shape(m, 1024, k, 8), cpu)
     assert plan.pack and not plan.pack_a and (plan.nr, plan.mr) == (16, 6) and plan.k_block == 0
-    assert plan.block_rows == rows and plan.row_blocks == -(-1024 // rows) and plan.k_unroll == WIDE_TILE_K_UNROLL
+    assert plan.block_rows == rows and plan.row_blocks == -(-m // rows) and plan.k_unroll == WIDE_TILE_K_UNROLL
     assert plan.depth >= 1 and not plan.pack_in_panel
 
 

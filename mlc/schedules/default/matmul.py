@@ -162,8 +162,10 @@ RAGGED_MIN_VECTORS = 4
 #: Haswell kernel on the same core, now 0.97x (unrolled: 0.85x, A not packed too: 0.92x).
 CACHE_BLOCK_SHARE = 0.5
 #: ... in blocks of at least this many rows (rounded down to whole row tiles): each block
-#: streams every column panel of B into L2 again.
-MIN_BLOCK_ROWS = 64
+#: streams every column panel of B from L3 or memory again, the panel's first row tile
+#: waiting on it. AVX2 sgemm 2048^3 on one core (CPU time, against OpenBLAS's Haswell
+#: kernel): 0.76x in blocks of 60 rows (half of a 256 KiB L2), 0.90-0.91x in 210 to 414.
+MIN_BLOCK_ROWS = 256
 
 
 def _column_tile(n: int, lanes: int, wide: bool = False, peeled: bool = False) -> int:
@@ -224,8 +226,8 @@ def _cache_rows(s: MatmulShape, mr: int, cpu: CpuInfo) -> int:
     >>> s = MatmulShape(1024, 1024, 1024, 8, True, (), False, True, True, 1 << 22, 1 << 22, 1 << 30)
     >>> _cache_rows(s, 6, CpuInfo(256, 1, caches=(48 << 10, 2 << 20, 0)))  # 2 MiB of L2: 5 blocks of 35 tiles
     210
-    >>> _cache_rows(s, 6, CpuInfo(256, 1))  # 256 KiB: 32 rows' worth, 64 at least: 18 blocks of 10 tiles
-    60
+    >>> _cache_rows(s, 6, CpuInfo(256, 1))  # 256 KiB: 32 rows' worth, 256 at least: 5 blocks of 35 tiles
+    210
     """
     row_bytes = max(1, s.a_bytes // max(1, s.m))
     rows = max(int(CACHE_BLOCK_SHARE * cpu.l2_bytes) // row_bytes, MIN_BLOCK_ROWS) // mr * mr
