@@ -324,6 +324,7 @@ def test_avx2_blocks_of_rows_compute_numpys_product(m, n, k, epilogue):
         patch.setattr(matmul_rule, "MIN_BLOCK_ROWS", 64)  # blocks of 60 rows: test-sized
         text = check(*matmul(m, n, k, epilogue=epilogue), cpu=SMALL_CACHES, seed=m + n + k)
     tiles = -(-m // 6)
-    rows = -(-tiles // -(-tiles // 10)) * 6  # blocks of at most 10 tiles of 6, as many in each
+    blocks = -(-tiles // 10) + (-(-tiles // 10)) % 2  # of at most 10 tiles of 6, an even number (2 cores)
+    rows = -(-tiles // blocks) * 6  # as many tiles in each
     assert "B_global" in text and "A_global" not in text and f" * {rows} + " in text
     assert ("T.unroll(4)" in text) == (k % 4 == 0)

@@ -220,8 +220,9 @@ def _row_block(m: int, mr: int) -> int:
 def _cache_rows(s: MatmulShape, mr: int, cpu: CpuInfo) -> int:
     """Rows per block of a matmul that packs B on a CPU of fewer than WIDE_TILE_REGISTERS
     registers: whole row tiles, about as many as fill the L2 share (CACHE_BLOCK_SHARE) with
-    their rows of A, at least MIN_BLOCK_ROWS, as many tiles in every block (0: one block,
-    for fewer than ROW_BLOCKS_FROM blocks' rows).
+    their rows of A, at least MIN_BLOCK_ROWS, as many tiles in every block, a multiple of
+    the cores' blocks (threads that take whole blocks take as many each; 0: one block, for
+    fewer than ROW_BLOCKS_FROM blocks' rows).
 
     >>> s = MatmulShape(1024, 1024, 1024, 8, True, (), False, True, True, 1 << 22, 1 << 22, 1 << 30)
     >>> _cache_rows(s, 6, CpuInfo(256, 1, caches=(48 << 10, 2 << 20, 0)))  # 2 MiB of L2: 5 blocks of 35 tiles
@@ -235,6 +236,7 @@ def _cache_rows(s: MatmulShape, mr: int, cpu: CpuInfo) -> int:
         return 0
     tiles = -(-s.m // mr)
     blocks = -(-tiles // (rows // mr))
+    blocks = -(-blocks // max(1, cpu.cores)) * max(1, cpu.cores)  # the threads' even shares of blocks
     return -(-tiles // blocks) * mr
 
 
