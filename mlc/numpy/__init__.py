@@ -49,7 +49,7 @@ from .matrices import diag, diagflat, kron, outer, vander  # noqa: F401
 from .nan_functions import (nan_to_num, nancumprod, nancumsum, nanmax, nanmean, nanmin, nanprod,  # noqa: F401
                             nanstd, nansum, nanvar)
 from .refusals import compress, extract  # noqa: F401
-from .selection import piecewise, place, put_along_axis, select  # noqa: F401
+from .selection import piecewise, place, put_along_axis, putmask, select  # noqa: F401
 from .signal import convolve, correlate, interp, unwrap  # noqa: F401
 from .stacking import atleast_1d, atleast_2d, atleast_3d, block, column_stack, dstack, hstack, vstack  # noqa: F401
 from .kinds import (asanyarray, asarray_chkfinite, ascontiguousarray, asfortranarray, iscomplex, iscomplexobj, isfortran,  # noqa: F401
@@ -88,7 +88,7 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     # NumPy's functions beyond the Array API
     "allclose", "array_equal", "array_equiv", "isclose", "bincount", "digitize", "histogram",
     "histogram_bin_edges", "copy", "diag", "diagflat", "kron", "outer", "vander", "nan_to_num", "nancumprod",
-    "nancumsum", "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "piecewise", "place",
+    "nancumsum", "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "piecewise", "place", "putmask",
     "put_along_axis", "select", "convolve", "correlate", "interp", "atleast_1d", "atleast_2d",
     "atleast_3d", "block", "column_stack", "dstack", "hstack", "vstack", "average", "corrcoef", "cov", "median",
     "percentile", "ptp", "quantile", "compress", "extract", "gradient", "polyval", "ravel_multi_index",

@@ -64,8 +64,8 @@ def _scattered_sum(bins, n: int, keep, weights, dtype: str):
     ones = weights is None
     values = weights.astype(dtype) if not ones else None
 
-    def add(i, counts):
-        return counts.at[index[i]].add(1 if ones else values[i])
+    def add(i, counts):  # (the bin is in range by construction: clipped, no check inside the loop)
+        return counts.at[clip(index[i], 0, n)].add(1 if ones else values[i])
 
     counts = fori_loop(0, index.shape[0], add, zeros(n + 1, dtype))
     return counts[:n]

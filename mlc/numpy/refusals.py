@@ -53,11 +53,6 @@ REFUSED = {
     "intersect1d": f"{_SHAPE}; compare with a static shape instead ((a[:, None] == b).any(1))",
     "union1d": f"{_SHAPE}; call it outside @mlc.jit",
     "setxor1d": f"{_SHAPE}; call it outside @mlc.jit",
-    "place": ("which of vals goes where depends on how many mask elements are True before it; write "
-              "arr = np.where(mask, value, arr) (one value, or an array of arr's shape)"),
-    "putmask": "write arr = np.where(mask, values, arr) (values of arr's shape, or one value)",
-    "copyto": "write dst = np.where(where, src, dst) (a new array) and use dst",
-    "fill_diagonal": "write a = np.where(np.eye(n, dtype=bool), value, a) (a new array)",
     "loadtxt": "reads a file: call it outside @mlc.jit and pass the array in",
     "genfromtxt": "reads a file: call it outside @mlc.jit and pass the array in",
     "load": "reads a file: call it outside @mlc.jit and pass the array in",

@@ -1,14 +1,12 @@
 """Choosing elements by conditions and writing at static or traced positions: ``select``,
-``piecewise``, ``put_along_axis``, ``put`` and ``place``.
+``piecewise``, ``put_along_axis``, ``put``, ``place`` and ``putmask``.
 
 ``select`` and ``piecewise`` are chains of ``where`` (``piecewise`` applies
 each function to the whole array, then keeps its values where its condition
 holds: the functions must be elementwise, as NumPy's users write them).
-``put_along_axis``, ``put`` and ``place`` change their array in place in
-NumPy; here the array's traced value is replaced by a new one, as ``x += 1``
-is, so every name bound to that array sees it. An argument of the jitted
-function, or an array that shares memory with another, is refused the same
-way (:func:`mlc.numpy.writes.rebind`).
+``put_along_axis``, ``put``, ``place`` and ``putmask`` change their array in place, as in
+NumPy (:func:`mlc.numpy.writes.rebind`): every name bound to that array sees
+the new value, and so do its views and, for an argument, the caller's array.
 
 >>> import numpy as np, mlc
 >>> @mlc.jit
@@ -29,12 +27,13 @@ from ..tracer.tracer import Tracer
 from ._api import numpy_function
 from .creation import arange, zeros_like
 from .elementwise import clip, where
-from .indexing import take_along_axis
+from .cumulative import cumsum
+from .indexing import take_along_axis, unchecked_take as take  # (ranks reduced modulo len(vals))
 from .writes import rebind, writable
 from .reductions import max as _max
 from .shapes import broadcast_to, moveaxis, reshape
 
-__all__ = ["select", "piecewise", "put_along_axis", "put", "place"]
+__all__ = ["select", "piecewise", "put_along_axis", "put", "place", "putmask"]
 
 
 def _where() -> str:
@@ -140,8 +139,33 @@ def put(a, ind, v, mode="raise"):
 
 
 def place(arr, mask, vals):
-    """``np.place`` puts ``vals`` at the True positions of ``mask`` in order: which value lands where
-    depends on how many are True before it, known only from the values."""
-    raise TraceError(f"np.place inside @mlc.jit: which of vals goes where depends on the mask's values; "
-                     f"write arr = np.where(mask, value, arr) (one value, or an array of arr's shape)"
-                     f"{_where()}")
+    """``np.place``: the k-th True position of ``mask`` (in C order) gets ``vals[k % len(vals)]``,
+    each element's ``k`` being the running count of True elements before it; an empty ``vals``
+    leaves ``arr`` as it is (NumPy raises only where the mask has a True element)."""
+    t = writable("np.place", arr)
+    m = as_tracer(mask, t._ctx)
+    if m.size != t.size:
+        raise ShapeError(f"np.place: mask and data must be the same size, got {m.size} and {t.size}{_where()}")
+    values = reshape(as_tracer(vals, t._ctx), (-1,))
+    if values.shape[0] == 0:
+        return
+    flat_mask = reshape(m, (-1,)).astype("bool")
+    rank = cumsum(flat_mask.astype("int64")) - 1  # how many True elements come before each
+    picked = take(values, clip(rank, 0, None) % values.shape[0], 0)
+    flat = reshape(t.fresh(), (-1,))
+    rebind("np.place", t, reshape(where(flat_mask, picked.astype(t.dtype), flat), t.shape))
+
+
+def putmask(a, mask, values):
+    """``np.putmask``: where ``mask`` is True, the element at flat position ``i`` becomes
+    ``values.flat[i % values.size]`` (the values repeat by position, not by count of True)."""
+    t = writable("np.putmask", a)
+    m = broadcast_to(as_tracer(mask, t._ctx).astype("bool"), tuple(t.shape))
+    v = reshape(as_tracer(values, t._ctx), (-1,))
+    if v.shape[0] == 0:
+        return
+    if v.shape[0] == t.size:
+        picked = reshape(v, t.shape)
+    else:
+        picked = reshape(take(v, arange(t.size, dtype="int64") % v.shape[0], 0), t.shape)
+    rebind("np.putmask", t, where(m, picked.astype(t.dtype), t.fresh()))

@@ -8,8 +8,9 @@
 folds along the axis, one call per element, in NumPy's order (at most
 :data:`MAX_FOLD` elements). ``reduceat`` reduces constant segments. ``at``
 writes into its array as NumPy's does (repeated indices accumulate), by a
-one-hot comparison of the written positions with all positions, and replaces
-the array's traced value as ``x += ...`` does.
+one-hot comparison of the written positions with all positions or, for many
+(:data:`ONE_HOT_LIMIT`), a compiled loop of single-element updates, and
+replaces the array's traced value as ``x += ...`` does.
 
 >>> import numpy as np, mlc
 >>> mlc.jit(lambda x: np.add.outer(x, x))(np.array([1, 2]))
@@ -22,12 +23,13 @@ import numpy as np
 
 from ..errors import TraceError
 from ..ops.library import normalize_axis
+from ..tracer.control_flow import fori_loop
 from ..tracer.operands import as_tracer
 from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
 from .creation import arange
 from .cumulative import cumprod, cumsum
-from .elementwise import where
+from .elementwise import clip, where
 from .writes import rebind, writable
 from .reductions import all as _all, any as _any, max as _max, min as _min, prod, sum as _sum
 from .shapes import broadcast_to, getitem, reshape, stack
@@ -41,6 +43,13 @@ MAX_FOLD = 64
 #: ufunc name -> the reduction op of ``ufunc.reduce``.
 _REDUCTIONS = {"add": _sum, "multiply": prod, "maximum": _max, "minimum": _min, "logical_and": _all,
                "logical_or": _any}
+
+#: ``ufunc.at`` of more writes times positions than this is a compiled loop of single-element
+#: updates (the ufuncs of :data:`_SCATTERED`), not a one-hot comparison of each write with every position
+ONE_HOT_LIMIT = 1 << 16
+
+#: ufunc name -> the ``x.at[i]`` method :func:`_at` updates one element with
+_SCATTERED = {"add": "add", "subtract": "subtract", "multiply": "multiply", "maximum": "max", "minimum": "min"}
 
 #: ufunc name -> the scan op of ``ufunc.accumulate``.
 _SCANS = {"add": cumsum, "multiply": cumprod}
@@ -170,8 +179,6 @@ def _at(name: str, call, a, indices, b=None):
     k = sel.shape[0]
     if k == 0:
         return
-    grid = reshape(arange(t.size, dtype="int64"), (1, -1))
-    hit = reshape(sel, (-1, 1)) == grid  # (k, size): which write lands where
     if b is None:
         if isinstance(positions, Tracer) and _holds_tracer(indices):
             raise _refuse(f"np.{name}.at with traced indices and no operand",
@@ -183,6 +190,14 @@ def _at(name: str, call, a, indices, b=None):
         rebind(f"np.{name}.at", target, reshape(new, t.shape))
         return
     values = reshape(broadcast_to(as_tracer(b, t._ctx), tuple(positions.shape)), (-1, 1))
+    if name in _SCATTERED and k * t.size > ONE_HOT_LIMIT and values.dtype == t.dtype:
+        method = _SCATTERED[name]  # a compiled loop of k single-element updates
+
+        def update(j, acc):  # (the positions were checked above: clipped, no check inside the loop)
+            return getattr(acc.at[clip(sel[j], 0, t.size - 1)], method)(values[j, 0])
+        rebind(f"np.{name}.at", target, reshape(fori_loop(0, k, update, flat), t.shape))
+        return
+    hit = reshape(sel, (-1, 1)) == reshape(arange(t.size, dtype="int64"), (1, -1))  # (k, size): which write lands where
     if name in ("add", "subtract"):
         delta = _sum(where(hit, values, values.dtype.type(0)), axis=0)
         new = call(flat, delta)

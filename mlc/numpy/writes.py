@@ -1,7 +1,7 @@
 """Writing into a traced array the way NumPy's in-place functions do (``np.put_along_axis``,
 ``np.add.at``): the array object's traced value is replaced by the new one, so every name
-bound to that array sees it, as ``x += 1`` does; where NumPy would change another array too
-(the jitted function's argument, a view, an array a view was taken of) it is refused.
+bound to that array sees it, as ``x += 1`` does, and so do its views, the array it is a view
+of and, for an argument of the jitted function, the caller's array.
 
 >>> import numpy as np, mlc
 >>> @mlc.jit
@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ShapeError, TraceError
 from ..tracer.source import describe_location, user_location
-from ..tracer.state import Alias, write
+from ..tracer.state import write
 from ..tracer.tracer import Tracer
 from .elementwise import astype
 from .updates import update_slice
@@ -28,26 +28,16 @@ __all__ = ["rebind", "writable"]
 
 def rebind(what: str, target: Tracer, result: Tracer) -> None:
     """Make ``target`` (an array NumPy's ``what`` writes into) hold ``result`` from now on, cast
-    to its dtype, as an in-place operator does; refused where NumPy would change another array
-    too (the function's argument, a view, an array a view was taken of)."""
+    to its dtype, as an in-place operator does: every name of it, its views, the array it is a
+    view of and (for an argument of the jitted function) the caller's array see the write."""
     where = describe_location(user_location())
-    if isinstance(target._ref, Alias):  # a name a compiled if or loop rebinds on some paths only
-        if tuple(result.shape) != tuple(target.shape):
-            raise ShapeError(f"{what}: the result's shape {tuple(result.shape)} differs from the array's "
-                             f"{tuple(target.shape)}{where}")
-        write(target, result if result.dtype == target.dtype else astype(result, target.dtype), update_slice)
-        return
-    if target.weak or target.shares is not None:
-        whose = {"input": "an argument of the jitted function (NumPy would change the caller's array, "
-                          "which a compiled function does not)",
-                 "view": "an array that shares its memory with another (a view, or an array a view was "
-                         "taken of)"}.get(target.shares, "a Python scalar")
-        raise TraceError(f"{what} writes into {whose}; copy it first (x = x.copy()) and write into the "
-                         f"copy, then return it{where}")
+    if target.weak:
+        raise TraceError(f"{what} writes into a Python scalar, which NumPy cannot write into; pass an "
+                         f"array{where}")
     if tuple(result.shape) != tuple(target.shape):
         raise ShapeError(f"{what}: the result's shape {tuple(result.shape)} differs from the array's "
                          f"{tuple(target.shape)}{where}")
-    target._atom = (result if result.dtype == target.dtype else astype(result, target.dtype))._atom
+    write(target, result if result.dtype == target.dtype else astype(result, target.dtype), update_slice)
 
 
 def writable(what: str, arr) -> Tracer:

@@ -95,3 +95,82 @@ def test_histogram_and_bincount_with_many_bins(size, bins, weighted, ranged, see
     k = rng.integers(0, bins, size)
     np.testing.assert_array_equal(mlc.jit(lambda k: np.bincount(k, minlength=bins))(k),
                                   np.bincount(k, minlength=bins))
+
+
+@pytest.mark.parametrize("ufunc", [np.add, np.subtract, np.multiply, np.maximum, np.minimum],
+                         ids=lambda u: u.__name__)
+def test_ufunc_at_of_many_writes_is_a_loop_that_matches_numpy(ufunc):
+    """300 writes into 301 positions: past the one-hot limit, a compiled loop of updates."""
+    from mlc.numpy.ufunc_methods import ONE_HOT_LIMIT
+    rng = np.random.default_rng(7)
+    x = rng.random(301) + 0.5
+    idx = rng.integers(-301, 301, 300)  # negative indices and repeats
+    v = rng.random(300) + 0.5
+    assert idx.size * x.size > ONE_HOT_LIMIT
+
+    def f(x, idx, v):
+        ufunc.at(x, idx, v)
+        return x
+
+    want, got = x.copy(), x.copy()
+    f(want, idx, v)
+    mlc.jit(f)(got, idx, v)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(shape=st.sampled_from([(1,), (5,), (3, 4), (2, 1, 3)]), nvals=st.integers(1, 4), seed=st.integers(0, 999),
+       dtype=st.sampled_from(["float64", "int32"]))
+def test_place_puts_values_in_order_at_the_true_positions(shape, nvals, seed, dtype):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-9, 9, shape).astype(dtype)
+    mask = rng.random(shape) < 0.5
+    vals = rng.integers(10, 99, nvals).astype(dtype)
+
+    def f(x, mask, vals):
+        np.place(x, mask, vals)
+        return x * 1
+
+    want, got = x.copy(), x.copy()
+    f(want, mask, vals)
+    out = mlc.jit(f)(got, mask, vals)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(got, want)  # the argument is written, as NumPy writes it
+
+
+@settings(max_examples=10, deadline=None)
+@given(shape=st.sampled_from([(1,), (5,), (3, 4)]), nvals=st.integers(1, 13), seed=st.integers(0, 999))
+def test_putmask_repeats_values_by_position(shape, nvals, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.random(shape)
+    mask = rng.random(shape) < 0.5
+    vals = rng.random(nvals)
+
+    def f(x, mask, vals):
+        np.putmask(x, mask, vals)
+        return x * 1
+
+    want, got = x.copy(), x.copy()
+    f(want, mask, vals)
+    np.testing.assert_array_equal(mlc.jit(f)(got, mask, vals), want)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_counting_loops_differentiate_and_batch():
+    """The scattered counts of a weighted histogram and ``np.add.at`` run inside mlc.grad and
+    mlc.vmap: their loops index in range by construction (no bounds check in a transformed loop)."""
+    rng = np.random.default_rng(3)
+    a, w, c = rng.random(50), rng.random(50), np.arange(20.0)
+    counts = lambda w: np.histogram(a, 20, range=(0, 1), weights=w)[0]  # noqa: E731
+    grad = mlc.jit(mlc.grad(lambda w: (counts(w) * c).sum()))(w)
+    np.testing.assert_allclose(grad, c[np.clip((a * 20).astype(int), 0, 19)])
+    ws = np.stack([w, 2 * w])
+    np.testing.assert_allclose(mlc.jit(mlc.vmap(counts))(ws), np.stack([counts(x) for x in ws]))
+
+    idx = rng.integers(0, 301, 300)
+
+    def scatter(v):
+        x = np.zeros(301)
+        np.add.at(x, idx, v)
+        return (x * np.arange(301.0)).sum()
+    np.testing.assert_allclose(mlc.jit(mlc.grad(scatter))(np.ones(300)), idx.astype(float))

@@ -14,6 +14,7 @@ import mlc
 from mlc.errors import TraceError
 
 NAMES = ("a", "b", "c")
+SCALARS = ("s", "q")
 _count = itertools.count()
 
 
@@ -54,7 +55,7 @@ def _block(draw, depth):
 @st.composite
 def _statement(draw, depth):
     simple = ["rebind", "add_at", "scale_tail", "alias", "flip_view", "swap", "view_add", "view_rebind",
-              "view_scale", "out"]
+              "view_scale", "out", "scalar", "scalar"]
     # the top level mostly control flow, the blocks inside mostly rebindings (what NumPy's names follow)
     control = ["if", "for", "for", "for_traced", "while"]
     kinds = (control if depth == 0 else
@@ -83,6 +84,11 @@ def _statement(draw, depth):
         return ["v *= 0.5"]
     if kind == "out":
         return [f"np.add({x}, {k}, out={x})"]
+    if kind == "scalar":  # NumPy scalars (immutable: += rebinds) and 0-d arrays (written in place)
+        z = draw(st.sampled_from(SCALARS))
+        return [draw(st.sampled_from([f"{z} += {k}", f"{z} *= 0.5", "q = s", "s = q", f"s = {x}[{i}]",
+                                      f"q = {x}.sum()", f"s = np.array({x}[{i}])", "q = np.zeros(())",
+                                      f"{x}[{i}] += {z}", f"s = np.float64({k})"]))]
     body = draw(_block(depth + 1))
     if kind == "if":
         lines = [f"if {draw(_cond())}:"] + _indent(body)
@@ -99,13 +105,15 @@ def _statement(draw, depth):
 @st.composite
 def programs(draw):
     """The source of ``def prog(a, b, m)``: ``c`` and ``v`` names of ``a``'s and ``b``'s arrays
-    (or copies), a few statements, and every name returned."""
+    (or copies), ``s`` and ``q`` of a NumPy scalar or a 0-d array, a few statements, and every
+    name returned."""
     start = [draw(st.sampled_from(["c = a", "c = a * 1.0"])),
-             draw(st.sampled_from(["v = b[1:]", "v = b[1:] * 1.0", "v = c[1:] * 1.0"]))]
+             draw(st.sampled_from(["v = b[1:]", "v = b[1:] * 1.0", "v = c[1:] * 1.0"])),
+             draw(st.sampled_from(["s = a[0]", "s = np.array(a[0])"])), "q = s"]
     body = draw(st.sampled_from([[], draw(_statement(1))]))  # (a statement, then control flow)
     body += draw(_statement(0))
     body += draw(_write(body))  # a write last: it reaches the arrays the names hold after the control flow
-    return "\n".join(["def prog(a, b, m):"] + _indent(start + body + ["return a, b, c, v"])) + "\n"
+    return "\n".join(["def prog(a, b, m):"] + _indent(start + body + ["return a, b, c, v, s, q"])) + "\n"
 
 
 def _function(source: str):
@@ -133,7 +141,7 @@ def _check(source, fn, args, tiered):
         except TraceError:
             return  # refused (a pattern a trace cannot follow): never a wrong answer
         where = f"\n{source}\nargs={args} tiered={tiered} call={call}"
-        for g, e, what in zip(got, expected, "abcv"):
+        for g, e, what in zip(got, expected, "abcvsq"):
             np.testing.assert_array_equal(g, e, err_msg=f"returned {what}{where}")
         for o, t, what in zip(ours, theirs, "ab"):
             np.testing.assert_array_equal(o, t, err_msg=f"caller's {what} after the call{where}")
@@ -151,11 +159,13 @@ def test_the_program_generator_writes_readable_programs():
         def prog(a, b, m):
             c = a
             v = b[1:]
+            s = a[0]
+            q = s
             for t0 in range(10):
                 if c[0] > 100:
                     c = c * 0.5 + 1
             c[0] += 1
-            return a, b, c, v
+            return a, b, c, v, s, q
         """)
     fn = _function(source)
     args = _arguments(4, 0, 2)
