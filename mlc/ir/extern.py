@@ -18,7 +18,7 @@ from . import dtype as dt
 from .expr import BufferLoad, PrimExpr, convert
 from .node import node
 
-__all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE", "PREFETCH_FOR_WRITE", "vsort_name"]
+__all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE", "PREFETCH_FOR_WRITE", "PREFETCH", "vsort_name"]
 
 #: The dtype of an address (an opaque pointer).
 HANDLE = "handle"
@@ -26,6 +26,10 @@ HANDLE = "handle"
 #: line will be written soon. It computes nothing: a backend without such an instruction (a
 #: GPU's, the interpreters) drops it.
 PREFETCH_FOR_WRITE = "mlc_prefetch_for_write"
+#: ``T.call_extern("int32", PREFETCH, T.address_of(A[i]), bytes)``: a hint that the cache
+#: line ``bytes`` (an int64) past A[i] will be read soon (into every cache level); it may
+#: lie past the buffer's end. Dropped where PREFETCH_FOR_WRITE is, and by the interpreters.
+PREFETCH = "mlc_prefetch"
 
 
 def vsort_name(entry: str, dtype: str, descending: bool = False) -> str:

@@ -219,13 +219,15 @@ def test_matmul_rule_builds_the_register_tiled_schedule():
     assert handled == {"Y", "B_global", "Y_local", "C"}
     assert kinds(sch) == [
         "get_block", "cache_read", "transform_layout", "get_loops", "split", "split", "reorder", "vectorize",
-        "parallel", "get_loops", "split", "split", "split", "reorder", "cache_write", "reverse_compute_at",
-        "decompose_reduction", "get_loops", "vectorize", "unroll", "get_loops", "vectorize", "unroll",
-        "get_consumers", "reverse_compute_inline", "get_loops", "vectorize", "unroll", "unroll", "fuse", "parallel"]
+        "parallel", "get_loops", "split", "split", "split", "reorder", "annotate", "cache_write",
+        "reverse_compute_at", "decompose_reduction", "get_loops", "vectorize", "unroll", "get_loops", "vectorize",
+        "unroll", "get_consumers", "reverse_compute_inline", "get_loops", "vectorize", "unroll", "unroll", "fuse",
+        "parallel"]
     text = sch.mod.script()
     assert "B_global = T.alloc_buffer((4, 1024, 16))" in text and "A_global" not in text  # A fits L3
     assert "for j_0 in T.parallel(4):" not in text  # 4 column tiles < 4 per core: fused with rows
-    assert "T.parallel(44)" in text and "for k_0 in range(256):" in text  # 4 column x 11 row tiles
+    assert "T.parallel(44)" in text  # 4 column x 11 row tiles
+    assert 'for k_0 in T.serial(256, annotations={"mlc.prefetch_bytes": 1024}):' in text  # the panel prefetched
     assert "for k_1 in T.unroll(4):" in text  # B packed, 16 registers: the reduction unrolled
     assert "C[v0, v1] = T.max(Y_local[v0, v1], T.float32(0))" in text
 

@@ -19,7 +19,7 @@ from mlc.backends.llvm import compile_sources
 from mlc.target import DEFAULT_CACHES, Target, host_caches
 from mlc.schedules import default_schedule
 from mlc.schedules.default import CpuInfo
-from mlc.schedules.default.matmul import WIDE_TILE_K_UNROLL, _row_tile
+from mlc.schedules.default.matmul import PANEL_PREFETCH_BYTES, WIDE_TILE_K_UNROLL, _row_tile
 from tests.targets import each_pinned_target, pinned_threads
 
 from .test_default_cpu import matmul
@@ -156,8 +156,9 @@ def test_rows_the_tile_does_not_divide_get_no_second_micro_kernel():
 def test_the_avx2_micro_kernel_is_unrolled_and_streams_a_as_stored():
     """16 registers, a large sgemm (B packed, rows in blocks for the L2 cache): the loop holds
     WIDE_TILE_K_UNROLL steps of the 6 x 16 tile, each 12 FMAs, 2 loads of the B panel and 6
-    broadcasts of A (read as stored: no panels of A), and besides them only the loop's own
-    3 instructions (two pointers stepped, one compare) and its branch."""
+    broadcasts of A (read as stored: no panels of A), a prefetch of the panel
+    PANEL_PREFETCH_BYTES ahead, and besides them only the loop's own 3 instructions (two
+    pointers stepped, one compare) and its branch."""
     target = Target("llvm", "haswell")
     with pinned_threads():
         scheduled = default_schedule(matmul(1024, 1024, 1024), target).mod
@@ -166,7 +167,14 @@ def test_the_avx2_micro_kernel_is_unrolled_and_streams_a_as_stored():
     steps = WIDE_TILE_K_UNROLL
     assert (ops.count("vfmadd231ps"), ops.count("vbroadcastss"), ops.count("vmovups")) == (12 * steps, 6 * steps,
                                                                                             2 * steps), "\n".join(loop)
-    assert len(ops) - 20 * steps <= 3, "\n".join(loop)
+    ahead = []  # each prefetch's distance past the panel load that follows it
+    for at, line in enumerate(loop):
+        if "prefetcht0" in line:
+            load = next(x for x in loop[at:] if x.split()[0] == "vmovups")
+            (p_off, p_reg), (l_off, l_reg) = (re.search(r"(-?\d*)\((%\w+)", x).groups() for x in (line, load))
+            ahead.append(int(p_off or 0) - int(l_off or 0) if p_reg == l_reg else None)
+    assert ahead == [PANEL_PREFETCH_BYTES] * steps, "\n".join(loop)
+    assert len(ops) - 21 * steps <= 3, "\n".join(loop)
     assert not [line for line in loop if "(%rsp" in line], "a spill in the loop"
     assert "A_global" not in scheduled["main"].script()
 

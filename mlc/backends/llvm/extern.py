@@ -24,7 +24,9 @@ bytes 0x80 with B), which is exact in wrapping int32 arithmetic.
 holding ``A[i]``, to be written soon (``llvm.prefetch``, a hint that never
 faults and changes no value): a radix sort's scatter writes each bucket's
 next line before the hardware prefetchers, which follow a few streams, would
-have fetched it.
+have fetched it. ``mlc_prefetch(T.address_of(A[i]), bytes)`` asks for the line ``bytes``
+past ``A[i]``, to be read soon (:mod:`mlc.passes.tir.prefetch`: a register tile's packed
+panel; an address past the buffer's end is harmless, as a prefetch never faults).
 
 ``mlc_vsort_f32(T.address_of(X[0]), T.address_of(Y[0]), T.address_of(F[0]), n)`` sorts the
 ``n`` float32 values at ``X`` into ``Y`` (``F[0]``: set to whether a NaN or -0.0 was seen), a quicksort
@@ -41,7 +43,7 @@ from llvmlite import ir
 
 from ...errors import CompileError
 from ...ir import dtype as dt
-from ...ir.extern import PREFETCH_FOR_WRITE, AddressOf, CallExtern, vsort_name
+from ...ir.extern import PREFETCH, PREFETCH_FOR_WRITE, AddressOf, CallExtern, vsort_name
 from . import vector_sort
 from .intrinsics import declare
 from .targeting import lacks_features, module_target
@@ -104,11 +106,22 @@ def _prefetch_for_write(fn: ir.Function) -> None:
     b.ret(ir.Constant(_I32, 0))
 
 
+def _prefetch(fn: ir.Function) -> None:
+    """``mlc_prefetch(address, bytes)``: the line ``bytes`` past ``address``, to be read."""
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    ahead = b.gep(fn.args[0], [fn.args[1]], source_etype=ir.IntType(8))
+    i32 = [ir.Constant(_I32, v) for v in (0, 3, 1)]  # read, keep in every cache level, data
+    b.call(declare(fn.module, "llvm.prefetch.p0", ir.FunctionType(ir.VoidType(), [PTR, _I32, _I32, _I32])),
+           [ahead, *i32])
+    b.ret(ir.Constant(_I32, 0))
+
+
 #: name -> kernel. Each takes element addresses and returns 0.
 EXTERN_KERNELS: dict[str, ExternKernel] = {k.name: k for k in (
     ExternKernel("mlc_x86_vnni_dot_16x4_u8s8", 3, ("avx512vnni",), _vnni_dot(signed=False)),
     ExternKernel("mlc_x86_vnni_dot_16x4_s8s8", 3, ("avx512vnni",), _vnni_dot(signed=True)),
     ExternKernel(PREFETCH_FOR_WRITE, 1, (), _prefetch_for_write),
+    ExternKernel(PREFETCH, 1, (), _prefetch, counts=1),
     *(kernel for codec in vector_sort.CODECS for kernel in (
         ExternKernel(vsort_name("sort", codec), 3, ("avx512f",), vector_sort.define_sort(codec), counts=1),
         ExternKernel(vsort_name("half", codec), 3, ("avx512f",), vector_sort.define_half(codec), counts=2))),

@@ -67,6 +67,7 @@ from dataclasses import dataclass
 from ...ir import dtype as dt
 from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
+from ...passes.tir.prefetch import PREFETCH_BYTES
 from .int8 import schedule_int8_vnni
 from .patterns import is_canonical, match_matmul, view
 from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
@@ -76,7 +77,8 @@ __all__ = ["schedule_matmul", "plan_matmul", "MatmulShape", "MatmulPlan", "ACCUM
            "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "K_BLOCK_OPTIONS",
            "COL_BLOCK_OPTIONS",
            "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS",
-           "RAGGED_MIN_VECTORS", "STREAM_K_STEPS", "WIDE_TILE_K_UNROLL", "CACHE_BLOCK_SHARE", "MIN_BLOCK_ROWS", "PACK_ROWS"]
+           "RAGGED_MIN_VECTORS", "STREAM_K_STEPS", "WIDE_TILE_K_UNROLL", "CACHE_BLOCK_SHARE", "MIN_BLOCK_ROWS", "PACK_ROWS",
+           "PANEL_PREFETCH_BYTES"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -166,6 +168,10 @@ CACHE_BLOCK_SHARE = 0.5
 #: waiting on it. AVX2 sgemm 2048^3 on one core (CPU time, against OpenBLAS's Haswell
 #: kernel): 0.76x in blocks of 60 rows (half of a 256 KiB L2), 0.90-0.91x in 210 to 414.
 MIN_BLOCK_ROWS = 256
+#: ... and the reduction loop prefetches the packed panel of B this many bytes ahead (16
+#: steps of a 16-float panel; :mod:`mlc.passes.tir.prefetch`): from L2, the hardware
+#: prefetchers fetch its lines too late now and then.
+PANEL_PREFETCH_BYTES = 1024
 
 
 def _column_tile(n: int, lanes: int, wide: bool = False, peeled: bool = False) -> int:
@@ -391,6 +397,7 @@ class MatmulPlan:
     pack_in_panel: bool  #: each panel of B packed inside its iteration of the panel loop
     k_unroll: int  #: unroll factor of the reduction loop
     stream: int = 0  #: reduction steps per block with the column panels inside (0: none; STREAM_K_STEPS)
+    prefetch: int = 0  #: bytes ahead the reduction loop prefetches the panel of B (0: none; PANEL_PREFETCH_BYTES)
 
 
 def _default_pack(s: MatmulShape, cpu: CpuInfo) -> tuple[bool, bool]:
@@ -529,9 +536,11 @@ def plan_matmul(sch, s: MatmulShape, cpu: CpuInfo) -> MatmulPlan | None:
         stream = choose(sch, cpu, "matmul.stream", [0, *(c for c in K_BLOCK_OPTIONS if c < s.k)],
                         _stream_steps(s.k))
         k_unroll = 1 if stream else k_unroll
+    prefetch = choose(sch, cpu, "matmul.prefetch", [0, PANEL_PREFETCH_BYTES], PANEL_PREFETCH_BYTES if blocked else 0)
     return MatmulPlan(pack=pack, small_pack=small_pack, ragged=ragged, nr=nr, mr=mr, wide=wide, pack_a=pack_a,
                       block_rows=block_rows, row_blocks=row_blocks, rows_first=rows_first, col_block=col_block,
-                      k_block=k_block, depth=depth, pack_in_panel=pack_in_panel, k_unroll=k_unroll, stream=stream)
+                      k_block=k_block, depth=depth, pack_in_panel=pack_in_panel, k_unroll=k_unroll, stream=stream,
+                      prefetch=0 if stream else prefetch)
 
 
 def _streams_b(s: MatmulShape, pack: bool, ragged: bool, nr: int, wide: int, mr: int, row_blocks: int,
@@ -675,6 +684,8 @@ def _apply_plan(sch, block, name: str, pat, s: MatmulShape, plan: MatmulPlan, cp
         return handled | _blocked_reduction(sch, block, outer, k_loops, inner, depth, plan.pack_in_panel, pat, nr,
                                             cpu)
     sch.reorder(*outer, *k_loops, *inner)
+    if plan.prefetch:
+        sch.annotate(k_loops[0], PREFETCH_BYTES, plan.prefetch)
     if plan.pack_in_panel:
         handled.add(_pack_panel_at(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, j0))
     if outer:
