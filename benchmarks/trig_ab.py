@@ -3,8 +3,10 @@
 
 Each checkout's ``mlc`` is imported in turn (the other's modules dropped from
 ``sys.modules``), every workload compiled by both, then the calls alternate A, B, NumPy
-round by round. Printed: medians in ms, each checkout's ratio to A (and the last one's to
-NumPy) and the load average. Workloads:
+round by round, in an order shuffled each round (the first call of a round ran slower on
+a busy machine, whichever it was). Printed: medians in ms, each checkout's ratio to A (and
+the last one's to NumPy), with ``--min`` the fastest call's ratios too, and the load
+average. Workloads:
 ``vec`` (``np.sin(x)``: a vectorized loop), ``elem`` (an element loop ``y[i] =
 np.sin(x[i])``), ``rows3`` (rows of 3: a loop too short to vectorize) and ``epi`` (sin of a
 row sum, a reduction's epilogue), float32 and float64, x uniform in [-100, 100].
@@ -86,6 +88,7 @@ def main() -> None:
     ap.add_argument("--ops", default=",".join(OPS))
     ap.add_argument("--dtypes", default="float32,float64")
     ap.add_argument("--kinds", default="vec,elem,rows3,rows7,epi,recur")
+    ap.add_argument("--min", action="store_true", help="also the ratios of the fastest calls")
     args = ap.parse_args()
     os.environ["MLC_CACHE_DIR"] = ""
     os.environ["MLC_TIERED"] = "0"  # (optimised code from the first call; no background thread)
@@ -121,14 +124,19 @@ def main() -> None:
                                                           else _numpy(label, x)]
         for run in runners:  # (warm-up)
             run()
+        order = list(range(len(runners)))
         for _ in range(args.rounds):
-            for t, run in zip(times, runners):
+            rng.shuffle(order)
+            for i in order:
                 start = time.perf_counter()
-                run()
-                t.append(time.perf_counter() - start)
+                runners[i]()
+                times[i].append(time.perf_counter() - start)
         *ms, n = (statistics.median(t) * 1e3 for t in times)
+        fastest = [min(t) for t in times[:-1]]
         print(f"{label:24} " + " ".join(f"{m:9.3f}" for m in ms) + f" {n:9.3f} "
-              + " ".join(f"{m / ms[0]:6.2f}" for m in ms[1:]) + f" {ms[-1] / n:8.2f}", flush=True)
+              + " ".join(f"{m / ms[0]:6.2f}" for m in ms[1:]) + f" {ms[-1] / n:8.2f}"
+              + ("  min " + " ".join(f"{m / fastest[0]:5.2f}" for m in fastest[1:]) if args.min else ""),
+              flush=True)
     print(f"load after: {os.getloadavg()}")
 
 

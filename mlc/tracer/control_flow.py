@@ -221,8 +221,13 @@ def _loop_types(init_types, init_weak, trace_once):
     if len(out) == len(init_types) and any(w and a != b and a.shape == b.shape
                                            for w, a, b in zip(init_weak, init_types, out)):
         types = [b if w and a.shape == b.shape else a for w, a, b in zip(init_weak, init_types, out)]
-        return types, trace_once(types, [False] * len(types))
-    return list(init_types), traced
+        return types, trace_once(types, [False] * len(types)), [False] * len(types)
+    return list(init_types), traced, [w and out_weak for w, out_weak in zip(init_weak, traced.weak)]
+
+
+def _weak_results(outs: list, weak: list[bool]) -> list:
+    """A loop's results, a Python number where the carry entered as one and the body kept it one."""
+    return [o.weak_copy() if w else o for o, w in zip(outs, weak)] + list(outs[len(weak):])
 
 
 def _cast_all(tracers: list[Tracer], types: list[TensorType]) -> list[Tracer]:
@@ -260,7 +265,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, _what: str = "fori_
                       [index_type, *carry_types], [True, *carry_weak], lambda ins: ins,
                       "fori_loop body", [*carry_types], carry_status=True, loop_bounds=bounds)
 
-    types, traced = _loop_types(types, weak, trace_once)
+    types, traced, weak = _loop_types(types, weak, trace_once)
     _check_carry(_what, traced, tree, types, _names)
     captured = _union(traced)
     checked = traced.table is not None
@@ -269,7 +274,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, _what: str = "fori_
     outs = _record(ctx, "for_loop", [*bounds, *_cast_all(init, types), *extra, *captured],
                    (("body", body), ("num_carry", len(types) + len(extra))), types + [e._atom.type for e in extra])
     _check_hoisted(ctx, bounds, traced.hoisted, traced.invariant)
-    return pytree.unflatten(tree, _status(ctx, outs, traced.table))
+    return pytree.unflatten(tree, _weak_results(_status(ctx, outs, traced.table), weak))
 
 
 def _check_hoisted(ctx: TraceContext, bounds: list[Tracer], hoisted, invariant=()) -> None:
@@ -369,7 +374,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *, _what: str =
                       carry_types, carry_weak, lambda ins: ins, "while_loop body", [*carry_types],
                       carry_status=True)
 
-    types, traced = _loop_types(types, weak, trace_once)
+    types, traced, weak = _loop_types(types, weak, trace_once)
     _check_carry(_what, traced, tree, types, _names)
     checked = traced.table is not None
     test = _trace(lambda *c: _truth(cond_fun(pytree.unflatten(tree, list(c))), "while_loop cond"),
@@ -380,7 +385,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *, _what: str =
               ("body", _with_inputs(traced, len(types), captured, checked)), ("num_carry", len(types) + len(extra)))
     outs = _record(ctx, "while_loop", [*_cast_all(init, types), *extra, *captured], graphs,
                    types + [e._atom.type for e in extra])
-    outs = _status(ctx, outs, traced.table)
+    outs = _weak_results(_status(ctx, outs, traced.table), weak)
     if test.guarded:  # the condition's checks, on the values it stopped at: they fail there if any did
         cond_fun(pytree.unflatten(tree, list(outs)))
     return pytree.unflatten(tree, outs)

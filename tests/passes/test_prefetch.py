@@ -8,7 +8,7 @@ import mlc
 from mlc.backends.reference.interpreter import Program
 from mlc.ir.buffer import Buffer
 from mlc.ir.expr import Binary, Broadcast, BufferLoad, Ramp, Var, const
-from mlc.ir.extern import PREFETCH, CallExtern
+from mlc.ir.extern import PREFETCH_AHEAD, CallExtern
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import BufferStore, For, PrimFunc
 from mlc.passes.tir.prefetch import PREFETCH_BYTES, prefetch_streams
@@ -32,7 +32,7 @@ def rows_times_vector(rows: int, steps: int, lanes: int = 8, annotate: bool = Tr
 
 
 def hints(func):
-    return [n for n in pre_order_nodes(func.body) if isinstance(n, CallExtern) and n.name == PREFETCH]
+    return [n for n in pre_order_nodes(func.body) if isinstance(n, CallExtern) and n.name == PREFETCH_AHEAD]
 
 
 @settings(max_examples=10, deadline=None)

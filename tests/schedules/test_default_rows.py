@@ -6,8 +6,11 @@ from hypothesis import example, given, settings, strategies as st
 
 import mlc
 from mlc import te
+from mlc.backends.llvm.generate import lower_for_llvm
+from mlc.ir.expr import BufferLoad
+from mlc.ir.extern import PREFETCH_FOR_READ, AddressOf, CallExtern
 from mlc.ir.functor import pre_order_nodes
-from mlc.ir.tir import For
+from mlc.ir.tir import BufferStore, For
 from mlc.ops import get_op
 from mlc.schedules import Schedule
 from mlc.schedules.default.cpu import inline_injective
@@ -331,3 +334,77 @@ def test_layer_norm_gradient_runs_its_last_pass_over_groups_of_rows(parts, rows,
     for p, w, o, d in list(zip(mod["main"].params, want, got, default))[3:]:
         np.testing.assert_allclose(o, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
         np.testing.assert_allclose(d, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
+
+
+def loaded(stmt) -> set[str]:
+    """The buffers ``stmt`` loads (not those whose address a prefetch takes)."""
+    addresses = {id(n.load) for n in pre_order_nodes(stmt) if isinstance(n, AddressOf)}
+    return {n.buffer.name for n in pre_order_nodes(stmt) if isinstance(n, BufferLoad) and id(n) not in addresses}
+
+
+def prefetched(stmt) -> set[str]:
+    """The buffers whose lines ``stmt`` asks for (``mlc_prefetch_for_read``)."""
+    return {n.args[0].load.buffer.name for n in pre_order_nodes(stmt)
+            if isinstance(n, CallExtern) and n.name == PREFETCH_FOR_READ}
+
+
+def passes_of(func) -> list[set[str]]:
+    """The reductions' first accumulator updates (``..._rf_update`` blocks) under each loop
+    that holds some and has no loop inside holding the same ones: each pass over a row (and
+    the row loop, holding them all)."""
+    def updates(stmt) -> frozenset[str]:
+        return frozenset(n.block.name_hint for n in pre_order_nodes(stmt)
+                         if hasattr(n, "block") and n.block.name_hint.endswith("_rf_update"))
+
+    loops = [n for n in pre_order_nodes(func.body) if isinstance(n, For)]
+    return [set(updates(f)) for f in loops if updates(f)
+            and not any(g is not f and updates(g) == updates(f) for g in pre_order_nodes(f) if isinstance(g, For))]
+
+
+@pytest.mark.parametrize("parts, rows, cols", [(2, 8, 256), (1, 3, 96)])
+def test_layer_norm_gradient_sums_ct_gamma_in_the_pass_that_reads_ct_and_gamma_again(parts, rows, cols):
+    """The sums of ct * gamma and of ct * gamma * (x - mean) (with the squares, which wait for
+    the mean too) take one pass over the row; the row's sum of x alone the pass before, so
+    that ct and gamma are read once (the sum of ct * gamma used to join the sum of x)."""
+    mod = layer_norm_vjp_module(parts, rows, cols)
+    sch = Schedule(mod)
+    inline_injective(sch, "main", AVX512)
+    assert attempt(sch, schedule_row_parts, "main", AVX512) is not None
+    passes = passes_of(sch.mod["main"])
+    assert {"T_lnv_sum_rf_update"} in passes, passes
+    assert {"T_lnv_g_rf_update", "T_lnv_gd_rf_update", "T_lnv_sq_rf_update"} in passes, passes
+    lowered = lower_for_llvm(sch.mod)["main"]
+    (first,) = [f for f in pre_order_nodes(lowered.body) if isinstance(f, For)  # the pass of x's sum
+                and "X" in loaded(f) and "C" not in loaded(f) and prefetched(f)]
+    asked = prefetched(first)
+    assert asked == {"C"}, asked  # C's lines (not g's: every row reads the same)
+    args = random_args(mod["main"], seed=rows * cols)
+    want = run(mod, "reference", args)
+    got = run(sch.mod, "llvm", args, schedule=mlc.schedules.as_written)
+    for p, w, o in list(zip(mod["main"].params, want, got))[3:]:
+        np.testing.assert_allclose(o, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
+
+
+@pytest.mark.parametrize("op, rows, cols, asked", [("nn.layer_norm", 8, 256, True), ("nn.layer_norm", 5, 64, True),
+                                                   ("nn.layer_norm", 1, 64, False), ("nn.softmax", 7, 96, False)])
+def test_a_rows_last_pass_asks_for_the_next_rows_lines(op, rows, cols, asked):
+    """layer_norm's pass writing the output asks, a step at a time, for the lines it reads of X
+    in the next row (the last row for itself): the next row's first pass then finds them in the
+    cache. Not g's or b's, which every row reads alike; nothing for one row, nor for softmax,
+    whose last pass reads the row's exponentials (its own buffer), not X. The output is the
+    reference interpreter's."""
+    mod = row_op_module(op, rows, cols)
+    sch, done = rows_applied(mod)
+    assert done is not None
+    lowered = lower_for_llvm(sch.mod)["main"]
+    check(mod, rtol=1e-5, atol=1e-5)
+    if not asked:
+        assert prefetched(lowered.body) == set()
+        return
+    (last,) = [f for f in pre_order_nodes(lowered.body) if isinstance(f, For) and prefetched(f)
+               and not any(isinstance(g, For) and prefetched(g) for g in pre_order_nodes(f.body))]
+    assert prefetched(last) == {"X"}
+    assert any(isinstance(n, BufferStore) and n.buffer.name == "T_layer_norm" for n in pre_order_nodes(last.body))
+    (row,) = [f for f in pre_order_nodes(lowered.body) if isinstance(f, For) and any(g is last for g in pre_order_nodes(f.body))]
+    index = {str(n.args[0].load.indices[0]) for n in pre_order_nodes(last.body) if isinstance(n, CallExtern)}
+    assert index and all(f"T.min({row.loop_var.name} + 1, {rows - 1})" in i for i in index), index

@@ -127,10 +127,19 @@ def crc_like(a, n):
     return crc
 
 
+def python_number_through_a_branch(a, n):
+    """A Python int after a compiled ``if`` stays one: a float32 array times it is float32 (NEP 50)."""
+    s = 2
+    for i in range(n):
+        if a[i] > 0.5:
+            s = s + 1
+    return a.astype(np.float32) * s
+
+
 PROGRAMS = [element_then_alias, sum_then_alias, ufunc_result_then_alias, cast_scalar_then_alias,
             zeros_0d_is_an_array, array_of_a_scalar_is_an_array, asarray_and_copy_are_arrays,
             full_0d_is_an_array, scalar_in_a_compiled_loop, array_in_a_compiled_loop,
-            scalar_in_compiled_branches, array_in_a_compiled_branch, crc_like]
+            scalar_in_compiled_branches, array_in_a_compiled_branch, crc_like, python_number_through_a_branch]
 
 
 def _results(out):

@@ -35,7 +35,7 @@ from ...ir import dtype as dt
 from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, Select, Var,
                         cast)
-from ...ir.extern import PREFETCH, PREFETCH_FOR_WRITE, CallExtern
+from ...ir.extern import PREFETCHES, CallExtern
 from ...ir.functor import always_evaluated, binary_chain, pre_order_nodes
 from ...ir.ops import MATH_CALLS
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While)
@@ -259,7 +259,7 @@ class _KernelWriter:
         elif isinstance(s, Evaluate):
             if isinstance(s.value, Call) and s.value.op == SYNC_THREADS:
                 self.emit(f"{pad}__syncthreads();")
-            elif isinstance(s.value, CallExtern) and s.value.name in (PREFETCH_FOR_WRITE, PREFETCH):
+            elif isinstance(s.value, CallExtern) and s.value.name in PREFETCHES:
                 pass  # a CPU cache hint
             elif isinstance(s.value, CallExtern):
                 self.emit(f"{pad}{self._extern(s.value)};")

@@ -67,7 +67,7 @@ from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir import dtype as dt
 from ...ir.expr import Binary, Broadcast, BufferLoad, Call, Cast, Not, Ramp, Select, Var
 from ...ir.functor import pre_order_nodes
-from ...ir.extern import PREFETCH, PREFETCH_FOR_WRITE, CallExtern
+from ...ir.extern import PREFETCHES, CallExtern
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While
 from ...passes.tir.async_copy import (CP_ASYNC_COMMIT, CP_ASYNC_WAIT, async_copy_source, is_async_scope,
                                       wait_count)
@@ -311,7 +311,7 @@ class _KernelRun(ExprEvaluator):
         elif isinstance(stmt, Evaluate):
             if isinstance(stmt.value, Call) and stmt.value.op == SYNC_THREADS:
                 self._barrier(mask)
-            elif isinstance(stmt.value, CallExtern) and stmt.value.name in (PREFETCH_FOR_WRITE, PREFETCH):
+            elif isinstance(stmt.value, CallExtern) and stmt.value.name in PREFETCHES:
                 pass  # a cache hint computes nothing
             elif isinstance(stmt.value, CallExtern):
                 emulation = _EXTERNS.get(stmt.value.name)

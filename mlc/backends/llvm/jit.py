@@ -535,15 +535,28 @@ def _run_pipeline(module: llvm.ModuleRef, tm: llvm.TargetMachine, level: int = 3
     """Optimise ``module`` in place with LLVM's O3 pipeline (or O``level``'s) for ``tm``
     (``run(pipeline, module, builder)``: how to run it, by default through llvmlite)."""
     pass_builder = llvm.create_pass_builder(tm, _tuning_options(level))
-    pipeline = pass_builder.getModulePassManager()
     try:
-        if run is None:
-            pipeline.run(module, pass_builder)
-        else:
-            run(pipeline, module, pass_builder)
+        pipelines = [pass_builder.getModulePassManager()]
+        if _always_inline(module):  # (after O3: calls the loop vectorizer made, to vector forms)
+            pipelines.append(llvm.create_new_module_pass_manager())
+            pipelines[-1].add_always_inliner_pass()
+        for pipeline in pipelines:
+            try:
+                if run is None:
+                    pipeline.run(module, pass_builder)
+                else:
+                    run(pipeline, module, pass_builder)
+            finally:
+                _dispose_pipeline(pipeline)
     finally:
-        _dispose_pipeline(pipeline)
         pass_builder.close()
+
+
+def _always_inline(module: llvm.ModuleRef) -> bool:
+    """Whether ``module`` defines a function marked ``alwaysinline``: LLVM's loop vectorizer
+    may call one (a masked vector form, :func:`.selects.call_out_of_line`) after O3's
+    inliner ran, so an always-inliner runs after O3."""
+    return any(not f.is_declaration and any(b"alwaysinline" in a for a in f.attributes) for f in module.functions)
 
 
 def optimise(units: str | Sequence[str], target: Target) -> str:

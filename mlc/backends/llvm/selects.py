@@ -9,6 +9,11 @@ weighted as rarely taken::
 
     %any = icmp ne i8 (bitcast <8 x i1> %large), 0
     br i1 %any, label %rare, label %join      ; !prof: unlikely
+
+A scalar one (a serial loop's) calls the scalar function on its branch, a call that names
+masked vector forms of it (:func:`call_out_of_line`), so that LLVM's loop vectorizer, which
+may widen the loop, makes of the branch a vector form of the call, with the branch's lanes
+as its mask, inlined after O3: a branch on "any lane set" to a call computing them.
 """
 from __future__ import annotations
 
@@ -19,13 +24,17 @@ from ...ir.expr import BufferLoad, Call, IntImm, PrimExpr, Select
 from ...ir.functor import pre_order_nodes
 from .addressing import operand_key
 from .intrinsics import emit_math
-from .types import reg_type
+from .types import PTR, reg_type
 from .vectorize import scalar_of
 
 __all__ = ["SelectCodegen", "LIBRARY_CALLS", "call_out_of_line"]
 
 #: Call ops whose lowering is a library function, lane by lane on a vector (see the docstring).
 LIBRARY_CALLS = frozenset({"sin", "cos", "tan"})
+#: The lanes of the masked vector forms a scalar out-of-line call names (LLVM's loop
+#: vectorizer widens the call only to a width it has a form of: 2 to 16 doubles cover
+#: SSE to AVX-512, a float32 loop's 16 lanes included).
+MASKED_FORM_LANES = (2, 4, 8, 16)
 
 
 class SelectCodegen:
@@ -116,7 +125,10 @@ def call_out_of_line(b: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir.Va
     lane after lane in a loop (``@__mlc_lanes.sin.f64``, ``@__mlc_lanes.sin.v8f64``): the
     rare side of a select (:meth:`SelectCodegen._rare_side`) costs its block one call,
     and LLVM's loop vectorizer, which may widen a scalar loop holding it, cannot compute it
-    on every lane unasked (it would the library function's intrinsic)."""
+    on every lane unasked (it would the library function's intrinsic). A scalar function
+    names its masked vector forms (``vector-function-abi-variant``: ``_ZGV_LLVM_M8v_``...,
+    :func:`_masked_forms`), so that the loop vectorizer widens a loop calling it on a
+    branch: the branch's lanes the mask of a form, which branches on any lane set."""
     suffix = f"v{x.type.count}{x.type.element.intrinsic_name}" if isinstance(x.type, ir.VectorType) \
         else x.type.intrinsic_name
     name = f"__mlc_lanes.{op}.{suffix}"
@@ -130,10 +142,92 @@ def call_out_of_line(b: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir.Va
         entry = fn.append_basic_block("entry")
         body = ir.IRBuilder(entry)
         if not isinstance(x.type, ir.VectorType):
+            fn.attributes.add("readnone")  # (the loop vectorizer widens no call that may write)
             body.ret(emit_math(body, op, [fn.args[0]], dtype))
+            _masked_forms(module, fn, op, dtype)
         else:
             _lanes_loop(fn, body, op, dtype)
     return b.call(fn, [x])
+
+
+def _masked_forms(module: ir.Module, fn: ir.Function, op: str, dtype: str) -> None:
+    """The masked vector forms of the scalar ``fn`` (``op`` of its operand), one for each of
+    :data:`MASKED_FORM_LANES`, named by ``fn``'s ``vector-function-abi-variant`` attribute
+    and kept (``llvm.compiler.used``) until the loop vectorizer may call them. A form
+    ``@__mlc_lanes.sin.m8f64(<8 x double> x, <8 x i1> mask)`` returns ``x`` where no lane
+    is set (a loop calls it on every vector), else calls ``@__mlc_lanes.sin.m8f64.lanes``,
+    out of line, which computes ``op`` of the set lanes one after another. The form is
+    ``alwaysinline``: the llvm build inlines it after O3 (the loop vectorizer calls it after
+    O3's inliner ran), so that a loop branches on its mask."""
+    forms = []
+    for lanes in MASKED_FORM_LANES:
+        vector = ir.VectorType(fn.args[0].type, lanes)
+        form = ir.Function(module, ir.FunctionType(vector, [vector, ir.VectorType(ir.IntType(1), lanes)]),
+                           name=f"__mlc_lanes.{op}.m{lanes}{fn.args[0].type.intrinsic_name}")
+        form.linkage = "internal"
+        for attribute in ("alwaysinline", "nounwind", "readnone"):
+            form.attributes.add(attribute)
+        lanes_loop = ir.Function(module, form.ftype, name=f"{form.name}.lanes")
+        lanes_loop.linkage = "internal"
+        for attribute in ("noinline", "nounwind", "readnone", "cold", "optsize"):
+            lanes_loop.attributes.add(attribute)
+        _masked_lanes_loop(lanes_loop, op, dtype)
+        b = ir.IRBuilder(form.append_basic_block("entry"))
+        x, mask = form.args
+        some = b.icmp_unsigned("!=", b.bitcast(mask, ir.IntType(lanes)), ir.Constant(ir.IntType(lanes), 0))
+        with b.if_then(some, likely=False):
+            b.ret(b.call(lanes_loop, [x, mask]))
+        b.ret(x)
+        forms.append(form)
+    variants = ",".join(f"_ZGV_LLVM_M{lanes}v_{fn.name}({form.name})"
+                        for lanes, form in zip(MASKED_FORM_LANES, forms))
+    set.add(fn.attributes, f'"vector-function-abi-variant"="{variants}"')  # (llvmlite knows no such attribute)
+    _keep(module, forms)
+
+
+def _keep(module: ir.Module, functions: list[ir.Function]) -> None:
+    """``functions`` added to ``module``'s ``llvm.compiler.used``: no pass deletes them
+    before the loop vectorizer may call them (no call names them before)."""
+    used = module.globals.get("llvm.compiler.used")
+    if used is None:
+        used = ir.GlobalVariable(module, ir.ArrayType(PTR, 0), "llvm.compiler.used")
+        used.linkage, used.section = "appending", "llvm.metadata"
+        kept = []
+    else:
+        kept = list(used.initializer.constant)
+    kept += functions
+    used.value_type = ir.ArrayType(PTR, len(kept))  # (the array grows: llvmlite's global keeps no other copy)
+    used.initializer = ir.Constant(used.value_type, kept)
+
+
+def _masked_lanes_loop(fn: ir.Function, op: str, dtype: str) -> None:
+    """The body of ``fn(x, mask)``, a masked form's out-of-line part: ``op`` of each set lane
+    of ``x`` in turn, in a loop (the others' values are ``x``'s)."""
+    i32 = ir.IntType(32)
+    x, mask = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    loop, compute, following, done = (fn.append_basic_block(n) for n in ("lane", "compute", "next", "done"))
+    entry = b.block
+    b.branch(loop)
+    b.position_at_end(loop)
+    k = b.phi(i32, name="k")
+    acc = b.phi(x.type, name="acc")
+    b.cbranch(b.extract_element(mask, k), compute, following)
+    b.position_at_end(compute)
+    updated = b.insert_element(acc, emit_math(b, op, [b.extract_element(x, k)], dtype), k)
+    b.branch(following)
+    b.position_at_end(following)
+    out = b.phi(x.type, name="out")
+    out.add_incoming(acc, loop)
+    out.add_incoming(updated, compute)
+    step = b.add(k, ir.Constant(i32, 1))
+    b.cbranch(b.icmp_unsigned("<", step, ir.Constant(i32, x.type.count)), loop, done)
+    k.add_incoming(ir.Constant(i32, 0), entry)
+    k.add_incoming(step, following)
+    acc.add_incoming(x, entry)
+    acc.add_incoming(out, following)
+    b.position_at_end(done)
+    b.ret(out)
 
 
 def _lanes_loop(fn: ir.Function, b: ir.IRBuilder, op: str, dtype: str) -> None:

@@ -41,7 +41,7 @@ from ...ir import dtype as dt
 from ...ir.arith import same_expr
 from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
-from ...ir.extern import PREFETCH, AddressOf, CallExtern
+from ...ir.extern import PREFETCH_AHEAD, AddressOf, CallExtern
 from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
                        PrimFunc, SeqStmt, While)
 from ...passes.tir.empty_reductions import expand_empty_reductions
@@ -147,7 +147,7 @@ class _Execution(Evaluator):
     def _call_extern(self, call: CallExtern, ctx: Ctx) -> None:
         """Run an external function on the regions its element addresses start (a read
         prefetch, whose line may lie past the buffer's end, does nothing)."""
-        if call.name == PREFETCH:
+        if call.name == PREFETCH_AHEAD:
             return
         known = REFERENCE_EXTERNS.get(call.name)
         if known is None:

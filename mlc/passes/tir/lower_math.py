@@ -74,17 +74,15 @@ class _LowerMath(StatementScalars):
         super().__init__("math_values")
         self.native, self.fast = native, fast
         self.expanded_bits = 0  # the widest expanded call of the innermost loop being visited
-        self.lockstep = False  # whether the innermost loop being visited is vectorized
         self.written: dict = {}  # the store's calls written out: their key -> the scalar holding it
 
     def visit_For(self, s: For):
         outer, self.expanded_bits = self.expanded_bits, 0
-        lockstep, self.lockstep = self.lockstep, s.kind == "vectorized"
         try:
             s = self.generic_visit(s)
             bits = self.expanded_bits
         finally:
-            self.expanded_bits, self.lockstep = outer, lockstep
+            self.expanded_bits = outer
         if bits and s.kind == "vectorized":
             return For(s.loop_var, s.min, s.extent, s.kind, s.body, s.thread_binding,
                        (*s.annotations, (MATH_ANNOTATION, bits)))
@@ -109,7 +107,7 @@ class _LowerMath(StatementScalars):
         compute = _compute_dtype(e.dtype)
         args = [self._operand(cast(a, compute)) for a in e.args]
         rare: list = []  # (the values a routine computes only where a condition holds: FloatOps.only_where)
-        out = self.shared(ROUTINES[e.op](FloatOps(FORMATS[compute], self.fast, self.lockstep, rare), *args), rare)
+        out = self.shared(ROUTINES[e.op](FloatOps(FORMATS[compute], self.fast, rare), *args), rare)
         self.expanded_bits = max(self.expanded_bits, dt.bits(e.dtype))
         out = cast(out, e.dtype) if compute != e.dtype else out
         if self.pending is not None:

@@ -34,6 +34,7 @@ from .lower_math import math_lowering_for
 from .partition_selects import partition_selects
 from .partition_tiles import partition_tiles
 from .prefetch import prefetch_streams
+from .row_prefetch import prefetch_row_streams
 from .simplify import simplify
 from .unroll import unroll_loops
 from .vector_windows import share_vector_windows
@@ -96,12 +97,14 @@ def cpu_pipeline(native: Callable[[str, str], bool], vectorize: Pass, fast_math:
     ``native(op, dtype)`` says (its registered lowerings): ``vectorize`` in place of
     :func:`vectorize_loops` (the backend's choice of what math it vectorizes); lower_complex
     keeping the native complex functions, then lower_math writing out the math calls the
-    backend has no native lowering of (``fast_math``: their cheaper variants); last
+    backend has no native lowering of (``fast_math``: their cheaper variants); before
+    ``vectorize``, prefetch_row_streams (a row's first pass asks for the lines its later
+    passes read, :mod:`.row_prefetch`); last
     share_vector_windows (a stencil's overlapping vector loads as shuffles of two),
     keep_vector_loops (the serial loops of vector statements the backend's compiler is asked
     not to unroll) and :func:`verify_lowered_when_debugging`. :func:`gpu_pipeline
     <mlc.passes.tir.gpu_pipeline.gpu_pipeline>` is the GPU backends'."""
-    replaced = {vectorize_loops: (vectorize,),
+    replaced = {vectorize_loops: (prefetch_row_streams, vectorize),
                 lower_complex: (complex_lowering_for(native), math_lowering_for(native, fast_math))}
     return (*(q for p in LOWER_PIPELINE for q in replaced.get(p, (p,))), share_vector_windows,
             keep_vector_loops, verify_lowered_when_debugging)

@@ -12,7 +12,7 @@ hint to read the line that many bytes further on::
 
     for k_0 in range(256):                       # annotated mlc.prefetch_bytes = 512
         for k_1 in T.unroll(4):
-            T.call_extern("int32", "mlc_prefetch", T.address_of(B_global[j_0 * 16384 + k_0 * 64 + k_1 * 16]), 512)
+            T.call_extern("int32", "mlc_prefetch_ahead", T.address_of(B_global[j_0 * 16384 + k_0 * 64 + k_1 * 16]), 512)
             for i_2 in T.unroll(6):
                 C_local[T.Ramp(i_2 * 16, 1, 16)] = ... * B_global[T.Ramp(j_0 * 16384 + k_0 * 64 + k_1 * 16, 1, 16)]
 
@@ -27,7 +27,7 @@ the loop are left alone; so is a loop without the annotation.
 from __future__ import annotations
 
 from ...ir.expr import BufferLoad, Ramp, Var, const
-from ...ir.extern import PREFETCH, address_of, call_extern
+from ...ir.extern import PREFETCH_AHEAD, address_of, call_extern
 from ...ir.functor import Mutator, pre_order_nodes
 from ...ir.tir import Evaluate, For, PrimFunc, seq
 
@@ -72,7 +72,7 @@ class _Prefetch(Mutator):
 
     def _hint(self, load: BufferLoad, base) -> Evaluate:
         here = address_of(BufferLoad(load.buffer, (base,), load.buffer.dtype))
-        return Evaluate(call_extern("int32", PREFETCH, here, const(self.distance, "int64")))
+        return Evaluate(call_extern("int32", PREFETCH_AHEAD, here, const(self.distance, "int64")))
 
 
 def _vector_loads(stmt):

@@ -18,6 +18,15 @@ of ``x - mean`` beside them) would each read the row again; here they become one
         for j_0 in range(16):                    # one pass: dx and the column sums' terms
             ...
 
+A pass joins the earlier pass that reads the most of the same buffers (the sum of
+``ct * gamma`` joins the pass of ``ct * gamma * (x - mean)``, which reads ct and gamma too,
+rather than the sum of ``x``): each element of those buffers is then loaded, and
+``ct * gamma`` computed, once for both, the sum of ``x`` alone reading only ``x``.
+The first pass is annotated :data:`~mlc.passes.tir.row_prefetch.ROW_PREFETCH`: it asks the
+cache for the lines of the buffers only later passes read (ct above), which then arrive while
+it streams x; the last pass :data:`~mlc.passes.tir.row_prefetch.ROW_PREFETCH_NEXT`
+(:func:`mark_last_pass`): it asks for the next row's lines of what it reads while the first
+passes' work keeps the row in the cache, so that the next row's first pass finds them there.
 A spatial stage is split first so that its outer loop runs the steps the reductions' do
 (:func:`align_to_steps`). Only the passes over the row are merged (not the loops combining a
 reduction's accumulators), and :meth:`~mlc.Schedule.merge` refuses a stage that
@@ -32,10 +41,12 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import For
 from ..analysis import stmt_blocks
 from ..edit import body_items
+from ...passes.tir.row_prefetch import ROW_PREFETCH, ROW_PREFETCH_NEXT
+from ..primitives.loop_merge import accessed_buffers
 from .patterns import view
 from .steps import attempt
 
-__all__ = ["reduction_steps", "align_to_steps", "merge_row_passes"]
+__all__ = ["reduction_steps", "align_to_steps", "merge_row_passes", "mark_last_pass"]
 
 
 def reduction_steps(sch, func_name: str, rfs) -> int | None:
@@ -74,25 +85,44 @@ def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages, register
                      budget: int) -> int:
     """Merge the loops of ``steps`` iterations directly under ``row_loop`` that hold one of the
     blocks ``stages`` (a pass over the row: a reduction's first accumulators or a spatial stage,
-    not the combining of accumulators), each into the earliest group before it that
-    :meth:`~mlc.Schedule.merge` allows and whose vector accumulators (``registers`` of a
-    block, 0 where absent) stay within ``budget`` registers; returns how many loops merged."""
+    not the combining of accumulators), each into the group before it that
+    :meth:`~mlc.Schedule.merge` allows, whose vector accumulators (``registers`` of a block, 0
+    where absent) stay within ``budget`` registers and which reads the most of the buffers it
+    reads (the earliest of those); returns how many loops merged. Where more than one pass is
+    left, the first is annotated :data:`ROW_PREFETCH`."""
     fname, func, loc = sch._loop(row_loop, "default schedule")
     stages = set(stages)
-    candidates = []
+    candidates = []  # (loop var, registers, buffers read)
     for item in body_items(loc.node.body):
         names = [r.block.name_hint for r in stmt_blocks(item)] if isinstance(item, For) else []
         if names and item.kind == "serial" and isinstance(item.extent, IntImm) and item.extent.value == steps \
                 and any(n in stages for n in names):
-            candidates.append((item.loop_var, sum(registers.get(n, 0) for n in names)))
-    merged, heads = 0, []  # [handle, registers of its group]
-    for var, need in candidates:
+            reads, writes = accessed_buffers(item)
+            candidates.append((item.loop_var, sum(registers.get(n, 0) for n in names), reads - writes))
+    merged, heads = 0, []  # [handle, registers of its group, buffers it reads]
+    for var, need, reads in candidates:
         rv = sch._loop_rv(fname, var)
-        for head in heads:
+        for head in sorted(heads, key=lambda h: -len(reads & h[2])):  # (stable: the earliest first)
             if head[1] + need <= budget and attempt(sch, lambda s: s.merge(head[0], rv)) is not None:
                 head[1] += need
+                head[2] |= reads
                 merged += 1
                 break
         else:
-            heads.append([rv, need])
+            heads.append([rv, need, set(reads)])
+    if len(heads) > 1:  # the first pass asks for what only the later ones read (prefetch_row_streams)
+        sch.annotate(heads[0][0], ROW_PREFETCH, True)
     return merged
+
+
+def mark_last_pass(sch, func_name: str, name: str, outer) -> bool:
+    """Annotate the loop directly under ``outer`` (a row's loop, or a group of rows') that holds
+    block ``name`` (the row's output: its last pass) :data:`ROW_PREFETCH_NEXT`, where it is a
+    serial loop of constant extent; whether it was."""
+    fname, _, loc = sch._loop(outer, "default schedule")
+    for item in body_items(loc.node.body):
+        if isinstance(item, For) and item.kind == "serial" and isinstance(item.extent, IntImm) \
+                and any(r.block.name_hint == name for r in stmt_blocks(item)):
+            sch.annotate(sch._loop_rv(fname, item.loop_var), ROW_PREFETCH_NEXT, True)
+            return True
+    return False

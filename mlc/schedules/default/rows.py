@@ -41,7 +41,7 @@ from ..state import all_blocks, loops_above
 from .conv import match_conv
 from .patterns import is_canonical, match_matmul, view, view_by_name
 from .row_jam import jam_last_pass, jam_rows
-from .row_passes import align_to_steps, merge_row_passes, reduction_steps
+from .row_passes import align_to_steps, mark_last_pass, merge_row_passes, reduction_steps
 from .steps import CpuInfo, attempt, estimated_extent, parallelize_outer, restore, vectorize_innermost
 
 __all__ = ["schedule_rows", "schedule_row_parts", "schedule_row_reduction", "row_depth", "accumulator_width", "row_accumulators",
@@ -421,6 +421,8 @@ def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
         elif not view_by_name(sch.mod[func_name], name).block.is_reduction:
             attempt(sch, vectorize_innermost, sch.get_block(name, func_name),
                     cpu.lanes(_dtype(sch, func_name, name)))
+    attempt(sch, lambda s: mark_last_pass(s, func_name, names[-1],
+                                          s.get_loops(s.get_block(names[-1], func_name))[depth - 1]) or None)
     # a row statistic (``x.mean(axis=1, keepdims=True)``: one output element per row) still reads
     # whole rows: a large one is judged by its largest block's work, not by its last block's
     largest = _largest_block(sch.mod[func_name])
@@ -553,6 +555,7 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
             block = sch.get_block(name, func_name)
             attempt(sch, vectorize_innermost, block, lanes)
             sch.decompose_reduction(block, group_loop)
+    attempt(sch, lambda s: mark_last_pass(s, func_name, anchor, group_loop) or None)
     if work >= MIN_PARALLEL_WORK_PARTS and cpu.cores >= 2:
         sch.parallel(part_loop)
     return set(_block_names(sch, func_name))

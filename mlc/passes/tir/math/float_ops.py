@@ -109,13 +109,12 @@ class CompoundOps:
 
 class FloatOps(CompoundOps):
     """Build float expressions of one :class:`Format`; ``fast``: the routine's ``fast_math``
-    variant is wanted (its coefficients, its arithmetic); ``lockstep``: the expression is
-    computed in a ``vectorized`` loop, which a backend makes vector code of, and computes
-    a select's side calling a library function only where a lane needs it (a routine may
-    then leave its rare lanes to such a call: :mod:`.trig`)."""
+    variant is wanted (its coefficients, its arithmetic). A select's side calling a library
+    function is computed only where a lane needs it, in a loop of any kind (a routine may
+    leave its rare lanes to such a call: :mod:`.trig`)."""
 
-    def __init__(self, fmt: Format, fast: bool = False, lockstep: bool = False, rare: list | None = None):
-        self.fmt, self.fast, self.lockstep = fmt, fast, lockstep
+    def __init__(self, fmt: Format, fast: bool = False, rare: list | None = None):
+        self.fmt, self.fast = fmt, fast
         self.dtype = fmt.dtype
         #: the values :meth:`only_where` marked, (condition, values) a call, for the pass
         #: writing the routine out (None: nobody asks, the values are computed everywhere)
@@ -123,7 +122,7 @@ class FloatOps(CompoundOps):
 
     def with_format(self, dtype: str) -> FloatOps:
         """The same builder for the format of ``dtype`` (a float32 routine's double steps)."""
-        return FloatOps(FORMATS[dtype], self.fast, self.lockstep, self.rare)
+        return FloatOps(FORMATS[dtype], self.fast, self.rare)
 
     def only_where(self, cond, *values):
         """``values``, which the routine reads only where ``cond`` holds (behind selects on

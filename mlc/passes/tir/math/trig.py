@@ -7,15 +7,12 @@ backend's vectorize pass makes its local scalars vector ``Let``s). Every lane wi
 ``|x| < 2^20`` is reduced here, exactly enough that the result rounds as if the reduction
 were exact; a lane that is larger, infinite or NaN takes ``op`` of double, the call the
 backend has natively (libm's, NumPy's in the reference interpreter), under a ``Select``
-that a backend may compute only where a lane needs it (the llvm codegen branches on
-"any lane large", a branch that is all but never taken). Outside a ``vectorized`` loop
-(:attr:`FloatOps.lockstep` false: a loop LLVM's loop vectorizer may widen, which it cannot
-with a call on a branch) float32's large lanes are reduced here too, by every part of 2/pi
-(:func:`_reduce_large32`), and the routine calls nothing. That reduction, some 60
-operations of double, is computed only where a lane is large (:meth:`FloatOps.only_where`:
-lower_math stores it under ``if``): a scalar loop branches around it (computed on every
-lane, it made a loop LLVM does not widen some 2.5 times slower), and LLVM's loop vectorizer
-makes selects of the branch again.
+that a backend may compute only where a lane needs it: the llvm codegen branches on "any
+lane large", a branch that is all but never taken, in a vectorized loop and in a serial
+one, whose call LLVM's loop vectorizer widens to a masked vector form of it
+(:func:`mlc.backends.llvm.selects.call_out_of_line`). (float32's large lanes reduced here,
+by every part of 2/pi and no table, cost some 60 operations of double that LLVM's loop
+vectorizer computed on every lane: benchmarks/results/decisions.md.)
 
 * **float32** (computed in double, rounded once): ``k = round(|x| 2/pi)`` and ``r = |x| -
   k hi - k lo`` (pi/2 = hi + lo, hi of 33 bits: ``k hi`` is exact for ``k < 2^20``, the
@@ -23,7 +20,7 @@ makes selects of the branch again.
   ``|r|`` a float that small leaves. ``sin r = r + r^3 S(r^2)`` (Taylor to degree 11, under
   1e-11 relative on [-pi/4, pi/4]) and ``cos r = 1 - r^2/2 + r^4 C(r^2)`` (to degree 10,
   under 2e-10). A large lane is double's ``sin`` of the widened float, rounded to float:
-  within 0.5 ulp plus 2^-29 (or reduced by the 224 bits of 2/pi, to some 2^-90). ``fast_math``: the polynomials and quadrants in float
+  within 0.5 ulp plus 2^-29. ``fast_math``: the polynomials and quadrants in float
   (within 1e-6 relative: :data:`.fast.FAST_BOUNDS`), the reduction staying double's.
 * **float64** (Cody-Waite in four parts): pi/2 = ``P1 + P2 + P3 + P4``, the first three of
   33 significant bits so that ``k P1``, ``k P2`` and ``k P3`` are exact, ``P4`` the next 53.
@@ -46,14 +43,14 @@ libm's.
 
 >>> from mlc.passes.tir.math.float_ops import FORMATS
 >>> x = Var("x", "float32")
->>> ["T.sin(" in str(sin(FloatOps(FORMATS["float32"], lockstep=lockstep), x)) for lockstep in (True, False)]
-[True, False]
+>>> str(sin(FloatOps(FORMATS["float32"]), x)).count('T.sin(T.Cast("float64", x))')
+1
 """
 from __future__ import annotations
 
 from math import factorial
 
-from ....ir.expr import PrimExpr, Var, call, const, logical_not, make_binary
+from ....ir.expr import PrimExpr, Var, call, const, make_binary
 from .float_ops import FloatOps, pi_fixed
 
 __all__ = ["sin", "cos", "tan", "TRIG_ROUTINES", "FAST_LIMIT", "FAST_LIMIT64", "PIO2_PARTS", "pio2_parts"]
@@ -62,7 +59,6 @@ __all__ = ["sin", "cos", "tan", "TRIG_ROUTINES", "FAST_LIMIT", "FAST_LIMIT64", "
 #: count ``k`` then has at most 20 bits, and ``k`` times a 33-bit part of pi/2 is exact.
 FAST_LIMIT = FAST_LIMIT64 = 2.0 ** 20
 _TWO_OVER_PI = 0.6366197723675814
-_PI_2 = 1.5707963267948966
 #: float32's polynomials (in double): -1/3!, 1/5!, ... -1/11! and 1/4!, -1/6!, ... -1/10!.
 _SIN32 = tuple((-1) ** (n + 1) / factorial(2 * n + 3) for n in range(5))
 _COS32 = tuple((-1) ** n / factorial(2 * n + 4) for n in range(4))
@@ -137,52 +133,6 @@ def _large(o: FloatOps, op: str, x64: PrimExpr) -> PrimExpr:
     return y if o.fmt.bits == 64 else o.narrow(y)
 
 
-def _two_over_pi_parts(count: int, width: int) -> tuple[float, ...]:
-    """2/pi as ``count`` doubles of ``width`` significant bits each, in turn (the first from
-    2/pi's leading bit, 2^-1), the rest left out.
-
-    >>> _two_over_pi_parts(2, 28)
-    (0.6366197690367699, 3.3308114738561656e-09)
-    """
-    bits = count * width + 64
-    rest = (1 << (2 * bits + 14)) // pi_fixed(bits + 12)  # floor(2/pi 2^(bits + 1))
-    parts, top = [], bits  # (2/pi's leading bit, 2^-1, is bit ``bits`` of the integer)
-    for _ in range(count):
-        cut = top + 1 - width
-        part = rest >> cut << cut
-        parts.append(part / 2 ** (bits + 1))  # (exact: int / int rounds correctly)
-        rest, top = rest - part, cut - 1
-    return tuple(parts)
-
-
-#: 2/pi in 8 parts of 28 bits: a float32 significand (24 bits) times each is exact, and
-#: 224 bits leave out less than 2^-96 of ``|x| 2/pi`` for every float32 (< 2^128).
-_TWO_OVER_PI_PARTS = _two_over_pi_parts(8, 28)
-
-
-def _reduce_large32(d: FloatOps, a):
-    """(k, f) with ``a 2/pi = 4n + k + f`` (k an integer-valued double, ``|f| <= 1/2``, some
-    2^-90 absolute), for a float32 ``a >= 0`` widened to double, however large; NaN for
-    inf and NaN. Each product ``a C_i`` with a part of 2/pi is exact, and so is its
-    remainder by 4 (``Q_i`` in [0, 4): a product of 2^54 or more is a multiple of 4); the
-    remainders are added as two doubles, ``k`` the sum's rounding to an integer. No table,
-    no branch (Payne and Hanek's reduction with every part, as the exponent does not pick
-    the few that count)."""
-    *wide, middle, low1, low2 = (d.mul(a, part) for part in _TWO_OVER_PI_PARTS)  # (each exact)
-    # products of parts 5.. are below 2^-13 < 4 (no remainder to take), of parts 6 and 7 below
-    # 2^-41: their sum's rounding error, under 2^-94, is negligible
-    hi, lo = None, d.add(low1, low2)
-    for p in (*wide, middle):
-        q = p if p is middle else d.fma(d.floor(d.mul(p, 0.25)), -4.0, p)  # exact
-        if hi is None:
-            hi = q
-        else:
-            hi, e = d.two_sum(hi, q)
-            lo = d.add(lo, e)
-    k = d.roundeven(hi)
-    return k, d.add(d.sub(hi, k), lo)  # (hi - k exact)
-
-
 def _quadrant(d: FloatOps, k):
     """``k mod 4`` (in the low bits) as an integer, for an integer-valued double ``0 <= k <
     2^51``: the bits of ``k + 1.5 2^52``, whose significand's low bits then hold ``k`` (the
@@ -197,12 +147,6 @@ def _trig32(op: str, o: FloatOps, x):
     a = o.widen(o.select(ordinary, ax, 0.0), "float64")  # (large lanes reduce 0 here)
     k = d.roundeven(d.mul(a, _TWO_OVER_PI))
     r = d.fma(d.neg(k), _PIO2_LO, d.fma(d.neg(k), _PIO2_HI, a))
-    if not o.lockstep:  # every lane branch-free: the large ones by the table-free reduction
-        k_large, f = _reduce_large32(d, o.widen(o.select(ordinary, 0.0, ax), "float64"))
-        # (computed only where a lane is large: a scalar loop branches around these steps)
-        k_large, r_large = o.only_where(logical_not(ordinary), k_large, d.mul(f, _PI_2))
-        k = d.select(ordinary, k, k_large)
-        r = d.select(ordinary, r, r_large)
     q = _quadrant(d, k)
     negative = o.sign_bit(x)
     if o.fast:  # the polynomials and quadrants in float
@@ -210,7 +154,7 @@ def _trig32(op: str, o: FloatOps, x):
         value = _combine(op, o, q, *_sin_cos(o, r32, _SIN_FAST, _COS32), negative)
     else:
         value = o.narrow(_combine(op, d, q, *_sin_cos(d, r, _SIN32, _COS32), negative))
-    return o.select(ordinary, value, _large(o, op, o.widen(x, "float64"))) if o.lockstep else value
+    return o.select(ordinary, value, _large(o, op, o.widen(x, "float64")))
 
 
 def _trig64(op: str, d: FloatOps, x):
