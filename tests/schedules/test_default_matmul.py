@@ -313,7 +313,7 @@ def test_a_vector_matrix_product_of_a_large_b(n, k, dtype):
 SMALL_CACHES = CpuInfo(256, 2, caches=(4 << 10, 8 << 10, 64 << 10))
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(m=st.integers(121, 190), n=st.sampled_from([40, 48, 64, 72]), k=st.sampled_from([33, 64, 97]),
        epilogue=st.sampled_from(["none", "relu", "bias"]))
 def test_avx2_blocks_of_rows_compute_numpys_product(m, n, k, epilogue):
