@@ -92,3 +92,31 @@ def test_large_scratch_buffers_are_kept_between_calls():
     assert faults < 1024, f"each call faulted {faults:.0f} pages in"
     del lib
     gc.collect()  # the module's finalizer frees the kept block (a double free would crash here)
+
+
+def test_heap_blocks_start_on_a_cache_line():
+    """malloc aligns to 16 bytes (a large block is a mapping of its own, 16 bytes past a
+    page): a kept scratch block starts on a cache line, so that no vector load of a packed
+    panel straddles two; its finalizer frees what malloc returned (a wrong pointer would
+    crash here)."""
+    import ctypes
+    import gc
+    import re
+
+    import numpy as np
+
+    from mlc import build
+    from mlc.backends.llvm.memory import HEAP_ALIGN
+
+    n = 1 << 16  # 256 KiB: kept between calls
+    lib = build(_through_scratch(n), "llvm")
+    x = np.arange(n, dtype="float32")
+    out = np.empty(n, "float32")
+    lib["main"](x, out)
+    np.testing.assert_array_equal(out, x + 1)
+    compiled = lib._keepalive[0]
+    slot, = re.findall(r'@"?(__mlc_kept\.[\w.$-]*)"?\s*=', compiled.optimized_ir)
+    block = ctypes.c_void_p.from_address(compiled.global_address(slot)).value
+    assert block and block % HEAP_ALIGN == 0
+    del lib, compiled
+    gc.collect()

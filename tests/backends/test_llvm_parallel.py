@@ -179,7 +179,7 @@ def test_buffers_allocated_in_a_parallel_body_are_per_thread(scratch):
     func = PrimFunc((A, B), For(i, const(0), const(n), "parallel", body))
     text = generate_ir({"f": lower(func)}, TARGET)
     body_fn = text[text.index('define internal void @"__mlc_par.f"'):]
-    assert ("alloca float" if scratch == 16 else '@"malloc"') in body_fn.split("\n}")[0]
+    assert ("alloca float" if scratch == 16 else '@"__mlc_malloc"') in body_fn.split("\n}")[0]
     lib = mlc.build(mlc.IRModule({"f": func}), "llvm")
     a = np.random.default_rng(2).standard_normal(n * scratch).astype("float32")
     b = np.empty_like(a)

@@ -176,6 +176,7 @@ def test_large_ragged_matmul_with_row_blocks_and_both_operands_packed(monkeypatc
     monkeypatch.setattr(matmul_rule, "PACK_A_L3_SHARE", 1 / 1024)  # A (80 KiB) > 8 or 16 KiB
     monkeypatch.setattr(matmul_rule, "ROW_BLOCK", 256)
     monkeypatch.setattr(matmul_rule, "ROW_BLOCKS_FROM", 2)
+    monkeypatch.setattr(matmul_rule, "_cache_blocked", lambda *_: False)  # AVX2: A packed (a design space's)
     columns, packed_b, packed_a, row_tiles = LARGE_MATMUL[isa]
     mod = matmul(515, columns, 40, transpose_b=True)
     with pinned_threads():
@@ -194,6 +195,7 @@ def test_large_matmul_with_packed_a_runs_right_on_each_vector_width(monkeypatch,
     written back)."""
     monkeypatch.setattr(matmul_rule, "PACK_A_L3_SHARE", 1 / 1024)
     monkeypatch.setattr(matmul_rule, "ROW_BLOCK", 256)
+    monkeypatch.setattr(matmul_rule, "_cache_blocked", lambda *_: False)
     mod = matmul(m, 64, 40, transpose_b=True)
     args = random_args(mod["main"])
     want, = run(mod, "reference", args)[-1:]
@@ -216,14 +218,17 @@ def test_matmul_rule_builds_the_register_tiled_schedule():
     handled = schedule_matmul(sch, "main", "Y", TWO_CORES)
     assert handled == {"Y", "B_global", "Y_local", "C"}
     assert kinds(sch) == [
-        "get_block", "cache_read", "transform_layout", "get_loops", "split", "reorder", "vectorize",
-        "parallel", "get_loops", "split", "split", "reorder", "cache_write", "reverse_compute_at",
-        "decompose_reduction", "get_loops", "vectorize", "unroll", "get_loops", "vectorize", "unroll",
-        "get_consumers", "reverse_compute_inline", "get_loops", "vectorize", "unroll", "fuse", "parallel"]
+        "get_block", "cache_read", "transform_layout", "get_loops", "split", "split", "reorder", "vectorize",
+        "parallel", "get_loops", "split", "split", "split", "reorder", "annotate", "cache_write",
+        "reverse_compute_at", "decompose_reduction", "get_loops", "vectorize", "unroll", "get_loops", "vectorize",
+        "unroll", "get_consumers", "reverse_compute_inline", "get_loops", "vectorize", "unroll", "unroll", "fuse",
+        "parallel"]
     text = sch.mod.script()
     assert "B_global = T.alloc_buffer((4, 1024, 16))" in text and "A_global" not in text  # A fits L3
     assert "for j_0 in T.parallel(4):" not in text  # 4 column tiles < 4 per core: fused with rows
-    assert "T.parallel(44)" in text and "for k in range(1024):" in text  # 4 column x 11 row tiles
+    assert "T.parallel(44)" in text  # 4 column x 11 row tiles
+    assert 'for k_0 in T.serial(256, annotations={"mlc.prefetch_bytes": 1024}):' in text  # the panel prefetched
+    assert "for k_1 in T.unroll(4):" in text  # B packed, 16 registers: the reduction unrolled
     assert "C[v0, v1] = T.max(Y_local[v0, v1], T.float32(0))" in text
 
 

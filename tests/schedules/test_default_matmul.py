@@ -307,3 +307,24 @@ def test_few_rows_of_a_large_b_of_any_size(m, n, k, epilogue, dtype, cpu):
 @given(st.sampled_from([1, 16, 64, 100, 320]), st.sampled_from([128, 131, 256]), st.sampled_from(["float32", "float64"]))
 def test_a_vector_matrix_product_of_a_large_b(n, k, dtype):
     check(*vector_matrix(k, n, dtype), cpu=SMALL_L2)
+
+
+#: An AVX2 CPU of caches small enough that test-sized matmuls pack B and block their rows.
+SMALL_CACHES = CpuInfo(256, 2, caches=(4 << 10, 8 << 10, 64 << 10))
+
+
+@settings(max_examples=5, deadline=None)
+@given(m=st.integers(121, 190), n=st.sampled_from([40, 48, 64, 72]), k=st.sampled_from([33, 64, 97]),
+       epilogue=st.sampled_from(["none", "relu", "bias"]))
+def test_avx2_blocks_of_rows_compute_numpys_product(m, n, k, epilogue):
+    """16 registers, B packed (in blocks of PACK_ROWS of its rows where they divide K): blocks
+    of MIN_BLOCK_ROWS rows, each row tile streaming A as stored, the reduction unrolled where
+    4 or 2 divide it; rows, columns (ragged: 40, 72) and K that no tile divides."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matmul_rule, "MIN_BLOCK_ROWS", 64)  # blocks of 60 rows: test-sized
+        text = check(*matmul(m, n, k, epilogue=epilogue), cpu=SMALL_CACHES, seed=m + n + k)
+    tiles = -(-m // 6)
+    blocks = -(-tiles // 10) + (-(-tiles // 10)) % 2  # of at most 10 tiles of 6, an even number (2 cores)
+    rows = -(-tiles // blocks) * 6  # as many tiles in each
+    assert "B_global" in text and "A_global" not in text and f" * {rows} + " in text
+    assert ("T.unroll(4)" in text) == (k % 4 == 0)

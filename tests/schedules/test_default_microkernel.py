@@ -7,7 +7,9 @@ The loop must keep every accumulator of the register tile in a vector register (
 FMA destination each, no stack access in the loop) and use the register file: with
 AVX2, 12 of the 16 ymm registers (6 rows of 2 vectors), also for 2048 rows, whose
 last tile of 6 is ragged; with AVX-512, 24 of the 32 zmm registers (6 rows of 4 vectors)
-whatever the rows, one step of the reduction an iteration (24 FMAs).
+whatever the rows, one step of the reduction an iteration (24 FMAs). The AVX2 loop runs
+WIDE_TILE_K_UNROLL steps an iteration, with no more than the loop's own instructions
+beside the loads and FMAs of the steps.
 """
 import re
 
@@ -17,7 +19,7 @@ from mlc.backends.llvm import compile_sources
 from mlc.target import DEFAULT_CACHES, Target, host_caches
 from mlc.schedules import default_schedule
 from mlc.schedules.default import CpuInfo
-from mlc.schedules.default.matmul import WIDE_TILE_K_UNROLL, _row_tile
+from mlc.schedules.default.matmul import PANEL_PREFETCH_BYTES, WIDE_TILE_K_UNROLL, _row_tile
 from tests.targets import each_pinned_target, pinned_threads
 
 from .test_default_cpu import matmul
@@ -149,3 +151,50 @@ def test_rows_the_tile_does_not_divide_get_no_second_micro_kernel():
     loop = innermost_fma_loop(asm)
     assert sum("vfmadd" in line for line in loop) == 24 * WIDE_TILE_K_UNROLL
     assert sum("vfmadd" in line for line in asm.splitlines()) == 24 * WIDE_TILE_K_UNROLL
+
+
+def test_the_avx2_micro_kernel_is_unrolled_and_streams_a_as_stored():
+    """16 registers, a large sgemm (B packed, rows in blocks for the L2 cache): the loop holds
+    WIDE_TILE_K_UNROLL steps of the 6 x 16 tile, each 12 FMAs, 2 loads of the B panel and 6
+    broadcasts of A (read as stored: no panels of A), a prefetch of the panel
+    PANEL_PREFETCH_BYTES ahead, and besides them only the loop's own 3 instructions (two
+    pointers stepped, one compare) and its branch."""
+    target = Target("llvm", "haswell")
+    with pinned_threads():
+        scheduled = default_schedule(matmul(1024, 1024, 1024), target).mod
+    loop = innermost_fma_loop(compile_sources(scheduled, target)["asm"])
+    ops = [line.split()[0] for line in loop if line.strip() and not line.startswith(".")]
+    steps = WIDE_TILE_K_UNROLL
+    assert (ops.count("vfmadd231ps"), ops.count("vbroadcastss"), ops.count("vmovups")) == (12 * steps, 6 * steps,
+                                                                                            2 * steps), "\n".join(loop)
+    ahead = []  # each prefetch's distance past the panel load that follows it
+    for at, line in enumerate(loop):
+        if "prefetcht0" in line:
+            load = next(x for x in loop[at:] if x.split()[0] == "vmovups")
+            (p_off, p_reg), (l_off, l_reg) = (re.search(r"(-?\d*)\((%\w+)", x).groups() for x in (line, load))
+            ahead.append(int(p_off or 0) - int(l_off or 0) if p_reg == l_reg else None)
+    assert ahead == [PANEL_PREFETCH_BYTES] * steps, "\n".join(loop)
+    assert len(ops) - 21 * steps <= 3, "\n".join(loop)
+    assert not [line for line in loop if "(%rsp" in line], "a spill in the loop"
+    assert "A_global" not in scheduled["main"].script()
+
+
+def test_a_blocked_reduction_on_one_thread_keeps_its_tile_in_registers():
+    """A design space's blocks of the reduction (``matmul.k_block``) accumulate in a stack
+    buffer of the whole column panel; on one thread (no outlined body with ``noalias``
+    parameters) the packed panels are heap blocks taken from their parking globals, which
+    alias analysis must tell apart from that stack buffer, or the loop stores every
+    accumulator back at every step and reloads the panel after each store."""
+    from dataclasses import replace
+
+    from mlc.schedules import Schedule
+    from mlc.schedules.default.cpu import schedule_cpu
+
+    target = Target("llvm", "haswell")
+    sch = Schedule(matmul(1024, 1024, 1024))
+    knobs = {"matmul.k_block": 256, "parallel_depth": 0}
+    schedule_cpu(sch, "main", replace(CpuInfo(256, 1), knobs=lambda s, name, options, default: knobs.get(name, default)))
+    assert re.search(r"for k_0, i_1, k_1_0 in T.grid\(4, \d+, 64\):", sch.mod["main"].script())
+    loop = innermost_fma_loop(compile_sources(sch.mod, target)["asm"])
+    stores = [line for line in loop if re.match(r"\s+vmov\w+\s+%ymm\d+, ", line)]
+    assert not stores and sum("vmovups" in line for line in loop) == 2 * WIDE_TILE_K_UNROLL, "\n".join(loop)

@@ -2,6 +2,7 @@
 without scheduling, hold the rules' promises, and the schedule built from them computes
 NumPy's product."""
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
@@ -25,7 +26,21 @@ def test_a_large_matmul_on_avx512_packs_b_for_the_wide_tile():
     assert plan.pack and not plan.pack_a and plan.nr == 4 * 16 and plan.mr == 6
     assert plan.depth >= 1 and plan.k_unroll == WIDE_TILE_K_UNROLL and not plan.ragged
     assert plan_matmul(None, _shape(1024, 1024, 1022, 16), AVX512).k_unroll == 2  # the most that divides k
-    assert plan_matmul(None, _shape(1024, 1024, 1024, 8), AVX2).k_unroll == 1  # not the AVX2 tile
+    assert plan_matmul(None, _shape(128, 64, 256, 8), AVX2).k_unroll == 1  # not an AVX2 tile on B as stored
+
+
+@pytest.mark.parametrize("m, k, l2, rows", [(1024, 1024, 256 << 10, 174), (2048, 2048, 256 << 10, 210),
+                                            (1000, 1000, 1 << 20, 252), (4096, 1024, 2 << 20, 228)])
+def test_a_large_avx2_matmul_blocks_its_rows_for_the_l2_cache(m, k, l2, rows):
+    """16 registers, B packed: blocks of rows whose rows of A fill about half the L2, at
+    least MIN_BLOCK_ROWS (256; 1024 rows of 4 KiB in 2 MiB: 42 tiles of 6), as many row
+    tiles in each, an even number of blocks for the 2 cores (1024 rows: 6 blocks of 29
+    tiles, not 5 of 35; 4096: 18 of 38, not 17 of 41), A as stored, the reduction unrolled."""
+    cpu = CpuInfo(vector_bits=256, cores=2, caches=(32 << 10, l2, 8 << 20))
+    plan = plan_matmul(None, _shape(m, 1024, k, 8), cpu)
+    assert plan.pack and not plan.pack_a and (plan.nr, plan.mr) == (16, 6) and plan.k_block == 0
+    assert plan.block_rows == rows and plan.row_blocks == -(-m // rows) and plan.k_unroll == WIDE_TILE_K_UNROLL
+    assert plan.depth >= 1 and not plan.pack_in_panel
 
 
 def test_a_small_matmul_runs_on_b_as_stored():

@@ -26,7 +26,9 @@ faults and changes no value): a radix sort's scatter writes each bucket's
 next line before the hardware prefetchers, which follow a few streams, would
 have fetched it. ``mlc_prefetch_for_read`` asks for a line to be read soon: a row
 kernel's first pass over a row fetching what only its later passes read
-(:mod:`mlc.passes.tir.row_prefetch`).
+(:mod:`mlc.passes.tir.row_prefetch`). ``mlc_prefetch_ahead(T.address_of(A[i]), bytes)``
+asks for the line ``bytes`` past ``A[i]``, to be read soon, wherever it lies (a
+register tile's packed panel: :mod:`mlc.passes.tir.prefetch`).
 
 ``mlc_vsort_f32(T.address_of(X[0]), T.address_of(Y[0]), T.address_of(F[0]), n)`` sorts the
 ``n`` float32 values at ``X`` into ``Y`` (``F[0]``: set to whether a NaN or -0.0 was seen), a quicksort
@@ -43,7 +45,7 @@ from llvmlite import ir
 
 from ...errors import CompileError
 from ...ir import dtype as dt
-from ...ir.extern import PREFETCH_FOR_READ, PREFETCH_FOR_WRITE, AddressOf, CallExtern, vsort_name
+from ...ir.extern import PREFETCH_AHEAD, PREFETCH_FOR_READ, PREFETCH_FOR_WRITE, AddressOf, CallExtern, vsort_name
 from . import vector_sort
 from .intrinsics import declare
 from .targeting import lacks_features, module_target
@@ -106,6 +108,16 @@ def _prefetch_for_read(fn: ir.Function) -> None:
     _prefetch(fn, write=0)
 
 
+def _prefetch_ahead(fn: ir.Function) -> None:
+    """``mlc_prefetch_ahead(address, bytes)``: the line ``bytes`` past ``address``, to be read."""
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    ahead = b.gep(fn.args[0], [fn.args[1]], source_etype=ir.IntType(8))
+    i32 = [ir.Constant(_I32, v) for v in (0, 3, 1)]  # read, keep in every cache level, data
+    b.call(declare(fn.module, "llvm.prefetch.p0", ir.FunctionType(ir.VoidType(), [PTR, _I32, _I32, _I32])),
+           [ahead, *i32])
+    b.ret(ir.Constant(_I32, 0))
+
+
 def _prefetch(fn: ir.Function, write: int) -> None:
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     i32 = [ir.Constant(_I32, v) for v in (write, 3, 1)]  # read or write, keep in every cache level, data
@@ -120,6 +132,7 @@ EXTERN_KERNELS: dict[str, ExternKernel] = {k.name: k for k in (
     ExternKernel("mlc_x86_vnni_dot_16x4_s8s8", 3, ("avx512vnni",), _vnni_dot(signed=True)),
     ExternKernel(PREFETCH_FOR_WRITE, 1, (), _prefetch_for_write),
     ExternKernel(PREFETCH_FOR_READ, 1, (), _prefetch_for_read),
+    ExternKernel(PREFETCH_AHEAD, 1, (), _prefetch_ahead, counts=1),
     *(kernel for codec in vector_sort.CODECS for kernel in (
         ExternKernel(vsort_name("sort", codec), 3, ("avx512f",), vector_sort.define_sort(codec), counts=1),
         ExternKernel(vsort_name("half", codec), 3, ("avx512f",), vector_sort.define_half(codec), counts=2))),

@@ -16,7 +16,10 @@ block on every call hands it back to the kernel whenever glibc's heap top passes
 its trim threshold (a 16 MiB scratch beside a 16 MiB output does), and the next
 call faults every page in again: thousands of page faults, a fifth of a radix
 sort's time. Each such Allocate of a loaded module holds at most one block, freed
-with the module (:func:`free_kept_blocks`).
+with the module (:func:`free_kept_blocks`). The block is taken by a call of its own
+(:func:`_take_function`), whose ``noalias`` result alias analysis tells apart from the
+function's stack buffers. Heap blocks start on a cache line (:data:`HEAP_ALIGN`,
+:func:`_aligned_functions`).
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from .intrinsics import declare
 from .types import I64, PTR
 
 __all__ = ["BufferAllocator", "MAX_STACK_BYTES", "STACK_BUDGET_BYTES", "STACK_ALIGN", "KEEP_MIN_BYTES",
-           "KEEP_MAX_BYTES", "free_kept_blocks"]
+           "KEEP_MAX_BYTES", "HEAP_ALIGN", "free_kept_blocks"]
 
 MAX_STACK_BYTES = 64 * 1024
 STACK_BUDGET_BYTES = 256 * 1024
@@ -45,6 +48,12 @@ KEEP_MIN_BYTES, KEEP_MAX_BYTES = 1 << 17, 1 << 28
 #: The globals parking kept blocks are named ``__mlc_kept.<function>.<buffer>[.<n>]`` (unique
 #: across the LLVM modules of one build, whose objects share an engine).
 KEPT_PREFIX = "__mlc_kept."
+#: The module's function that takes a parked block (:func:`_take_function`).
+TAKE_FUNCTION = "__mlc_take_parked"
+#: The module's allocation functions of cache-line-aligned heap blocks (:func:`_aligned_functions`).
+MALLOC_FUNCTION, FREE_FUNCTION = "__mlc_malloc", "__mlc_free"
+#: Alignment of heap blocks: a cache line.
+HEAP_ALIGN = 64
 
 
 class BufferAllocator:
@@ -70,8 +79,7 @@ class BufferAllocator:
                 return slot, _nothing
         b = self.builder
         module = b.module
-        malloc = declare(module, "malloc", ir.FunctionType(PTR, [I64]))
-        free = declare(module, "free", ir.FunctionType(ir.VoidType(), [PTR]))
+        malloc, free = _aligned_functions(module)
         nbytes = b.mul(count, ir.Constant(I64, elem_bytes))
         nbytes = b.select(b.icmp_signed(">", nbytes, ir.Constant(I64, 0)), nbytes, ir.Constant(I64, 1))
         if static_count is not None and KEEP_MIN_BYTES <= static_count * elem_bytes <= KEEP_MAX_BYTES:
@@ -85,20 +93,76 @@ class BufferAllocator:
         module = b.module
         slot = ir.GlobalVariable(module, PTR, name=module.get_unique_name(f"{KEPT_PREFIX}{b.function.name}.{name}"))
         slot.initializer = ir.Constant(PTR, None)
-        parked = b.atomic_rmw("xchg", slot, ir.Constant(PTR, None), "acquire")
-        entry = b.block
-        with b.if_then(b.icmp_unsigned("==", parked, ir.Constant(PTR, None)), likely=False):
-            fresh = b.call(malloc, [nbytes])
-            made = b.block
-        ptr = b.phi(PTR, name=name)
-        ptr.add_incoming(parked, entry)
-        ptr.add_incoming(fresh, made)
+        ptr = b.call(_take_function(module, malloc), [slot, nbytes], name=name)
 
         def release() -> None:
             swapped = b.cmpxchg(slot, ir.Constant(PTR, None), ptr, "release", "monotonic")
             with b.if_then(b.not_(b.extract_value(swapped, 1)), likely=False):
                 b.call(free, [ptr])
         return ptr, release
+
+
+def _aligned_functions(module: ir.Module) -> tuple[ir.Function, ir.Function]:
+    """The module's ``ptr noalias align 64 @__mlc_malloc(i64 n)`` and ``@__mlc_free(ptr p)``:
+    ``malloc`` and ``free`` of blocks that start on a cache line (HEAP_ALIGN). ``malloc``
+    aligns to 16 bytes only (a large block is a mapping of its own, 16 bytes past a page),
+    and a packed panel 16 bytes past a cache line splits every second 32-byte load of it
+    (every 64-byte one) across two lines. The block takes HEAP_ALIGN bytes more than asked;
+    the pointer ``malloc`` returned is kept in the 8 bytes before the aligned one, for
+    ``__mlc_free`` (and :func:`_free_parked`)."""
+    fn = module.globals.get(MALLOC_FUNCTION)
+    if fn is not None:
+        return fn, module.globals[FREE_FUNCTION]
+    malloc = declare(module, "malloc", ir.FunctionType(PTR, [I64]))
+    free = declare(module, "free", ir.FunctionType(ir.VoidType(), [PTR]))
+    fn = ir.Function(module, ir.FunctionType(PTR, [I64]), name=MALLOC_FUNCTION)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.return_value.add_attribute("noalias")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    raw = b.call(malloc, [b.add(fn.args[0], ir.Constant(I64, HEAP_ALIGN))])
+    with b.if_then(b.icmp_unsigned("==", raw, ir.Constant(PTR, None)), likely=False):
+        b.ret(raw)
+    address = b.and_(b.add(b.ptrtoint(raw, I64), ir.Constant(I64, HEAP_ALIGN)), ir.Constant(I64, -HEAP_ALIGN))
+    aligned = b.gep(raw, [b.sub(address, b.ptrtoint(raw, I64))], source_etype=ir.IntType(8), inbounds=True)
+    b.store(raw, b.gep(aligned, [ir.Constant(I64, -1)], source_etype=PTR, inbounds=True))
+    b.ret(aligned)
+    release = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), name=FREE_FUNCTION)
+    release.linkage = "internal"
+    release.attributes.add("nounwind")
+    b = ir.IRBuilder(release.append_basic_block("entry"))
+    b.call(free, [b.load(b.gep(release.args[0], [ir.Constant(I64, -1)], source_etype=PTR, inbounds=True), typ=PTR)])
+    b.ret_void()
+    return fn, release
+
+
+def _take_function(module: ir.Module, malloc: ir.Function) -> ir.Function:
+    """``ptr noalias @__mlc_take_parked(ptr slot, i64 nbytes)``: the block parked in ``slot``
+    (``atomicrmw xchg`` with null), or a new one of ``nbytes``. A call of its own, kept out
+    of line, whose ``noalias`` result LLVM's alias analysis knows to be a block no other
+    pointer of the caller reaches, as it knows ``malloc``'s (a pointer out of an
+    ``atomicrmw`` it does not: the caller's stack buffers, a register tile's accumulators,
+    might then alias it, and a loop that stores them could not keep them in registers)."""
+    fn = module.globals.get(TAKE_FUNCTION)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(PTR, [PTR, I64]), name=TAKE_FUNCTION)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    fn.attributes.add("nounwind")
+    fn.return_value.add_attribute("noalias")
+    slot, nbytes = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    parked = b.atomic_rmw("xchg", slot, ir.Constant(PTR, None), "acquire")
+    entry = b.block
+    with b.if_then(b.icmp_unsigned("==", parked, ir.Constant(PTR, None)), likely=False):
+        fresh = b.call(malloc, [nbytes])
+        made = b.block
+    ptr = b.phi(PTR)
+    ptr.add_incoming(parked, entry)
+    ptr.add_incoming(fresh, made)
+    b.ret(ptr)
+    return fn
 
 
 def _nothing() -> None:
@@ -117,8 +181,8 @@ def free_kept_blocks(compiled) -> None:
 def _free_parked(engine, slots) -> None:
     for name in slots:
         slot = ctypes.c_void_p.from_address(engine.get_global_value_address(name))
-        if slot.value:
-            _libc_free(slot.value)
+        if slot.value:  # the pointer malloc returned is kept just before the block
+            _libc_free(ctypes.c_void_p.from_address(slot.value - 8).value)
             slot.value = None
 
 

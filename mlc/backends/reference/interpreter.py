@@ -41,7 +41,7 @@ from ...ir import dtype as dt
 from ...ir.arith import same_expr
 from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
-from ...ir.extern import AddressOf, CallExtern
+from ...ir.extern import PREFETCH_AHEAD, AddressOf, CallExtern
 from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
                        LetStmt, PrimFunc, SeqStmt, While)
 from ...passes.tir.empty_reductions import expand_empty_reductions
@@ -145,7 +145,10 @@ class _Execution(Evaluator):
             self._call_extern(stmt.value, ctx)
 
     def _call_extern(self, call: CallExtern, ctx: Ctx) -> None:
-        """Run an external function on the regions its element addresses start."""
+        """Run an external function on the regions its element addresses start (a read
+        prefetch, whose line may lie past the buffer's end, does nothing)."""
+        if call.name == PREFETCH_AHEAD:
+            return
         known = REFERENCE_EXTERNS.get(call.name)
         if known is None:
             raise MLCError(f"reference interpreter: cannot run the external function {call.name!r} "

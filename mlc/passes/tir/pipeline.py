@@ -34,6 +34,7 @@ from .lower_intrinsics import lower_intrinsics
 from .lower_math import math_lowering_for
 from .partition_selects import partition_selects
 from .partition_tiles import partition_tiles
+from .prefetch import prefetch_streams
 from .row_prefetch import prefetch_row_streams
 from .simplify import simplify
 from .unroll import unroll_loops
@@ -57,6 +58,7 @@ LOWER_PIPELINE: list[Pass] = [
     partition_tiles,
     partition_selects,
     vectorize_loops,
+    prefetch_streams,
     fold_horizontal,
     unroll_loops,
     fold_constants,

@@ -36,7 +36,10 @@ that then uses it while it is in cache, instead of in a pass of its own. Packing
 too (one stream instead of MR rows a whole row of A apart); it pays only for an A
 larger than the L3 cache can hold beside B (the target's cache sizes, the host's
 for the host, :attr:`~mlc.target.Target.caches`), and not for the wide register tile
-of a CPU of 32 vector registers (:data:`PACK_A_L3_SHARE`).
+of a CPU of 32 vector registers (:data:`PACK_A_L3_SHARE`). On a CPU of 16 (AVX2), a
+matmul that packs B goes in blocks of rows whose rows of A fill half the L2 cache instead,
+A read as stored, the reduction unrolled (:data:`CACHE_BLOCK_SHARE`). B is packed in
+blocks of PACK_ROWS of its rows, each copied into every panel in turn.
 
 Matmuls with more columns than a vector but not a multiple of one keep the
 usual tile, its last column tile ragged: the row tiles go outside the column
@@ -64,6 +67,7 @@ from dataclasses import dataclass
 from ...ir import dtype as dt
 from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
+from ...passes.tir.prefetch import PREFETCH_BYTES
 from .int8 import schedule_int8_vnni
 from .patterns import is_canonical, match_matmul, view
 from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
@@ -73,7 +77,8 @@ __all__ = ["schedule_matmul", "plan_matmul", "MatmulShape", "MatmulPlan", "ACCUM
            "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "K_BLOCK_OPTIONS",
            "COL_BLOCK_OPTIONS",
            "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS",
-           "RAGGED_MIN_VECTORS", "STREAM_K_STEPS", "WIDE_TILE_K_UNROLL"]
+           "RAGGED_MIN_VECTORS", "STREAM_K_STEPS", "WIDE_TILE_K_UNROLL", "CACHE_BLOCK_SHARE", "MIN_BLOCK_ROWS", "PACK_ROWS",
+           "PANEL_PREFETCH_BYTES"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -108,6 +113,11 @@ PACK_A_MIN_PANELS = 4
 #: every column panel of B passes over it; B streams past once per block.
 ROW_BLOCK = 512
 ROW_BLOCKS_FROM = 2
+#: A B stored with its columns contiguous is packed in blocks of this many of its rows,
+#: each copied into every column panel in turn, instead of one column panel at a time
+#: down all its rows: those read a cache line of every row, a row apart (a new page each,
+#: that no prefetcher follows); 1024 x 1024 float32 took 4-5% of its AVX2 sgemm so.
+PACK_ROWS = 8
 #: A matmul runs on threads from this many multiply-adds (about 10 us on one core):
 #: below that, waking the thread pool costs more than the work.
 PARALLEL_MIN_MACS = 1 << 19
@@ -142,6 +152,26 @@ WIDE_TILE_K_UNROLL = 4
 #: A large matmul whose columns no vector divides keeps the usual register tile, its last
 #: panel ragged, from this many vectors of columns (fewer: vectors down the rows).
 RAGGED_MIN_VECTORS = 4
+#: On a CPU of fewer than WIDE_TILE_REGISTERS vector registers (AVX2's 6 x 16 tile), a
+#: matmul that packs B goes in blocks of rows (:func:`_cache_rows`) whose block of A (the
+#: rows by all of K) fills about this share of the L2 cache: it stays there while every
+#: column panel of B passes over it, each panel staying in L2 while every row tile of the
+#: block passes over it. The rows stream from A as it is stored (A is not packed: from L2
+#: its 6 rows stream as fast as a packed panel, and the copy costs a pass over A), and the
+#: reduction loop is unrolled WIDE_TILE_K_UNROLL times. Before, A was packed and went in
+#: blocks of about ROW_BLOCK rows (1.4 MiB at K = 1024, beyond a 1 MiB L2 share): on one
+#: core of an AVX-512 Xeon (2 MiB of L2), the AVX2 sgemm 1024^3 ran at 0.82x OpenBLAS's
+#: Haswell kernel on the same core, now 0.97x (unrolled: 0.85x, A not packed too: 0.92x).
+CACHE_BLOCK_SHARE = 0.5
+#: ... in blocks of at least this many rows (rounded down to whole row tiles): each block
+#: streams every column panel of B from L3 or memory again, the panel's first row tile
+#: waiting on it. AVX2 sgemm 2048^3 on one core (CPU time, against OpenBLAS's Haswell
+#: kernel): 0.76x in blocks of 60 rows (half of a 256 KiB L2), 0.90-0.91x in 210 to 414.
+MIN_BLOCK_ROWS = 256
+#: ... and the reduction loop prefetches the packed panel of B this many bytes ahead (16
+#: steps of a 16-float panel; :mod:`mlc.passes.tir.prefetch`): from L2, the hardware
+#: prefetchers fetch its lines too late now and then.
+PANEL_PREFETCH_BYTES = 1024
 
 
 def _column_tile(n: int, lanes: int, wide: bool = False, peeled: bool = False) -> int:
@@ -190,6 +220,29 @@ def _row_block(m: int, mr: int) -> int:
     mr = max(1, mr)
     tiles = -(-m // mr)
     blocks = -(-tiles // max(1, ROW_BLOCK // mr))
+    return -(-tiles // blocks) * mr
+
+
+def _cache_rows(s: MatmulShape, mr: int, cpu: CpuInfo) -> int:
+    """Rows per block of a matmul that packs B on a CPU of fewer than WIDE_TILE_REGISTERS
+    registers: whole row tiles, about as many as fill the L2 share (CACHE_BLOCK_SHARE) with
+    their rows of A, at least MIN_BLOCK_ROWS, as many tiles in every block, a multiple of
+    the cores' blocks (threads that take whole blocks take as many each; 0: one block, for
+    fewer than ROW_BLOCKS_FROM blocks' rows).
+
+    >>> s = MatmulShape(1024, 1024, 1024, 8, True, (), False, True, True, 1 << 22, 1 << 22, 1 << 30)
+    >>> _cache_rows(s, 6, CpuInfo(256, 1, caches=(48 << 10, 2 << 20, 0)))  # 2 MiB of L2: 5 blocks of 35 tiles
+    210
+    >>> _cache_rows(s, 6, CpuInfo(256, 1))  # 256 KiB: 32 rows' worth, 256 at least: 5 blocks of 35 tiles
+    210
+    """
+    row_bytes = max(1, s.a_bytes // max(1, s.m))
+    rows = max(int(CACHE_BLOCK_SHARE * cpu.l2_bytes) // row_bytes, MIN_BLOCK_ROWS) // mr * mr
+    if s.m < ROW_BLOCKS_FROM * rows or rows < mr:
+        return 0
+    tiles = -(-s.m // mr)
+    blocks = -(-tiles // (rows // mr))
+    blocks = -(-blocks // max(1, cpu.cores)) * max(1, cpu.cores)  # the threads' even shares of blocks
     return -(-tiles // blocks) * mr
 
 
@@ -269,24 +322,31 @@ def _pack(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: int, tile
           cpu: CpuInfo, threads: bool = True) -> str:
     """Copy the ``read``-th input of ``block`` into panels ``[other dims..., t // tile, k,
     t % tile]``, ``t`` being its dimension indexed by iterator ``tiled``; returns the
-    copy block's name. The copy writes each panel contiguously, on all cores."""
+    copy block's name. The copy writes each panel contiguously, on all cores; a source
+    stored with ``t`` contiguous is read PACK_ROWS rows at a time (:data:`PACK_ROWS`)."""
     copy = sch.cache_read(block, read, "global")
     ndim = len(dims)
     pt, pk = _panel_layout(sch, block, read, dims, tiled, k, tile)
     name = view(sch, copy).name
     loops = sch.get_loops(copy)
     outer, inner = sch.split(loops[pt], [None, tile])
-    order = [loops[d] for d in range(ndim) if d not in (pt, pk)] + [outer, loops[pk], inner]
-    sch.reorder(*order)
+    others = [loops[d] for d in range(ndim) if d not in (pt, pk)]
+    order = others + [outer, loops[pk], inner]
     lanes = cpu.lanes(view(sch, copy).block.writes[0].buffer.dtype)
     k_extent = view(sch, copy).block.iter_vars[pk].dom.extent
+    rows = PACK_ROWS if pt == ndim - 1 and isinstance(k_extent, IntImm) and k_extent.value > PACK_ROWS \
+        and k_extent.value % PACK_ROWS == 0 else 0
+    if rows:  # blocks of rows of the source, each copied panel after panel
+        k_outer, k_inner = sch.split(loops[pk], [None, rows])
+        order = others + [k_outer, outer, k_inner, inner]
+    sch.reorder(*order)
     if pk == ndim - 1 and tile <= 2 * lanes and isinstance(k_extent, IntImm):
         attempt(sch, _transpose_panel, loops[pk], inner, k_extent.value, lanes)
     else:
         kind = (lambda s: s.vectorize(inner)) if tile >= lanes else (lambda s: s.unroll(inner))
         attempt(sch, lambda s: kind(s) or True)
     if threads and cpu.cores > 1:
-        par = order[:-2]
+        par = order[:-3] if rows else order[:-2]
         attempt(sch, lambda s: s.parallel(par[0] if len(par) == 1 else s.fuse(*par)) or True)
     return name
 
@@ -337,6 +397,7 @@ class MatmulPlan:
     pack_in_panel: bool  #: each panel of B packed inside its iteration of the panel loop
     k_unroll: int  #: unroll factor of the reduction loop
     stream: int = 0  #: reduction steps per block with the column panels inside (0: none; STREAM_K_STEPS)
+    prefetch: int = 0  #: bytes ahead the reduction loop prefetches the panel of B (0: none; PANEL_PREFETCH_BYTES)
 
 
 def _default_pack(s: MatmulShape, cpu: CpuInfo) -> tuple[bool, bool]:
@@ -361,6 +422,14 @@ def _ragged(s: MatmulShape, pack: bool, tile_width: int) -> bool:
     the panels only) and vectorize_loops runs that panel in narrower vectors."""
     return pack and s.peel and s.has_rows and s.b_contiguous and bool(s.n % tile_width) \
         and s.n >= RAGGED_MIN_VECTORS * s.lanes
+
+
+def _cache_blocked(s: MatmulShape, pack: bool, wide_tile: bool, nr: int, mr: int, cpu: CpuInfo) -> bool:
+    """Whether the default blocks the rows for the L2 cache, A unpacked, the reduction
+    unrolled (:data:`CACHE_BLOCK_SHARE`): B packed, a CPU of fewer than WIDE_TILE_REGISTERS
+    registers, no batch, known rows, more than one column panel and row tile."""
+    return pack and not wide_tile and cpu.vector_registers < WIDE_TILE_REGISTERS and s.has_rows and \
+        not s.rows_symbolic and not s.batch and nr < s.n and mr < s.m
 
 
 def _default_pack_a(s: MatmulShape, pack: bool, mr: int, nr: int, wide_tile: bool, cpu: CpuInfo) -> bool:
@@ -411,11 +480,15 @@ def plan_matmul(sch, s: MatmulShape, cpu: CpuInfo) -> MatmulPlan | None:
     if rows_known:
         mr = choose(sch, cpu, "matmul.mr", row_tile_options(-(-nr // s.lanes), s.m, cpu), mr)
     wide = 1 if pack else _wide_columns(s.n, nr, mr, s.lanes)
-    pack_a = pack_a and not ragged  # (its loops fused on threads: no panel to peel)
+    blocked = _cache_blocked(s, pack, wide_tile, nr, mr, cpu)
+    pack_a = pack_a and not ragged and not blocked  # (ragged: its loops fused on threads, no panel to peel)
     if rows_known and mr > 1 and not ragged:
         pack_a = bool(choose(sch, cpu, "matmul.pack_a", [0, 1], int(pack_a)))
     block_rows = _row_block(s.m, mr)
     row_blocks = -(-s.m // block_rows) if pack_a and s.m >= ROW_BLOCKS_FROM * ROW_BLOCK else 1
+    cache_rows = _cache_rows(s, mr, cpu) if blocked else 0
+    if cache_rows:
+        block_rows, row_blocks = cache_rows, -(-s.m // cache_rows)
     if rows_known:  # a design space: blocks of rows of any size
         options = [0] + [r // mr * mr for r in ROW_BLOCK_OPTIONS if mr <= r // mr * mr < s.m]
         block_rows = choose(sch, cpu, "matmul.row_block", options, block_rows if row_blocks > 1 else 0) or s.m
@@ -456,16 +529,18 @@ def plan_matmul(sch, s: MatmulShape, cpu: CpuInfo) -> MatmulPlan | None:
         pack_in_panel = bool(choose(sch, cpu, "matmul.pack_in_panel", [1, 0], 1))
     k_inner = k_block or s.k
     unrolls = [u for u in K_UNROLL_OPTIONS if k_inner % u == 0 and u < k_inner]
-    k_unroll = max((u for u in unrolls if u <= WIDE_TILE_K_UNROLL), default=1) if wide_tile else 1
+    k_unroll = max((u for u in unrolls if u <= WIDE_TILE_K_UNROLL), default=1) if wide_tile or blocked else 1
     k_unroll = choose(sch, cpu, "matmul.k_unroll", unrolls, k_unroll)
     stream = 0
     if _streams_b(s, pack, ragged, nr, wide, mr, row_blocks, rows_first, col_block, k_block, cpu):
         stream = choose(sch, cpu, "matmul.stream", [0, *(c for c in K_BLOCK_OPTIONS if c < s.k)],
                         _stream_steps(s.k))
         k_unroll = 1 if stream else k_unroll
+    prefetch = choose(sch, cpu, "matmul.prefetch", [0, PANEL_PREFETCH_BYTES], PANEL_PREFETCH_BYTES if blocked else 0)
     return MatmulPlan(pack=pack, small_pack=small_pack, ragged=ragged, nr=nr, mr=mr, wide=wide, pack_a=pack_a,
                       block_rows=block_rows, row_blocks=row_blocks, rows_first=rows_first, col_block=col_block,
-                      k_block=k_block, depth=depth, pack_in_panel=pack_in_panel, k_unroll=k_unroll, stream=stream)
+                      k_block=k_block, depth=depth, pack_in_panel=pack_in_panel, k_unroll=k_unroll, stream=stream,
+                      prefetch=0 if stream else prefetch)
 
 
 def _streams_b(s: MatmulShape, pack: bool, ragged: bool, nr: int, wide: int, mr: int, row_blocks: int,
@@ -609,6 +684,8 @@ def _apply_plan(sch, block, name: str, pat, s: MatmulShape, plan: MatmulPlan, cp
         return handled | _blocked_reduction(sch, block, outer, k_loops, inner, depth, plan.pack_in_panel, pat, nr,
                                             cpu)
     sch.reorder(*outer, *k_loops, *inner)
+    if plan.prefetch:
+        sch.annotate(k_loops[0], PREFETCH_BYTES, plan.prefetch)
     if plan.pack_in_panel:
         handled.add(_pack_panel_at(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, j0))
     if outer:
