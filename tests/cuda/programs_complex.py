@@ -146,15 +146,21 @@ def exactly(got, want, what: str = "") -> None:
 
 def close_or_special(got, want, dtype: str, what: str = "") -> None:
     """As tests/ops/test_complex.py checks every target: NaN, infinite and zero parts exactly
-    (signs included), the others within a few ulps of the modulus of NumPy's result (of the
-    part itself where the other part is infinite or NaN)."""
+    (signs included; a subnormal for a zero within rounding of the modulus counts as rounding),
+    the others within a few ulps of the modulus of NumPy's result (of the part itself where the
+    other part is infinite or NaN)."""
     got, want = np.asarray(got), np.asarray(want)
     if want.dtype.kind not in "fc":
         exactly(got, want, what)
         return
     scale = np.abs(want).astype("float64")
+    tiny = float(np.finfo(np.dtype(dtype)).tiny)
     for part, g, w in _parts(got, want):
-        special = ~np.isfinite(w) | (w == 0)
+        # a zero part that comes out subnormal, of its sign, within rounding of the modulus (the
+        # root's y / 2t underflowing after scaling: rounded twice) counts as rounding
+        underflow = (w == 0) & (np.abs(g) < tiny) & (np.signbit(g) == np.signbit(w)) & \
+            (np.abs(g) <= rounding_rtol(dtype) * scale)
+        special = (~np.isfinite(w) | (w == 0)) & ~underflow
         exactly(g[special], w[special], f"{what} {part}")
         bound = np.where(np.isfinite(scale), scale, np.abs(w))[~special]
         error = np.abs(g[~special].astype("float64") - w[~special])
