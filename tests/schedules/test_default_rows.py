@@ -361,8 +361,15 @@ def passes_of(func) -> list[set[str]]:
             and not any(g is not f and updates(g) == updates(f) for g in pre_order_nodes(f) if isinstance(g, For))]
 
 
+@pytest.fixture
+def ask_ahead(monkeypatch):
+    """The rules' prefetch marks on (off by default: benchmarks/results/decisions.md)."""
+    import mlc.schedules.default.row_passes as row_passes
+    monkeypatch.setattr(row_passes, "ASK_AHEAD", True)
+
+
 @pytest.mark.parametrize("parts, rows, cols", [(2, 8, 256), (1, 3, 96)])
-def test_layer_norm_gradient_sums_ct_gamma_in_the_pass_that_reads_ct_and_gamma_again(parts, rows, cols):
+def test_layer_norm_gradient_sums_ct_gamma_in_the_pass_that_reads_ct_and_gamma_again(parts, rows, cols, ask_ahead):
     """The sums of ct * gamma and of ct * gamma * (x - mean) (with the squares, which wait for
     the mean too) take one pass over the row; the row's sum of x alone the pass before, so
     that ct and gamma are read once (the sum of ct * gamma used to join the sum of x)."""
@@ -387,7 +394,7 @@ def test_layer_norm_gradient_sums_ct_gamma_in_the_pass_that_reads_ct_and_gamma_a
 
 @pytest.mark.parametrize("op, rows, cols, asked", [("nn.layer_norm", 8, 256, True), ("nn.layer_norm", 5, 64, True),
                                                    ("nn.layer_norm", 1, 64, False), ("nn.softmax", 7, 96, False)])
-def test_a_rows_last_pass_asks_for_the_next_rows_lines(op, rows, cols, asked):
+def test_a_rows_last_pass_asks_for_the_next_rows_lines(op, rows, cols, asked, ask_ahead):
     """layer_norm's pass writing the output asks, a step at a time, for the lines it reads of X
     in the next row (the last row for itself): the next row's first pass then finds them in the
     cache. Not g's or b's, which every row reads alike; nothing for one row, nor for softmax,

@@ -22,7 +22,7 @@ A pass joins the earlier pass that reads the most of the same buffers (the sum o
 ``ct * gamma`` joins the pass of ``ct * gamma * (x - mean)``, which reads ct and gamma too,
 rather than the sum of ``x``): each element of those buffers is then loaded, and
 ``ct * gamma`` computed, once for both, the sum of ``x`` alone reading only ``x``.
-The first pass is annotated :data:`~mlc.passes.tir.row_prefetch.ROW_PREFETCH`: it asks the
+Where :data:`ASK_AHEAD` is on, the first pass is annotated :data:`~mlc.passes.tir.row_prefetch.ROW_PREFETCH`: it asks the
 cache for the lines of the buffers only later passes read (ct above), which then arrive while
 it streams x; the last pass :data:`~mlc.passes.tir.row_prefetch.ROW_PREFETCH_NEXT`
 (:func:`mark_last_pass`): it asks for the next row's lines of what it reads while the first
@@ -46,7 +46,13 @@ from ..primitives.loop_merge import accessed_buffers
 from .patterns import view
 from .steps import attempt
 
-__all__ = ["reduction_steps", "align_to_steps", "merge_row_passes", "mark_last_pass"]
+__all__ = ["reduction_steps", "align_to_steps", "merge_row_passes", "mark_last_pass", "ASK_AHEAD"]
+
+#: Whether the rules mark the passes that ask the cache ahead (ROW_PREFETCH, ROW_PREFETCH_NEXT):
+#: off, as measured on layer_norm (benchmarks/results/decisions.md): its forward gained nothing
+#: beyond noise and its gradient lost (the prefetched lines evict the row the later passes read).
+#: A schedule can still annotate a loop by hand; prefetch_row_streams then asks for its lines.
+ASK_AHEAD = False
 
 
 def reduction_steps(sch, func_name: str, rfs) -> int | None:
@@ -110,7 +116,7 @@ def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages, register
                 break
         else:
             heads.append([rv, need, set(reads)])
-    if len(heads) > 1:  # the first pass asks for what only the later ones read (prefetch_row_streams)
+    if ASK_AHEAD and len(heads) > 1:  # the first pass asks for what only the later ones read (prefetch_row_streams)
         sch.annotate(heads[0][0], ROW_PREFETCH, True)
     return merged
 
@@ -118,7 +124,9 @@ def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages, register
 def mark_last_pass(sch, func_name: str, name: str, outer) -> bool:
     """Annotate the loop directly under ``outer`` (a row's loop, or a group of rows') that holds
     block ``name`` (the row's output: its last pass) :data:`ROW_PREFETCH_NEXT`, where it is a
-    serial loop of constant extent; whether it was."""
+    serial loop of constant extent; whether it was (never while :data:`ASK_AHEAD` is off)."""
+    if not ASK_AHEAD:
+        return False
     fname, _, loc = sch._loop(outer, "default schedule")
     for item in body_items(loc.node.body):
         if isinstance(item, For) and item.kind == "serial" and isinstance(item.extent, IntImm) \
