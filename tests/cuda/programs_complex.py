@@ -208,8 +208,9 @@ def assert_division_agrees(got, a, b, what: str = "") -> None:
             continue
         re, im = _exact_quotient(complex(x), complex(y))
         modulus = math.hypot(re, im)
-        if modulus > float(info.max) / 4:  # past the range (an infinite part) or near its end
-            assert modulus <= float(info.max) or not np.isfinite(g), f"{what}: {x} / {y} = {g}, exact {re}, {im}"
+        if modulus > float(info.max) / 4:  # a part past the range (infinite) or near its end
+            assert max(abs(re), abs(im)) <= float(info.max) or not np.isfinite(g), \
+                f"{what}: {x} / {y} = {g}, exact {re}, {im}"
             continue
         bound = 8 * float(info.eps) * modulus + 4 * float(info.smallest_subnormal)
         error = math.hypot(float(g.real) - re, float(g.imag) - im)
