@@ -169,7 +169,7 @@ def _masked_forms(module: ir.Module, fn: ir.Function, op: str, dtype: str) -> No
         lanes_loop.linkage = "internal"
         for attribute in ("noinline", "nounwind", "readnone", "cold", "optsize"):
             lanes_loop.attributes.add(attribute)
-        _masked_lanes_loop(lanes_loop, op, dtype)
+        _lanes_loop(lanes_loop, ir.IRBuilder(lanes_loop.append_basic_block("entry")), op, dtype, lanes_loop.args[1])
         b = ir.IRBuilder(form.append_basic_block("entry"))
         x, mask = form.args
         some = b.icmp_unsigned("!=", b.bitcast(mask, ir.IntType(lanes)), ir.Constant(ir.IntType(lanes), 0))
@@ -198,52 +198,37 @@ def _keep(module: ir.Module, functions: list[ir.Function]) -> None:
     used.initializer = ir.Constant(used.value_type, kept)
 
 
-def _masked_lanes_loop(fn: ir.Function, op: str, dtype: str) -> None:
-    """The body of ``fn(x, mask)``, a masked form's out-of-line part: ``op`` of each set lane
-    of ``x`` in turn, in a loop (the others' values are ``x``'s)."""
+def _lanes_loop(fn: ir.Function, b: ir.IRBuilder, op: str, dtype: str, mask: ir.Value | None = None) -> None:
+    """The body of a vector ``fn``: ``op`` of each lane of its first argument in turn, in a
+    loop; with ``mask`` (a masked form's out-of-line part) of each set lane only, the others
+    keeping the argument's values."""
     i32 = ir.IntType(32)
-    x, mask = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    loop, compute, following, done = (fn.append_basic_block(n) for n in ("lane", "compute", "next", "done"))
+    x = fn.args[0]
     entry = b.block
+    loop = fn.append_basic_block("lane")
+    compute, following = (fn.append_basic_block(n) for n in ("compute", "next")) if mask is not None else (None, None)
+    done = fn.append_basic_block("done")
     b.branch(loop)
     b.position_at_end(loop)
     k = b.phi(i32, name="k")
     acc = b.phi(x.type, name="acc")
-    b.cbranch(b.extract_element(mask, k), compute, following)
-    b.position_at_end(compute)
+    if mask is not None:
+        b.cbranch(b.extract_element(mask, k), compute, following)
+        b.position_at_end(compute)
     updated = b.insert_element(acc, emit_math(b, op, [b.extract_element(x, k)], dtype), k)
-    b.branch(following)
-    b.position_at_end(following)
-    out = b.phi(x.type, name="out")
-    out.add_incoming(acc, loop)
-    out.add_incoming(updated, compute)
+    last, out = loop, updated
+    if mask is not None:
+        b.branch(following)
+        b.position_at_end(following)
+        out = b.phi(x.type, name="out")
+        out.add_incoming(acc, loop)
+        out.add_incoming(updated, compute)
+        last = following
     step = b.add(k, ir.Constant(i32, 1))
     b.cbranch(b.icmp_unsigned("<", step, ir.Constant(i32, x.type.count)), loop, done)
     k.add_incoming(ir.Constant(i32, 0), entry)
-    k.add_incoming(step, following)
+    k.add_incoming(step, last)
     acc.add_incoming(x, entry)
-    acc.add_incoming(out, following)
+    acc.add_incoming(out, last)
     b.position_at_end(done)
     b.ret(out)
-
-
-def _lanes_loop(fn: ir.Function, b: ir.IRBuilder, op: str, dtype: str) -> None:
-    """The body of a vector ``fn``: ``op`` of each lane of its argument in turn, in a loop."""
-    i32 = ir.IntType(32)
-    vector = fn.args[0]
-    entry = b.block
-    loop, done = fn.append_basic_block("lane"), fn.append_basic_block("done")
-    b.branch(loop)
-    b.position_at_end(loop)
-    k = b.phi(i32, name="k")
-    acc = b.phi(vector.type, name="acc")
-    updated = b.insert_element(acc, emit_math(b, op, [b.extract_element(vector, k)], dtype), k)
-    following = b.add(k, ir.Constant(i32, 1))
-    b.cbranch(b.icmp_unsigned("<", following, ir.Constant(i32, vector.type.count)), loop, done)
-    k.add_incoming(ir.Constant(i32, 0), entry)
-    k.add_incoming(following, loop)
-    acc.add_incoming(vector, entry)
-    acc.add_incoming(updated, loop)
-    b.position_at_end(done)
-    b.ret(updated)
