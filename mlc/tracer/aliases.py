@@ -121,24 +121,24 @@ def _emit(op, *args):
     return ctx.emit(op, [as_flag(a, ctx) for a in args], {}, view=False)
 
 
-def flag_and(a, b):
+def _fold(op: str, unit: bool, a, b):
+    """``a op b`` of two flags (True, False, a 0-d bool Tracer, or None: not followed), a
+    constant operand folded away (``unit``: the op's identity, True for and, False for or)."""
     if a is None or b is None:
         return None
-    if a is True or b is False:
+    if a is unit or b is (not unit):
         return b
-    if b is True or a is False:
+    if b is unit or a is (not unit):
         return a
-    return _emit("logical_and", a, b)
+    return _emit(op, a, b)
+
+
+def flag_and(a, b):
+    return _fold("logical_and", True, a, b)
 
 
 def flag_or(a, b):
-    if a is None or b is None:
-        return None
-    if a is False or b is True:
-        return b
-    if b is False or a is True:
-        return a
-    return _emit("logical_or", a, b)
+    return _fold("logical_or", False, a, b)
 
 
 def flag_not(a):
