@@ -158,15 +158,12 @@ RAGGED_MIN_VECTORS = 4
 #: column panel of B passes over it, each panel staying in L2 while every row tile of the
 #: block passes over it. The rows stream from A as it is stored (A is not packed: from L2
 #: its 6 rows stream as fast as a packed panel, and the copy costs a pass over A), and the
-#: reduction loop is unrolled WIDE_TILE_K_UNROLL times. Before, A was packed and went in
-#: blocks of about ROW_BLOCK rows (1.4 MiB at K = 1024, beyond a 1 MiB L2 share): on one
-#: core of an AVX-512 Xeon (2 MiB of L2), the AVX2 sgemm 1024^3 ran at 0.82x OpenBLAS's
-#: Haswell kernel on the same core, now 0.97x (unrolled: 0.85x, A not packed too: 0.92x).
+#: reduction loop is unrolled WIDE_TILE_K_UNROLL times (measured: benchmarks/results/decisions.md).
 CACHE_BLOCK_SHARE = 0.5
 #: ... in blocks of at least this many rows (rounded down to whole row tiles): each block
 #: streams every column panel of B from L3 or memory again, the panel's first row tile
-#: waiting on it. AVX2 sgemm 2048^3 on one core (CPU time, against OpenBLAS's Haswell
-#: kernel): 0.76x in blocks of 60 rows (half of a 256 KiB L2), 0.90-0.91x in 210 to 414.
+#: waiting on it: small blocks (half of a 256 KiB L2 holds 60 rows) measured slower
+#: (benchmarks/results/decisions.md).
 MIN_BLOCK_ROWS = 256
 #: ... and the reduction loop prefetches the packed panel of B this many bytes ahead (16
 #: steps of a 16-float panel; :mod:`mlc.passes.tir.prefetch`): from L2, the hardware
