@@ -73,6 +73,12 @@ def test_traced_index_in_a_compiled_loop():
 def test_unsupported_modes_are_refused():
     with pytest.raises(TraceError, match="mode='drop'"):
         mlc.jit(lambda x: x.at[0].set(1.0, mode="drop"))(np.zeros(3))
+    with pytest.raises(TraceError, match="fill_value"):
+        mlc.jit(lambda x: x.at[5].get(fill_value=0.0))(np.zeros(3))
+    with pytest.raises(TraceError, match="unexpected keyword arguments \\['wrap'\\]"):
+        mlc.jit(lambda x: x.at[0].add(1.0, wrap=True))(np.zeros(3))
+    with pytest.raises(IndexError):  # out of bounds: an error, as in NumPy (JAX would drop the update)
+        mlc.jit(lambda x, i: x.at[i].add(1.0))(np.zeros(3), 3)
 
 
 @settings(max_examples=12, deadline=None)
