@@ -40,7 +40,7 @@ from .frozen import frozen
 
 __all__ = ["Target", "TargetKind", "DeviceLimits", "MAX_SHARED_ATTR", "register_target_kind",
            "unregister_target_kind", "target_kind", "registered_target_kinds", "add_kind_source",
-           "known_target_kinds", "load_kind", "host_caches", "DEFAULT_CACHES"]
+           "known_target_kinds", "load_kind", "host_caches", "host_l1_ways", "DEFAULT_CACHES"]
 
 #: Data cache sizes in bytes (L1, L2, L3) of a CPU that is not this machine, by vector
 #: width: AVX-512 CPUs (Skylake-SP and later, Zen 4/5) have 1-2 MiB of L2 per core,
@@ -68,6 +68,19 @@ def host_caches() -> tuple[int, int, int] | None:
     if not {1, 2} <= sizes.keys():
         return None
     return sizes[1], sizes[2], sizes.get(3, sizes[2])
+
+
+@lru_cache(maxsize=1)
+def host_l1_ways() -> int:
+    """The associativity of this machine's L1 data cache (ways per set, Linux's sysfs), or 0
+    where it does not say (another OS, a container without sysfs, a fully associative cache)."""
+    try:
+        for index in sorted(_CACHE_DIR.glob("index*")):
+            if (index / "level").read_text().strip() == "1" and (index / "type").read_text().strip() != "Instruction":
+                return int((index / "ways_of_associativity").read_text())
+    except (OSError, ValueError):
+        return 0
+    return 0
 
 
 #: The attribute of a function written for one architecture whose blocks may use more shared

@@ -328,3 +328,20 @@ def test_avx2_blocks_of_rows_compute_numpys_product(m, n, k, epilogue):
     rows = -(-tiles // blocks) * 6  # as many tiles in each
     assert "B_global" in text and "A_global" not in text and f" * {rows} + " in text
     assert ("T.unroll(4)" in text) == (k % 4 == 0)
+
+
+#: ... and an 8-way L1 of 8 sets (512-byte ways): rows of A 128 or 130 float32 apart share a set.
+SMALL_CACHES_8_WAYS = CpuInfo(256, 2, caches=(4 << 10, 8 << 10, 64 << 10), l1_ways=8)
+
+
+@settings(max_examples=4, deadline=None)
+@given(m=st.integers(121, 190), n=st.sampled_from([64, 96, 128]), k=st.sampled_from([128, 130, 384]),
+       epilogue=st.sampled_from(["none", "relu", "bias"]))
+def test_avx2_blocks_of_rows_of_a_packed_a_compute_numpys_product(m, n, k, epilogue):
+    """The rows of a register tile in one L1 set (SET_ROWS_WAYS_SHARE): A packed into row
+    panels (the last one ragged), blocks of rows, the reduction unrolled by 4 or 2."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matmul_rule, "MIN_BLOCK_ROWS", 64)
+        text = check(*matmul(m, n, k, epilogue=epilogue), cpu=SMALL_CACHES_8_WAYS, seed=m + n + k)
+    assert "B_global" in text and "A_global" in text
+    assert ("T.unroll(4)" in text) == (k % 4 == 0)

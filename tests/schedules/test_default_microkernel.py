@@ -16,7 +16,7 @@ import re
 import pytest
 
 from mlc.backends.llvm import compile_sources
-from mlc.target import DEFAULT_CACHES, Target, host_caches
+from mlc.target import DEFAULT_CACHES, Target, host_caches, host_l1_ways
 from mlc.schedules import default_schedule
 from mlc.schedules.default import CpuInfo
 from mlc.schedules.default.matmul import PANEL_PREFETCH_BYTES, WIDE_TILE_K_UNROLL, _row_tile
@@ -110,15 +110,29 @@ def test_host_caches_are_read_from_sysfs(tmp_path, monkeypatch):
         (folder / "level").write_text(f"{level}\n")
         (folder / "type").write_text(f"{kind}\n")
         (folder / "size").write_text(f"{size}\n")
+        (folder / "ways_of_associativity").write_text(f"{12 if kind == 'Data' else 8}\n")
     monkeypatch.setattr(target_module, "_CACHE_DIR", tmp_path)
     host_caches.cache_clear()
+    host_l1_ways.cache_clear()
     try:
         assert host_caches() == (48 << 10, 1 << 20, 32 << 20)
+        assert host_l1_ways() == 12  # the data cache's, not the instruction cache's
         monkeypatch.setattr(target_module, "_CACHE_DIR", tmp_path / "absent")
         host_caches.cache_clear()
-        assert host_caches() is None
+        host_l1_ways.cache_clear()
+        assert host_caches() is None and host_l1_ways() == 0
     finally:
         host_caches.cache_clear()
+        host_l1_ways.cache_clear()
+
+
+def test_the_l1_associativity_is_the_hosts_only_for_the_hosts_cores():
+    """A named CPU other than this one has no associativity (0: the rules assume no conflicts),
+    so that its code does not depend on where it is compiled."""
+    host = Target.from_str("llvm")
+    assert host.get("l1_ways") == host_l1_ways()
+    cpu = "haswell" if host.cpu != "haswell" else "skylake"
+    assert Target.from_str(f"llvm -mcpu={cpu}").get("l1_ways") == 0
 
 
 @pytest.mark.parametrize("m, rows", [(1024, 8), (128, 8), (64, 8), (515, 5), (100, 10), (12, 12), (3, 3),

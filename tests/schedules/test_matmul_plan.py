@@ -104,3 +104,27 @@ def test_few_rows_of_a_large_b_stream_b_along_its_rows():
     assert plan_matmul(None, _shape(4, 2000, 30000, 8), AVX2).stream == 30
     assert plan_matmul(None, _shape(8, 256, 256, 16), AVX512).stream == 0  # B in L2
     assert plan_matmul(None, _shape(PACK_MIN_ROWS, 2048, 2048, 16), AVX512).stream == 0  # B packed
+
+
+@pytest.mark.parametrize("m, n, k, caches, ways, packed", [
+    (1024, 1024, 1024, (32 << 10, 512 << 10, 32 << 20), 8, True),    # Zen 3: 6 rows 4 KiB apart, one set of 8 ways
+    (2048, 2048, 2048, (32 << 10, 512 << 10, 32 << 20), 8, True),    # 8 KiB apart: the same
+    (1024, 1024, 1024, (48 << 10, 2 << 20, 32 << 20), 12, False),    # 12 ways: 6 rows fill half of a set
+    (1024, 1024, 1024, (32 << 10, 512 << 10, 32 << 20), 0, False),   # associativity unknown (a named CPU)
+    (4096, 4096, 256, (32 << 10, 512 << 10, 32 << 20), 8, False),    # 1 KiB apart: 2 rows a set
+    (512, 512, 512, (32 << 10, 512 << 10, 32 << 20), 8, False),      # 2 KiB apart: 3 rows a set
+    (1000, 1024, 1000, (32 << 10, 512 << 10, 32 << 20), 8, False),   # 4000 bytes apart: a set each
+    (1024, 32, 4096, (32 << 10, 512 << 10, 32 << 20), 8, False),     # 2 column panels: too few to repay the copy
+])
+def test_an_avx2_a_whose_tile_rows_share_an_l1_set_is_packed(m, n, k, caches, ways, packed):
+    """Blocks of rows of a packed B on 16 registers read A as stored, unless the 6 rows of
+    the register tile fall into one set of the L1 cache more often than half its ways
+    (SET_ROWS_WAYS_SHARE): then A is packed into row panels, the blocks of rows kept."""
+    cpu = CpuInfo(vector_bits=256, cores=2, caches=caches, l1_ways=ways)
+    shape = _shape(m, n, k, 8)
+    plan = plan_matmul(None, MatmulShape(**{**shape.__dict__, "a_row_stride": 4 * k}), cpu)
+    assert plan.pack and (plan.nr, plan.mr) == (16, 6) and plan.pack_a == packed
+    assert plan.row_blocks > 1 and plan.k_unroll == WIDE_TILE_K_UNROLL
+    assert plan_matmul(None, shape, cpu).pack_a is False  # the stride unknown: as stored
+    assert plan_matmul(None, MatmulShape(**{**shape.__dict__, "a_row_stride": 4 * k}),
+                       CpuInfo(512, 2, caches=caches, l1_ways=ways)).pack_a is False  # not the wide tile's

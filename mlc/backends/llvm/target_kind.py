@@ -22,7 +22,7 @@ True
 from __future__ import annotations
 
 from ...errors import MLCError
-from ...target import DEFAULT_CACHES, Target, TargetKind, host_caches
+from ...target import DEFAULT_CACHES, Target, TargetKind, host_caches, host_l1_ways
 from .cpus import check_cpu_and_features, has_avx512_vnni, host_cpu, vector_bits
 
 __all__ = ["LLVM_KIND"]
@@ -76,12 +76,24 @@ def _caches(target: Target) -> tuple[int, int, int]:
     same cores running narrower code, as ``python -m benchmarks --isa avx2`` builds);
     else :data:`~mlc.target.DEFAULT_CACHES` for its vector width, so that code for a
     named CPU does not depend on where it is compiled."""
-    cpu, features = host_cpu()
-    if not target.triple and target.cpu == cpu and (target.features == features or _only_removes(target.features)):
+    if _on_host_cores(target):
         found = host_caches()
         if found is not None:
             return found
     return DEFAULT_CACHES.get(_vector_bits(target), DEFAULT_CACHES[128])
+
+
+def _on_host_cores(target: Target) -> bool:
+    """Whether ``target`` is this machine's CPU, with its features or some turned off."""
+    cpu, features = host_cpu()
+    return not target.triple and target.cpu == cpu and (target.features == features or
+                                                        _only_removes(target.features))
+
+
+def _l1_ways(target: Target) -> int:
+    """The L1 data cache's associativity where the target runs on this machine's cores (as
+    :func:`_caches`), else 0: unknown, for a named CPU (the rules then assume no conflicts)."""
+    return host_l1_ways() if _on_host_cores(target) else 0
 
 
 def _only_removes(features: str) -> bool:
@@ -96,7 +108,7 @@ def _only_removes(features: str) -> bool:
 
 LLVM_KIND = TargetKind(
     "llvm", options=("mcpu", "mattr", "mtriple", "num-cores"), parse=_parse, validate=_validate, describe=_describe,
-    properties={"vector_bits": _vector_bits, "vector_registers": _vector_registers, "caches": _caches,
+    properties={"vector_bits": _vector_bits, "vector_registers": _vector_registers, "caches": _caches, "l1_ways": _l1_ways,
                 "avx512_vnni": lambda target: has_avx512_vnni(target.cpu, target.features, target.triple),
                 "avx512f": lambda target: _vector_bits(target) == 512},
     keys=("cpu",))

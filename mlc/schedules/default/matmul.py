@@ -78,7 +78,7 @@ __all__ = ["schedule_matmul", "plan_matmul", "MatmulShape", "MatmulPlan", "ACCUM
            "COL_BLOCK_OPTIONS",
            "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS",
            "RAGGED_MIN_VECTORS", "STREAM_K_STEPS", "WIDE_TILE_K_UNROLL", "CACHE_BLOCK_SHARE", "MIN_BLOCK_ROWS", "PACK_ROWS",
-           "PANEL_PREFETCH_BYTES"]
+           "PANEL_PREFETCH_BYTES", "SET_ROWS_WAYS_SHARE", "CACHE_LINE"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -169,6 +169,17 @@ MIN_BLOCK_ROWS = 256
 #: steps of a 16-float panel; :mod:`mlc.passes.tir.prefetch`): from L2, the hardware
 #: prefetchers fetch its lines too late now and then.
 PANEL_PREFETCH_BYTES = 1024
+#: ... but A is packed into MR-row panels after all where the MR rows of the register tile,
+#: as A stores them, fall into one set of the L1 data cache more often than this share of
+#: its ways (:func:`_rows_share_l1_sets`; the CPU's associativity, :attr:`CpuInfo.l1_ways`):
+#: rows a multiple of the L1's way (its size over its ways: 4 KiB on 8-way 32 KiB and 12-way
+#: 48 KiB caches alike) apart, as a 1024- or 2048-column float32 A's are, put their lines of
+#: every step in one set, beside the lines the prefetchers bring and those of the panel of B;
+#: 6 rows overflow half of an 8-way L1 (Zen 3, Haswell to Skylake) and not half of a 12-way
+#: one (Ice Lake and later), where A as stored measured faster.
+SET_ROWS_WAYS_SHARE = 0.5
+#: Bytes of a cache line (the set a row of A falls into: :func:`_rows_share_l1_sets`).
+CACHE_LINE = 64
 
 
 def _column_tile(n: int, lanes: int, wide: bool = False, peeled: bool = False) -> int:
@@ -363,6 +374,7 @@ class MatmulShape:
     a_bytes: int
     b_bytes: int
     work: int  #: multiply-adds
+    a_row_stride: int = 0  #: bytes from one row of A to the next as stored (0: not constant)
 
     @property
     def batch(self) -> bool:
@@ -429,6 +441,27 @@ def _cache_blocked(s: MatmulShape, pack: bool, wide_tile: bool, nr: int, mr: int
         not s.rows_symbolic and not s.batch and nr < s.n and mr < s.m
 
 
+def _rows_share_l1_sets(s: MatmulShape, mr: int, cpu: CpuInfo) -> bool:
+    """Whether the ``mr`` rows of A that a register tile broadcasts from, ``s.a_row_stride``
+    bytes apart as stored, fall into one set of the L1 data cache more often than
+    SET_ROWS_WAYS_SHARE of its ways (False where the associativity or the stride is unknown).
+
+    >>> s = MatmulShape(1024, 1024, 1024, 8, True, (), False, True, True, 1 << 22, 1 << 22, 1 << 30, 4096)
+    >>> _rows_share_l1_sets(s, 6, CpuInfo(256, 1, caches=(32 << 10, 512 << 10, 32 << 20), l1_ways=8))
+    True
+    >>> _rows_share_l1_sets(s, 6, CpuInfo(256, 1, caches=(48 << 10, 2 << 20, 32 << 20), l1_ways=12))
+    False
+    """
+    if cpu.l1_ways <= 0 or s.a_row_stride <= 0 or mr < 2:
+        return False
+    sets = max(1, cpu.caches[0] // (cpu.l1_ways * CACHE_LINE))
+    counts: dict[int, int] = {}
+    for r in range(mr):
+        at = r * s.a_row_stride // CACHE_LINE % sets
+        counts[at] = counts.get(at, 0) + 1
+    return max(counts.values()) > SET_ROWS_WAYS_SHARE * cpu.l1_ways
+
+
 def _default_pack_a(s: MatmulShape, pack: bool, mr: int, nr: int, wide_tile: bool, cpu: CpuInfo) -> bool:
     """Pack A too: A and B beyond their L3 share, each row panel serving enough column
     panels, not for the wide tile (PACK_A_L3_SHARE, PACK_A_MIN_PANELS)."""
@@ -478,7 +511,10 @@ def plan_matmul(sch, s: MatmulShape, cpu: CpuInfo) -> MatmulPlan | None:
         mr = choose(sch, cpu, "matmul.mr", row_tile_options(-(-nr // s.lanes), s.m, cpu), mr)
     wide = 1 if pack else _wide_columns(s.n, nr, mr, s.lanes)
     blocked = _cache_blocked(s, pack, wide_tile, nr, mr, cpu)
-    pack_a = pack_a and not ragged and not blocked  # (ragged: its loops fused on threads, no panel to peel)
+    # (ragged: its loops fused on threads, no panel to peel); a blocked A is packed only where
+    # the rows of a tile, as stored, crowd one set of the L1 cache (SET_ROWS_WAYS_SHARE)
+    pack_a = not ragged and (_rows_share_l1_sets(s, mr, cpu) and s.n >= PACK_A_MIN_PANELS * nr if blocked
+                             else pack_a)
     if rows_known and mr > 1 and not ragged:
         pack_a = bool(choose(sch, cpu, "matmul.pack_a", [0, 1], int(pack_a)))
     block_rows = _row_block(s.m, mr)
@@ -627,7 +663,8 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
                     batch_extents=tuple(ext[b] for b in pat.batch), rows_symbolic=pat.i in symbolic,
                     b_contiguous=pat.b_contiguous(), b_batched=all(b in pat.b_dims for b in pat.batch),
                     a_bytes=m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8,
-                    b_bytes=n * k * dt.bits(v.block.reads[pat.b_read].buffer.dtype) // 8, work=math.prod(ext))
+                    b_bytes=n * k * dt.bits(v.block.reads[pat.b_read].buffer.dtype) // 8, work=math.prod(ext),
+                    a_row_stride=_row_stride(v.block.reads[pat.a_read].buffer, pat))
     # vectors down the rows: a whole vector, or half of one, that divides the rows
     row_lanes = None if s.rows_symbolic else \
         next((w for w in (lanes, lanes // 2) if w >= 2 and m % w == 0), None)
@@ -639,6 +676,20 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         return _schedule_narrow(sch, block, pat, ext, cpu, row_lanes, nc, math.prod(ext) >= PARALLEL_MIN_MACS)
     plan = plan_matmul(sch, s, cpu)
     return None if plan is None else _apply_plan(sch, block, name, pat, s, plan, cpu)
+
+
+def _row_stride(buffer, pat) -> int:
+    """Bytes from one row of A (``buffer``, indexed as ``pat.a_dims`` says) to the next as
+    stored: the product of the extents after the row's dimension; 0 where A has no row
+    dimension, an extent after it is not constant, or its layout is not dense."""
+    if pat.i is None or pat.i not in pat.a_dims or getattr(buffer, "strides", None):
+        return 0
+    stride = dt.bits(buffer.dtype) // 8
+    for extent in buffer.shape[pat.a_dims.index(pat.i) + 1:]:
+        if not isinstance(extent, IntImm):
+            return 0
+        stride *= extent.value
+    return stride
 
 
 def _apply_plan(sch, block, name: str, pat, s: MatmulShape, plan: MatmulPlan, cpu: CpuInfo) -> set[str]:

@@ -53,12 +53,14 @@ Knobs = Callable[[object, str, list, int], int]
 class CpuInfo:
     """What the CPU rules need to know about the machine: vector width, threads, vector
     registers (0: what the width implies, 32 for 512-bit vectors, else 16) and the L1
-    data, L2 and L3 cache sizes in bytes (0: the defaults of the vector width)."""
+    data, L2 and L3 cache sizes in bytes (0: the defaults of the vector width), and the L1
+    data cache's associativity (0: unknown; the rules then assume no two rows conflict)."""
     vector_bits: int = 256
     cores: int = 1
     vector_registers: int = 0
     caches: tuple[int, int, int] = (0, 0, 0)
     vnni: bool = False  # AVX-512 VNNI (int8 dot products, :mod:`.int8`)
+    l1_ways: int = 0
     #: how the rules take the decisions they leave open (:func:`choose`): None, the
     #: default of each (the default rules); a design space sets a sampling function
     knobs: Knobs | None = field(default=None, compare=False, repr=False)
@@ -83,8 +85,9 @@ class CpuInfo:
     def from_target(target) -> CpuInfo:
         """The vector width, registers and caches of ``target``'s CPU and features (not the
         host's, unless the target is the host) and the configured number of threads."""
+        ways = target.get("l1_ways") if "l1_ways" in target.kind_info.properties else 0
         return CpuInfo(target.vector_bits, config().num_threads, target.vector_registers, target.caches,
-                       has_vnni(target))
+                       has_vnni(target), ways)
 
 
 def choose(sch, cpu: CpuInfo, name: str, options, default: int) -> int:
