@@ -38,7 +38,9 @@ larger than the L3 cache can hold beside B (the target's cache sizes, the host's
 for the host, :attr:`~mlc.target.Target.caches`), and not for the wide register tile
 of a CPU of 32 vector registers (:data:`PACK_A_L3_SHARE`). On a CPU of 16 (AVX2), a
 matmul that packs B goes in blocks of rows whose rows of A fill half the L2 cache instead,
-A read as stored, the reduction unrolled (:data:`CACHE_BLOCK_SHARE`). B is packed in
+A read as stored, the reduction unrolled (:data:`CACHE_BLOCK_SHARE`); A is packed there only
+where the rows of a register tile, as stored, crowd one set of the L1 cache (the CPU's
+associativity: :data:`SET_ROWS_WAYS_SHARE`). B is packed in
 blocks of PACK_ROWS of its rows, each copied into every panel in turn.
 
 Matmuls with more columns than a vector but not a multiple of one keep the
@@ -157,7 +159,8 @@ RAGGED_MIN_VECTORS = 4
 #: rows by all of K) fills about this share of the L2 cache: it stays there while every
 #: column panel of B passes over it, each panel staying in L2 while every row tile of the
 #: block passes over it. The rows stream from A as it is stored (A is not packed: from L2
-#: its 6 rows stream as fast as a packed panel, and the copy costs a pass over A), and the
+#: its 6 rows stream as fast as a packed panel, and the copy costs a pass over A; but see
+#: SET_ROWS_WAYS_SHARE), and the
 #: reduction loop is unrolled WIDE_TILE_K_UNROLL times (measured: benchmarks/results/decisions.md).
 CACHE_BLOCK_SHARE = 0.5
 #: ... in blocks of at least this many rows (rounded down to whole row tiles): each block
