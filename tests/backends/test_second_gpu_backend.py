@@ -23,7 +23,7 @@ from mlc.backends.registry import register_backend, unregister_backend
 from mlc.errors import CompileError
 from mlc.ir.calls import is_graph_main
 from mlc.ir.expr import Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, Ramp, Select, Var
-from mlc.ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, SeqStmt
+from mlc.ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, LetStmt, SeqStmt
 from mlc.passes.tir.thread_sync import SYNC_THREADS
 from mlc.passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from mlc.runtime.module import Function, Module, written_params
@@ -94,6 +94,9 @@ class OpenCLRenderer:
                          f"{s.buffer.name} + {self.dense(s.indices[0])});")
         elif isinstance(s, BufferStore):
             lines.append(f"{pad}{s.buffer.name}[{self.expr(s.indices[0])}] = {self.expr(s.value)};")
+        elif isinstance(s, LetStmt):  # a value the stores after it share
+            lines.append(f"{pad}const {_type(s.var.dtype)} {s.var.name} = {self.expr(s.value)};")
+            self.stmt(s.body, lines, depth)
         elif isinstance(s, Allocate):  # declared at the kernel's top
             self.stmt(s.body, lines, depth)
         elif isinstance(s, Evaluate) and isinstance(s.value, Call) and s.value.op == SYNC_THREADS:

@@ -136,7 +136,7 @@ def test_window_sum_kernel_reads_the_course_shape():
     assert "__launch_bounds__(128) main_kernel(const float* __restrict__ A, float* __restrict__ C)" in code
     assert "__shared__ float A_shared[130];" in code
     assert "int i_0 = (int)blockIdx.x;" in code and "int ax0_1 = (int)threadIdx.x;" in code
-    assert code.index("A_shared[((ax0_0 * 128) + ax0_1)] = A[") < code.index("__syncthreads();") < \
+    assert code.index("A_shared[(v + ax0_1)] = A[(((i_0 * 128) + v) + ax0_1)]") < code.index("__syncthreads();") < \
         code.index("C[((i_0 * 128) + i_1)] = ((A_shared[i_1] + A_shared[(i_1 + 1)]) + A_shared[(i_1 + 2)]);")
     (launch,) = render(src).launches
     assert (launch.grid, launch.block) == ((8192, 1, 1), (128, 1, 1))
@@ -184,8 +184,9 @@ def test_a_buffer_of_two_to_the_31_elements_is_indexed_in_64_bits():
     sch.bind(j1, "threadIdx.x")
     code, cubin = compile_sources(sch.mod, TARGETS["sm_90"])
     body = code.split("main_kernel")[1]
-    # the row offset i * cols passes 2**31 for i = 1: computed in 64 bits
-    assert "Y[((((long long)(i)) * 1073741856ll) + ((long long)(((j_0 * 256) + j_1))))]" in body
+    # the row offset i * cols passes 2**31 for i = 1: computed in 64 bits (once, for both accesses)
+    assert "const long long v = ((((long long)(i)) * 1073741856ll) + ((long long)(((j_0 * 256) + j_1))));" in body
+    assert "Y[v] = ((signed char)(X[v] + ((signed char)1)));" in body
     assert cubin
 
 

@@ -11,7 +11,7 @@ import mlc
 from mlc.backends.reference.interpreter import Program
 from mlc.driver.tiers import estimated_work
 from mlc.ir.buffer import Buffer
-from mlc.ir.expr import Binary, BufferLoad, Select, Var, cast, const
+from mlc.ir.expr import Binary, BufferLoad, Ramp, Select, Var, cast, const
 from mlc.ir.extern import CallExtern
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.structural import assert_structural_equal
@@ -197,3 +197,32 @@ def test_a_register_tiles_rows_share_their_addresses_in_the_llvm_pipeline():
     from mlc.schedules.default import default_schedule
     lowered = lower_for_llvm(default_schedule(_matmul(24, 64, 32), "llvm").mod)["main"]
     assert len(lets(lowered.body)) >= 2
+
+
+@settings(max_examples=20, deadline=None)
+@given(lanes=st.sampled_from([2, 4]), seed=st.integers(0, 99))
+def test_without_vector_indices_a_ramps_base_stays_whole(lanes, seed):
+    """``C[i*L : i*L+L] = A[i*L : i*L+L] * B[i*L : i*L+L]; E[i*L] = A[i*L] * 2``: by default
+    ``i * L`` is bound everywhere; without ``vector_indices`` only the scalar accesses read it
+    from its variable, each Ramp keeps its base (a renderer reads its alignment there), and
+    the interpreter computes the same bits either way."""
+    size = N * lanes
+    Av, Bv, Cv, Ev = (Buffer(name, (const(size),), "float32") for name in "ABCE")
+    ramp = lambda: Ramp(i * lanes, 1, lanes)  # noqa: E731
+    vector_of = lambda buffer: BufferLoad(buffer, (ramp(),), f"float32x{lanes}")  # noqa: E731
+    vector = BufferStore(Cv, vector_of(Av) * vector_of(Bv), (ramp(),))
+    scalar = BufferStore(Ev, BufferLoad(Av, (i * lanes,), "float32") * 2.0, (i * lanes,))
+    func = PrimFunc((Av, Bv, Cv, Ev), For(i, const(0), const(N), "serial", SeqStmt((vector, scalar))))
+
+    def bases(f):
+        return [n.base for n in pre_order_nodes(f.body) if isinstance(n, Ramp)]
+
+    assert all(isinstance(b, Var) for b in bases(share_block_values(func)))
+    kept = share_block_values(func, vector_indices=False)
+    assert [str(let.value) for let in lets(kept)] == [f"i * {lanes}"]
+    assert [str(b) for b in bases(kept)] == [f"i * {lanes}"] * 3
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(size).astype("float32") for _ in range(4)]
+    for out in (kept, share_block_values(func)):
+        for got, want in zip(run(out, arrays), run(func, arrays)):
+            np.testing.assert_array_equal(got, want)

@@ -13,8 +13,9 @@ and returns its CUDA source and launch list. Each kernel
       __syncthreads();                         // the barriers of insert_thread_sync
     }
 
-Index arithmetic keeps the IR's dtype (int32 unless the IR says int64); the
-index of a buffer of 2^31 elements or more is computed in 64 bits. Math
+A ``LetStmt`` (a value a run of stores shares, :mod:`mlc.passes.tir.block_values`) is a
+``const T v = value;`` line before the stores. Index arithmetic keeps the IR's dtype
+(int32 unless the IR says int64); the index of a buffer of 2^31 elements or more is computed in 64 bits. Math
 calls are rendered by the lowerings the backend registers in the intrinsic
 registry (:mod:`.intrinsics`: precise CUDA functions; with ``fast_math`` the
 ``__expf`` family); float16 operands are computed in float32.
@@ -38,7 +39,7 @@ from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, I
 from ...ir.extern import PREFETCHES, CallExtern
 from ...ir.functor import always_evaluated, binary_chain, pre_order_nodes
 from ...ir.ops import MATH_CALLS
-from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While)
+from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, LetStmt, PrimFunc, SeqStmt, While)
 from ...passes.tir.async_copy import is_async_scope
 from ...passes.tir.lower_complex import ROUNDED_PRODUCTS
 from ...passes.tir.thread_sync import SYNC_THREADS
@@ -237,6 +238,13 @@ class _KernelWriter:
                 self.stmt(x, depth)
         elif isinstance(s, For):
             self._for(s, depth)
+        elif isinstance(s, LetStmt):  # a value a run of stores shares: one const line
+            while type(s) is LetStmt:
+                self.names.pop(id(s.var), None)
+                value = self.expr(s.value)
+                self.emit(f"{pad}const {ctype(s.var.dtype)} {self._name(s.var, s.var.name)} = {value};")
+                s = s.body
+            self.stmt(s, depth)
         elif isinstance(s, While):
             self.emit(f"{pad}while ({self._in_place(s.condition)}) {{")  # evaluated at every iteration
             self.stmt(s.body, depth + 1)

@@ -68,7 +68,7 @@ from ...ir import dtype as dt
 from ...ir.expr import Binary, Broadcast, BufferLoad, Call, Cast, Not, Ramp, Select, Var
 from ...ir.functor import pre_order_nodes
 from ...ir.extern import PREFETCHES, CallExtern
-from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While
+from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, LetStmt, PrimFunc, SeqStmt, While
 from ...passes.tir.async_copy import (CP_ASYNC_COMMIT, CP_ASYNC_WAIT, async_copy_source, is_async_scope,
                                       wait_count)
 from ...passes.tir.thread_sync import SYNC_THREADS
@@ -305,6 +305,13 @@ class _KernelRun(ExprEvaluator):
                     self.exec(stmt.else_case, other, env)
         elif isinstance(stmt, BufferStore):
             self._store(stmt, mask, env)
+        elif isinstance(stmt, LetStmt):  # each value of the chain once, then the body
+            self._statement_reads.clear()
+            env = dict(env)
+            while type(stmt) is LetStmt:
+                env[stmt.var] = self.ev(stmt.value, mask, env)
+                stmt = stmt.body
+            self.exec(stmt, mask, env)
         elif isinstance(stmt, Allocate):
             self._allocate(stmt.buffer)
             self.exec(stmt.body, mask, env)

@@ -7,7 +7,8 @@ fold_constants, eliminate_common_subexpressions (:mod:`.cse`).
 :func:`verify_bounds` (run by ``mlc.build`` for every backend) refuses accesses it
 proves out of bounds. A backend's pipeline is :data:`LOWER_PIPELINE` with its native math:
 :func:`~.pipeline.cpu_pipeline` (which adds :func:`share_vector_windows`,
-:func:`keep_vector_loops` and :func:`share_block_values`) or :func:`~.gpu_pipeline.gpu_pipeline`.
+:func:`keep_vector_loops` and :func:`share_block_values`) or :func:`~.gpu_pipeline.gpu_pipeline`
+(which ends with :func:`share_block_values` too, vector indices left whole).
 """
 from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops

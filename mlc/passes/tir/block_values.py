@@ -59,7 +59,7 @@ def main(A: T.Buffer((256,), "float32"), C: T.Buffer((256,), "float32")):
 from __future__ import annotations
 
 from ...ir import dtype as dt
-from ...ir.expr import BufferLoad, PrimExpr, Var
+from ...ir.expr import BufferLoad, PrimExpr, Ramp, Var
 from ...ir.extern import CallExtern
 from ...ir.functor import Mutator, field_values, post_order_dag, pre_order_nodes
 from ...ir.tir import BufferStore, LetStmt, PrimFunc, SeqStmt, Stmt, seq
@@ -70,19 +70,21 @@ __all__ = ["share_block_values"]
 _INDEX, _VALUE = 1, 2  # where a value occurs: in indices, in values (a bit set)
 
 
-def share_block_values(func: PrimFunc) -> PrimFunc:
+def share_block_values(func: PrimFunc, vector_indices: bool = True) -> PrimFunc:
     """``func`` with the values each run of stores computes more than once bound before the
-    run by a LetStmt (module docstring)."""
+    run by a LetStmt (module docstring). Without ``vector_indices``, what a vector index
+    (``T.Ramp(base, 1, lanes)``) holds is left as it is: a renderer that reads the alignment
+    of a vector access from its base (the CUDA one's ``float4`` accesses) sees it whole."""
     overlapping = frozenset(id(p) for p in func.params if func.may_overlap(p))
-    body = _Runs(overlapping).visit(func.body)
+    body = _Runs(overlapping, _always if vector_indices else _always_but_ramps).visit(func.body)
     return func if body is func.body else func.with_body(body)
 
 
 class _Runs(Mutator):
     """Each run of stores of the function, its shared values bound."""
 
-    def __init__(self, overlapping: frozenset[int]):
-        self.overlapping = overlapping
+    def __init__(self, overlapping: frozenset[int], operands):
+        self.overlapping, self.operands = overlapping, operands
         self.names = [0]
 
     def visit_BufferStore(self, node: BufferStore):  # a store alone (a loop's body, say)
@@ -111,6 +113,7 @@ class _Run:
 
     def __init__(self, runs: _Runs, stores: tuple[BufferStore, ...]):
         self.runs, self.stores = runs, stores
+        self.operands = runs.operands  # the operands of a node the pass enters
         self.numbers = ValueNumbers()
         self.key = self.numbers.key
         stored = {id(s.buffer) for s in stores}
@@ -186,7 +189,7 @@ class _Run:
         def entered(node) -> list:  # (a value bound before is not entered again)
             if self.key(node) in order:
                 return []
-            return _always(node)
+            return self.operands(node)
         return entered
 
     def _shared(self, node: PrimExpr) -> bool:
@@ -219,7 +222,7 @@ class _Run:
                 continue
             first.setdefault(k, node)
             index = in_index or type(node) is BufferLoad
-            stack.extend((child, index) for child in _always(node))
+            stack.extend((child, index) for child in self.operands(node))
 
     def _store(self, s: BufferStore, env: dict[int, Var]) -> BufferStore:
         indices = tuple(self._rebuild(i, env) for i in s.indices)
@@ -239,7 +242,7 @@ class _Run:
         def entered(node) -> list:
             if bound(node) is not None:
                 return []
-            return _always(node)[::-1]
+            return self.operands(node)[::-1]
 
         for node in post_order_dag((root,), entered):
             var = bound(node)
@@ -251,6 +254,11 @@ def _always(node: PrimExpr) -> list[PrimExpr]:
     """The operands of ``node`` evaluated whenever it is: not a select's branches, nor the
     right side of ``and``/``or`` (a load there may be out of bounds where they are not)."""
     return [c for c, conditional in children(node) if not conditional]
+
+
+def _always_but_ramps(node: PrimExpr) -> list[PrimExpr]:
+    """:func:`_always`, a ``T.Ramp`` (a vector index) entered by none."""
+    return [] if type(node) is Ramp else _always(node)
 
 
 def _rebuilt(node: PrimExpr, done: dict[int, PrimExpr]) -> PrimExpr:

@@ -4,8 +4,9 @@
 passes in their places: cross-thread reductions are lowered while blocks
 still exist, shared and local buffers are shrunk to one block's (one
 thread's) tile before buffers are flattened, barriers go in, and last the
-vectorized loops of each thread become vector IR (4-lane accesses), and the values a
-statement computes twice are bound once (:mod:`~mlc.passes.tir.cse`). Every GPU
+vectorized loops of each thread become vector IR (4-lane accesses), the values a
+statement computes twice are bound once (:mod:`~mlc.passes.tir.cse`), and so are those a run
+of stores shares (:mod:`~mlc.passes.tir.block_values`; a ``LetStmt`` each backend renders). Every GPU
 backend's codegen and the emulator run its output, so the emulator checks
 exactly what the GPU would run. It is a pipeline of TIR passes like
 :data:`~mlc.passes.tir.pipeline.LOWER_PIPELINE` (the CPU backends'), here so that every
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...ir.tir import PrimFunc
+from .block_values import share_block_values
 from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
 from .cse import eliminate_common_subexpressions
@@ -50,6 +52,12 @@ def vectorize_for_gpu(func: PrimFunc) -> PrimFunc:
     return vectorize_loops(func, max_lanes=GPU_VECTOR_LANES, math_calls=True, copy_dtypes=GPU_COPY_DTYPES)
 
 
+def share_block_values_for_gpu(func: PrimFunc) -> PrimFunc:
+    """:func:`~mlc.passes.tir.block_values.share_block_values`, vector indices left whole: a
+    GPU renderer reads a vector access's alignment from its base (a ``float4`` load)."""
+    return share_block_values(func, vector_indices=False)
+
+
 GPU_PIPELINE = [
     expand_empty_reductions,
     lower_cross_thread_reduction,
@@ -67,6 +75,7 @@ GPU_PIPELINE = [
     vectorize_for_gpu,
     fold_constants,
     eliminate_common_subexpressions,
+    share_block_values_for_gpu,
 ]
 
 
