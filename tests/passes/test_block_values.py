@@ -226,3 +226,18 @@ def test_without_vector_indices_a_ramps_base_stays_whole(lanes, seed):
     for out in (kept, share_block_values(func)):
         for got, want in zip(run(out, arrays), run(func, arrays)):
             np.testing.assert_array_equal(got, want)
+
+
+def test_each_nodes_operands_are_listed_once_per_run(monkeypatch):
+    """The pass's cost: counting, ordering and rebuilding a run of 8 unrolled stores (their
+    ``i * 3``, ``i * 3 + 2`` and ``A[i * 3 + 2]`` bound) list each node's operands once, not once per walk."""
+    import mlc.passes.tir.block_values as pass_module
+    stores = [BufferStore(C, BufferLoad(C, (i * 3 + c % 3,), "float32")
+                          + BufferLoad(A, (i * 3 + 2,), "float32") * BufferLoad(B, (const(c),), "float32"),
+                          (i * 3 + c % 3,)) for c in range(8)]
+    listed = []
+    always = pass_module._always
+    monkeypatch.setattr(pass_module, "_always", lambda node: listed.append(id(node)) or always(node))
+    out = share_block_values(_loop(*stores))
+    assert {"i * 3", "v + 2", "A[v_1]"} <= {str(let.value) for let in lets(out)}
+    assert len(listed) == len(set(listed))

@@ -119,6 +119,8 @@ class _Run:
         stored = {id(s.buffer) for s in stores}
         self.clobbered = stored | (runs.overlapping if stored & runs.overlapping else set())
         self._reads_store: dict[int, bool] = {}  # value number -> whether it reads a clobbered buffer
+        self._shareable: dict[int, bool] = {}  # value number -> whether it may be bound (_shared)
+        self._ops: dict[int, list] = {}  # id of a node -> the operands the pass enters
 
     def bound(self) -> Stmt:
         """The run with its shared values bound (the run itself where it shares none)."""
@@ -146,7 +148,8 @@ class _Run:
             var = Var("v" if n == 0 else f"v_{n}", node.dtype)
             env[k] = var
             lets.append((var, value))
-        body = seq(*(self._store(s, env) if not chosen.isdisjoint(keys) else s
+        done: dict[int, PrimExpr] = {}  # (the stores' nodes rebuilt: each once)
+        body = seq(*(self._store(s, env, done) if not chosen.isdisjoint(keys) else s
                      for s, keys in zip(self.stores, seen)))
         for var, value in reversed(lets):
             body = LetStmt(var, value, body)
@@ -177,20 +180,21 @@ class _Run:
         value, then its indices, operands first), so that a renderer computes them in the
         order it would have met them: each value after those it uses."""
         order: dict[int, None] = {}
-        for s in stores:
-            for root in (s.value, *s.indices):
-                for node in post_order_dag((root,), self._operands(chosen, order)):
-                    k = self.key(node)
-                    if k in chosen:
-                        order.setdefault(k)
-        return list(order)
+        keys, ops = self.numbers.numbered, self._ops
 
-    def _operands(self, chosen: set[int], order: dict[int, None]):
         def entered(node) -> list:  # (a value bound before is not entered again)
-            if self.key(node) in order:
+            if keys[id(node)][0] in order:
                 return []
-            return self.operands(node)
-        return entered
+            kids = ops.get(id(node))
+            if kids is None:
+                kids = ops[id(node)] = self.operands(node)
+            return kids
+
+        for node in post_order_dag([root for s in stores for root in (s.value, *s.indices)], entered):
+            k = keys[id(node)][0]
+            if k in chosen:
+                order.setdefault(k)
+        return list(order)
 
     def _shared(self, node: PrimExpr) -> bool:
         """Whether ``node`` may be bound: a scalar, not trivial, reading nothing the run stores."""
@@ -211,40 +215,64 @@ class _Run:
         """Count the occurrences of each value under ``root`` that every store evaluates (and
         add it to ``seen``); a bindable value met again is not entered (what is under it
         counts once, with it)."""
+        self.key(root)  # (every node under it numbered: read from the table below)
+        keys, ops, operands, shareable = self.numbers.numbered, self._ops, self.operands, self._shareable
         stack = [(root, in_index)]
+        pop, push = stack.pop, stack.append
         while stack:
-            node, in_index = stack.pop()
-            k = self.key(node)
+            node, in_index = pop()
+            k = keys[id(node)][0]
             seen.add(k)
-            counts[k] = counts.get(k, 0) + 1
+            n = counts[k] = counts.get(k, 0) + 1
             where[k] = where.get(k, 0) | (_INDEX if in_index else _VALUE)
-            if counts[k] > 1 and self._shared(node):
-                continue
-            first.setdefault(k, node)
-            index = in_index or type(node) is BufferLoad
-            stack.extend((child, index) for child in self.operands(node))
+            if n > 1:
+                ok = shareable.get(k)
+                if ok is None:
+                    ok = shareable[k] = self._shared(node)
+                if ok:
+                    continue
+            else:
+                first[k] = node
+            kids = ops.get(id(node))
+            if kids is None:
+                kids = ops[id(node)] = operands(node)
+            if kids:
+                index = in_index or type(node) is BufferLoad
+                for child in kids:
+                    push((child, index))
 
-    def _store(self, s: BufferStore, env: dict[int, Var]) -> BufferStore:
-        indices = tuple(self._rebuild(i, env) for i in s.indices)
-        value = self._rebuild(s.value, env)
+    def _store(self, s: BufferStore, env: dict[int, Var], done: dict[int, PrimExpr]) -> BufferStore:
+        indices = tuple(self._rebuild(i, env, done=done) for i in s.indices)
+        value = self._rebuild(s.value, env, done=done)
         if value is s.value and all(a is b for a, b in zip(indices, s.indices)):
             return s
         return BufferStore(s.buffer, value, indices)
 
-    def _rebuild(self, root: PrimExpr, env: dict[int, Var], inner: bool = False) -> PrimExpr:
+    def _rebuild(self, root: PrimExpr, env: dict[int, Var], inner: bool = False,
+                 done: dict[int, PrimExpr] | None = None) -> PrimExpr:
         """``root`` with the values of ``env`` read from their variables (not ``root`` itself
-        when ``inner``), where every store evaluates them (not in conditional parts)."""
-        done: dict[int, PrimExpr] = {}
+        when ``inner``), where every store evaluates them (not in conditional parts);
+        ``done``: the nodes rebuilt so far with this ``env`` (id -> the rebuilt node)."""
+        done = {} if done is None else done
+        got = done.get(id(root))
+        if got is not None:
+            return got
+        keys, ops = self.numbers.numbered, self._ops
 
         def bound(node) -> Var | None:
-            return None if inner and node is root else env.get(self.key(node))
+            return None if inner and node is root else env.get(keys[id(node)][0])
 
         def entered(node) -> list:
-            if bound(node) is not None:
+            if id(node) in done or bound(node) is not None:
                 return []
-            return self.operands(node)[::-1]
+            kids = ops.get(id(node))
+            if kids is None:
+                kids = ops[id(node)] = self.operands(node)
+            return kids[::-1]
 
         for node in post_order_dag((root,), entered):
+            if id(node) in done:
+                continue
             var = bound(node)
             done[id(node)] = var if var is not None else _rebuilt(node, done)
         return done[id(root)]

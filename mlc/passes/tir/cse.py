@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer
-from ...ir.expr import Binary, Broadcast, BufferLoad, Call, FloatImm, IntImm, Let, PrimExpr, Ramp, Select, Var
+from ...ir.expr import Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Let, PrimExpr, Ramp, Select, Var
 from ...ir.extern import CallExtern
 from ...ir.functor import Mutator, field_values, post_order_dag
 from ...ir.tir import BufferStore, IfThenElse, PrimFunc
@@ -141,6 +141,10 @@ def children(node) -> list[tuple[PrimExpr, bool]]:
         return [(node.cond, False), (node.true_value, True), (node.false_value, True)]
     if cls is Binary:
         return [(node.a, False), (node.b, node.op in ("and", "or"))]
+    if cls is BufferLoad:
+        return [(x, False) for x in node.indices]
+    if cls is Cast or cls is Broadcast:
+        return [(node.value, False)]
     out = []
     for kind, v in zip(field_kinds(node), field_values(node)):
         if kind == EXPR_FIELD:
@@ -167,6 +171,9 @@ class ValueNumbers:
     def __init__(self):
         self._interned: dict[tuple, int] = {}
         self._keys: dict[int, tuple[int, PrimExpr]] = {}
+        #: id of each node numbered -> (its number, the node): a caller that numbered a
+        #: root reads the numbers of the nodes under it here without a call
+        self.numbered = self._keys
         self.externs = 0
 
     def key(self, root: PrimExpr) -> int:
@@ -185,6 +192,8 @@ class ValueNumbers:
             self.externs += 1
         if cls is Var or cls is Let:
             sig = (cls, id(node))
+        elif cls is Binary:  # (the tuple of the loop below, built directly: the commonest node)
+            sig = (cls, node.op, keys[id(node.a)][0], keys[id(node.b)][0], node.dtype)
         else:
             parts = [cls]
             for kind, v in zip(field_kinds(node), field_values(node)):
