@@ -336,6 +336,43 @@ def test_layer_norm_gradient_runs_its_last_pass_over_groups_of_rows(parts, rows,
         np.testing.assert_allclose(d, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
 
 
+def group_rows(text: str) -> int:
+    """The rows side by side in the last pass of a scheduled ``nn.layer_norm_vjp`` (its text)."""
+    update = text[text.index('T.block("T_lnv_dgamma_update")'):]
+    update = update[:update.index("T.reads")]
+    return next((j for j in (4, 2) if f"* {j} + " in update), 1)
+
+
+@settings(max_examples=3, deadline=None)
+@given(st.sampled_from([1, 2]), st.sampled_from([1, 3, 8]), st.sampled_from([96, 256, 512, 1024, 2048]),
+       st.sampled_from([32, 48]))
+@example(2, 8, 1024, 32).via("rows of 4 KiB, 8 ways: two rows a group")
+@example(2, 8, 1024, 48).via("rows of 4 KiB, 12 ways: four rows a group")
+@example(1, 8, 512, 32).via("rows of 2 KiB, 8 ways: four rows a group")
+@example(1, 1, 1024, 32).via("one row")
+def test_layer_norm_gradient_groups_no_more_rows_than_the_l1_ways_hold(parts, rows, cols, l1_kib):
+    """Rows a multiple of 4 KiB long fall in the same L1 sets: a group of four rows of x, ct
+    and dx is 12 lines of one set at each step, more than a 32 KiB (8-way) L1 holds, and two
+    rows a group are taken there (a 48 KiB, 12-way, L1 takes four); shorter rows spread over
+    the sets. dx and the column sums are NumPy's, whichever group is taken."""
+    mod = layer_norm_vjp_module(parts, rows, cols)
+    cpu = CpuInfo(256, 2, caches=(l1_kib << 10, 0, 0))
+    sch = Schedule(mod)
+    inline_injective(sch, "main", cpu)
+    done = attempt(sch, schedule_row_parts, "main", cpu)
+    most = 2 if cols % 1024 == 0 and l1_kib == 32 else 4
+    want = next((j for j in (4, 2) if j <= most and rows % j == 0 and rows > j), 1)
+    assert done is not None or want == 1
+    if done is not None:
+        assert group_rows(sch.mod["main"].script()) == want
+    x, gamma, ct = random_args(mod["main"], seed=rows * cols)[:3]
+    got = run(sch.mod, "llvm", [x, gamma, ct, *(np.zeros(p.static_shape(), "float32")
+                                                for p in mod["main"].params[3:])],
+              schedule=mlc.schedules.as_written)
+    for o, w in zip(got[3:], get_op("nn.layer_norm_vjp").reference(x, gamma, ct, parts=parts)):
+        np.testing.assert_allclose(o, w, rtol=1e-4, atol=1e-4)
+
+
 def loaded(stmt) -> set[str]:
     """The buffers ``stmt`` loads (not those whose address a prefetch takes)."""
     addresses = {id(n.load) for n in pre_order_nodes(stmt) if isinstance(n, AddressOf)}

@@ -33,6 +33,7 @@ block instance count must not grow).
 """
 from __future__ import annotations
 
+from ...ir import dtype as dt
 from ...ir.arith import same_expr
 from ...ir.expr import IntImm
 from ...ir.functor import uses_var
@@ -526,7 +527,8 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
     # the last pass over a row (the output and the rows' terms of the column sums), for a group
     # of rows side by side (:mod:`.row_jam`); the row's statistics, row by row before it
     last = [n for n in order if n == anchor or (n in tails and view_by_name(sch.mod[func_name], n).block.is_reduction)]
-    jam = jam_rows(view_by_name(sch.mod[func_name], order[0]).loops[1].extent.value) if groups else 1
+    jam = jam_rows(view_by_name(sch.mod[func_name], order[0]).loops[1].extent.value,
+                   _row_strides(sch.mod[func_name], last, anchor), cpu.caches[0]) if groups else 1
     group_loop = row_loop
     if jam > 1:
         group_loop, row_loop = sch.split(row_loop, [None, jam])
@@ -559,6 +561,23 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
     if work >= MIN_PARALLEL_WORK_PARTS and cpu.cores >= 2:
         sch.parallel(part_loop)
     return set(_block_names(sch, func_name))
+
+
+def _row_strides(func, names, anchor: str) -> list[int]:
+    """The row strides in bytes of the matrices of ``anchor``'s shape (constant) that blocks
+    ``names`` read or write, each once: what the last pass over a row streams."""
+    shape = view_by_name(func, anchor).block.writes[0].buffer.shape
+    if not all(isinstance(e, IntImm) for e in shape):
+        return []
+    seen, strides = set(), []
+    for name in names:
+        block = view_by_name(func, name).block
+        for region in (*block.reads, *block.writes):
+            b = region.buffer
+            if id(b) not in seen and len(b.shape) == 2 and all(_same_extent(e, f) for e, f in zip(b.shape, shape)):
+                seen.add(id(b))
+                strides.append(shape[1].value * dt.bits(b.dtype) // 8)
+    return strides
 
 
 def _merge_rows(sch, func_name: str, first: str, name: str) -> bool | None:
