@@ -356,7 +356,7 @@ def test_layer_norm_gradient_groups_no_more_rows_than_the_l1_ways_hold(parts, ro
     rows a group are taken there (a 48 KiB, 12-way, L1 takes four); shorter rows spread over
     the sets. dx and the column sums are NumPy's, whichever group is taken."""
     mod = layer_norm_vjp_module(parts, rows, cols)
-    cpu = CpuInfo(256, 2, caches=(l1_kib << 10, 0, 0))
+    cpu = CpuInfo(256, 2, caches=(l1_kib << 10, 0, 0), l1_ways=l1_kib // 4)
     sch = Schedule(mod)
     inline_injective(sch, "main", cpu)
     done = attempt(sch, schedule_row_parts, "main", cpu)

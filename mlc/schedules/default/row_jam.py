@@ -21,13 +21,15 @@ is loaded once for the group too (benchmarks/grad_vs_forward.py). The rows' stat
 group are read at ``p * rows + g * 4 + q``: :meth:`~mlc.Schedule.reverse_compute_at` derives
 the run of rows a group produces (``_fused_points``).
 
-A group is no larger than the L1 data cache's ways allow (:func:`jam_rows`): where a row is a
-multiple of 4 KiB long (1024 float32 values), the group's rows of a matrix sit in the same L1
-set, the rows of the other matrices the pass reads and writes likely too (large arrays start
-at the same offset in their pages), and a step of the pass touches ``rows x matrices`` lines
-of that one set; more than its ways, and they evict each other within the step. On 32 KiB
-(8-way) L1s four rows of x, ct and dx (12 lines) thrash, two (6) do not; 48 KiB (12-way) L1s
-take four (benchmarks/results/decisions.md, "Rows side by side and the L1's ways").
+A group is no larger than the L1 data cache's ways allow (:func:`jam_rows`, the CPU's
+associativity: :attr:`~.steps.CpuInfo.l1_ways`): where a row is a multiple of the L1's way
+long (its size over its ways: 4 KiB, 1024 float32 values, on 8-way 32 KiB and 12-way 48 KiB
+caches alike), the group's rows of a matrix sit in the same L1 set, the rows of the other
+matrices the pass reads and writes likely too (large arrays start at the same offset in
+their pages), and a step of the pass touches ``rows x matrices`` lines of that one set; more
+than its ways, and they evict each other within the step. On 32 KiB (8-way) L1s four rows of
+x, ct and dx (12 lines) thrash, two (6) do not; 48 KiB (12-way) L1s take four
+(benchmarks/results/decisions.md, "Rows side by side and the L1's ways").
 """
 from __future__ import annotations
 
@@ -36,49 +38,50 @@ from collections import Counter
 from ...ir.functor import uses_var
 from .patterns import loop_extents, view
 
-__all__ = ["jam_rows", "jam_last_pass", "lines_per_set", "JAM_ROWS", "JAM_VECTORS", "L1_SET_SPAN", "CACHE_LINE"]
+__all__ = ["jam_rows", "jam_last_pass", "lines_per_set", "JAM_ROWS", "JAM_VECTORS", "CACHE_LINE"]
 
 #: The most rows whose last pass runs side by side (a power of two).
 JAM_ROWS = 4
 #: Vectors of columns a step of the jammed pass takes for each row.
 JAM_VECTORS = 2
-#: The bytes one way of an x86 L1 data cache spans (its size over its ways): the cache is
-#: indexed by an address's offset in its 4 KiB page, so 32 KiB has 8 ways and 48 KiB 12.
-L1_SET_SPAN = 4096
-#: Bytes of a cache line.
+#: Bytes of a cache line (the L1 set a row's step falls into: :func:`lines_per_set`).
 CACHE_LINE = 64
 
 
-def lines_per_set(jam: int, strides) -> int:
-    """The most lines of one L1 set that a step of the last pass over ``jam`` rows touches,
-    reading or writing a row of each matrix of row ``strides`` (bytes), all the matrices
-    starting at the same offset in a page (the worst case, and NumPy's for large arrays).
+def lines_per_set(jam: int, strides, sets: int) -> int:
+    """The most lines of one of ``sets`` L1 sets that a step of the last pass over ``jam``
+    rows touches, reading or writing a row of each matrix of row ``strides`` (bytes), all the
+    matrices starting at the same offset in a page (the worst case, and NumPy's for large
+    arrays).
 
-    >>> lines_per_set(4, [4096] * 3), lines_per_set(2, [4096] * 3), lines_per_set(4, [2048] * 3)
+    >>> lines_per_set(4, [4096] * 3, 64), lines_per_set(2, [4096] * 3, 64), lines_per_set(4, [2048] * 3, 64)
     (12, 6, 6)
-    >>> lines_per_set(4, [400] * 3), lines_per_set(1, [4096] * 3)
+    >>> lines_per_set(4, [400] * 3, 64), lines_per_set(1, [4096] * 3, 64)
     (3, 3)
     """
     counts = Counter()
     for stride in strides:
-        counts.update(q * stride % L1_SET_SPAN // CACHE_LINE for q in range(jam))
+        counts.update(q * stride // CACHE_LINE % sets for q in range(jam))
     return max(counts.values(), default=0)
 
 
-def jam_rows(rows: int, strides=(), l1_bytes: int = 0) -> int:
+def jam_rows(rows: int, strides=(), cpu=None) -> int:
     """The rows of a group for a part of ``rows`` rows: the most up to JAM_ROWS dividing them,
     with at least two groups, whose rows of the matrices of row ``strides`` (bytes) the last
-    pass reads and writes fit the ways of an L1 of ``l1_bytes`` (:func:`lines_per_set`; 0:
-    no limit) (1: no groups).
+    pass reads and writes take no more lines of one L1 set than ``cpu``'s L1 has ways
+    (:func:`lines_per_set`; no limit where the associativity is unknown) (1: no groups).
 
+    >>> from mlc.schedules.default.steps import CpuInfo
     >>> jam_rows(256), jam_rows(6), jam_rows(3), jam_rows(4)
     (4, 2, 1, 2)
-    >>> jam_rows(256, [4096] * 3, 32 << 10), jam_rows(256, [4096] * 3, 48 << 10), jam_rows(256, [2048] * 3, 32 << 10)
+    >>> zen3, spr = CpuInfo(256, 2, caches=(32 << 10, 0, 0), l1_ways=8), CpuInfo(512, 2, caches=(48 << 10, 0, 0), l1_ways=12)
+    >>> jam_rows(256, [4096] * 3, zen3), jam_rows(256, [4096] * 3, spr), jam_rows(256, [2048] * 3, zen3)
     (2, 4, 4)
     """
-    ways = max(1, l1_bytes // L1_SET_SPAN) if l1_bytes else None
+    ways = cpu.l1_ways if cpu is not None else 0
+    sets = max(1, cpu.caches[0] // (ways * CACHE_LINE)) if ways > 0 else 1
     jam = JAM_ROWS
-    while jam > 1 and (rows % jam or rows == jam or (ways is not None and lines_per_set(jam, strides) > ways)):
+    while jam > 1 and (rows % jam or rows == jam or (ways > 0 and lines_per_set(jam, strides, sets) > ways)):
         jam //= 2
     return jam
 

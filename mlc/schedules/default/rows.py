@@ -528,7 +528,7 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
     # of rows side by side (:mod:`.row_jam`); the row's statistics, row by row before it
     last = [n for n in order if n == anchor or (n in tails and view_by_name(sch.mod[func_name], n).block.is_reduction)]
     jam = jam_rows(view_by_name(sch.mod[func_name], order[0]).loops[1].extent.value,
-                   _row_strides(sch.mod[func_name], last, anchor), cpu.caches[0]) if groups else 1
+                   _row_strides(sch.mod[func_name], last, anchor), cpu) if groups else 1
     group_loop = row_loop
     if jam > 1:
         group_loop, row_loop = sch.split(row_loop, [None, jam])
