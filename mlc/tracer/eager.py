@@ -80,10 +80,12 @@ SECONDS_PER_SLOW_FLOP = 0.5e-9
 #: An opaque op (a sort, a scan, a factorisation, a hand-written kernel's reference):
 #: seconds per element read or written, the slowest of its references measured.
 SECONDS_PER_OPAQUE_ELEMENT = 150e-9
-#: Opaque ops whose references are NumPy's fast routines: seconds per element.
+#: Opaque ops whose references are NumPy's fast routines: seconds per element (the row
+#: ops: their time over a float32 multiply's of the same rows, measured, at
+#: :data:`SECONDS_PER_BYTE`, doubled for a first call's new pages).
 _CHEAP_OPAQUE = {"cumsum": 5e-9, "cumprod": 5e-9, "index_add": 20e-9, "element_set": 2e-9,
-                 "write_row": 2e-9, "dynamic_update_slice": 2e-9, "nn.softmax": 8e-9, "nn.log_softmax": 8e-9,
-                 "nn.softmax_vjp": 8e-9, "nn.layer_norm": 10e-9, "nn.layer_norm_vjp": 20e-9,
+                 "write_row": 2e-9, "dynamic_update_slice": 2e-9, "nn.softmax": 4e-9, "nn.log_softmax": 5e-9,
+                 "nn.softmax_vjp": 4e-9, "nn.layer_norm": 4e-9, "nn.layer_norm_vjp": 6e-9,
                  "sort": 4e-9}
 #: What a compiled first call costs at least (tracing aside): the graph passes, one kernel's
 #: scheduling, lowering and code generation, LLVM, loading: the fastest of the compile times
@@ -93,8 +95,10 @@ COMPILE_BASE_S = 0.020
 #: its own (its schedule, its LLVM work); another op a part of one.
 COMPILE_PER_KERNEL_S = 0.030
 COMPILE_PER_OP_S = 0.002
-#: Kernels that cost more than :data:`COMPILE_PER_KERNEL_S` to compile: seconds each.
-COMPILE_KERNEL_S = {"nn.conv2d": 0.070}
+#: Kernels that cost more than :data:`COMPILE_PER_KERNEL_S` to compile: seconds each (a row
+#: op's several stages: the least of the row reductions measured).
+COMPILE_KERNEL_S = {"nn.conv2d": 0.070, **dict.fromkeys(
+    ("nn.softmax", "nn.log_softmax", "nn.softmax_vjp", "nn.layer_norm", "nn.layer_norm_vjp"), 0.055)}
 
 #: What each binding costs the eager run besides its work: the reference's Python call.
 SECONDS_PER_BINDING = 10e-6
@@ -215,6 +219,7 @@ VIEWS = {
     "slice": lambda x, *, starts, stops, steps: x[tuple(slice(*d) for d in zip(starts, stops, steps))],
     "reshape": lambda x, *, newshape: np.reshape(x, newshape),
     "transpose": lambda x, *, axes=None: np.transpose(x, axes),
+    "broadcast_to": lambda x, *, shape: np.broadcast_to(x, shape),  # (read-only: never written in place)
 }
 
 

@@ -300,3 +300,103 @@ def test_conv2d_lowering_is_pad_stage_plus_one_reduction():
     y = get_op("nn.conv2d").lower(x, w, padding=1)
     assert [iv.dom.extent.value for iv in y.op.reduce_axis] == [3, 3, 3]
     assert sorted(t.name for t in y.op.inputs) == ["T_conv2d_pad", "w"]
+
+
+def _plain_row_formulas():
+    """The row ops' formulas as plain NumPy expressions (a new array a step): what their
+    references, written in place, compute bit for bit."""
+    from mlc.ops.library._common import accumulate_dtype
+
+    def acc(*arrays):
+        out = np.result_type(*arrays)
+        out = np.exp(np.zeros((), out)).dtype
+        return out, accumulate_dtype(out.name)
+
+    def softmax(x, *, axis, log):
+        out, a = acc(x)
+        v = x.astype(a)
+        with np.errstate(all="ignore"):
+            shifted = v - np.max(v, axis=axis, keepdims=True, initial=-np.inf)
+            total = np.sum(np.exp(shifted), axis=axis, keepdims=True)
+            return (shifted - np.log(total) if log else np.exp(shifted) / total).astype(out)
+
+    def softmax_vjp(x, ct, *, axis):
+        out, a = acc(x)
+        e = np.exp(x.astype(a) - np.max(x.astype(a), axis=axis, keepdims=True))
+        y = e / np.sum(e, axis=axis, keepdims=True)
+        c = ct.astype(y.dtype)
+        return (y * (c - np.sum(c * y, axis=axis, keepdims=True))).astype(out)
+
+    def layer_norm(x, gamma, beta, *, axis, eps):
+        out, a = acc(x, gamma, beta)
+        v = x.astype(a)
+        mean = v.mean(axis=axis, keepdims=True)
+        var = ((v - mean) ** 2).mean(axis=axis, keepdims=True)
+        with np.errstate(all="ignore"):
+            return ((v - mean) / np.sqrt(var + eps) * gamma + beta).astype(out)
+
+    def layer_norm_vjp(x, gamma, ct, *, eps, parts):
+        out, a = acc(x, gamma, ct)
+        v, c = x.astype(a), ct.astype(a)
+        mean = v.mean(axis=1, keepdims=True)
+        rstd = 1 / np.sqrt(((v - mean) ** 2).mean(axis=1, keepdims=True) + eps)
+        xhat = (v - mean) * rstd
+        g = c * gamma
+        dx = rstd * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
+        n, m = x.shape
+        return (dx.astype(out), (c * xhat).reshape(parts, n // parts, m).sum(axis=1).astype(out),
+                c.reshape(parts, n // parts, m).sum(axis=1).astype(out))
+
+    return softmax, softmax_vjp, layer_norm, layer_norm_vjp
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), dtype=floats, gamma_dtype=floats, parts=st.integers(1, 3), rows=st.sampled_from([1, 2, 5]),
+       m=st.sampled_from([1, 3, 7, 130]), eps=st.sampled_from([1e-5, 0.1]))
+def test_row_op_references_are_the_plain_formula_bit_for_bit(data, dtype, gamma_dtype, parts, rows, m, eps):
+    """The row ops' references (the eager tier runs them, the tests check kernels against
+    them) write their steps into the arrays they make: the same results, bit for bit, as the
+    formula with a new array a step; their arguments are never written."""
+    softmax, softmax_vjp, layer_norm, layer_norm_vjp = _plain_row_formulas()
+    n = parts * rows
+    x = data.draw(arrays(dtype, (n, m), special=False, bound=30.0))
+    ct = data.draw(arrays(dtype, (n, m), special=False, bound=3.0))
+    gamma, beta = (data.draw(arrays(gamma_dtype, (m,), special=False, bound=4.0)) for _ in range(2))
+    given_ = [a.copy() for a in (x, ct, gamma, beta)]
+    axis = data.draw(st.sampled_from([0, 1, -1]))
+
+    def same(got, want):
+        for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            np.testing.assert_array_equal(g, w)
+
+    same(get_op("nn.softmax").reference(x, axis=axis), softmax(x, axis=axis, log=False))
+    same(get_op("nn.log_softmax").reference(x, axis=axis), softmax(x, axis=axis, log=True))
+    same(get_op("nn.softmax_vjp").reference(x, ct, axis=axis), softmax_vjp(x, ct, axis=axis))
+    same(get_op("nn.layer_norm").reference(x, gamma, beta, axis=(1,), eps=eps),
+         layer_norm(x, gamma, beta, axis=(1,), eps=eps))
+    same(get_op("nn.layer_norm_vjp").reference(x, gamma, ct, eps=eps, parts=parts),
+         layer_norm_vjp(x, gamma, ct, eps=eps, parts=parts))
+    for a, b in zip((x, ct, gamma, beta), given_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_row_op_references_make_few_temporaries():
+    """What a reference allocates at its peak, in arrays of x's size: a step written into an
+    array made earlier allocates nothing (a first call's new pages cost more than the pass)."""
+    import tracemalloc
+    x = np.random.default_rng(0).standard_normal((64, 256)).astype("float32")
+    ct, gamma = x[::-1].copy(), x[0].copy()
+    budgets = {"nn.softmax": (lambda r: r(x, axis=1), 2),
+               "nn.log_softmax": (lambda r: r(x, axis=1), 2.5),
+               "nn.softmax_vjp": (lambda r: r(x, ct, axis=1), 3),
+               "nn.layer_norm": (lambda r: r(x, gamma, gamma, axis=(1,)), 2.5),
+               "nn.layer_norm_vjp": (lambda r: r(x, gamma, ct, parts=2), 4)}
+    for name, (call, budget) in budgets.items():
+        tracemalloc.start()
+        try:
+            call(get_op(name).reference)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak <= budget * x.nbytes, (name, peak / x.nbytes)

@@ -157,6 +157,39 @@ def test_the_plan_weighs_eager_work_against_compiling():
     assert planned.ops() == ["sqrt"]  # nothing computed that no output needs
 
 
+
+def test_the_gradients_of_the_nn_row_ops_run_eagerly_first():
+    """The gradient of sum(nn.layer_norm(x) * c) (x's, gamma's and beta's) and of
+    sum(nn.softmax(x) * c) at 4096 x 1024 float32: NumPy's references (written in place) run
+    them sooner than a build of their row kernels compiles."""
+    x = c = np.zeros((4096, 1024), "float32")
+    g = np.zeros(1024, "float32")
+    layer_norm = mlc.jit(lambda v, g_, b_, c_: mlc.grad(
+        lambda *p: np.sum(mlc.nn.layer_norm(*p, axis=1) * c_), argnums=(0, 1, 2))(v, g_, b_))
+    softmax = mlc.jit(lambda v, c_: mlc.grad(lambda u: np.sum(mlc.nn.softmax(u, axis=1) * c_))(v))
+    for graph in (layer_norm.trace(x, g, g, c).graph, softmax.trace(x, c).graph):
+        assert eager.plan(graph) is not None, graph.ops()
+
+
+def test_a_broadcast_is_a_view_of_its_operand_in_the_eager_run():
+    """broadcast_to costs the eager run nothing (NumPy's read-only view, no new array); a later
+    op reads through it, an output that is one comes back an array of its own."""
+    x = Var("x", TensorType((1, 3), "float32"))
+    y = Var("y", TensorType((4, 3), "float32"))
+    b = Var("b", TensorType((4, 3), "float32"))
+    e = Var("e", TensorType((1, 3), "float32"))
+    s = Var("s", TensorType((4, 3), "float32"))
+    graph = Graph((x, y), (Binding((e,), "exp", (x,)), Binding((b,), "broadcast_to", (e,), (("shape", (4, 3)),)),
+                           Binding((s,), "add", (b, y))), (s, b))
+    alone = Graph((x,), (Binding((b,), "broadcast_to", (x,), (("shape", (4, 3)),)),), (b,))
+    assert eager.estimated_cost(alone) == (eager.SECONDS_PER_BINDING, 0.0)
+    xs, ys = np.arange(3, dtype="float32").reshape(1, 3), np.ones((4, 3), "float32")
+    got_s, got_b = eager.EagerEntry(graph).run([xs, ys])
+    np.testing.assert_array_equal(got_b, np.broadcast_to(np.exp(xs), (4, 3)))
+    np.testing.assert_array_equal(got_s, np.exp(xs) + ys)
+    assert got_b.flags.writeable and got_b.flags.c_contiguous and got_b.base is None
+
+
 def test_a_control_flow_graph_or_dynamic_axes_are_compiled():
     x = np.arange(4.0)
     loop = mlc.jit(lambda v: mlc.fori_loop(0, 3, lambda i, c: c * 2, v), tiered=True)

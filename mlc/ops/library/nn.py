@@ -143,12 +143,16 @@ def _softmax_op(name, log):
 
     def reference(x, *, axis=-1):
         out = float_dtype(name, x.dtype.name)
-        v = x.astype(accumulate_dtype(out))
+        # (the steps in place on the one array made, where they can be: a pass each, few temporaries)
+        v = x.astype(accumulate_dtype(out), copy=False)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             shifted = v - np.max(v, axis=axis, keepdims=True, initial=-np.inf)  # initial: an empty axis
-            total = np.sum(np.exp(shifted), axis=axis, keepdims=True)
-            r = shifted - np.log(total) if log else np.exp(shifted) / total
-        return r.astype(out)
+            if log:
+                shifted -= np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+            else:
+                np.exp(shifted, out=shifted)
+                shifted /= np.sum(shifted, axis=axis, keepdims=True)
+        return shifted.astype(out, copy=False)
 
     register_op(name, pattern="opaque", infer=infer, lower=lower, reference=reference,
                 doc=f"{'log(softmax)' if log else 'softmax'} over ``axis`` (int or tuple), "
@@ -187,11 +191,17 @@ def _softmax_vjp_lower(x, ct, *, axis=-1):
 
 def _softmax_vjp_reference(x, ct, *, axis=-1):
     out = float_dtype("nn.softmax_vjp", x.dtype.name)
-    v = x.astype(accumulate_dtype(out))
-    e = np.exp(v - np.max(v, axis=axis, keepdims=True))
-    y = e / np.sum(e, axis=axis, keepdims=True)
-    c = ct.astype(y.dtype)
-    return (y * (c - np.sum(c * y, axis=axis, keepdims=True))).astype(out)
+    # (y * (c - sum(c * y)) with the steps in place on the two arrays made: a pass each)
+    v = x.astype(accumulate_dtype(out), copy=False)
+    y = v - np.max(v, axis=axis, keepdims=True)
+    np.exp(y, out=y)
+    y /= np.sum(y, axis=axis, keepdims=True)
+    c = ct.astype(y.dtype, copy=False)
+    r = c * y
+    dot = np.sum(r, axis=axis, keepdims=True)
+    np.subtract(c, dot, out=r)
+    r *= y
+    return r.astype(out, copy=False)
 
 
 register_op("nn.softmax_vjp", pattern="opaque", infer=_softmax_vjp_infer, lower=_softmax_vjp_lower,
@@ -237,14 +247,20 @@ def _layer_norm_lower(x, gamma, beta, *, axis=-1, eps=1e-5):
 
 
 def _layer_norm_reference(x, gamma, beta, *, axis=-1, eps=1e-5):
+    # (NumPy's formula, each step in place on the one deviation array it makes: a pass per step
+    # and no other temporary than the squares)
     axes, out = _layer_norm_signature(x, gamma, beta, axis, eps)
-    v = x.astype(accumulate_dtype(out))
+    v = x.astype(accumulate_dtype(out), copy=False)
     mean = v.mean(axis=axes, keepdims=True)
-    var = ((v - mean) ** 2).mean(axis=axes, keepdims=True)
-    shape = [n if d in axes else 1 for d, n in enumerate(x.shape)]
+    d = v - mean
+    var = np.square(d).mean(axis=axes, keepdims=True)
+    shape = [n if a in axes else 1 for a, n in enumerate(x.shape)]
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = (v - mean) / np.sqrt(var + eps) * gamma.reshape(shape) + beta.reshape(shape)
-    return r.astype(out)
+        d /= np.sqrt(var + eps)
+    r = d.astype(np.result_type(d.dtype, gamma.dtype, beta.dtype), copy=False)
+    r *= gamma.reshape(shape)
+    r += beta.reshape(shape)
+    return r.astype(out, copy=False)
 
 
 register_op("nn.layer_norm", pattern="opaque", infer=_layer_norm_infer, lower=_layer_norm_lower,
@@ -334,17 +350,26 @@ def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, parts=1):
 
 
 def _layer_norm_vjp_reference(x, gamma, ct, *, eps=1e-5, parts=1):
+    # rstd * (g - mean(g) - xhat * mean(g * xhat)), g = ct * gamma, xhat = (x - mean) * rstd, with
+    # NumPy's operations in that order, written into the arrays the function makes (xhat, g and
+    # one scratch array): a pass per step, no other temporary
     out = float_dtype("nn.layer_norm_vjp", np.result_type(x.dtype, gamma.dtype, ct.dtype).name)
-    v, c = x.astype(accumulate_dtype(out)), ct.astype(accumulate_dtype(out))
-    mean = v.mean(axis=1, keepdims=True)
-    rstd = 1 / np.sqrt(((v - mean) ** 2).mean(axis=1, keepdims=True) + eps)
-    xhat = (v - mean) * rstd
+    acc = accumulate_dtype(out)
+    v, c = x.astype(acc, copy=False), ct.astype(acc, copy=False)
+    xhat = v - v.mean(axis=1, keepdims=True)
+    scratch = np.square(xhat)
+    rstd = 1 / np.sqrt(scratch.mean(axis=1, keepdims=True) + eps)
+    xhat *= rstd
     g = c * gamma
-    dx = rstd * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
+    spare = scratch if scratch.dtype == np.result_type(g, xhat) else None
+    g_xhat = np.multiply(g, xhat, out=spare).mean(axis=1, keepdims=True)
+    g -= g.mean(axis=1, keepdims=True)
+    g -= np.multiply(xhat, g_xhat, out=spare)
+    g *= rstd
     n, m = x.shape
-    dgamma = (c * xhat).reshape(parts, n // parts, m).sum(axis=1)
+    dgamma = np.multiply(c, xhat, out=scratch).reshape(parts, n // parts, m).sum(axis=1)
     dbeta = c.reshape(parts, n // parts, m).sum(axis=1)
-    return dx.astype(out), dgamma.astype(out), dbeta.astype(out)
+    return g.astype(out, copy=False), dgamma.astype(out, copy=False), dbeta.astype(out, copy=False)
 
 
 register_op("nn.layer_norm_vjp", pattern="opaque", infer=_layer_norm_vjp_infer, lower=_layer_norm_vjp_lower,
