@@ -33,7 +33,7 @@ from .loop_rebinds import Plan, Rebound
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
            "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "index_trick", "helper_stmt", "UNROLL",
-           "UNROLL_NEST", "nest_copies"]
+           "UNROLL_NEST", "UNROLL_IN_LOOP", "nest_copies"]
 
 #: A loop over a static ``range`` of at most this many iterations runs as Python (its body
 #: traced once per iteration): for a few iterations, straight-line code is as fast.
@@ -46,9 +46,18 @@ UNROLL = 8
 #: traced once. Each copy of a body is code of its own (its kernels hold the copy's indices
 #: as constants), so compile time grows with the copies: a nest of eight loops of two to six
 #: trips would otherwise trace its body thousands of times, or (counting only the loops
-#: around) copy a compiled nest sixteen times, each copy compiled. A 2 x 2 nest still unrolls;
-#: a body that needs its indices as Python ints (a slice's bounds) unrolls whatever the nest.
-UNROLL_NEST = 4
+#: around) copy a compiled nest sixteen times, each copy compiled. A 4 x 4 nest (a stencil's
+#: offsets) still unrolls; a body that needs its indices as Python ints (a slice's bounds)
+#: unrolls whatever the nest.
+UNROLL_NEST = 16
+
+#: The same limit inside the body of a compiled loop, for every loop there (one on its own
+#: too): the copies are code of their own in a body that already runs as a loop, and a nest
+#: that stays loops can become one kernel (:mod:`mlc.passes.graph.element_loops`).
+UNROLL_IN_LOOP = 4
+
+#: How many compiled loops' bodies are being traced around the statement being traced.
+_in_loop = [0]
 
 #: The product of the trip counts of the loops around the statement being traced that run as
 #: Python (each of their iterations traces the statement again); 1 outside any.
@@ -457,7 +466,8 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
         return control_flow.while_loop(lambda carry: cond(carry[:n]), body, init, _what=f"the while loop at line {lineno}",
                                        _names=[names[k] for k in positions] + state.plan.names(names))
 
-    out = state.run(loop, positions)
+    with _in_compiled_loop():
+        out = state.run(loop, positions)
     result = list(_after_loop(vals, positions, out[:n], state.kept, names, what_loop))
     return state.after(vals, positions, out, result, names, what_loop)
 
@@ -549,17 +559,31 @@ def _compiled_if_traced(trips: int, nest: tuple = ()) -> bool:
 
     >>> _compiled_if_traced(8), _compiled_if_traced(9)
     (False, True)
-    >>> with _unrolled(2):
-    ...     _compiled_if_traced(2), _compiled_if_traced(3)
+    >>> with _unrolled(4):
+    ...     _compiled_if_traced(4), _compiled_if_traced(5)
     (False, True)
-    >>> _compiled_if_traced(2, ((lambda: (2,), ()),)), _compiled_if_traced(2, ((lambda: (3,), ()),))
+    >>> _compiled_if_traced(2, ((lambda: (8,), ()),)), _compiled_if_traced(2, ((lambda: (9,), ()),))
+    (False, True)
+    >>> with _in_compiled_loop():
+    ...     _compiled_if_traced(4), _compiled_if_traced(5)
     (False, True)
     """
     if trips > UNROLL:
         return True
-    if trips <= 1 or (_copies[-1] == 1 and not nest):
+    if trips <= 1 or (_copies[-1] == 1 and not nest and not _in_loop[0]):
         return False  # a loop on its own: up to UNROLL trips run as Python
-    return _copies[-1] * trips * (nest_copies(nest) if nest else 1) > UNROLL_NEST
+    limit = UNROLL_IN_LOOP if _in_loop[0] else UNROLL_NEST
+    return _copies[-1] * trips * (nest_copies(nest) if nest else 1) > limit
+
+
+class _in_compiled_loop:
+    """``with _in_compiled_loop():`` around the trace of a compiled loop's body (:data:`_in_loop`)."""
+
+    def __enter__(self):
+        _in_loop[0] += 1
+
+    def __exit__(self, *exc):
+        _in_loop[0] -= 1
 
 
 class _unrolled:
@@ -652,7 +676,8 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
         return control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
                                       **what)
 
-    out = state.run(loop, positions)
+    with _in_compiled_loop():
+        out = state.run(loop, positions)
     n = len(positions)
     if state.moved:
         result = list(_after_moves(vals, positions, out[:n], state.moved, trips, names, lineno))

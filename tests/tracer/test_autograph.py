@@ -491,6 +491,31 @@ def test_a_loop_around_a_nest_too_large_to_unroll_is_compiled_not_copied(sizes, 
     assert matmuls <= UNROLL_NEST, matmuls
 
 
+def _rows_of_pairs(x, out):
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i, j] = x[i, j] * x[i, x.shape[1] - 1 - j]
+
+
+@settings(max_examples=3, deadline=None)
+@given(rows=st.sampled_from([9, 12]), cols=st.sampled_from([1, 3, 5, 8]), seed=st.integers(0, 2**16))
+def test_a_short_loop_inside_a_compiled_loop_unrolls_only_up_to_unroll_in_loop(rows, cols, seed):
+    """Inside a compiled loop's body, a loop runs as Python only within UNROLL_IN_LOOP copies:
+    past it (though within UNROLL) it is compiled too, and the nest stays one loop nest instead
+    of a compiled loop around copies of its body. Results as NumPy's."""
+    from mlc.tracer.autograph_runtime import UNROLL_IN_LOOP
+    x = np.random.default_rng(seed).uniform(-1, 1, (rows, cols))
+    want, got = np.zeros_like(x), np.zeros_like(x)
+    _rows_of_pairs(x, want)
+    f = mlc.jit(_rows_of_pairs)
+    f(x, got)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    graph = f.trace(np.zeros((12, 6)), np.zeros((12, 6))).graph
+    (loop,) = [b for b in graph.bindings if b.op == "for_loop"]
+    inner = bodies(loop)[0].ops()
+    assert inner.count("for_loop") == 1 and inner.count("multiply") <= UNROLL_IN_LOOP, inner
+
+
 def _graphs(graph):
     """``graph`` and the graphs of its loops and conditionals, nested ones too."""
     stack, out = [graph], []
