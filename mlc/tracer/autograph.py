@@ -56,7 +56,8 @@ import types
 from . import autograph_runtime
 from .autograph_analysis import HELPER as _HELPER
 from .autograph_scalars import SCALAR_ATTRIBUTES
-from .autograph_analysis import _helper_call, assigned, ends_with_return, has_effects, has_node, helper_arguments, loop_exits
+from .autograph_analysis import (_helper_call, assigned, ends_with_return, has_effects, has_node, helper_arguments, loop_exits,
+                                 nested_ranges)
 
 __all__ = ["convert", "converted_source"]
 
@@ -198,6 +199,15 @@ def _function(name: str, params, body, returns) -> ast.FunctionDef:
 
 def _const(value) -> ast.Constant:
     return ast.Constant(value)
+
+
+def _nest(ranges) -> ast.Tuple:
+    """The loops inside a loop as the runtime weighs them (:func:`.autograph_runtime.nest_copies`):
+    ``((lambda: (range args), (inner...)), ...)``, None for a loop whose trip count is not
+    known before the loop around it runs (:func:`.autograph_analysis.nested_ranges`)."""
+    return ast.Tuple([ast.Tuple([_const(None) if args is None else
+                                 _thunk(ast.Tuple([copy.deepcopy(a) for a in args], ast.Load())),
+                                 _nest(inner)], ast.Load()) for args, inner in ranges], ast.Load())
 
 
 def _loads(func) -> list[tuple[str, int]]:
@@ -359,6 +369,7 @@ class _Transformer(ast.NodeTransformer):
             return self._block(self._without_exits(node))
         if node.orelse or not isinstance(node.target, ast.Name) or loop_exits(node.body):
             return self._python_loop(node, "")
+        nest = _nest(nested_ranges(node))  # (before the body is rewritten)
         body = self._block(node.body)
         if has_node(body, (ast.Return,)):
             return self._python_loop(node, "", body)
@@ -370,7 +381,7 @@ class _Transformer(ast.NodeTransformer):
         self.changed = True
         read_after = tuple(n for n in names if self._read_after(n, node))
         tail = (_name(body_fn), _values(names), _const(tuple(names)), _const(node.lineno),
-                _const(has_effects(node.body)), _const(len(maybe)), _const(read_after))
+                _const(has_effects(node.body)), _const(len(maybe)), _const(read_after), nest)
         if is_range:  # range() of traced bounds: evaluated by the helper
             loop = _call("for_range", _name("range"), ast.Tuple([self.visit(a) for a in it.args], ast.Load()),
                          *tail)

@@ -13,7 +13,7 @@ import ast
 import builtins
 
 __all__ = ["HELPER", "BUILTINS", "assigned", "has_node", "loop_exits", "has_effects", "ends_with_return",
-           "effect_free_function", "helper_arguments"]
+           "effect_free_function", "helper_arguments", "nested_ranges"]
 
 #: The name the rewritten code calls :mod:`.autograph_runtime` by (and the prefix of the names
 #: it makes, which are no user's variables).
@@ -191,3 +191,62 @@ def ends_with_return(stmts) -> bool:
     if isinstance(last, ast.Return):
         return True
     return isinstance(last, ast.If) and ends_with_return(last.body) and ends_with_return(last.orelse)
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+#: The nodes a loop bound may hold to be evaluated ahead of its loop (no calls but ``len``).
+_BOUND_NODES = (ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple, ast.BinOp,
+                ast.UnaryOp, ast.operator, ast.unaryop, ast.expr_context)
+
+
+def _loops(stmts):
+    """The loops directly in ``stmts`` (inside branches and ``with``, not inside other loops or
+    nested scopes)."""
+    stack = list(reversed(stmts))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.For, ast.While)):
+            yield node
+        elif not isinstance(node, _SCOPES):
+            stack.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+def _bound_free_of(arg, varying: set) -> bool:
+    """Whether the loop bound ``arg`` can be evaluated before the loop around it: no name that
+    the loop (or a loop inside it) assigns, no call but ``len``."""
+    for n in ast.walk(arg):
+        if isinstance(n, ast.Call):
+            if not (isinstance(n.func, ast.Name) and n.func.id == "len" and len(n.args) == 1 and not n.keywords):
+                return False
+        elif isinstance(n, ast.Name):
+            if n.id in varying:
+                return False
+        elif not isinstance(n, _BOUND_NODES + (ast.keyword,)) and not isinstance(n, ast.Call):
+            return False
+    return True
+
+
+def nested_ranges(loop: ast.For) -> list:
+    r"""The loop nest inside ``loop`` whose trip counts are known before it runs: a list of
+    ``(args, inner)``, one per loop directly in its body, ``args`` the arguments of that
+    loop's ``range`` (None where its trip count depends on ``loop``'s iteration, or it is no
+    ``range``), ``inner`` the same list for that loop's body.
+
+    >>> loop = ast.parse("for i in range(2):\n for j in range(n):\n  for k in range(i): pass").body[0]
+    >>> [(ast.unparse(a[0]), [b for b, _ in inner]) for a, inner in nested_ranges(loop)]
+    [('n', [None])]
+    """
+    varying = set(assigned(loop.body)) | set(assigned([loop.target]))
+
+    def walk(stmts):
+        out = []
+        for inner in _loops(stmts):
+            args = None
+            it = getattr(inner, "iter", None)
+            if (isinstance(inner, ast.For) and isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+                    and it.func.id == "range" and not it.keywords and 1 <= len(it.args) <= 3
+                    and all(_bound_free_of(a, varying) for a in it.args)):
+                args = list(it.args)
+            out.append((args, walk(inner.body)))
+        return out
+    return walk(loop.body)

@@ -33,19 +33,31 @@ from .loop_rebinds import Plan, Rebound
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
            "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "index_trick", "helper_stmt", "UNROLL",
-           "UNROLL_NEST"]
+           "UNROLL_NEST", "UNROLL_IN_LOOP", "nest_copies"]
 
 #: A loop over a static ``range`` of at most this many iterations runs as Python (its body
 #: traced once per iteration): for a few iterations, straight-line code is as fast.
 UNROLL = 8
 
 #: The most copies of a loop body that Python loops nested in one another may trace: a loop
-#: runs as Python only while its trip count times those of the loops around it that run as
-#: Python stays within this (a nest of eight loops of two trips each would otherwise trace
-#: its body 256 times, and compile time grows with the product); past it the loop is compiled,
-#: its body traced once, whatever loops are inside it. A 4 x 4 nest (a stencil's offsets)
-#: still unrolls.
+#: in a nest runs as Python only while its trip count times those of the loops around it that
+#: run as Python, and times those of the loops inside it whose trip counts are known before it
+#: runs (:func:`nest_copies`), stays within this; past it the loop is compiled, its body
+#: traced once. Each copy of a body is code of its own (its kernels hold the copy's indices
+#: as constants), so compile time grows with the copies: a nest of eight loops of two to six
+#: trips would otherwise trace its body thousands of times, or (counting only the loops
+#: around) copy a compiled nest sixteen times, each copy compiled. A 4 x 4 nest (a stencil's
+#: offsets) still unrolls; a body that needs its indices as Python ints (a slice's bounds)
+#: unrolls whatever the nest.
 UNROLL_NEST = 16
+
+#: The same limit inside the body of a compiled loop, for every loop there (one on its own
+#: too): the copies are code of their own in a body that already runs as a loop, and a nest
+#: that stays loops can become one kernel (:mod:`mlc.passes.graph.element_loops`).
+UNROLL_IN_LOOP = 4
+
+#: How many compiled loops' bodies are being traced around the statement being traced.
+_in_loop = [0]
 
 #: The product of the trip counts of the loops around the statement being traced that run as
 #: Python (each of their iterations traces the statement again); 1 outside any.
@@ -454,7 +466,8 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
         return control_flow.while_loop(lambda carry: cond(carry[:n]), body, init, _what=f"the while loop at line {lineno}",
                                        _names=[names[k] for k in positions] + state.plan.names(names))
 
-    out = state.run(loop, positions)
+    with _in_compiled_loop():
+        out = state.run(loop, positions)
     result = list(_after_loop(vals, positions, out[:n], state.kept, names, what_loop))
     return state.after(vals, positions, out, result, names, what_loop)
 
@@ -487,15 +500,39 @@ def _peel(body_fn, r, vals: tuple, names: tuple, read_after: tuple):
     return r, vals
 
 
+def nest_copies(nest: tuple) -> int:
+    """How many times the innermost body of the loops ``nest`` (inside a loop: ``((trips,
+    inner), ...)`` from :func:`.autograph._nest`, ``trips`` a function giving a loop's range
+    arguments, or None where unknown) is traced per iteration of the loop around them, were
+    they all run as Python: the product down a nest, the most of loops side by side; an
+    unknown trip count (or a traced one) counts one.
+
+    >>> nest_copies(((lambda: (3,), ((lambda: (1, 5), ()),)), (None, ((lambda: (2,), ()),))))
+    12
+    """
+    most = 1
+    for trips, inner in nest:
+        n = 1
+        if trips is not None:
+            try:
+                args = trips()
+                if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+                    n = max(len(builtins.range(*args)), 1)
+            except Exception:  # noqa: BLE001 - a bound not computable ahead: unknown, counts one
+                n = 1
+        most = max(most, n * nest_copies(inner))
+    return most
+
+
 def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno: int,
-              effects: bool, maybe: int = 0, read_after: tuple = ()) -> tuple:
+              effects: bool, maybe: int = 0, read_after: tuple = (), nest: tuple = ()) -> tuple:
     """``for i in range(*args): body``: a graph loop when the bounds are traced, or when they
     are Python ints over more than :data:`UNROLL` iterations and the body carries a traced
     array, has no effects on Python objects and traces with a traced index; else a Python
     loop (the trace unrolled)."""
     if range_fn is not builtins.range or not any(_traced(a) for a in args):
         r = range_fn(*args)
-        if range_fn is builtins.range and _compiled_if_traced(len(r)) and not effects and (
+        if range_fn is builtins.range and _compiled_if_traced(len(r), nest) and not effects and (
                 any(_traced(v) for v in vals) or _numbers_meet_traced(body_fn, r.start, vals)):
             r, vals = _peel(body_fn, r, vals, names, read_after)
             try:
@@ -514,18 +551,39 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
     return _graph_for(*_range_args(args, lineno), body_fn, vals, names, lineno, maybe)
 
 
-def _compiled_if_traced(trips: int) -> bool:
+def _compiled_if_traced(trips: int, nest: tuple = ()) -> bool:
     """Whether a static loop of ``trips`` iterations is compiled where its body carries traced
-    values: past :data:`UNROLL` iterations, or past :data:`UNROLL_NEST` copies of its body with
-    the loops around it that run as Python (see there).
+    values: past :data:`UNROLL` iterations, or past :data:`UNROLL_NEST` copies of the innermost
+    body of the loops ``nest`` inside it (:func:`nest_copies`) with the loops around it that run
+    as Python (see there).
 
     >>> _compiled_if_traced(8), _compiled_if_traced(9)
     (False, True)
     >>> with _unrolled(4):
     ...     _compiled_if_traced(4), _compiled_if_traced(5)
     (False, True)
+    >>> _compiled_if_traced(2, ((lambda: (8,), ()),)), _compiled_if_traced(2, ((lambda: (9,), ()),))
+    (False, True)
+    >>> with _in_compiled_loop():
+    ...     _compiled_if_traced(4), _compiled_if_traced(5)
+    (False, True)
     """
-    return trips > UNROLL or (trips > 1 and _copies[-1] * trips > UNROLL_NEST)
+    if trips > UNROLL:
+        return True
+    if trips <= 1 or (_copies[-1] == 1 and not nest and not _in_loop[0]):
+        return False  # a loop on its own: up to UNROLL trips run as Python
+    limit = UNROLL_IN_LOOP if _in_loop[0] else UNROLL_NEST
+    return _copies[-1] * trips * (nest_copies(nest) if nest else 1) > limit
+
+
+class _in_compiled_loop:
+    """``with _in_compiled_loop():`` around the trace of a compiled loop's body (:data:`_in_loop`)."""
+
+    def __enter__(self):
+        _in_loop[0] += 1
+
+    def __exit__(self, *exc):
+        _in_loop[0] -= 1
 
 
 class _unrolled:
@@ -558,11 +616,11 @@ def _numbers_meet_traced(body_fn, first, vals: tuple) -> bool:
 
 
 def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool, maybe: int = 0,
-             read_after: tuple = ()) -> tuple:
+             read_after: tuple = (), nest: tuple = ()) -> tuple:
     """``for item in iterable: body``: over a traced array of more than :data:`UNROLL` rows
     (whose body has no effects on Python objects) one compiled loop, ``item`` the ``i``-th
     row; else Python's loop."""
-    if _traced(iterable) and iterable.ndim and _compiled_if_traced(len(iterable)) and not effects:
+    if _traced(iterable) and iterable.ndim and _compiled_if_traced(len(iterable), nest) and not effects:
         rows = iterable
         order, vals = _peel(lambda i, *v: body_fn(rows[i], *v), range(len(rows)), vals, names, read_after)
         try:
@@ -618,7 +676,8 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
         return control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
                                       **what)
 
-    out = state.run(loop, positions)
+    with _in_compiled_loop():
+        out = state.run(loop, positions)
     n = len(positions)
     if state.moved:
         result = list(_after_moves(vals, positions, out[:n], state.moved, trips, names, lineno))

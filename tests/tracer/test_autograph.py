@@ -454,6 +454,68 @@ def test_nested_static_loops_trace_a_bounded_number_of_copies(sizes, seed):
     assert matmuls <= UNROLL_NEST, matmuls
 
 
+def _triangle_in_a_nest(x, s):
+    for k in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            for j in range(i):  # (its trips depend on i: not counted ahead)
+                s[k] += x[k, i] * x[k, j]
+
+
+@settings(max_examples=2, deadline=None)
+@given(sizes=st.tuples(*[st.sampled_from([1, 2, 3])] * 4), seed=st.integers(0, 2**16))
+def test_a_loop_around_a_nest_too_large_to_unroll_is_compiled_not_copied(sizes, seed):
+    """The loops inside a loop count with those around it: the outer loops of a nest whose
+    copies of the body would pass UNROLL_NEST are compiled, not run as Python around compiled
+    copies of the inner ones (each copy code of its own: a compile time that grows with the
+    outer trips). Results as NumPy's; bounds that depend on the outer index stay right."""
+    from mlc.tracer.autograph_runtime import UNROLL_NEST
+    nk, ne, nq, na = sizes
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(-1, 1, (nk, ne, na, 2, 2))
+    d = rng.uniform(-1, 1, (nq, 2, na, 2, 2))
+    s = rng.uniform(-1, 1, (nk, ne, na, 2, 2))
+    want, got = s.copy(), s.copy()
+    _nested_updates(g, d, want)
+    f = mlc.jit(_nested_updates)
+    f(g, d, got)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    x, t = rng.uniform(-1, 1, (nk, ne + 2)), rng.uniform(-1, 1, nk)
+    want_t, got_t = t.copy(), t.copy()
+    _triangle_in_a_nest(x, want_t)
+    mlc.jit(_triangle_in_a_nest)(x, got_t)
+    np.testing.assert_allclose(got_t, want_t, rtol=1e-12, atol=1e-12)
+    g, d, s = np.zeros((2, 3, 2, 2, 2)), np.zeros((2, 2, 2, 2, 2)), np.zeros((2, 3, 2, 2, 2))
+    graph = f.trace(g, d, s).graph  # 48 copies of the body were every loop Python
+    assert graph.ops().count("for_loop") == 1  # the outermost loop, not 12 copies of an inner one
+    matmuls = sum(1 for gr in _graphs(graph) for b in gr.bindings if b.op == "matmul")
+    assert matmuls <= UNROLL_NEST, matmuls
+
+
+def _rows_of_pairs(x, out):
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i, j] = x[i, j] * x[i, x.shape[1] - 1 - j]
+
+
+@settings(max_examples=3, deadline=None)
+@given(rows=st.sampled_from([9, 12]), cols=st.sampled_from([1, 3, 5, 8]), seed=st.integers(0, 2**16))
+def test_a_short_loop_inside_a_compiled_loop_unrolls_only_up_to_unroll_in_loop(rows, cols, seed):
+    """Inside a compiled loop's body, a loop runs as Python only within UNROLL_IN_LOOP copies:
+    past it (though within UNROLL) it is compiled too, and the nest stays one loop nest instead
+    of a compiled loop around copies of its body. Results as NumPy's."""
+    from mlc.tracer.autograph_runtime import UNROLL_IN_LOOP
+    x = np.random.default_rng(seed).uniform(-1, 1, (rows, cols))
+    want, got = np.zeros_like(x), np.zeros_like(x)
+    _rows_of_pairs(x, want)
+    f = mlc.jit(_rows_of_pairs)
+    f(x, got)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    graph = f.trace(np.zeros((12, 6)), np.zeros((12, 6))).graph
+    (loop,) = [b for b in graph.bindings if b.op == "for_loop"]
+    inner = bodies(loop)[0].ops()
+    assert inner.count("for_loop") == 1 and inner.count("multiply") <= UNROLL_IN_LOOP, inner
+
+
 def _graphs(graph):
     """``graph`` and the graphs of its loops and conditionals, nested ones too."""
     stack, out = [graph], []
