@@ -182,7 +182,7 @@ def tanh(o: FloatOps, x):
     rounds to 1, 2^k stays normal), the sign of x put back; +-1 at +-inf, NaN from NaN.
 
     Near 0, e is t itself (k = 0), accurate to 1.5 ulps, and the quotient adds two
-    roundings: 2.5 ulps for float (measured 2.3). Double keeps its 2-ulp bound with
+    roundings: 2.5 ulps for float (measured 2.3). Double keeps within 1.5 ulps with
     |x| + |x|^3 p(x^2) below |x| = 1/2. fast_math float32: a rational function
     (:func:`_tanh_rational`)."""
     if o.fast and ("tanh_rational_p", o.fmt.dtype) in FAST_COEFFICIENTS:

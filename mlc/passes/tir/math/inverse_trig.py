@@ -21,7 +21,7 @@ it is all but correctly rounded; double runs the same steps with more terms:
   with the sign of y: C99's values at every zero and infinity.
 
 Errors: float32 (and float16) within half an ulp plus the final rounding; double
-within 2 ulps of libm's.
+within 2.5 ulps of the exact value.
 
 ``fast_math`` float32 runs the same steps in float itself (16 lanes where double has
 8, float's division and square root instead of double's, the series to degree 9),
