@@ -430,14 +430,8 @@ def _nested_updates(g, d, s):
                             s[k, e, a] += g[k, e - w, a] @ d[q, w, a]
 
 
-@settings(max_examples=3, deadline=None)
-@given(sizes=st.tuples(*[st.sampled_from([1, 2, 3])] * 4), seed=st.integers(0, 2**16))
-def test_nested_static_loops_trace_a_bounded_number_of_copies(sizes, seed):
-    """Five loops of a few trips each nested in one another: the loops run as Python only while
-    their trips multiplied stay within UNROLL_NEST copies of the body, the inner ones compiled
-    (the body traced 2**5 times with 2-trip loops otherwise, and 1,536 times with NPBench's
-    sizes). Results as NumPy's."""
-    from mlc.tracer.autograph_runtime import UNROLL_NEST
+def _jit_nested_updates(sizes, seed):
+    """_nested_updates jitted, its result on arrays of ``sizes`` checked against NumPy's."""
     nk, ne, nq, na = sizes
     rng = np.random.default_rng(seed)
     g = rng.uniform(-1, 1, (nk, ne, na, 2, 2))
@@ -448,6 +442,18 @@ def test_nested_static_loops_trace_a_bounded_number_of_copies(sizes, seed):
     f = mlc.jit(_nested_updates)
     f(g, d, got)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    return f, rng
+
+
+@settings(max_examples=3, deadline=None)
+@given(sizes=st.tuples(*[st.sampled_from([1, 2, 3])] * 4), seed=st.integers(0, 2**16))
+def test_nested_static_loops_trace_a_bounded_number_of_copies(sizes, seed):
+    """Five loops of a few trips each nested in one another: the loops run as Python only while
+    their trips multiplied stay within UNROLL_NEST copies of the body, the inner ones compiled
+    (the body traced 2**5 times with 2-trip loops otherwise, and 1,536 times with NPBench's
+    sizes). Results as NumPy's."""
+    from mlc.tracer.autograph_runtime import UNROLL_NEST
+    f, rng = _jit_nested_updates(sizes, seed)
     g, d, s = np.zeros((2, 3, 2, 2, 2)), np.zeros((2, 2, 2, 2, 2)), np.zeros((2, 3, 2, 2, 2))
     traced = f.trace(g, d, s)  # 48 copies of the body, were every loop Python
     matmuls = sum(1 for gr in _graphs(traced.graph) for b in gr.bindings if b.op == "matmul")
@@ -469,17 +475,8 @@ def test_a_loop_around_a_nest_too_large_to_unroll_is_compiled_not_copied(sizes, 
     copies of the inner ones (each copy code of its own: a compile time that grows with the
     outer trips). Results as NumPy's; bounds that depend on the outer index stay right."""
     from mlc.tracer.autograph_runtime import UNROLL_NEST
-    nk, ne, nq, na = sizes
-    rng = np.random.default_rng(seed)
-    g = rng.uniform(-1, 1, (nk, ne, na, 2, 2))
-    d = rng.uniform(-1, 1, (nq, 2, na, 2, 2))
-    s = rng.uniform(-1, 1, (nk, ne, na, 2, 2))
-    want, got = s.copy(), s.copy()
-    _nested_updates(g, d, want)
-    f = mlc.jit(_nested_updates)
-    f(g, d, got)
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-    x, t = rng.uniform(-1, 1, (nk, ne + 2)), rng.uniform(-1, 1, nk)
+    f, rng = _jit_nested_updates(sizes, seed)
+    x, t = rng.uniform(-1, 1, (sizes[0], sizes[1] + 2)), rng.uniform(-1, 1, sizes[0])
     want_t, got_t = t.copy(), t.copy()
     _triangle_in_a_nest(x, want_t)
     mlc.jit(_triangle_in_a_nest)(x, got_t)
