@@ -80,7 +80,7 @@ __all__ = ["schedule_matmul", "plan_matmul", "MatmulShape", "MatmulPlan", "ACCUM
            "COL_BLOCK_OPTIONS",
            "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS",
            "RAGGED_MIN_VECTORS", "STREAM_K_STEPS", "WIDE_TILE_K_UNROLL", "CACHE_BLOCK_SHARE", "MIN_BLOCK_ROWS", "PACK_ROWS",
-           "PANEL_PREFETCH_BYTES", "SET_ROWS_WAYS_SHARE", "CACHE_LINE"]
+           "PANEL_PREFETCH_BYTES", "SET_ROWS_WAYS_SHARE"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -181,8 +181,6 @@ PANEL_PREFETCH_BYTES = 1024
 #: 6 rows overflow half of an 8-way L1 (Zen 3, Haswell to Skylake) and not half of a 12-way
 #: one (Ice Lake and later), where A as stored measured faster.
 SET_ROWS_WAYS_SHARE = 0.5
-#: Bytes of a cache line (the set a row of A falls into: :func:`_rows_share_l1_sets`).
-CACHE_LINE = 64
 
 
 def _column_tile(n: int, lanes: int, wide: bool = False, peeled: bool = False) -> int:
@@ -457,12 +455,7 @@ def _rows_share_l1_sets(s: MatmulShape, mr: int, cpu: CpuInfo) -> bool:
     """
     if cpu.l1_ways <= 0 or s.a_row_stride <= 0 or mr < 2:
         return False
-    sets = max(1, cpu.caches[0] // (cpu.l1_ways * CACHE_LINE))
-    counts: dict[int, int] = {}
-    for r in range(mr):
-        at = r * s.a_row_stride // CACHE_LINE % sets
-        counts[at] = counts.get(at, 0) + 1
-    return max(counts.values()) > SET_ROWS_WAYS_SHARE * cpu.l1_ways
+    return cpu.l1_set_lines(mr, [s.a_row_stride]) > SET_ROWS_WAYS_SHARE * cpu.l1_ways
 
 
 def _default_pack_a(s: MatmulShape, pack: bool, mr: int, nr: int, wide_tile: bool, cpu: CpuInfo) -> bool:

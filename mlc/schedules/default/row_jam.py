@@ -33,43 +33,22 @@ x, ct and dx (12 lines) thrash, two (6) do not; 48 KiB (12-way) L1s take four
 """
 from __future__ import annotations
 
-from collections import Counter
-
 from ...ir.functor import uses_var
 from .patterns import loop_extents, view
 
-__all__ = ["jam_rows", "jam_last_pass", "lines_per_set", "JAM_ROWS", "JAM_VECTORS", "CACHE_LINE"]
+__all__ = ["jam_rows", "jam_last_pass", "JAM_ROWS", "JAM_VECTORS"]
 
 #: The most rows whose last pass runs side by side (a power of two).
 JAM_ROWS = 4
 #: Vectors of columns a step of the jammed pass takes for each row.
 JAM_VECTORS = 2
-#: Bytes of a cache line (the L1 set a row's step falls into: :func:`lines_per_set`).
-CACHE_LINE = 64
-
-
-def lines_per_set(jam: int, strides, sets: int) -> int:
-    """The most lines of one of ``sets`` L1 sets that a step of the last pass over ``jam``
-    rows touches, reading or writing a row of each matrix of row ``strides`` (bytes), all the
-    matrices starting at the same offset in a page (the worst case, and NumPy's for large
-    arrays).
-
-    >>> lines_per_set(4, [4096] * 3, 64), lines_per_set(2, [4096] * 3, 64), lines_per_set(4, [2048] * 3, 64)
-    (12, 6, 6)
-    >>> lines_per_set(4, [400] * 3, 64), lines_per_set(1, [4096] * 3, 64)
-    (3, 3)
-    """
-    counts = Counter()
-    for stride in strides:
-        counts.update(q * stride // CACHE_LINE % sets for q in range(jam))
-    return max(counts.values(), default=0)
 
 
 def jam_rows(rows: int, strides=(), cpu=None) -> int:
     """The rows of a group for a part of ``rows`` rows: the most up to JAM_ROWS dividing them,
     with at least two groups, whose rows of the matrices of row ``strides`` (bytes) the last
     pass reads and writes take no more lines of one L1 set than ``cpu``'s L1 has ways
-    (:func:`lines_per_set`; no limit where the associativity is unknown) (1: no groups).
+    (:meth:`~.steps.CpuInfo.l1_set_lines`; no limit where the associativity is unknown) (1: no groups).
 
     >>> from mlc.schedules.default.steps import CpuInfo
     >>> jam_rows(256), jam_rows(6), jam_rows(3), jam_rows(4)
@@ -79,9 +58,8 @@ def jam_rows(rows: int, strides=(), cpu=None) -> int:
     (2, 4, 4)
     """
     ways = cpu.l1_ways if cpu is not None else 0
-    sets = max(1, cpu.caches[0] // (ways * CACHE_LINE)) if ways > 0 else 1
     jam = JAM_ROWS
-    while jam > 1 and (rows % jam or rows == jam or (ways > 0 and lines_per_set(jam, strides, sets) > ways)):
+    while jam > 1 and (rows % jam or rows == jam or (ways > 0 and cpu.l1_set_lines(jam, strides) > ways)):
         jam //= 2
     return jam
 

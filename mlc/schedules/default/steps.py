@@ -8,6 +8,7 @@ back exactly as it was before the step, trace included.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,6 +45,9 @@ def estimated_extent(extent) -> int:
     return extent.value if isinstance(extent, IntImm) else SYMBOLIC_EXTENT_ESTIMATE
 
 
+#: Bytes of a cache line (the L1 set a row's line falls into: :meth:`CpuInfo.l1_set_lines`).
+CACHE_LINE = 64
+
 #: ``knobs(sch, name, options, default) -> one of options``: the decision a design space
 #: takes where a rule leaves one open (:func:`choose`)
 Knobs = Callable[[object, str, list, int], int]
@@ -76,6 +80,24 @@ class CpuInfo:
     def l2_bytes(self) -> int:
         """The L2 cache's size in bytes."""
         return self.caches[1]
+
+    def l1_set_lines(self, rows: int, strides) -> int:
+        """The most lines of one set of the L1 data cache that ``rows`` consecutive rows of
+        each matrix of row ``strides`` (bytes) take, every matrix starting at the same offset
+        in a page (the worst case, and NumPy's for large arrays); 0 where the cache's
+        associativity is unknown (:attr:`l1_ways`: no conflicts are assumed then).
+
+        >>> zen3 = CpuInfo(256, 1, caches=(32 << 10, 0, 0), l1_ways=8)
+        >>> zen3.l1_set_lines(4, [4096] * 3), zen3.l1_set_lines(2, [4096] * 3), zen3.l1_set_lines(4, [2048] * 3)
+        (12, 6, 6)
+        >>> zen3.l1_set_lines(4, [400] * 3), zen3.l1_set_lines(6, [4000]), CpuInfo().l1_set_lines(4, [4096])
+        (3, 1, 0)
+        """
+        if self.l1_ways <= 0:
+            return 0
+        sets = max(1, self.caches[0] // (self.l1_ways * CACHE_LINE))
+        counts = Counter(r * stride // CACHE_LINE % sets for stride in strides for r in range(rows))
+        return max(counts.values(), default=0)
 
     def lanes(self, dtype: str) -> int:
         """Elements of ``dtype`` in one vector register."""
