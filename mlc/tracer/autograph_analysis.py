@@ -221,7 +221,7 @@ def _bound_free_of(arg, varying: set) -> bool:
         elif isinstance(n, ast.Name):
             if n.id in varying:
                 return False
-        elif not isinstance(n, _BOUND_NODES + (ast.keyword,)) and not isinstance(n, ast.Call):
+        elif not isinstance(n, _BOUND_NODES):
             return False
     return True
 
