@@ -105,9 +105,11 @@ def _work(stmt: Stmt | None, lets: dict | None = None) -> int:
     bound: the estimate is the same with the pass or without it)."""
     if stmt is None:
         return 0
-    while isinstance(stmt, LetStmt):
-        lets = {**(lets or {}), stmt.var: _size((stmt.value,), lets=lets)}
-        stmt = stmt.body
+    if isinstance(stmt, LetStmt):
+        lets = dict(lets or {})
+        while isinstance(stmt, LetStmt):
+            lets[stmt.var] = _size((stmt.value,), lets=lets)
+            stmt = stmt.body
     if isinstance(stmt, BufferStore):
         return max(1, dt.lanes(stmt.value.dtype)) * _size((stmt.value, *stmt.indices), lets=lets)
     if isinstance(stmt, For):
@@ -146,5 +148,4 @@ def _size(expr, cap: int = QUICK_WORK_LIMIT + 1, lets: dict | None = None) -> in
                 n += lets.get(node, 1) if lets and type(node) is Var else 1
             if n >= cap:
                 return n
-    return n
     return n
