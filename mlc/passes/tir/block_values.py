@@ -25,19 +25,9 @@ What it binds and where:
 * a run is the stores one after the other in a sequence (or a lone store); a statement
   that is not a store, or a store calling external code (which may write memory), ends it.
 
-The bindings come first, each value before the values that use it::
-
-    C[i * 64 + 1] = A[i * 64 + 1] * A[0]
-    C[i * 64 + 2] = A[i * 64 + 2] * A[0]
-    # becomes
-    v: T.int32 = i * 64
-    v_1: T.int32 = v + 1
-    v_2: T.float32 = A[0]
-    v_3: T.int32 = v + 2
-    C[v_1] = A[v_1] * v_2
-    C[v_3] = A[v_3] * v_2
-
-(in the order the stores compute them first: a store's value, then its indices).
+The bindings come first, each value before the values that use it (in the order the stores
+compute them first: a store's value, then its indices). ``C[i * 64 + k] = A[i * 64 + k] * A[0]``
+for k = 1 and 2:
 
 >>> from mlc.ir.buffer import decl_buffer
 >>> from mlc.ir.expr import Var, const
