@@ -14,7 +14,7 @@ as it calls ``len``::
         return out
     # else it ran nothing (and returned its descriptor): take the checks in Python
 
-The builtin allocates the output itself, through NumPy's C API (:func:`array_new`:
+The builtin allocates the output itself, through NumPy's C API (:func:`_array_new`:
 ``PyArray_New``, what ``np.empty`` calls after parsing its arguments) or through a
 Python function of no arguments where the output must be aligned further.
 
