@@ -161,6 +161,7 @@ def test_the_entry_makes_each_output_new_as_numpy_does(shape, dtype):
     f = mlc.jit(lambda x: x == x if dtype == "bool" else x + x)
     x = np.ones(shape, dtype)
     f(x), f(x)
+    assert f._specs.hot.compiled.function.entry.fast_maker[1] is None  # (small: NumPy's PyArray_New)
     fast, marker = f._specs.hot.fast
     first, second = fast(x), fast(np.zeros(shape, dtype))
     want = np.ones(shape, bool) if dtype == "bool" else x + x
