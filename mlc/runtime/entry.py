@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import MLCError
 from .module import Function
-from .ndarray import allocator, c_contiguous, cpu, device_array_type, empty_maker, to_device
+from .ndarray import allocator, c_contiguous, cpu, device_array_type, empty_maker, numpy_allocates, to_device
 from .pointers import data_pointer
 from .sizes import SizeBinder, is_symbolic
 
@@ -61,8 +61,9 @@ class MainEntry:
         #: (shape, dtype) of each output
         self.outputs = tuple((shape, np.dtype(dtype)) for _, dtype, _, shape in
                              function.specs[n_inputs + len(constants):])
-        #: (main's fast entry, new output) where main has one (:mod:`.fast_calls`), takes no
-        #: constants and returns one array (:meth:`make_fast`); None otherwise
+        #: (main's fast entry, the Python function making its output or None where NumPy's
+        #: C API makes it) where main has one (:mod:`.fast_calls`), takes no constants and
+        #: returns one array (:meth:`make_fast`); None otherwise
         self.fast_maker = None
         params = function.func.params
         #: the binder of a call's sizes where main has symbolic shapes (:meth:`sizes.bind`), else None
@@ -84,16 +85,19 @@ class MainEntry:
                     self._native(native, ptr, empty) if native is not None else self._arrays(empty))
         fast = function.fast_entry
         if fast is not None and not checked and not self.constants and len(self.outputs) == 1 and single:
-            self.fast_maker = (fast, empty_maker(empty, *self.outputs[0]))
+            shape, dtype = self.outputs[0]
+            self.fast_maker = (fast, None if numpy_allocates(empty, shape, dtype) else
+                               empty_maker(empty, shape, dtype))
 
     def make_fast(self):
-        """(builtin, new output): ``builtin(*inputs, out) is out`` where it ran (``run`` returns
-        that ``out``, single), made now if not before; None where main has none."""
+        """(builtin, declined): ``builtin(*inputs)`` is the output (what ``run`` returns,
+        single) where it ran, ``declined`` where it did not; made now if not before; None
+        where main has none."""
         if self.fast_maker is None:
             return None
         entry, new_output = self.fast_maker
-        made = entry()
-        return None if made is None else (made[0], new_output)
+        made = entry(new_output)
+        return None if made is None else made[:2]
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         return self.run(inputs)

@@ -9,10 +9,14 @@ function object whose ``self`` is that descriptor (a bytes object), which Python
 as it calls ``len``::
 
     fast = python_function(address, descriptor)
-    out = np.empty(...)
-    if fast(x, y, out) is out:   # ran: x and y were what main was compiled for
+    out = fast(x, y)
+    if out is not descriptor:   # ran: x and y were what main was compiled for
         return out
     # else it ran nothing (and returned its descriptor): take the checks in Python
+
+The builtin allocates the output itself, through NumPy's C API (:func:`_array_new`:
+``PyArray_New``, what ``np.empty`` calls after parsing its arguments) or through a
+Python function of no arguments where the output must be aligned further.
 
 A builtin runs holding the GIL, so callers keep it for small arrays
 (:data:`MAX_BYTES`), where a kernel runs in microseconds. It is made only where
@@ -29,7 +33,9 @@ import ctypes
 import sys
 import sysconfig
 
-__all__ = ["python_function", "MAX_BYTES", "BYTES_OFFSET"]
+import numpy as np
+
+__all__ = ["python_function", "MAX_BYTES", "BYTES_OFFSET", "ARRAY_NEW", "C_API"]
 
 #: The most bytes a call's arrays may hold, together, for the fast entry to be used: a
 #: kernel on more may run long enough that holding the GIL through it matters.
@@ -70,13 +76,58 @@ def _bytes_offset() -> int | None:
 #: Where a bytes object's data lies in it: native code given the object reads it there.
 BYTES_OFFSET = _bytes_offset() if _SUPPORTED else None
 
+#: ``PyArray_New``'s index in NumPy's C API table (the same in NumPy 1 and 2).
+_ARRAY_NEW_INDEX = 93
+
+
+def _array_new() -> int | None:
+    """The address of NumPy's ``PyArray_New(subtype, nd, dims, type_num, strides, data,
+    itemsize, flags, obj)``, read from its C API table, if a call through it makes the
+    arrays ``np.empty`` makes."""
+    try:
+        core = getattr(np, "_core", None) or np.core
+        table = _capsule_pointer(core._multiarray_umath._ARRAY_API, None)
+        address = ctypes.c_void_p.from_address(table + 8 * _ARRAY_NEW_INDEX).value
+    except (AttributeError, ValueError, OSError, TypeError):  # pragma: no cover
+        return None
+    new = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int64),
+                            ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                            ctypes.c_void_p)(address)
+    for shape, dtype in (((3, 5), "float32"), ((), "int64"), ((0, 2), "bool"), ((7,), "float16")):
+        dims = (ctypes.c_int64 * max(len(shape), 1))(*shape)
+        got = new(id(np.ndarray), len(shape), dims, np.dtype(dtype).num, None, None, 0, 0, None)
+        if (type(got) is not np.ndarray or got.shape != shape or got.dtype != np.dtype(dtype)
+                or not (got.flags.c_contiguous and got.flags.writeable and got.flags.owndata)):
+            return None  # pragma: no cover
+    return address
+
+
+if _SUPPORTED:
+    _capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    _capsule_pointer.restype = ctypes.c_void_p
+    _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+
+#: Where NumPy's ``PyArray_New`` is: the native entry allocates a call's output with it
+#: (:func:`_array_new`); None where it was not found as expected.
+ARRAY_NEW = _array_new() if _SUPPORTED else None
+
+
+def _c_api() -> dict[str, int]:
+    return {name: ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value
+            for name in ("PyObject_CallNoArgs",)}
+
+
+#: Addresses of the functions of CPython's C API the native entry calls: ``PyObject_CallNoArgs``
+#: (an output made by a Python function).
+C_API = _c_api() if _SUPPORTED else {}
+
 _NAME = b"mlc_fast_call"
 _DEFINITIONS: dict[int, _MethodDef] = {}  # address -> its method table (CPython keeps a pointer)
 
 
 def python_function(address: int, descriptor: bytes):
-    """The builtin calling the native function at ``address`` (``fn(*arrays, out)`` returns
-    ``out`` where it ran, ``descriptor`` where it declined) with ``descriptor`` as its
+    """The builtin calling the native function at ``address`` (``fn(*arrays)`` returns a new
+    output where it ran, ``descriptor`` where it declined) with ``descriptor`` as its
     ``self``; or None where this interpreter does not allow it or the function does not
     behave (a declined call must hand ``descriptor`` back with its reference counted once).
     The caller keeps the machine code loaded while the builtin lives."""
@@ -87,7 +138,7 @@ def python_function(address: int, descriptor: bytes):
         definition = _DEFINITIONS.setdefault(address, _MethodDef(_NAME, address, _METH_FASTCALL, None))
     fn = _new_function(ctypes.addressof(definition), descriptor, None)
     before = sys.getrefcount(descriptor)
-    got = fn()  # no arguments: declined, ``descriptor`` returned
+    got = fn(None)  # not an array: declined, ``descriptor`` returned
     if got is not descriptor:
         return None
     del got

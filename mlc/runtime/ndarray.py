@@ -28,7 +28,8 @@ from .memory import memory, memory_kind_of, memory_kinds
 from .pointers import data_pointer
 
 __all__ = ["c_contiguous", "Device", "cpu", "device", "NDArray", "DeviceArray", "array", "empty", "check_device",
-           "allocator", "host_empty", "aligned_empty", "empty_maker", "module_device", "to_device", "is_masked_array",
+           "allocator", "host_empty", "aligned_empty", "empty_maker", "numpy_allocates",
+           "module_device", "to_device", "is_masked_array",
            "redefined_operators", "subclass_refusal", "device_count", "device_kinds",
            "in_device_memory", "FAST_DEVICE_ARRAYS",
            "device_array_type"]
@@ -290,6 +291,16 @@ def _aligned_view(raw: np.ndarray, shape, dtype) -> np.ndarray:
 
 
 _LARGE: dict = {}  # (shape, dtype) -> its bytes when at least HOST_ALIGNED_BYTES, else 0
+
+
+def numpy_allocates(empty, shape: tuple, dtype) -> bool:
+    """Whether ``empty(shape, dtype)`` is ``np.empty(shape, dtype)``: ``empty`` is
+    :func:`host_empty` and the array too small to be aligned further.
+
+    >>> numpy_allocates(host_empty, (2, 3), np.dtype("float32"))
+    True
+    """
+    return empty is host_empty and math.prod(shape) * np.dtype(dtype).itemsize < HOST_ALIGNED_BYTES
 
 
 def empty_maker(empty, shape: tuple, dtype) -> Callable[[], object]:

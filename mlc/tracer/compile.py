@@ -199,8 +199,8 @@ class CompiledFunction:
         self.can_fast = self.run is entry.run and getattr(entry, "fast_maker", None) is not None
 
     def make_fast(self):
-        """(builtin, new output): ``builtin(*leaves, out) is out`` where it ran
-        (:mod:`mlc.runtime.fast_calls`); None where there is none."""
+        """(builtin, declined): ``builtin(*leaves)`` is the output where it ran, ``declined``
+        where it did not (:mod:`mlc.runtime.fast_calls`); None where there is none."""
         return self.entry.make_fast() if self.can_fast else None
 
     def with_lib(self, lib) -> CompiledFunction:

@@ -130,8 +130,8 @@ class JitFunction:
         if hot is not None and not kwargs:
             fast = hot.fast
             if fast is not None:
-                out = fast[1]()
-                if fast[0](*args, out) is out:
+                out = fast[0](*args)
+                if out is not fast[1]:
                     hot.used = True
                     return out
         elif kwargs:  # the same for the last call of arrays with keywords, by their names
@@ -144,8 +144,8 @@ class JitFunction:
                     named = None
                 if named is not None:
                     fast = slot.fast
-                    out = fast[1]()
-                    if fast[0](*args, *named, out) is out:
+                    out = fast[0](*args, *named)
+                    if out is not fast[1]:
                         slot.used = True
                         return out
         try:
@@ -460,8 +460,8 @@ def _run(slot, leaves):
     them (:attr:`~.specializations.Slot.fast`), else its run."""
     fast = slot.fast if not slot.pending else slot.make_fast()
     if fast is not None:
-        out = fast[1]()
-        if fast[0](*leaves, out) is out:
+        out = fast[0](*leaves)
+        if out is not fast[1]:
             return out
     return slot.run(leaves)
 

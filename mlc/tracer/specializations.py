@@ -42,8 +42,9 @@ class Slot:
 
     def __init__(self, key, compiled, run: Callable, pending: bool = False):
         self.key, self.compiled, self.run = key, compiled, run
-        #: (builtin, new output): ``builtin(*arrays, out) is out`` where the arrays were those
-        #: of this signature and it ran (:meth:`.compile.CompiledFunction.make_fast`); or None
+        #: (builtin, declined): ``builtin(*arrays)`` is a new output where the arrays were
+        #: those of this signature and it ran, else ``declined``
+        #: (:meth:`.compile.CompiledFunction.make_fast`); or None
         self.fast = None
         #: whether ``fast`` is still to be made (on the first hit: :meth:`make_fast`)
         self.pending = pending

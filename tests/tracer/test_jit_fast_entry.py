@@ -22,10 +22,10 @@ dtypes = st.sampled_from(["float32", "float64", "int32", "int64"])
 def _descriptor_of(function):
     """The descriptor a fast entry of ``function`` (a CompiledFunction) would have."""
     from mlc.backends.llvm.fast_entry import descriptor
-    entry = function.entry.fast_maker[0]
+    entry, new_output = function.entry.fast_maker
     dtypes = [np.dtype(p.dtype) for p in entry.func.params]
     return descriptor(entry.main_address, [(d, tuple(e.value for e in p.shape))
-                                           for d, p in zip(dtypes, entry.func.params)])
+                                           for d, p in zip(dtypes, entry.func.params)], new_output)
 
 
 def _counted(jitted):
@@ -136,17 +136,78 @@ def test_reference_counts_stay_balanced():
     x = np.ones(3)
     f(x, x), f(x, x)
     slot = f._specs.hot
-    fast, new_output = slot.fast
-    marker = fast.__self__
-    before = sys.getrefcount(marker), sys.getrefcount(x)
+    fast, marker = slot.fast
+    assert fast.__self__ is marker
+    before = sys.getrefcount(marker), sys.getrefcount(x), sys.getrefcount(x.dtype)
     ran = declined = 0
     for _ in range(1000):  # (no assert on the calls: pytest's rewriting keeps what they return)
-        out = new_output()
-        ran += fast(x, x, out) is out and sys.getrefcount(out) == 2  # out, and getrefcount's argument
-        declined += fast(x, out) is marker  # too few
-        declined += fast(x, 1.0, out) is marker  # not an array
-    assert (ran, declined) == (1000, 2000)
-    assert (sys.getrefcount(marker), sys.getrefcount(x)) == before
+        out = fast(x, x)
+        ran += type(out) is np.ndarray and sys.getrefcount(out) == 2  # out, and getrefcount's argument
+        declined += fast(x) is marker  # too few
+        declined += fast(x, 1.0) is marker  # not an array
+        declined += fast(x, x, x) is marker  # too many
+    del out
+    assert (ran, declined) == (1000, 3000)
+    assert (sys.getrefcount(marker), sys.getrefcount(x), sys.getrefcount(x.dtype)) == before
+
+
+@needs_fast
+@settings(max_examples=12, deadline=None)
+@given(shape=shapes, dtype=st.sampled_from(["float32", "float64", "int32", "int64", "bool", "float16", "uint8"]))
+def test_the_entry_makes_each_output_new_as_numpy_does(shape, dtype):
+    """The native entry allocates the output itself (NumPy's PyArray_New): a new array of
+    the output's shape and dtype on each hit, owning its memory, never one handed out
+    before."""
+    f = mlc.jit(lambda x: x == x if dtype == "bool" else x + x)
+    x = np.ones(shape, dtype)
+    f(x), f(x)
+    assert f._specs.hot.compiled.function.entry.fast_maker[1] is None  # (small: NumPy's PyArray_New)
+    fast, marker = f._specs.hot.fast
+    first, second = fast(x), fast(np.zeros(shape, dtype))
+    want = np.ones(shape, bool) if dtype == "bool" else x + x
+    for got in (first, second):
+        assert type(got) is np.ndarray and got.shape == shape and got.dtype == want.dtype
+        assert got.flags.c_contiguous and got.flags.writeable and got.flags.owndata
+    assert first is not second and not np.shares_memory(first, second)
+    np.testing.assert_array_equal(first, want)  # (not overwritten by the second call)
+    np.testing.assert_array_equal(second, np.zeros(shape, dtype) == 0 if dtype == "bool" else
+                                  np.zeros(shape, dtype))
+
+
+@needs_fast
+def test_an_output_numpy_would_not_align_comes_from_the_aligned_allocator():
+    from mlc.runtime.ndarray import HOST_ALIGN, HOST_ALIGNED_BYTES
+    n = HOST_ALIGNED_BYTES // 8  # float64: HOST_ALIGNED_BYTES bytes, still small enough for the entry
+    f = mlc.jit(lambda x: x * 3)
+    x = np.arange(n, dtype="float64")
+    f(x), f(x)
+    slot = f._specs.hot
+    assert slot is not None and slot.compiled.function.entry.fast_maker[1] is not None
+    calls = _counted(f)
+    for _ in range(3):
+        out = f(x)
+        np.testing.assert_array_equal(out, x * 3)
+        assert out.ctypes.data % HOST_ALIGN == 0
+    assert calls == []
+
+
+@needs_fast
+def test_an_error_making_the_output_propagates_and_runs_nothing():
+    f = mlc.jit(lambda x: x + 1)
+    x = np.ones(4, "float32")
+    f(x), f(x)
+    entry = f._specs.hot.compiled.function.entry.fast_maker[0]
+    made = []
+
+    def failing():
+        made.append(1)
+        raise MemoryError("no memory for the output")
+    fresh = type(entry)(entry.main_address, entry.func, entry.target)
+    fast, marker, _ = fresh(failing)
+    assert fast(x, x) is marker and made == []  # declined before making anything
+    with pytest.raises(MemoryError, match="no memory for the output"):
+        fast(x)
+    assert made == [1]
 
 
 @needs_fast

@@ -7,13 +7,17 @@ arrays as much again. ``@__mlc_fast_call(ptr self, ptr args, i64 nargs)`` is a f
 CPython's ``METH_FASTCALL`` convention; :func:`fast_entry` makes a builtin of it for one
 main (:func:`mlc.runtime.fast_calls.python_function`) whose ``self`` is a bytes object, the
 *descriptor*, holding what the call must be (64-bit words): the number of parameters,
-main's address, the two array types, then for each parameter its dtype object, rank,
-required flags and :data:`MAX_DIMS` extents. The function reads each argument's fields
-from NumPy's object layout (:data:`~mlc.runtime.pointers.ARRAY_LAYOUT`) and compares::
+main's address, the two array types, how the output is made (NumPy's ``PyArray_New``, the
+address of ``PyObject_CallNoArgs`` and a Python function of no arguments or 0, the
+output's type number), then for each parameter its dtype object, rank, required flags and
+:data:`MAX_DIMS` extents. The function reads each input's fields from NumPy's object
+layout (:data:`~mlc.runtime.pointers.ARRAY_LAYOUT`) and compares, then makes the output
+(``PyArray_New`` at the last parameter's extents, or the Python function where the output
+must be aligned further than NumPy aligns) and runs main::
 
     fast = fast_entry(compiled address of main, main's PrimFunc)
-    out = np.empty(...)
-    if fast(x, y, out) is out:   # ran main(x.data, y.data, out.data)
+    out = fast(x, y)              # ran main(x.data, y.data, out.data) on a new out
+    if out is not descriptor:
         return out
     # else it ran nothing and returned its descriptor: take the checks in Python
 
@@ -36,7 +40,7 @@ from llvmlite import ir
 from ...ir import dtype as dt
 from ...ir.tir import PrimFunc
 from ...runtime import fast_calls
-from ...runtime.arguments import C_CONTIGUOUS, WRITEABLE
+from ...runtime.arguments import C_CONTIGUOUS
 from ...runtime.ndarray import NDArray
 from ...runtime.pointers import ARRAY_LAYOUT, ArrayLayout
 from ...target import Target
@@ -52,27 +56,32 @@ MAX_DIMS = 8
 #: The native function's symbol.
 SYMBOL = "__mlc_fast_call"
 
-_HEAD = 4  # words before the parameters: count, main's address, the two array types
+#: words before the parameters: count, main's address, the two array types, PyArray_New,
+#: PyObject_CallNoArgs, the output's maker (or 0), the output's type number
+_HEAD = 8
 _SLOTS = 3 + MAX_DIMS  # words a parameter: dtype object, rank, required flags, extents
 
 _LOCK = threading.Lock()
 _BUILT: list = []  # [(the compiled module, the function's address)] once built
 
 
-def descriptor(main_address: int, specs) -> bytes:
+def descriptor(main_address: int, specs, new_output=None) -> bytes:
     """The descriptor of a main at ``main_address`` whose parameters have the (NumPy dtype,
-    static shape) ``specs``; the last parameter is written (the output)."""
-    words = [len(specs), main_address, id(np.ndarray), id(NDArray)]
-    for n, (dtype, shape) in enumerate(specs):
-        flags = C_CONTIGUOUS | (WRITEABLE if n == len(specs) - 1 else 0)
-        words += [id(dtype), len(shape), flags, *shape, *[0] * (MAX_DIMS - len(shape))]
+    static shape) ``specs``; the last parameter is the output, made by ``new_output()``
+    where that is given, else by NumPy's ``PyArray_New``."""
+    maker = 0 if new_output is None else id(new_output)
+    words = [len(specs), main_address, id(np.ndarray), id(NDArray), fast_calls.ARRAY_NEW or 0,
+             fast_calls.C_API.get("PyObject_CallNoArgs", 0), maker, specs[-1][0].num]
+    for dtype, shape in specs:
+        words += [id(dtype), len(shape), C_CONTIGUOUS, *shape, *[0] * (MAX_DIMS - len(shape))]
     return struct.pack(f"<{len(words)}q", *words)
 
 
 def qualifies(func: PrimFunc) -> bool:
     """Whether main ``func`` may have a fast entry: static shapes of at most MAX_DIMS
     dimensions, at most MAX_PARAMS parameters, holding at most ``fast_calls.MAX_BYTES``."""
-    if not 0 < len(func.params) <= MAX_PARAMS or fast_calls.BYTES_OFFSET is None or ARRAY_LAYOUT is None:
+    if (not 0 < len(func.params) <= MAX_PARAMS or fast_calls.BYTES_OFFSET is None or ARRAY_LAYOUT is None
+            or fast_calls.ARRAY_NEW is None or "PyObject_CallNoArgs" not in fast_calls.C_API):
         return False
     total = 0
     for p in func.params:
@@ -89,11 +98,12 @@ def fast_entry(main_address: int, func: PrimFunc, target: Target):
 
 
 class FastEntry:
-    """``entry()``: (builtin, the dtypes its descriptor names) of one main, made the first
-    time it is asked for (a jitted signature's first cache hit: a first call makes no
-    builtin, and the process builds the native function at its first hit), or None where
-    this interpreter allows no builtin. The caller keeps main's code loaded while the
-    builtin lives."""
+    """``entry(new_output)``: (builtin, descriptor, what the builtin keeps alive) of one
+    main, made the first time it is asked for (a jitted signature's first cache hit: a
+    first call makes no builtin, and the process builds the native function at its first
+    hit), or None where this interpreter allows no builtin. ``new_output``: the Python
+    function making main's output, or None where NumPy's ``PyArray_New`` makes it. The
+    caller keeps main's code loaded while the builtin lives."""
 
     __slots__ = ("main_address", "func", "target", "_made")
 
@@ -101,13 +111,13 @@ class FastEntry:
         self.main_address, self.func, self.target = main_address, func, target
         self._made = None
 
-    def __call__(self):
+    def __call__(self, new_output=None):
         if self._made is None:
             dtypes = [np.dtype(p.dtype) for p in self.func.params]
             shapes = [tuple(e.value for e in p.shape) for p in self.func.params]
-            fast = fast_calls.python_function(_function_address(self.target),
-                                              descriptor(self.main_address, list(zip(dtypes, shapes))))
-            self._made = (None if fast is None else (fast, dtypes),)
+            marker = descriptor(self.main_address, list(zip(dtypes, shapes)), new_output)
+            fast = fast_calls.python_function(_function_address(self.target), marker)
+            self._made = (None if fast is None else (fast, marker, (dtypes, new_output)),)
         return self._made[0]
 
 
@@ -163,8 +173,9 @@ def fast_call_ir(triple: str, data_layout: str, layout: ArrayLayout, bytes_offse
         b.position_at_end(done)
 
     count = word(0)
-    require(b.icmp_signed("==", nargs, count), "counted")
-    with counting("p", count) as p:  # check args[p], keep its data pointer
+    inputs = b.sub(count, ir.Constant(I64, 1))
+    require(b.icmp_signed("==", nargs, inputs), "counted")
+    with counting("p", inputs) as p:  # check args[p], keep its data pointer
         obj = b.load(b.gep(args, [p], source_etype=PTR), typ=PTR)
         kind = b.ptrtoint(field(obj, layout.type, PTR), I64)
         require(b.or_(b.icmp_unsigned("==", kind, word(2)), b.icmp_unsigned("==", kind, word(3))), "array")
@@ -180,11 +191,40 @@ def fast_call_ir(triple: str, data_layout: str, layout: ArrayLayout, bytes_offse
             got = b.load(b.gep(dims, [d], source_etype=I64), typ=I64)
             require(b.icmp_signed("==", got, word(b.add(b.add(at, ir.Constant(I64, 3)), d))), "extent_ok")
         b.store(field(obj, layout.data, PTR), b.gep(pointers, [p], source_etype=PTR))
+    # the output: PyArray_New(ndarray, rank, extents, type number, NULL, NULL, 0, 0, NULL), or
+    # PyObject_CallNoArgs(maker); NULL (an exception raised) is handed on
+    at = b.add(ir.Constant(I64, _HEAD), b.mul(inputs, ir.Constant(I64, _SLOTS)))
+    maker = word(6)
+    by_numpy, by_maker, made = (fn.append_basic_block(name) for name in ("by_numpy", "by_maker", "made"))
+    b.cbranch(b.icmp_unsigned("==", maker, ir.Constant(I64, 0)), by_numpy, by_maker)
+    b.position_at_end(by_numpy)
+    new_type = ir.FunctionType(PTR, [PTR, I32, PTR, I32, PTR, PTR, I32, I32, PTR])
+    extents = b.gep(words, [b.add(at, ir.Constant(I64, 3))], source_etype=I64)
+    null = ir.Constant(PTR, None)
+    zero = ir.Constant(I32, 0)
+    numpy_out = b.call(b.inttoptr(word(4), new_type.as_pointer()),
+                       [b.inttoptr(word(2), PTR), b.trunc(word(b.add(at, ir.Constant(I64, 1))), I32), extents,
+                        b.trunc(word(7), I32), null, null, zero, zero, null])
+    b.branch(made)
+    b.position_at_end(by_maker)
+    call_type = ir.FunctionType(PTR, [PTR])
+    maker_out = b.call(b.inttoptr(word(5), call_type.as_pointer()), [b.inttoptr(maker, PTR)])
+    b.branch(made)
+    b.position_at_end(made)
+    out = b.phi(PTR, name="out")
+    out.add_incoming(numpy_out, by_numpy)
+    out.add_incoming(maker_out, by_maker)
+    failed, allocated = fn.append_basic_block("failed"), fn.append_basic_block("allocated")
+    b.cbranch(b.icmp_unsigned("==", b.ptrtoint(out, I64), ir.Constant(I64, 0)), failed, allocated)
+    b.position_at_end(failed)
+    b.ret(null)
+    b.position_at_end(allocated)
+    b.store(field(out, layout.data, PTR), b.gep(pointers, [inputs], source_etype=PTR))
     # main(pointers[0], ..., pointers[count - 1]), one call site per count
     main = word(1)
     loaded = [b.load(b.gep(pointers, [ir.Constant(I64, k)], source_etype=PTR), typ=PTR) for k in range(MAX_PARAMS)]
     ran = fn.append_basic_block("ran")
-    switch = b.switch(count, decline)
+    switch = b.switch(count, ran)
     for n in range(1, MAX_PARAMS + 1):
         block = fn.append_basic_block(f"call{n}")
         switch.add_case(ir.Constant(I64, n), block)
@@ -193,10 +233,9 @@ def fast_call_ir(triple: str, data_layout: str, layout: ArrayLayout, bytes_offse
         b.call(callee, loaded[:n])
         b.branch(ran)
     b.position_at_end(ran)
-    out = b.load(b.gep(args, [b.sub(count, ir.Constant(I64, 1))], source_etype=PTR), typ=PTR)
-    for block, obj in ((ran, out), (decline, self_obj)):
-        b.position_at_end(block)
-        refs = b.load(obj, typ=I64)  # ob_refcnt, the object's first field: Py_INCREF
-        b.store(b.add(refs, ir.Constant(I64, 1)), obj)
-        b.ret(obj)
+    b.ret(out)  # (the new array's one reference: the caller's)
+    b.position_at_end(decline)
+    refs = b.load(self_obj, typ=I64)  # ob_refcnt, the object's first field: Py_INCREF
+    b.store(b.add(refs, ir.Constant(I64, 1)), self_obj)
+    b.ret(self_obj)
     return str(module)
