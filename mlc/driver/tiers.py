@@ -12,7 +12,9 @@ its length. A kernel that a graph's ``main`` calls inside loops of known trip co
 once per trip (:func:`calls_per_run`): where all its runs together pass
 :data:`REPEATED_WORK_LIMIT` (a time-step loop of 10,000 trips around a stencil) it is
 optimised at once, so that a first call does not grow with the trip count by running it
-unoptimised every trip.
+unoptimised every trip. A kernel that main calls inside a ``while`` counts
+:data:`WHILE_TRIPS` runs: a loop until convergence may run long, and its kernel's O3 costs
+once where unoptimised code costs every trip.
 
 >>> from mlc import te
 >>> from mlc.passes.tir import run_passes
@@ -32,7 +34,7 @@ from ..ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For,
                       SeqStmt, Stmt, While)
 
 __all__ = ["estimated_work", "quick_enough", "calls_per_run", "QUICK_WORK_LIMIT", "REPEATED_WORK_LIMIT",
-           "UNKNOWN_WORK"]
+           "UNKNOWN_WORK", "WHILE_TRIPS"]
 
 #: The most expression nodes a kernel may evaluate to be emitted unoptimised by a first build
 #: (unoptimised, some milliseconds).
@@ -49,6 +51,14 @@ REPEATED_WORK_LIMIT = 1 << 28
 
 #: The work of a loop whose trip count is not a constant, or of a ``while``: too much to guess.
 UNKNOWN_WORK = 1 << 62
+
+#: The runs :func:`calls_per_run` counts for a kernel main calls inside a ``while`` (a loop until
+#: convergence, or until a time is reached: channel_flow's runs 982 trips at NPBench's smallest
+#: size): with :data:`REPEATED_WORK_LIMIT`, a kernel of more than 256 nodes a run is optimised
+#: at once, while a scalar step (the loop's counter, its test) stays unoptimised. The O3 of a
+#: kernel costs once, bounded by its code; its unoptimised run costs every trip, with no bound
+#: (``benchmarks/results/decisions.md``, "Tiered first builds").
+WHILE_TRIPS = 1 << 20
 
 
 def estimated_work(func: PrimFunc) -> int:
@@ -69,8 +79,9 @@ def quick_enough(func: PrimFunc, limit: int = QUICK_WORK_LIMIT, runs: int = 1) -
 
 def calls_per_run(main: PrimFunc) -> dict[str, int]:
     """How many times one run of a graph's ``main`` calls each kernel (by name): the trip
-    counts of the loops around each call multiplied; both sides of a branch. A loop of unknown
-    trip count (a traced bound, a ``while``) counts one trip: nothing says that it runs long.
+    counts of the loops around each call multiplied; both sides of a branch. A ``while``
+    counts :data:`WHILE_TRIPS` trips; a ``for`` of unknown trip count (a traced bound) one:
+    nothing says that it runs long.
 
     >>> from mlc.ir.calls import CallPrimFunc
     >>> from mlc.ir.buffer import decl_buffer
@@ -94,6 +105,8 @@ def calls_per_run(main: PrimFunc) -> dict[str, int]:
         elif isinstance(stmt, For):
             trips = max(0, stmt.extent.value) if isinstance(stmt.extent, IntImm) else 1
             stack.append((stmt.body, min(UNKNOWN_WORK, times * trips)))
+        elif isinstance(stmt, While):
+            stack.append((stmt.body, min(UNKNOWN_WORK, times * WHILE_TRIPS)))
         elif isinstance(getattr(stmt, "body", None), Stmt):
             stack.append((stmt.body, times))
     return dict(sorted(counts.items()))

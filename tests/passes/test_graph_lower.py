@@ -6,7 +6,7 @@ import mlc
 from mlc import te
 from mlc.errors import CompileError
 from mlc.ir.functor import pre_order_nodes
-from mlc.ir.expr import FloatImm
+from mlc.ir.expr import BufferLoad, FloatImm
 from mlc.passes.graph import inline_stages, lower_to_tir
 from mlc.passes.graph.inline import INLINE_MAX_NODES
 
@@ -105,6 +105,25 @@ def test_inline_keeps_large_multiply_read_stages():
     assert te.create_prim_func([A, new_out2]).root_block.alloc_buffers == ()
 
 
+def test_a_chain_of_reshapes_inlines_to_one_load_at_the_axes():
+    """A reshape reads its input at the divisions and remainders of a flat index: inlined into
+    a reshape back, its load's indices are simplified under the reader's axes, so a chain of
+    them stays one load at the axes (unsimplified, each level repeats the last one's indices
+    three times, and the chain grows as 3 ** levels)."""
+    def there_and_back(x, level):
+        flat = te.compute((105,), lambda f: x[f // 35, f // 7 % 5, f % 7], name=f"flat{level}")
+        return te.compute((3, 5, 7), lambda i, j, k: flat[i * 35 + j * 7 + k], name=f"back{level}")
+
+    A = te.placeholder((3, 5, 7), "float32", "A")
+    x = A
+    for level in range(8):
+        x = there_and_back(x, level)
+    (out,) = inline_stages([x])
+    (body,) = out.op.body
+    assert isinstance(body, BufferLoad) and body.buffer is A.buffer
+    assert list(body.indices) == [iv.var for iv in out.op.axis]
+
+
 def test_integer_power_lowering_stays_bounded():
     f = mlc.jit(lambda x: x ** 7 + 1)
     x = np.arange(-3, 4, dtype="int64")
@@ -163,3 +182,20 @@ def test_groups_equal_to_one_lowered_before_are_not_lowered_again(rows, cols):
     groups = sum(1 for b in lowered.graph.bindings if b.op == "call_tir")
     assert len(calls) < groups or rows == 2  # every repeated group reused the first one's lowering
     np.testing.assert_allclose(lowered.compile()(x, w), _unrolled(x, w), rtol=1e-12)
+
+
+def maxpool2d(x):
+    """NPBench's (lenet): a loop whose body, unrolled, writes at traced indices several times."""
+    out = np.empty([x.shape[0], x.shape[1] // 2, x.shape[2] // 2, x.shape[3]], dtype=x.dtype)
+    for i in range(x.shape[1] // 2):
+        for j in range(x.shape[2] // 2):
+            out[:, i, j, :] = np.max(x[:, 2 * i:2 * i + 2, 2 * j:2 * j + 2, :], axis=(1, 2))
+    return out
+
+
+@_settings(max_examples=5, deadline=None)
+@_given(n=_st.sampled_from([1, 2]), h=_st.sampled_from([8, 9, 12]),
+        w=_st.sampled_from([3, 4, 7]), c=_st.sampled_from([1, 3]))
+def test_a_loop_of_unrolled_writes_at_traced_indices_compiles_as_numpy_computes(n, h, w, c):
+    x = np.random.default_rng(h * w).random((n, 2 * h, 2 * w, c)).astype(np.float32)
+    np.testing.assert_array_equal(mlc.jit(maxpool2d)(x), maxpool2d(x))

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import mlc
 from mlc import te
 from mlc.config import override
-from mlc.driver.tiers import QUICK_WORK_LIMIT, UNKNOWN_WORK, calls_per_run, estimated_work, quick_enough
+from mlc.driver.tiers import (QUICK_WORK_LIMIT, UNKNOWN_WORK, WHILE_TRIPS, calls_per_run, estimated_work,
+                              quick_enough)
 from mlc.ir.functor import pre_order_nodes
 from mlc.passes.graph.emit_main import main_name
 from mlc.passes.tir import run_passes
@@ -246,6 +247,53 @@ def test_a_time_step_loop_updates_the_callers_array_as_numpy_does(m, n, steps):
     want = u.copy()
     heat(want, steps)
     _HEAT(u, steps=steps)
+    np.testing.assert_allclose(u, want, rtol=1e-12, atol=1e-12)
+
+
+def relax(u, tol):
+    """A loop until convergence as NumPy users write it: its trip count is known when it runs."""
+    diff = 1.0
+    steps = 0
+    while diff > tol:
+        un = u.copy()
+        u[1:-1] = 0.5 * (un[2:] + un[:-2])
+        diff = np.abs(u - un).max()
+        steps += 1
+    return steps
+
+
+_RELAX = mlc.jit(relax, static_argnames=("tol",))
+
+
+def test_a_while_loops_kernels_are_optimised_at_once_and_its_scalar_steps_are_not(monkeypatch):
+    """A kernel main runs inside a ``while`` counts WHILE_TRIPS runs: a first build optimises
+    the loop's stencil at once (unoptimised, it would run slower every trip, for as many trips
+    as the loop takes to converge), and leaves the loop's counter and its test unoptimised."""
+    added = {}  # kernel name -> (its work, lowered; whether the build emitted it unoptimised)
+    add = LLVMBuild.add
+    monkeypatch.setattr(LLVMBuild, "add", lambda self, lowered, quick=False: (
+        added.update({name: (estimated_work(f), quick) for name, f in lowered.items()}), add(self, lowered, quick))[1])
+    u = np.linspace(0.0, 1.0, 37)
+    lowered = _RELAX.lower(u, tol=1e-3)
+    assert lowered.graph.ops().count("while_loop") == 1
+    runs = calls_per_run(lowered.mod[main_name(lowered.graph)])
+    looped = {name for name, n in runs.items() if n >= WHILE_TRIPS}
+    with override(num_threads=2, cache_dir=""):
+        mlc.build(lowered.mod, "llvm", quick=True)
+    (stencil,) = (name for name in looped if "update_slice" in name)
+    assert not added[stencil][1]
+    scalar = {name for name in looped if added[name][0] <= 16}  # the counter, the test
+    assert scalar and all(added[name][1] for name in scalar)
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=st.sampled_from([1, 2, 3, 8, 37]), tol=st.sampled_from([1e-1, 1e-3]))
+def test_a_while_loop_until_convergence_computes_what_numpy_does(n, tol):
+    u = np.random.default_rng(n).random(n)
+    want = u.copy()
+    steps = relax(want, tol)
+    got = _RELAX(u, tol=tol)
+    assert int(got) == steps
     np.testing.assert_allclose(u, want, rtol=1e-12, atol=1e-12)
 
 

@@ -7,6 +7,14 @@ indices substituted for its axes. A chain of elementwise ops then becomes a
 single block, and matmul + bias + relu becomes the reduction block plus one
 epilogue block.
 
+The indices of the loads an inlined body brings are simplified under the
+reading stage's axes (:class:`~mlc.ir.arith.Analyzer`): a reshape reads its
+input at the divisions and remainders of a flat index, so a chain of reshapes
+(a write at a traced index flattens and unflattens its array, and a loop body
+unrolled from several such writes chains them) would otherwise nest each
+reshape's index in the next one's several times, and its size would grow
+exponentially with the chain.
+
 A stage read from several places is inlined only while its body stays
 small (:data:`INLINE_MAX_NODES`), so repeated inlining cannot blow up
 expressions; larger ones stay intermediate buffers of the PrimFunc. A stage
@@ -24,7 +32,8 @@ T.exp(A[i] + T.float32(1))
 """
 from __future__ import annotations
 
-from ...ir.expr import BufferLoad, Call, Reduce
+from ...ir.arith import Analyzer
+from ...ir.expr import BufferLoad, Call, IntImm, Reduce, Var
 from ...ir.functor import Mutator, post_order_dag, pre_order_nodes, substitute
 from ...ir.te import KEEP_TAG, ComputeOp, PlaceholderOp, Tensor
 
@@ -60,10 +69,13 @@ def _load_counts(stages: list[Tensor]) -> tuple[dict[int, int], set[int]]:
 
 class LoadInliner(Mutator):
     """Replaces each load of a buffer in ``inlined`` (``id(buffer)`` -> (its axes' variables, the
-    value at those axes), already inlined) by that value at the load's indices."""
+    value at those axes), already inlined) by that value at the load's indices; with an
+    ``analyzer`` (the reading stage's axes bound), the indices of the loads that value makes
+    are simplified."""
 
-    def __init__(self, inlined: dict[int, tuple[tuple, object]]):
+    def __init__(self, inlined: dict[int, tuple[tuple, object]], analyzer: Analyzer | None = None):
         self.inlined = inlined
+        self.analyzer = analyzer
 
     def visit_BufferLoad(self, load: BufferLoad):
         load = self.generic_visit(load)
@@ -71,7 +83,24 @@ class LoadInliner(Mutator):
         if entry is None:
             return load
         axes, body = entry
-        return substitute(body, dict(zip(axes, load.indices)))
+        value = substitute(body, dict(zip(axes, load.indices)))
+        return value if self.analyzer is None else _IndexSimplifier(self.analyzer).visit(value)
+
+
+class _IndexSimplifier(Mutator):
+    """Simplifies the indices of every load (those that are not a variable or a constant)."""
+
+    def __init__(self, analyzer: Analyzer):
+        self.analyzer = analyzer
+
+    def visit_BufferLoad(self, load: BufferLoad):
+        load = self.generic_visit(load)
+        if all(type(i) is Var or type(i) is IntImm for i in load.indices):
+            return load
+        indices = tuple(self.analyzer.simplify(i) for i in load.indices)
+        if all(a is b for a, b in zip(indices, load.indices)):
+            return load
+        return BufferLoad(load.buffer, indices, load.dtype)
 
 
 def _inlinable(t: Tensor, outputs: set[int]) -> bool:
@@ -110,6 +139,7 @@ def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
             continue
         new_op = new_ops.get(id(op))
         if new_op is None:
+            inliner.analyzer = Analyzer({iv.var: iv.dom for iv in (*op.axis, *_reduce_axes(op.body))})
             bodies = tuple(inliner.visit(b) for b in op.body)
             inputs = _inputs_of(bodies, rebuilt)
             new_op = new_ops[id(op)] = ComputeOp(op.name, op.axis, bodies, inputs, op.tag)
@@ -120,6 +150,10 @@ def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
             continue
         rebuilt[id(t.buffer)] = Tensor(new_op, t.buffer, t.value_index)
     return [rebuilt[id(t.buffer)] for t in outputs]
+
+
+def _reduce_axes(bodies) -> tuple:
+    return tuple(iv for b in bodies if isinstance(b, Reduce) for iv in b.axis)
 
 
 def _inputs_of(bodies, rebuilt: dict[int, Tensor]) -> tuple[Tensor, ...]:
