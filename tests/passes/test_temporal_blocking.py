@@ -9,6 +9,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import mlc
 from mlc.ir import te
+from mlc.ir.arith import Analyzer
+from mlc.ir.expr import const
+from mlc.ir.functor import pre_order_nodes, substitute
+from mlc.ir.tir import For
 
 tb = importlib.import_module("mlc.passes.graph.temporal_blocking")  # the module, not its pass
 #: the fixture sets every example's sizes itself
@@ -170,3 +174,49 @@ def test_covers_allows_a_smaller_reach_only_where_the_edge_rows_alone_reach_furt
     assert (st_clamped.halo, st_two.halo) == (2, 2)
     assert tb.covers(st_clamped, tb.Plan(4, 6, 1)) and not tb.covers(st_two, tb.Plan(4, 6, 1))
     assert tb.covers(st_two, tb.Plan(4, 6, 2))
+
+
+def _vector_starts(func):
+    """For each vector loop of ``func`` over a row of a buffer whose rows are a whole number of
+    vectors: its buffer's row length, lanes and the column each of its vectors starts at."""
+    starts = []
+    for loop in pre_order_nodes(func.body):
+        if not (isinstance(loop, For) and isinstance(loop.body, For) and loop.body.kind == "vectorized"):
+            continue
+        store, lanes = loop.body.body, int(loop.body.extent.value)
+        width = tb.static_shape(store.buffer)[-1]
+        if width % lanes:
+            continue
+        at = [Analyzer().simplify(substitute(store.indices[-1], {loop.loop_var: const(o, loop.loop_var.dtype),
+                                                                 loop.body.loop_var: const(0, loop.loop_var.dtype)}))
+              for o in range(int(loop.extent.value))]
+        starts.append((width, lanes, [int(a.value) for a in at]))
+    return starts
+
+
+@pytest.mark.parametrize("m", [64, 48])
+def test_a_rows_vectors_start_on_the_vector_grid_but_its_first_and_last(small_tiles, m):
+    """Every vector of a row but the first and the last is stored where a whole vector of the
+    buffer's memory starts (a cache line for 16 float32): the row's first computed column is
+    not on it (the stencil's edge), and vectors from there straddled the grid, each load and
+    store of them across two cache lines half the time."""
+    small_tiles(12, 4 * m, 2)
+    u = np.zeros((20, m), np.float32)
+    mod = mlc.jit(heat, static_argnames=("steps",)).lower(u, 9).mod
+    (stencil,) = [s for s in map(tb.find_stencil, mod.values()) if s is not None and s.halo]
+    starts = _vector_starts(tb.blocked_kernel(stencil, tb.Plan(2, 4, 1)))
+    assert starts
+    for width, lanes, at in starts:
+        assert all(a % lanes == 0 for a in at[1:-1]), (width, lanes, at)
+        assert at[-1] + lanes <= width and at[0] < lanes
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(n=st.integers(1, 12), m=st.sampled_from([1, 2, 3, 17, 18, 19, 20, 21, 33, 35, 36, 37, 47, 48, 50, 53]),
+       steps=st.integers(9, 13), scratch=st.integers(1, 9))
+def test_rows_of_any_length_match_numpy_with_their_vectors_on_the_grid(small_tiles, n, m, steps, scratch):
+    """Rows whose length is no whole number of vectors (each row starts elsewhere on the grid)
+    and rows of one vector or a few more."""
+    small_tiles(scratch + 8, 4 * m, 2)
+    u = np.random.default_rng(n * 100 + m).random((n, m), dtype=np.float32)
+    _check(heat, u, steps, "llvm", blocked=None)

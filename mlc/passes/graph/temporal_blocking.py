@@ -41,7 +41,7 @@ import numpy as np
 
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer, decl_buffer
-from ...ir.expr import Binary, BufferLoad, IntImm, Not, Range, Select, Var, const
+from ...ir.expr import Binary, BufferLoad, IntImm, Not, Range, Select, Var, const, floordiv, floormod
 from ...ir.expr import max as emax
 from ...ir.expr import min as emin
 from ...ir.functor import Mutator, pre_order_nodes, substitute
@@ -73,6 +73,11 @@ MAX_REDUNDANCY = 0.25
 EVEN_TILES = 6
 #: The widest vector a loop over a row is cut into (bytes).
 VECTOR_BYTES = 64
+#: A row's vectors start on the vector grid of the memory they are stored to (but the first
+#: and the last, which start and end where the row's region does): a stencil's region starts
+#: a column or two in, and vectors from there cross a cache line in half their loads and
+#: stores (benchmarks/results/decisions.md, "Temporal blocking").
+ALIGN_VECTORS = True
 
 
 @dataclass(frozen=True)
@@ -279,17 +284,39 @@ def _row_loops(dst: Buffer, where: tuple, cols: list[Var], col_regions: list[lis
         store = BufferStore(dst, value_at(bounds + ((first, end),)), (*where, *cols))
         width = end - first
         if width >= lanes and (len(regions) == 1 or k == 1):
-            # vectors of the region, the last one ending at its end (it may recompute a few of
-            # the one before: the same values, and the step reads none of what it writes)
+            # vectors of the region on the vector grid of dst's memory, the first one starting
+            # at the region's start and the last one ending at its end (they may recompute a few
+            # of their neighbours': the same values, and the step reads none of what it writes)
             outer, lane = Var(f"{var.name}_{k}o", idx), Var(f"{var.name}_{k}v", idx)
-            vectors = -(-width // lanes)
-            at = emin(outer * const(lanes, idx), const(width - lanes, idx)) + const(first, idx) + lane
-            parts.append(For(outer, const(0, idx), const(vectors, idx), "serial",
+            skew = _skew(dst, where, cols, first, lanes) if ALIGN_VECTORS else 0
+            if isinstance(skew, int):
+                vectors = const(-(-(width + skew) // lanes), idx)
+                offset = outer * const(lanes, idx) - const(skew, idx)
+                offset = emax(offset, const(0, idx)) if skew else offset
+            else:
+                vectors = floordiv(skew + const(width + lanes - 1, idx), const(lanes, idx))
+                offset = emax(outer * const(lanes, idx) - skew, const(0, idx))
+            at = emin(offset, const(width - lanes, idx)) + const(first, idx) + lane
+            parts.append(For(outer, const(0, idx), vectors, "serial",
                              For(lane, const(0, idx), const(lanes, idx), "vectorized", substitute(store, {var: at}))))
         else:
             own = Var(f"{var.name}_{k}", idx)
             parts.append(For(own, const(first, idx), const(width, idx), "serial", substitute(store, {var: own})))
     return seq(*parts)
+
+
+def _skew(dst: Buffer, where: tuple, cols: list[Var], first: int, lanes: int):
+    """How many elements past the vector grid of ``dst``'s memory (``lanes``-element vectors
+    from its start) column ``first`` of the row at ``where``, ``cols[:-1]`` is: an int where
+    every row starts on the grid (its length a multiple of ``lanes``), else an expression."""
+    shape = static_shape(dst)
+    if shape[-1] % lanes == 0:
+        return first % lanes
+    idx = cols[-1].dtype
+    flat = where[0]
+    for extent, col in zip(shape[1:-1], cols[:-1]):
+        flat = flat * const(extent, idx) + col
+    return floormod(flat * const(shape[-1], idx) + const(first, idx), const(lanes, idx))
 
 
 def temporal_blocking(graph: Graph) -> Graph:
