@@ -10,9 +10,9 @@ and exclusive ors, which every backend computes exactly (Philox, its sibling,
 needs a 32x32->64-bit multiply); it is also JAX's default generator.
 
 This module is the algorithm's one definition: the op table's NumPy column of
-the ``threefry2x32`` math call (the reference interpreter and the CUDA
-emulator run it; the tests' oracle, bit for bit), and the constants the llvm
-and CUDA lowerings emit.
+the ``threefry2x32`` math call (the reference interpreter runs an unlowered call by it:
+the tests' oracle, bit for bit), and the constants of the TIR every backend runs,
+which :mod:`mlc.passes.tir.lower_threefry` writes the call out as.
 
 >>> [hex(w) for w in threefry2x32(0x13198A2E, 0x03707344, 0x243F6A88, 0x85A308D3)]
 ['0xc4923a9c', '0x483df7a0']

@@ -8,6 +8,7 @@ import pytest
 import mlc
 from mlc import te
 from mlc.passes.tir.lower_complex import COMPLEX_MATH
+from mlc.passes.tir.lower_threefry import OP as THREEFRY
 from mlc.backends.cuda import compile_sources
 from mlc.backends.intrinsics import (intrinsic_lowering, lowered_ops, register_intrinsic_lowering,
                                      unregister_intrinsic_lowering)
@@ -69,6 +70,9 @@ def test_cuda_lowers_every_math_call_on_every_float_and_complex_dtype_it_takes(n
     taken = [d for n, d in CASES if n == name]
     dtypes = [d for d in taken if dt.is_float(d) or dt.is_complex(d)] or taken  # (threefry2x32: uint32)
     assert dtypes
+    if name == THREEFRY:  # written out as integer TIR by lower_threefry, the GPU pipeline's last pass
+        assert not _claimed(name, "uint32")
+        return
     for dtype in dtypes:  # complex operands: lower_complex's formulas, where it has one
         if not (dt.is_complex(dtype) and name in COMPLEX_MATH):
             assert callable(intrinsic_lowering("cuda", name, _compute(dtype)))

@@ -26,6 +26,7 @@ from mlc.ir import dtype as dt
 from mlc.ir import expr as E
 from mlc.passes.tir.lower_complex import COMPLEX_MATH
 from mlc.passes.tir.lower_math import ROUTINE_DTYPES as MATH_ROUTINE_DTYPES
+from mlc.passes.tir.lower_threefry import OP as THREEFRY
 from mlc.ir.ops import BINARY_OPS, MATH_CALLS, SCALAR_OPS
 from mlc.ir.structural import assert_structural_equal
 from tests.cuda.programs_complex import assert_division_agrees
@@ -248,7 +249,7 @@ def test_llvm_lowers_every_math_call_on_every_float_dtype_it_takes(name):
             assert callable(intrinsic_lowering("llvm", name, dtype))
     if not any(accepts(op, d) for d in op.float_dtypes) and name in COMPLEX_MATH:
         return  # (complex operands only: conj)
-    assert name in lowered_ops("llvm") or name in MATH_ROUTINE_DTYPES
+    assert name in lowered_ops("llvm") or name in MATH_ROUTINE_DTYPES or name == THREEFRY  # (lower_threefry's)
 
 
 def test_erfc_matches_scipy():

@@ -44,7 +44,7 @@ from ...passes.tir.async_copy import is_async_scope
 from ...passes.tir.lower_complex import ROUNDED_PRODUCTS
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ..intrinsics import intrinsic_lowering
-from .intrinsics import BACKEND, THREEFRY_PRELUDE
+from .intrinsics import BACKEND
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from . import complex as complex_c, wgmma, wmma
 from .c_types import C_TYPES, ctype, float_literal, float_to_int, int_literal
@@ -97,7 +97,7 @@ template <typename F> __device__ __forceinline__ unsigned long long mlc_f2u64(F 
 template <typename To, typename From> __device__ __forceinline__ To mlc_bitcast(From x) {
   To y; memcpy(&y, &x, sizeof(To)); return y;
 }
-""" + THREEFRY_PRELUDE
+"""
 
 #: Integer types narrower than C's int, which C promotes to int before computing.
 _NARROW = {d: C_TYPES[d] for d in ("int8", "uint8", "int16", "uint16")}

@@ -33,10 +33,9 @@ from collections.abc import Callable
 
 from ...ir import dtype as dt
 from ...ir.ops import MATH_CALLS
-from ...ir import threefry
 from ..intrinsics import register_intrinsic_lowering
 
-__all__ = ["BACKEND", "FLOAT_COMPUTE", "PRECISE_CALLS", "FAST_MATH_CALLS", "THREEFRY_PRELUDE"]
+__all__ = ["BACKEND", "FLOAT_COMPUTE", "PRECISE_CALLS", "FAST_MATH_CALLS"]
 
 #: The name this backend registers its lowerings under.
 BACKEND = "cuda"
@@ -111,33 +110,7 @@ def _integer(op: str) -> Callable[[list[str], str, bool], str]:
     return lowering
 
 
-def _threefry_prelude() -> str:
-    """``mlc_threefry2x32(k0, k1, c0, c1)``: Threefry-2x32-20 (:mod:`mlc.ir.threefry`, whose
-    constants it is written from), the two words packed as ``x0 << 32 | x1``."""
-    lines = ["__device__ __forceinline__ unsigned long long mlc_threefry2x32(unsigned int k0, unsigned int k1, "
-             "unsigned int c0, unsigned int c1) {",
-             f"  const unsigned int ks[3] = {{k0, k1, {threefry.PARITY:#x}u ^ k0 ^ k1}};",
-             "  unsigned int x0 = c0 + k0, x1 = c1 + k1;"]
-    for r in range(threefry.ROUNDS):
-        rot = threefry.ROTATIONS[r % 8]
-        lines.append(f"  x0 += x1; x1 = ((x1 << {rot}) | (x1 >> {32 - rot})) ^ x0;")
-        if r % 4 == 3:
-            s = r // 4 + 1
-            lines.append(f"  x0 += ks[{s % 3}]; x1 += ks[{(s + 1) % 3}] + {s}u;")
-    lines.append("  return ((unsigned long long)x0 << 32) | x1;")
-    return "\n".join(lines) + "\n}\n"
-
-
-#: The device function the ``threefry2x32`` math call renders as (in every source's prelude).
-THREEFRY_PRELUDE = _threefry_prelude()
-
-
-def _threefry2x32(args: list[str], dtype: str, fast_math: bool) -> str:
-    return f"mlc_threefry2x32({', '.join(args)})"
-
-
 def _register() -> None:
-    register_intrinsic_lowering(BACKEND, "threefry2x32", _threefry2x32, dtypes=("uint32",))
     for op in PRECISE_CALLS:
         register_intrinsic_lowering(BACKEND, op, _function(op), dtypes=FLOAT_COMPUTE)
     for op, lowering in (("sigmoid", _sigmoid), ("isnan", _isnan), ("isinf", _isinf), ("isfinite", _isfinite)):

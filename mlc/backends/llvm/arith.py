@@ -193,8 +193,12 @@ def _divmod_by_constant(b, op, x, d: int, dtype):
 
 
 def _shift(b, op, x, y, dtype):
-    """NumPy shifts: an amount outside [0, bits) shifts everything out (on scalars or vectors)."""
+    """NumPy shifts: an amount outside [0, bits) shifts everything out (on scalars or vectors);
+    a scalar constant amount inside is the shift alone (the generator's rotations)."""
     bits = dt.bits(dtype)
+    amount = int_constant(y, is_signed=False)
+    if amount is not None and amount < bits:
+        return b.shl(x, y) if op == "shl" else b.ashr(x, y) if dt.is_signed(dtype) else b.lshr(x, y)
 
     def c(value: int) -> ir.Constant:
         if isinstance(x.type, ir.VectorType):

@@ -22,7 +22,6 @@ from llvmlite import ir
 
 from ...errors import CompileError
 from ...ir import dtype as dt
-from ...ir import threefry
 from ...ir.ops import MATH_CALLS
 from ..intrinsics import intrinsic_lowering, register_intrinsic_lowering
 from .types import I1
@@ -102,33 +101,6 @@ _COMPOSED: dict[str, Callable] = {"rsqrt": _rsqrt, "isnan": _isnan,
                                   "isinf": _isinf, "isfinite": _isfinite}
 
 
-def _int_constant(ty: ir.Type, value: int) -> ir.Constant:
-    """``value`` as an integer constant of ``ty``, a scalar or (a splat) a vector type."""
-    if isinstance(ty, ir.VectorType):
-        return ir.Constant(ty, [ir.Constant(ty.element, value)] * ty.count)
-    return ir.Constant(ty, value)
-
-
-def _threefry2x32(b: ir.IRBuilder, k0: ir.Value, k1: ir.Value, c0: ir.Value, c1: ir.Value) -> ir.Value:
-    """Threefry-2x32-20 (:mod:`mlc.ir.threefry`) on i32 values, or vectors of them: the
-    rounds as plain integer instructions, which LLVM's loop vectorizer widens; the two
-    words packed into an i64, ``x0 << 32 | x1``."""
-    ty = k0.type
-    schedule = (k0, k1, b.xor(b.xor(_int_constant(ty, threefry.PARITY), k0), k1))
-    x0, x1 = b.add(c0, k0), b.add(c1, k1)
-    for r in range(threefry.ROUNDS):
-        x0 = b.add(x0, x1)
-        rot = threefry.ROTATIONS[r % 8]
-        x1 = b.xor(b.or_(b.shl(x1, _int_constant(ty, rot)), b.lshr(x1, _int_constant(ty, 32 - rot))), x0)
-        if r % 4 == 3:
-            s = r // 4 + 1
-            x0 = b.add(x0, schedule[s % 3])
-            x1 = b.add(b.add(x1, schedule[(s + 1) % 3]), _int_constant(ty, s))
-    wide = ir.VectorType(ir.IntType(64), ty.count) if isinstance(ty, ir.VectorType) else ir.IntType(64)
-    high = b.shl(b.zext(x0, wide), _int_constant(wide, 32))
-    return b.or_(high, b.zext(x1, wide))
-
-
 def emit_math(builder: ir.IRBuilder, op: str, args: list[ir.Value], dtype: str,
               fast_math: bool = False) -> ir.Value:
     """``op(*args)`` (a :data:`mlc.ir.ops.MATH_CALLS` name) on values of compute dtype
@@ -171,8 +143,6 @@ def _register() -> None:
     for op, fn in _COMPOSED.items():
         register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, fn=fn: fn(b, args[0]),
                                     dtypes=FLOAT_COMPUTE)
-    register_intrinsic_lowering(BACKEND, "threefry2x32", lambda b, args, dtype, fast: _threefry2x32(b, *args),
-                                dtypes=("uint32",))
     for op in (name for name, spec in MATH_CALLS.items() if spec.operands in ("any", "ordered")):  # ints too
         register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, op=op:
                                     _integer_math(b, op, args[0], dtype), dtypes=("bool",) + dt.INTS)

@@ -11,6 +11,7 @@ from ...ir.shape_vars import shape_vars, specialize
 from ...ir.tir import IRModule
 from ...passes.tir.lower_complex import lower_complex
 from ...passes.tir.lower_math import lower_math
+from ...passes.tir.lower_threefry import lower_threefry
 from ...runtime.module import Function, Module
 from ..registry import BuildOptions, HostBackend
 from ...runtime.graph_main import GraphMainProgram
@@ -66,8 +67,8 @@ class ReferenceBackend(HostBackend):
 
     def tir_passes(self, target, options: BuildOptions):
         # the interpreter runs blocks, loops and multi-dimensional buffers as written, and the
-        # complex arithmetic and the math routines as every backend computes them
-        return (lower_complex, lower_math)
+        # complex arithmetic, the math routines and the generator as every backend computes them
+        return (lower_complex, lower_math, lower_threefry)
 
     def codegen(self, mod: IRModule, target, options: BuildOptions) -> dict[str, Program]:
         return {name: Program(func, name=name) for name, func in mod.items() if not is_graph_main(func)}

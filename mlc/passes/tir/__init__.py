@@ -7,8 +7,9 @@ fold_constants, eliminate_common_subexpressions (:mod:`.cse`).
 :func:`verify_bounds` (run by ``mlc.build`` for every backend) refuses accesses it
 proves out of bounds. A backend's pipeline is :data:`LOWER_PIPELINE` with its native math:
 :func:`~.pipeline.cpu_pipeline` (which adds :func:`share_vector_windows`,
-:func:`keep_vector_loops` and :func:`share_block_values`) or :func:`~.gpu_pipeline.gpu_pipeline`
-(which ends with :func:`share_block_values` too, vector indices left whole).
+:func:`keep_vector_loops`, :func:`share_block_values` and :func:`lower_threefry`) or
+:func:`~.gpu_pipeline.gpu_pipeline` (which ends with :func:`share_block_values` too, vector
+indices left whole, and :func:`lower_threefry`).
 """
 from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
@@ -30,11 +31,12 @@ from .verify_bounds import verify_bounds
 from .vector_windows import share_vector_windows
 from .keep_loops import keep_vector_loops
 from .block_values import share_block_values
+from .lower_threefry import lower_threefry
 
 __all__ = [
     "LOWER_PIPELINE", "lower", "run_passes", "expand_empty_reductions", "lower_init_block", "convert_blocks_to_loops",
     "flatten_buffers", "compact_buffers", "lower_intrinsics", "simplify", "simplify_expr", "verify_well_formed", "verify_lowered",
     "verify_bounds", "vectorize_loops", "partition_tiles", "partition_selects", "fold_constants",
     "fold_horizontal", "unroll_loops", "eliminate_common_subexpressions",
-    "share_vector_windows", "keep_vector_loops", "share_block_values",
+    "share_vector_windows", "keep_vector_loops", "share_block_values", "lower_threefry",
 ]

@@ -6,7 +6,8 @@ still exist, shared and local buffers are shrunk to one block's (one
 thread's) tile before buffers are flattened, barriers go in, and last the
 vectorized loops of each thread become vector IR (4-lane accesses), the values a
 statement computes twice are bound once (:mod:`~mlc.passes.tir.cse`), and so are those a run
-of stores shares (:mod:`~mlc.passes.tir.block_values`; a ``LetStmt`` each backend renders). Every GPU
+of stores shares (:mod:`~mlc.passes.tir.block_values`; a ``LetStmt`` each backend renders), and
+last the generator's rounds are written out (:mod:`~mlc.passes.tir.lower_threefry`). Every GPU
 backend's codegen and the emulator run its output, so the emulator checks
 exactly what the GPU would run. It is a pipeline of TIR passes like
 :data:`~mlc.passes.tir.pipeline.LOWER_PIPELINE` (the CPU backends'), here so that every
@@ -28,6 +29,7 @@ from .fold_constants import fold_constants
 from .gpu_buffers import compact_gpu_buffers, note_storage_align
 from .lower_complex import lower_complex
 from .lower_math import math_lowering_for
+from .lower_threefry import lower_threefry
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
 from .pipeline import run_passes
@@ -76,6 +78,7 @@ GPU_PIPELINE = [
     fold_constants,
     eliminate_common_subexpressions,
     share_block_values_for_gpu,
+    lower_threefry,
 ]
 
 

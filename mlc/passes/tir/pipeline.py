@@ -32,6 +32,7 @@ from .lower_complex import complex_lowering_for, lower_complex
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
 from .lower_math import math_lowering_for
+from .lower_threefry import lower_threefry
 from .partition_selects import partition_selects
 from .partition_tiles import partition_tiles
 from .prefetch import prefetch_streams
@@ -66,10 +67,10 @@ LOWER_PIPELINE: list[Pass] = [
 ]
 
 #: The passes that write loops out for a renderer (unrolled copies, horizontal folds, values
-#: bound once, vector windows, loops kept): the IR before them is the one a cost model reads
-#: (an unrolled loop is a loop of kind "unroll").
+#: bound once, vector windows, loops kept, the generator's words): the IR before them is the one
+#: a cost model reads (an unrolled loop is a loop of kind "unroll").
 RENDER_PASSES: tuple[Pass, ...] = (fold_horizontal, unroll_loops, eliminate_common_subexpressions,
-                                   share_vector_windows, keep_vector_loops, share_block_values)
+                                   share_vector_windows, keep_vector_loops, share_block_values, lower_threefry)
 
 
 def run_passes(func: PrimFunc, passes: Sequence[Pass], verify: bool | None = None) -> PrimFunc:
@@ -104,12 +105,13 @@ def cpu_pipeline(native: Callable[[str, str], bool], vectorize: Pass, fast_math:
     share_vector_windows (a stencil's overlapping vector loads as shuffles of two),
     keep_vector_loops (the serial loops of vector statements the backend's compiler is asked
     not to unroll), share_block_values (the values a run of stores shares, its unrolled
-    copies' addresses, bound once by a LetStmt) and :func:`verify_lowered_when_debugging`. :func:`gpu_pipeline
+    copies' addresses, bound once by a LetStmt), lower_threefry (the generator's rounds written
+    out, :mod:`.lower_threefry`) and :func:`verify_lowered_when_debugging`. :func:`gpu_pipeline
     <mlc.passes.tir.gpu_pipeline.gpu_pipeline>` is the GPU backends'."""
     replaced = {vectorize_loops: (prefetch_row_streams, vectorize),
                 lower_complex: (complex_lowering_for(native), math_lowering_for(native, fast_math))}
     return (*(q for p in LOWER_PIPELINE for q in replaced.get(p, (p,))), share_vector_windows,
-            keep_vector_loops, share_block_values, verify_lowered_when_debugging)
+            keep_vector_loops, share_block_values, lower_threefry, verify_lowered_when_debugging)
 
 
 def lower(func: PrimFunc) -> PrimFunc:
