@@ -482,8 +482,8 @@ def test_no_routine_converts_lane_by_lane(target_name):
 def test_float32_tanh_is_one_formula_without_rounding_or_nan_select():
     """float32 tanh's vector loop (AVX2 pinned) is one formula: the FMA with the shifter
     rounds k (no ``roundeven`` and conversion), NaN carries through the arithmetic (one
-    compare: the clamp; no select putting NaN back), 2|x| folded into the constants, one
-    division, at most 16 float operations in all."""
+    compare: the clamp; no select putting NaN back), 2|x| folded into the constants, ln 2
+    in one word, one division: at most 15 float operations in all."""
     from tests import targets
     ir = _loop_ir("tanh", "float32", targets.AVX2)
     vector = r"<8 x float>"
@@ -492,4 +492,4 @@ def test_float32_tanh_is_one_formula_without_rounding_or_nan_select():
     assert len(re.findall(rf"= fdiv [a-z ]*{vector}", ir)) == 1
     arithmetic = re.findall(rf"= (?:f(?:add|sub|mul|div|neg) [a-z ]*{vector}|(?:tail )?call [a-z ]*{vector} "
                             rf"@llvm\.fma\.)", ir)
-    assert len(arithmetic) <= 16, len(arithmetic)
+    assert len(arithmetic) <= 15, len(arithmetic)
