@@ -477,3 +477,19 @@ def test_no_routine_converts_lane_by_lane(target_name):
             assert not _SCALAR_CONVERSION.search(asm), f"{op} {dtype}: {_SCALAR_CONVERSION.search(asm)[0]}"
             vector_conversions += len(re.findall(r"vcvttpd2qq|vcvtqq2pd", asm))
     assert vector_conversions == 0 or target_name == "AVX512"
+
+
+def test_float32_tanh_is_one_formula_without_rounding_or_nan_select():
+    """float32 tanh's vector loop (AVX2 pinned) is one formula: the FMA with the shifter
+    rounds k (no ``roundeven`` and conversion), NaN carries through the arithmetic (one
+    compare: the clamp; no select putting NaN back), 2|x| folded into the constants, ln 2
+    in one word, one division: at most 15 float operations in all."""
+    from tests import targets
+    ir = _loop_ir("tanh", "float32", targets.AVX2)
+    vector = r"<8 x float>"
+    assert "roundeven" not in ir and "llvm.round." not in ir
+    assert len(re.findall(rf"= fcmp \w+ {vector}", ir)) == 1
+    assert len(re.findall(rf"= fdiv [a-z ]*{vector}", ir)) == 1
+    arithmetic = re.findall(rf"= (?:f(?:add|sub|mul|div|neg) [a-z ]*{vector}|(?:tail )?call [a-z ]*{vector} "
+                            rf"@llvm\.fma\.)", ir)
+    assert len(arithmetic) <= 15, len(arithmetic)

@@ -6,7 +6,8 @@ only operations every backend has on vectors too, so a loop calling it becomes S
 Coefficients come from :mod:`.coefficients` (fitted by ``tools/fit_vecmath.py``).
 
 Algorithms (``r``, ``k`` from the Cody-Waite reduction ``x = k ln2 + r``,
-``|r| <= ln2 / 2``, with ``ln2_hi`` short enough that ``k * ln2_hi`` is exact):
+``|r| <= ln2 / 2``, with ``ln2_hi`` short enough that ``k * ln2_hi`` is exact; ``k``
+rounded by adding ``1.5 2^mant`` in the FMA by log2(e), which leaves it in the low bits):
 
 * exp:     ``2^k (1 + t)``, ``t = r + r^2 q(r)`` ~ expm1(r), scaled in two steps
            (gradual underflow rounds once, overflow gives inf);
@@ -16,8 +17,8 @@ Algorithms (``r``, ``k`` from the Cody-Waite reduction ``x = k ln2 + r``,
            ``log = k ln2_hi + (f - (f^2/2 - (s (f^2/2 + s^2 q(s^2)) + k ln2_lo)))``;
 * log1p:   ``log(u) + (x - (u - 1)) / u`` with ``u = 1 + x`` rounded (the quotient
            restores what the rounding of ``u`` lost);
-* tanh:    ``sign(x) e / (e + 2)``, ``e = e^(2|x|) - 1 = fma(2^k, t, 2^k - 1)``
-           (2|x| reduced as for exp), |x| clamped where tanh rounds to 1; for
+* tanh:    ``sign(x) e / (e + 1)``, ``e = (e^(2|x|) - 1) / 2 = fma(2^k, t, (2^k - 1) / 2)``
+           (2|x| reduced as for exp, halved), |x| clamped where tanh rounds to 1; for
            double, ``x + x^3 p(x^2)`` below ``|x| = 1/2`` (float: e is accurate
            enough there too, and one formula is a fifth cheaper);
 * sigmoid: ``(x >= 0 ? 1 : e) / (1 + e)``, ``e = exp(-|x|)`` (never overflows);
@@ -37,6 +38,7 @@ __all__ = ["EXP_LOG_ROUTINES", "exp", "expm1", "log", "log1p", "tanh", "sigmoid"
            "LOG2E", "EXP_RANGE"]
 
 LOG2E = 1.4426950408889634
+_LN2 = 0.6931471805599453
 
 #: Arguments outside [lo, hi] give exp's overflow (inf) or underflow (0) anyway.
 EXP_RANGE = {"float32": (-104.0, 89.0), "float64": (-746.0, 710.0)}
@@ -51,14 +53,37 @@ def _coeffs(o: FloatOps, name: str):
     return COEFFICIENTS[key]
 
 
+def _reduce_shifted(o: FloatOps, x, times: int = 1, bias: int = 0, words: int = 2):
+    """(shifted, t) with e^(times x) = 2^k (1 + times t), ``k`` the integer nearest ``times x
+    log2(e)`` held in ``shifted``: ``x times log2(e) + 1.5 2^mant + bias`` rounded by one FMA
+    to an integer, whose bits are the shifter's plus ``k + bias`` (no separate rounding and
+    conversion). ``times``, a power of 2, is folded into the constants, exactly: ``r = times
+    x - k ln2`` is ``times`` times the ``x - k ln2 / times`` computed, and the polynomial's
+    coefficients are scaled to give ``t`` for it, so both are the values times 1 would give of
+    ``times x``, divided by ``times``. ``words``: ln 2 in two words (Cody-Waite), or in one,
+    the format's nearest, where ``k`` stays small enough that k times its error is below the
+    result's rounding (tanh's k <= 29). ``x`` finite and in range."""
+    ln2_hi, ln2_lo = o.fmt.ln2_split()
+    shifter = 1.5 * 2.0 ** o.fmt.mant + bias
+    shifted = o.fma(x, times * LOG2E, shifter)
+    k = o.sub(shifted, shifter)
+    if words == 1:
+        return shifted, _expm1_poly(o, o.fma(o.neg(k), o.fmt.round(_LN2) / times, x), times)
+    r = o.fma(o.neg(k), ln2_hi / times, x)  # exact (Sterbenz)
+    r = o.fma(o.neg(k), ln2_lo / times, r)
+    return shifted, _expm1_poly(o, r, times)
+
+
+def _expm1_poly(o: FloatOps, r, times: int):
+    """expm1(times r) / times: exp's polynomial with its coefficients scaled (exactly)."""
+    q = [c * times ** (i + 1) for i, c in enumerate(_coeffs(o, "exp_q"))]
+    return o.fma(o.mul(r, r), o.horner(r, q), r)
+
+
 def _reduce(o: FloatOps, x):
     """(k as an integer, t ~ expm1(r)) with e^x = 2^k (1 + t); ``x`` finite and in range."""
-    ln2_hi, ln2_lo = o.fmt.ln2_split()
-    k = o.roundeven(o.mul(x, LOG2E))
-    r = o.fma(o.neg(k), ln2_hi, x)  # exact (Sterbenz)
-    r = o.fma(o.neg(k), ln2_lo, r)
-    t = o.fma(o.mul(r, r), o.horner(r, _coeffs(o, "exp_q")), r)
-    return o.to_int(k), t
+    shifted, t = _reduce_shifted(o, x)
+    return o.isub(o.bits(shifted), o.bits_of(1.5 * 2.0 ** o.fmt.mant)), t
 
 
 def _exp_finite(o: FloatOps, x):
@@ -177,27 +202,39 @@ def _tanh_rational(o: FloatOps, x):
 
 
 def tanh(o: FloatOps, x):
-    """tanh(x): e / (e + 2) with e = e^2|x| - 1 = fma(2^k, t, 2^k - 1) from exp's
-    reduction of 2|x| (expm1 without its large-k branch: |x| is clamped where tanh
+    """tanh(x): e / (e + 1) with e = (e^2|x| - 1) / 2 = fma(2^k, t, (2^k - 1) / 2) from
+    exp's reduction of 2|x| (expm1 without its large-k branch: |x| is clamped where tanh
     rounds to 1, 2^k stays normal), the sign of x put back; +-1 at +-inf, NaN from NaN.
+    The factor 2 lives in the reduction's constants and the halved e (both exact), so
+    float32 is one formula of 18 vector operations and a division: no rounding or
+    conversion of k (the shifter's FMA), no doubling of |x|, no select for NaN, ln 2 in
+    one word (k <= 29: 29 times float(ln 2)'s error of 1.9e-9 moves r by less than its
+    rounding; measured: the same max error).
 
     Near 0, e is t itself (k = 0), accurate to 1.5 ulps, and the quotient adds two
-    roundings: 2.5 ulps for float (measured 2.3). Double keeps within 1.5 ulps with
+    roundings: 2.5 ulps for float (measured 2.42). Double keeps within 1.5 ulps with
     |x| + |x|^3 p(x^2) below |x| = 1/2. fast_math float32: a rational function
     (:func:`_tanh_rational`)."""
     if o.fast and ("tanh_rational_p", o.fmt.dtype) in FAST_COEFFICIENTS:
         return _tanh_rational(o, x)
     a = o.abs(x)
-    # min(|x|, one_from) is one_from for inf and NaN too, so the reduction stays defined
-    clamped = o.select(o.lt(a, _TANH_ONE[o.fmt.dtype]), a, _TANH_ONE[o.fmt.dtype])
-    k, t = _reduce(o, o.mul(clamped, 2.0))
-    s = o.pow2(k)
-    e = o.fma(s, t, o.sub(s, 1.0))
-    large = o.div(e, o.add(e, 2.0))
+    one = _TANH_ONE[o.fmt.dtype]
+    # min(|x|, one_from) with NaN passed through (the compare is false): NaN then carries
+    # through t, e and the quotient, and no select at the end has to put it back (k's bits
+    # are integer operations of any value: no conversion of NaN to an integer)
+    clamped = o.select(o.gt(a, one), one, a)
+    # e^(2|x|) = 2^k (1 + 2 t), the format's exponent bias added to k in the shifter
+    shifted, t = _reduce_shifted(o, clamped, times=2, bias=o.fmt.bias, words=1 if o.fmt.bits == 32 else 2)
+    # 2^k: the bits of k + bias shifted into the exponent field (the shifter's own bits
+    # shift out: 1.5 2^mant's lowest set bit is bit mant - 1)
+    s = o.from_bits(o.ishl(o.bits(shifted), o.fmt.mant))
+    # e = (e^(2|x|) - 1) / 2 = 2^k t + (2^k - 1) / 2, and tanh|x| = e / (e + 1): the values
+    # of the e / (e + 2) of expm1(2|x|), halved exactly
+    e = o.fma(s, t, o.fma(s, 0.5, -0.5))
+    large = o.div(e, o.add(e, 1.0))
     if ("tanh_small", o.fmt.dtype) not in COEFFICIENTS:  # float32
-        # large >= 0: x's sign bit or'ed in (one instruction fewer than copysign)
-        signed = o.from_bits(o.ior(o.bits(large), o.iand(o.bits(x), -(1 << (o.fmt.bits - 1)))))
-        return o.select(o.isnan(x), x, signed)
+        # large >= 0 (or NaN): x's sign bit or'ed in (one instruction fewer than copysign)
+        return o.from_bits(o.ior(o.bits(large), o.iand(o.bits(x), -(1 << (o.fmt.bits - 1)))))
     z = o.mul(a, a)
     small = o.fma(o.mul(a, z), o.horner(z, _coeffs(o, "tanh_small")), a)
     # NaN picks the small branch (the compare is false), which carries it
