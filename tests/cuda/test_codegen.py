@@ -364,3 +364,21 @@ def test_a_bool_math_call_is_a_bool_beside_other_bools(arch):
     assert "((bool)(isnan(" in f.lower(a).compile().as_text()
     g = mlc.jit(lambda a: np.argmax(np.minimum(np.logical_or(-1.5, a), np.isnan(a)), axis=-1), target="cuda-emulator")
     assert g(a) == np.argmax(np.minimum(np.logical_or(-1.5, a), np.isnan(a)), axis=-1)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64"])
+def test_signed_left_shifts_go_through_the_unsigned_type(dtype):
+    """The IR's ``shl`` wraps a bit shifted into or past the sign bit (float32 exp's 2^k
+    shifts a biased word left 23 bits); C's ``<<`` of a signed int may not overflow, so
+    the CUDA C shifts the unsigned type and converts back: NVRTC compiles it, and the
+    emulator's result is NumPy's."""
+    bits = np.iinfo(dtype).bits
+    mod = _gpu(_elementwise(lambda x: x << const(bits - 3, dtype), dtype, n=7))
+    code, cubin = compile_sources(mod, TARGETS["sm_80"])
+    assert cubin[:4] == b"\x7fELF"
+    unsigned = "unsigned long long" if dtype == "int64" else "unsigned int"
+    assert re.search(rf"\(\({unsigned}\)\([^;]*\) << ", code), code
+    x = np.array([0, 1, -1, 5, 7, -8, np.iinfo(dtype).max], dtype)
+    y = np.empty_like(x)
+    mlc.build(mod, "cuda-emulator")["main"](x, y)
+    np.testing.assert_array_equal(y, np.left_shift(x, bits - 3))

@@ -108,6 +108,11 @@ _BOOL_BITWISE = frozenset({"bitand", "bitor", "bitxor"})
 #: float16 ops computed in float (its NaN-aware min/max, floor and fmod) and rounded back.
 _HALF_IN_FLOAT = frozenset({"min", "max", "floordiv", "floormod", "truncdiv", "truncmod"})
 
+#: Signed ints shifted left through their unsigned type (or int's, where C promotes them),
+#: where a bit shifted into or past the sign bit is defined: dtype -> (unsigned, back).
+_SIGNED_SHL = {"int8": ("unsigned int", "signed char"), "int16": ("unsigned int", "short"),
+               "int32": ("unsigned int", "int"), "int64": ("unsigned long long", "long long")}
+
 _INT32_MAX = (1 << 31) - 1
 #: A product rounded on its own, which CUDA C never contracts into an add.
 _ROUNDED_MUL = {"float32": "__fmul_rn", "float64": "__dmul_rn"}
@@ -420,6 +425,9 @@ class _KernelWriter:
         narrow = _NARROW.get(dtype)  # C computes these in int: the result wraps back, as the IR's does
         if op == "mul" and self.rounded and dtype in _ROUNDED_MUL:
             return f"{_ROUNDED_MUL[dtype]}({a}, {b})"
+        if op == "shl" and dtype in _SIGNED_SHL:  # C's signed << may not overflow; the IR's wraps
+            unsigned, back = _SIGNED_SHL[dtype]
+            return f"(({back})(({unsigned})({a}) << {b}))"
         if op in _BINARY_C:
             text = f"({a} {_BINARY_C[op]} {b})"
             if dtype == "bool" and op in _BOOL_BITWISE:  # C computes bools' bit ops in int
