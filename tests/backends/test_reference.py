@@ -642,6 +642,62 @@ def test_lowered_form_with_allocate_and_flat_buffers():
     assert not prog.serial_loops  # acc is private per lane of i
 
 
+@settings(max_examples=20)
+@given(st.integers(1, 9), st.integers(0, 2), st.integers(0, 2**32 - 1))
+def test_scalars_allocated_between_statements_run_as_lanes_in_serial_order(n, shift, seed):
+    """for i: { T[0] = A[i] * 2; allocate U: { U[0] = T[0] + 1; X[i] = U[0] * T[0];
+    Y[i] = X[(i + shift) % n] } } (the shape lower_math gives a routine: its scalars allocated
+    just before the statements that use them): the nested statements are units of the i loop's
+    region, which runs as lanes, or (Y reading an X a later iteration writes) falls back to
+    serial order."""
+    A, X, Y = (decl_buffer((n,), "int32", name) for name in "AXY")
+    T, U = decl_buffer((1,), "int32", "T", "local"), decl_buffer((1,), "int32", "U", "local")
+    zero = const(0)
+    body = loop("i", n, lambda i: Allocate(T, seq(
+        BufferStore(T, BufferLoad(A, (i,), "int32") * 2, (zero,)),
+        Allocate(U, seq(
+            BufferStore(U, BufferLoad(T, (zero,), "int32") + 1, (zero,)),
+            BufferStore(X, BufferLoad(U, (zero,), "int32") * BufferLoad(T, (zero,), "int32"), (i,)),
+            BufferStore(Y, BufferLoad(X, (floormod(i + shift, n),), "int32"), (i,)))))))
+    func = PrimFunc((A, X, Y), body)
+    rng = np.random.default_rng(seed)
+    start = [rng.integers(-50, 50, n).astype("int32") for _ in range(3)]
+    want, got = [a.copy() for a in start], [a.copy() for a in start]
+    run_serially(func, want)
+    prog = Program(func)
+    prog.run(got)
+    for w, g in zip(want, got):
+        np.testing.assert_array_equal(g, w)
+    assert prog.analysis.region_plan(body) is not None
+    a = start[0]
+    np.testing.assert_array_equal(got[1], (a * 2 + 1) * (a * 2))
+    assert bool(prog.serial_loops) == (shift % n != 0 and n > 1)
+
+
+def test_a_region_checks_no_access_to_the_copies_each_lane_holds(monkeypatch):
+    """for i: allocate T: { T[0] = A[i]; X[i] = T[0] + 1; Y[i] = X[i] * T[0] }: the recorder
+    checks the accesses of X (shared between lanes), not those of T (one copy per lane)."""
+    from mlc.backends.reference.regions import Recorder
+    seen = []
+    access = Recorder.access
+    monkeypatch.setattr(Recorder, "access", lambda self, buffer, *a, **k: (seen.append(buffer.name),
+                                                                         access(self, buffer, *a, **k))[1])
+    n = 5
+    A, X, Y = (decl_buffer((n,), "int32", name) for name in "AXY")
+    T = decl_buffer((1,), "int32", "T", "local")
+    zero = const(0)
+    body = loop("i", n, lambda i: Allocate(T, seq(
+        BufferStore(T, BufferLoad(A, (i,), "int32"), (zero,)),
+        BufferStore(X, BufferLoad(T, (zero,), "int32") + 1, (i,)),
+        BufferStore(Y, BufferLoad(X, (i,), "int32") * BufferLoad(T, (zero,), "int32"), (i,)))))
+    prog = Program(PrimFunc((A, X, Y), body))
+    a, x, y = np.arange(n, dtype="int32"), np.zeros(n, "int32"), np.zeros(n, "int32")
+    prog.run([a, x, y])
+    np.testing.assert_array_equal(y, (a + 1) * a)
+    assert not prog.serial_loops
+    assert "X" in seen and "T" not in seen
+
+
 def test_allocations_start_poisoned():
     A, T = decl_buffer((3,), "float32", "A"), decl_buffer((3,), "float32", "T")
     I, U = decl_buffer((3,), "int32", "I"), decl_buffer((3,), "int32", "U")

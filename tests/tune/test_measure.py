@@ -22,10 +22,10 @@ def test_the_runner_records_crashes_hangs_and_wrong_answers_and_keeps_going():
     faults = [fault_of(j.trace_json) for j in jobs]
     picked = [next(j for j, f in zip(jobs, faults) if f == kind) for kind in ("crash", "hang", "wrong", None)]
     jobs = [Job(j.key, j.workload, j.mod, j.trace_json, j.target, j.timing, HOOK) for j in picked]
-    with LocalRunner(workers=2, build_timeout_s=60, run_timeout_s=4) as runner:
+    with LocalRunner(workers=2, build_timeout_s=60, run_timeout_s=2) as runner:
         crash, hang, wrong, fine = runner.run(jobs)
         assert "crashed (SIGSEGV)" in crash.error and crash.times is None
-        assert "timed out after 4 s" in hang.error
+        assert "timed out after 2 s" in hang.error
         assert "wrong answer" in wrong.error
         assert fine.error is None and len(fine.times) == 2 and all(t > 0 for t in fine.times)
         # the workers were replaced: the same runner measures again
@@ -44,13 +44,13 @@ def test_a_build_failure_is_recorded_with_its_reason():
 
 def test_tuning_finishes_when_a_third_of_the_candidates_crash_hang_or_lie(tmp_path):
     mod = matmul(16, 16, 16, name="mm")
-    db = mlc.tune(mod, "llvm", trials=12, work_dir=str(tmp_path), workers=2, batch_size=6, run_timeout_s=4,
+    db = mlc.tune(mod, "llvm", trials=12, work_dir=str(tmp_path), workers=2, batch_size=6, run_timeout_s=2,
                   timing=FAST, kernel_hook=HOOK, progress=False, cost_model=False)
     records = db.records()
     assert len(records) == 12
     check_fault_records(records, "crashed (SIGSEGV)")
     # a hang costs the run time-out, also on a worker that replaced a crashed one
-    assert all("timed out after 4 s" in r.error for r in records if fault_of(r.trace_json) == "hang")
+    assert all("timed out after 2 s" in r.error for r in records if fault_of(r.trace_json) == "hang")
     assert db.best_trace(mod["mm"], "llvm") is not None
 
 

@@ -4,7 +4,9 @@ A *region* is a loop whose whole subtree the interpreter runs as lanes (every
 loop inside becomes an array axis). Its shape must be a *chain* of single-child
 wrappers (loops, blocks, ifs without else, allocations) ending either in one
 *unit* or in a branch point (a SeqStmt, an if with an else, a block whose init
-is not a plain reduction) whose children are units. A unit is a chain ending in
+is not a plain reduction) whose children are units, or branch points in turn under
+wrappers with no loop (the scalars a lowering allocates before the statements that use
+them). A unit is a chain ending in
 one store, or in a reduction block with an init (``Y[i] = 0`` then
 ``Y[i] = Y[i] + ...``).
 
@@ -132,10 +134,20 @@ class Analysis:
             units, inner = [(loop, end)], 1
         else:
             units, inner = [], 1
-            for child in children:
+            pending = list(children)
+            while pending:
+                child = pending.pop(0)
                 sub, leaf = self._descend(child)
-                if sub is None or self._branches(leaf) is not None:
+                if sub is None:
                     return None
+                nested = self._branches(leaf)
+                if nested is not None:
+                    if sub:
+                        return None  # a loop around several units: they would not run unit by unit
+                    # a branch point under loop-free wrappers (a lowering's scalars allocated
+                    # before the statements that use them): its children are units of this region
+                    pending[:0] = nested
+                    continue
                 units.append((child, leaf))
                 inner = max(inner, _product(sub))
         private = _lane_private(loop.body)

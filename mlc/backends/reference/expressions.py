@@ -162,10 +162,19 @@ class Evaluator(ExprEvaluator):
         arr, flat = self._locate(e.buffer, e.indices, ctx)
         if arr is None:
             return np.zeros(np.shape(flat), dt.element(e.dtype))
-        recorder = ctx.region.recorder if ctx.region is not None else None
+        recorder = self._recorder(e.buffer, ctx)
         if recorder is not None:
             recorder.access(e.buffer, arr, flat, ctx, write=False)
         return arr[flat]
+
+    def _recorder(self, buffer: Buffer, ctx: Ctx):
+        """The region's recorder, which checks ``buffer``'s accesses in ``ctx`` against the
+        region's earlier units; None outside a region, or where every lane has its own copy
+        of ``buffer`` (a scalar allocated inside the region), which no other lane reads."""
+        recorder = ctx.region.recorder if ctx.region is not None else None
+        if recorder is None or self.storages[id(buffer)].private_to_every_lane(ctx):
+            return None
+        return recorder
 
     def _call(self, e: Call, ctx: Ctx):
         """A math call; ``horizontal_<op>(v)`` (:mod:`mlc.passes.tir.horizontal`) evaluates

@@ -329,7 +329,7 @@ class _Execution(Evaluator):
             if arr is not None:
                 arr[flat] = value
             return
-        recorder = ctx.region.recorder if ctx.region is not None else None
+        recorder = self._recorder(stmt.buffer, ctx)
         if kind.kind == "self" and ctx.region is not None:
             if arr is not None:
                 if recorder is not None:

@@ -109,6 +109,11 @@ class Storage:
             flat = flat + lane * np.int64(self.size)
         return self._array(key), flat
 
+    def private_to_every_lane(self, ctx: Ctx) -> bool:
+        """Whether every lane of ``ctx`` has a copy of its own (an allocation made under all of
+        its axes): no lane then sees what another lane does to it."""
+        return all(k < self.depth or (self.per_thread and a.lockstep) for k, a in enumerate(ctx.axes))
+
     def _private_lane(self, ctx: Ctx):
         """The privatisation key of ``ctx`` and each lane's copy number (None: shared)."""
         axes = ctx.axes
