@@ -2,8 +2,10 @@
 
 The CUDA C of GPU workloads (rendered for ``cuda-emulator``: no GPU or NVRTC needed), the CUDA C
 of the GPU benchmark's workloads at their sizes on pinned sm_80 and sm_90 targets (the tile
-rules, split-K, tensor cores, the warp-tiled and the wgmma GEMMs) and the LLVM IR of CPU
-workloads on two pinned CPUs (``Target("llvm", cpu)``: the same on every machine).
+rules, split-K, tensor cores, the warp-tiled and the wgmma GEMMs) and the optimised LLVM IR
+of CPU workloads on two pinned CPUs (``Target("llvm", cpu)``), emitted without loading
+(``mlc.backends.llvm.compile_sources``: the same on every machine, which need not be able
+to run it).
 A change that should not change the generated code is checked with::
 
     python tools/codegen_snapshot.py /tmp/before     # on the commit before
@@ -23,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks' 
 import numpy as np
 
 import mlc
+from mlc.backends.llvm import compile_sources
 from mlc.target import Target
 
 
@@ -86,6 +89,14 @@ def _source(fn, specs, target, fmt: str) -> str:
     return mlc.jit(target=target)(fn).lower(*args).compile().lib.get_source(fmt)
 
 
+def cpu_source(fn, specs, target: Target) -> str:
+    """The optimised LLVM IR of ``fn`` jitted for ``target`` at arguments of ``specs``, the
+    program in one module, emitted and never loaded: any CPU LLVM knows, on any machine
+    (the JIT refuses to load code the machine cannot run)."""
+    lowered = mlc.jit(target=target)(fn).lower(*[np.zeros(shape, dtype) for shape, dtype in specs])
+    return compile_sources(lowered.scheduled(), target)["ll"]
+
+
 def snapshot(out: Path) -> list[Path]:
     """Write every workload's code under ``out``; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
@@ -93,7 +104,7 @@ def snapshot(out: Path) -> list[Path]:
     for name, (fn, specs) in WORKLOADS.items():
         for tname, target in CPU_TARGETS.items():
             path = out / f"{name}.{tname}.ll"
-            path.write_text(_source(fn, specs, target, "ll"))
+            path.write_text(cpu_source(fn, specs, target))
             written.append(path)
         for tname, target in GPU_TARGETS.items():
             path = out / f"{name}.{tname}.cu"

@@ -4,10 +4,11 @@ let it run at a glance, and decline (running nothing) everywhere else, where the
 checks then accept or explain."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import mlc
 from mlc import te
+from mlc.runtime import fast_calls
 from mlc.runtime.pointers import ARRAY_LAYOUT
 
 pytestmark = pytest.mark.skipif(ARRAY_LAYOUT is None, reason="this interpreter's ndarray layout was not recognised")
@@ -157,3 +158,47 @@ def test_an_array_read_twice_passes_both_checks_and_one_also_written_neither(add
     monkeypatch.setattr(add, "_plain", python_checks)
     add(x, x, out)  # the native checks alone
     np.testing.assert_array_equal(out, x * 3)
+
+
+def _variants(x, d: int) -> dict:
+    """Arrays an entry made for ``x``'s dtype and shape takes or declines: the same, and each
+    way of differing (extent ``d`` where ``x`` has one)."""
+    shape = x.shape
+    out = {"same": x.copy(), "nd": mlc.nd.array(x), "dtype": x.astype("float64"), "subclass": x.view(_Sub),
+           "swapped": x.astype(x.dtype.newbyteorder()), "more": x[None], "list": x.tolist()}
+    out["readonly"] = x.copy()
+    out["readonly"].flags.writeable = False
+    if shape:
+        out["fewer"] = np.zeros(shape[1:], x.dtype)
+        out["extent"] = np.zeros(shape[:d] + (shape[d] + 1,) + shape[d + 1:], x.dtype)
+        out["strided"] = np.repeat(x[..., None], 2, axis=-1)[..., 0]  # (C-contiguous all the same at extents 1)
+        out["reversed"] = x[::-1]
+    return out
+
+
+@settings(max_examples=2, deadline=None)
+@given(shape=st.lists(st.integers(1, 3), min_size=0, max_size=8).map(tuple), d=st.integers(0, 7))
+@example(shape=(), d=0)
+@example(shape=(2, 1, 3, 1, 2, 1, 2, 3), d=7)
+def test_both_native_entries_take_exactly_the_arrays_they_were_made_for(shape, d):
+    """The checked entry of ``lib["f"]`` and the fast entry of a jitted call's hit emit one
+    check (``emit_array_check``): at every rank up to its MAX_DIMS, each runs on an array of
+    its parameter's type, dtype object, shape and layout, and declines every other."""
+    x = np.asarray(np.arange(int(np.prod(shape)), dtype="float32").reshape(shape) - 3)  # (0-d: an array)
+    A = te.placeholder(shape, "float32", "A")
+    lib = mlc.build(mlc.IRModule({"f": te.create_prim_func([A, te.compute(shape, lambda *i: A[i] + 1, "B")])}),
+                    "llvm")["f"]
+    jitted = mlc.jit(lambda a: a + 1, tiered=False)
+    jitted(x), jitted(x)
+    fast = jitted._specs.hot.fast if fast_calls._SUPPORTED else None
+    for kind, a in _variants(x, d % max(len(shape), 1)).items():
+        takes = type(a) in (np.ndarray, mlc.nd.NDArray) and a.dtype is x.dtype and a.shape == shape \
+            and a.flags.c_contiguous
+        out = np.full(shape, -7, "float32")
+        assert lib.checked_kernel((a, out)) == takes, (kind, shape)
+        np.testing.assert_array_equal(out, np.asarray(a) + 1 if takes else np.full(shape, -7, "float32"))
+        if fast is not None:
+            got = fast[0](a)
+            assert (got is not fast[1]) == takes, (kind, shape)
+            if takes:
+                np.testing.assert_array_equal(got, np.asarray(a) + 1)

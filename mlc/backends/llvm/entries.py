@@ -27,7 +27,9 @@ the object cache keeps across processes) but in the table
 ``@<f>__checked__expect`` (the two array types, then each parameter's dtype
 object, rank, required flags and extents) that the loader fills
 (:func:`expected_objects`); a table left empty matches no argument, and every
-call takes the Python checks.
+call takes the Python checks. The checks of one array (:func:`emit_array_check`, against
+a parameter's :func:`parameter_words`) are those of the fast entry of a jitted call's cache
+hit too (:mod:`.fast_entry`), whose table is a bytes object.
 """
 from __future__ import annotations
 
@@ -41,7 +43,8 @@ from ...runtime.ndarray import NDArray
 from ...runtime.pointers import ArrayLayout
 from .types import I32, I64, PTR
 
-__all__ = ["emit_checked_entry", "expected_objects", "required_flags", "table_symbol", "MAX_DIMS"]
+__all__ = ["emit_checked_entry", "emit_array_check", "is_array", "load_field", "expected_objects", "parameter_words",
+           "required_flags", "table_symbol", "MAX_DIMS", "SLOTS"]
 
 
 def table_symbol(entry: str) -> str:
@@ -49,22 +52,29 @@ def table_symbol(entry: str) -> str:
     return f"{entry}__expect"
 
 
-#: The most dimensions the table describes for one parameter; an array of more is never
-#: taken by the checked entry (its expected rank is left at -1).
+#: The most dimensions a table describes for one parameter; an array of more is never
+#: taken by a native check (its expected rank is left at -1).
 MAX_DIMS = 8
-#: Table slots a parameter takes: its dtype object, rank, required flags, then MAX_DIMS extents.
-_SLOTS = 3 + MAX_DIMS
+#: Table words a parameter takes (:func:`parameter_words`).
+SLOTS = 3 + MAX_DIMS
+
+
+def parameter_words(dtype: np.dtype, shape: tuple, flags: int) -> list[int]:
+    """The :data:`SLOTS` table words of a parameter of ``dtype``, ``shape`` (None where an
+    extent is not known) and required ``flags``: its dtype object (``arg.dtype is dtype`` in
+    Python is this pointer comparison), rank, flags and extents; the rank is -1 (no array
+    matches) where the shape is not known or has more than MAX_DIMS dimensions."""
+    known = len(shape) <= MAX_DIMS and None not in shape
+    dims = list(shape) if known else []
+    return [id(dtype), len(shape) if known else -1, flags, *dims, *([0] * (MAX_DIMS - len(dims)))]
 
 
 def expected_objects(specs: Sequence[tuple[np.dtype, tuple[int, ...], int]]) -> list[int]:
     """The table's entries for parameters of (dtype, shape, required flags) ``specs``: the two
-    array types an argument may be, then for each parameter its dtype object (``arg.dtype is
-    dtype`` in Python is this pointer comparison), rank, flags and extents."""
+    array types an argument may be, then each parameter's :func:`parameter_words`."""
     table = [id(np.ndarray), id(NDArray)]
-    for dtype, shape, flags in specs:
-        known = len(shape) <= MAX_DIMS and None not in shape
-        dims = list(shape) if known else []
-        table += [id(dtype), len(shape) if known else -1, flags, *dims, *([0] * (MAX_DIMS - len(dims)))]
+    for spec in specs:
+        table += parameter_words(*spec)
     return table
 
 
@@ -86,28 +96,16 @@ def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, 
     # LLVM's O3 and instruction selection of them cost a first call milliseconds
     entry.attributes.add("noinline")
     entry.attributes.add("optnone")
-    size = 2 + _SLOTS * n
+    size = 2 + SLOTS * n
     table = ir.GlobalVariable(module, ir.ArrayType(I64, size), name=table_symbol(entry.name))
     table.initializer = ir.Constant(ir.ArrayType(I64, size), None)  # written by the loader
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     decline = entry.append_basic_block("decline")
     owner_slots = [b.alloca(PTR, name=f"{arg.name}_owner") for arg in fn.args]
 
-    def field(obj, offset: int, typ, name: str):
-        return _field(b, obj, offset, typ, name)
-
     def expected(k: int):
         return b.load(b.gep(table, [ir.Constant(I64, 0), ir.Constant(I64, k)],
                             source_etype=ir.ArrayType(I64, size)), typ=I64)
-
-    def an_array(obj, name: str):
-        kind = b.ptrtoint(field(obj, layout.type, PTR, f"{name}_type"), I64)
-        return b.or_(b.icmp_unsigned("==", kind, expected(0)), b.icmp_unsigned("==", kind, expected(1)))
-
-    def require(condition, name: str) -> None:
-        passed = entry.append_basic_block(name)
-        b.cbranch(condition, passed, decline)
-        b.position_at_end(passed)
 
     # the pairs whose owners must differ, as the Python check asks (never looser): any pair
     # with a written argument in it
@@ -116,36 +114,19 @@ def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, 
     flags = []
     for p, (obj, arg) in enumerate(zip(entry.args, fn.args)):
         obj.name = f"{arg.name}_object"
-        at = 2 + _SLOTS * p
-        require(an_array(obj, arg.name), f"{arg.name}_array")  # (any object has a type; only then the rest)
-        fl = field(obj, layout.flags, I32, f"{arg.name}_flags")
-        rank = b.sext(field(obj, layout.nd, I32, f"{arg.name}_ndim"), I64)
-        need = b.trunc(expected(at + 2), I32)
-        ok = b.icmp_unsigned("==", b.ptrtoint(field(obj, layout.descr, PTR, f"{arg.name}_dtype"), I64), expected(at))
-        ok = b.and_(ok, b.icmp_signed("==", rank, expected(at + 1)))
-        ok = b.and_(ok, b.icmp_unsigned("==", b.and_(fl, need), need))
-        require(ok, f"{arg.name}_rank")
-        shaped = entry.append_basic_block(f"{arg.name}_shaped")
-        dims = field(obj, layout.dimensions, PTR, f"{arg.name}_dims")
-        for d in range(MAX_DIMS):  # extent d, read while d < rank (a 0-d array's extents may be null)
-            more = entry.append_basic_block(f"{arg.name}_dim{d}")
-            b.cbranch(b.icmp_signed(">", rank, ir.Constant(I64, d)), more, shaped)
-            b.position_at_end(more)
-            got = b.load(b.gep(dims, [ir.Constant(I64, d)], source_etype=I64), typ=I64)
-            require(b.icmp_signed("==", got, expected(at + 3 + d)), f"{arg.name}_extent{d}")
-        b.branch(shaped)
-        b.position_at_end(shaped)
-        flags.append(fl)
+        flags.append(emit_array_check(b, entry, decline, layout, obj, expected, 0, 2 + SLOTS * p, arg.name))
     if aliasing:
         for p, (obj, arg) in enumerate(zip(entry.args, fn.args)):
-            _find_owner(b, entry, decline, layout, obj, flags[p], owner_slots[p], an_array, arg.name)
+            _find_owner(b, entry, decline, layout, obj, flags[p], owner_slots[p], expected, arg.name)
         owners = [b.load(slot, typ=PTR) for slot in owner_slots]
         distinct = None
         for m, k in pairs:
             ne = b.icmp_unsigned("!=", owners[m], owners[k])
             distinct = ne if distinct is None else b.and_(distinct, ne)
-        require(distinct, "distinct")
-    pointers = [field(obj, layout.data, PTR, arg.name) for obj, arg in zip(entry.args, fn.args)]
+        checked = entry.append_basic_block("distinct")
+        b.cbranch(distinct, checked, decline)
+        b.position_at_end(checked)
+    pointers = [load_field(b, obj, layout.data, PTR, arg.name) for obj, arg in zip(entry.args, fn.args)]
     b.call(fn, pointers, attrs=("noinline",))  # the body stays in fn, compiled once
     b.ret(ir.Constant(I32, 0))
     b.position_at_end(decline)
@@ -153,13 +134,58 @@ def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, 
     return entry
 
 
-def _field(b: ir.IRBuilder, obj, offset: int, typ, name: str = ""):
+def is_array(b: ir.IRBuilder, layout: ArrayLayout, obj, word, types: int, name: str):
+    """Whether (an i1) the object at ``obj`` is of one of the two array types, the table's words
+    ``types`` and ``types + 1``; ``word(k)`` loads the table's word ``k`` (an int, or an i64
+    value where the index is known only at run time)."""
+    kind = b.ptrtoint(load_field(b, obj, layout.type, PTR, f"{name}_type"), I64)
+    return b.or_(b.icmp_unsigned("==", kind, word(types)), b.icmp_unsigned("==", kind, word(types + 1)))
+
+
+def emit_array_check(b: ir.IRBuilder, fn: ir.Function, decline, layout: ArrayLayout, obj, word, types, at,
+                     name: str):
+    """Branch to ``decline`` unless the object at ``obj`` is an array (:func:`is_array`) with
+    the dtype object, rank, flags (the required ones at least) and extents of the table's
+    :func:`parameter_words` from word ``at`` on (an int, or an i64 value); else go on in a
+    new block of ``fn``. Each field of NumPy's object ``layout`` is read once it is known to
+    be there (the type first; extents below the rank only: a 0-d array's may be null).
+    Returns the object's flags (an i32)."""
+    def index(k: int):  # the table's word at + k
+        return at + k if isinstance(at, int) else b.add(at, ir.Constant(I64, k))
+
+    def require(condition, block: str) -> None:
+        passed = fn.append_basic_block(f"{name}_{block}")
+        b.cbranch(condition, passed, decline)
+        b.position_at_end(passed)
+
+    require(is_array(b, layout, obj, word, types, name), "array")
+    fl = load_field(b, obj, layout.flags, I32, f"{name}_flags")
+    rank = b.sext(load_field(b, obj, layout.nd, I32, f"{name}_ndim"), I64)
+    need = b.trunc(word(index(2)), I32)
+    ok = b.icmp_unsigned("==", b.ptrtoint(load_field(b, obj, layout.descr, PTR, f"{name}_dtype"), I64), word(at))
+    ok = b.and_(ok, b.icmp_signed("==", rank, word(index(1))))
+    ok = b.and_(ok, b.icmp_unsigned("==", b.and_(fl, need), need))
+    require(ok, "rank")
+    shaped = fn.append_basic_block(f"{name}_shaped")
+    dims = load_field(b, obj, layout.dimensions, PTR, f"{name}_dims")
+    for d in range(MAX_DIMS):  # extent d, read while d < rank
+        more = fn.append_basic_block(f"{name}_dim{d}")
+        b.cbranch(b.icmp_signed(">", rank, ir.Constant(I64, d)), more, shaped)
+        b.position_at_end(more)
+        got = b.load(b.gep(dims, [ir.Constant(I64, d)], source_etype=I64), typ=I64)
+        require(b.icmp_signed("==", got, word(index(3 + d))), f"extent{d}")
+    b.branch(shaped)
+    b.position_at_end(shaped)
+    return fl
+
+
+def load_field(b: ir.IRBuilder, obj, offset: int, typ, name: str = ""):
     """The ``typ`` field ``offset`` bytes into the object at ``obj``."""
     return b.load(b.gep(obj, [ir.Constant(I64, offset)], source_etype=ir.IntType(8)), name=name, typ=typ)
 
 
 def _find_owner(b: ir.IRBuilder, entry: ir.Function, decline, layout: ArrayLayout, obj, flags, slot,
-                an_array, name: str) -> None:
+                expected, name: str) -> None:
     """Store into ``slot`` the array that owns ``obj``'s memory: ``obj`` if its ``flags`` say
     it owns it, else the first down its chain of bases that does, at most OWNER_DEPTH bases
     down, each an ndarray or NDArray; branch to ``decline`` otherwise."""
@@ -177,13 +203,13 @@ def _find_owner(b: ir.IRBuilder, entry: ir.Function, decline, layout: ArrayLayou
         if depth == OWNER_DEPTH:
             b.branch(decline)
             break
-        base = _field(b, current, layout.base, PTR, f"{name}_base")
+        base = load_field(b, current, layout.base, PTR, f"{name}_base")
         has_base = entry.append_basic_block(f"{name}_has_base{depth}")
         b.cbranch(b.icmp_unsigned("!=", base, ir.Constant(PTR, None)), has_base, decline)
         b.position_at_end(has_base)
         typed = entry.append_basic_block(f"{name}_array{depth}")
-        b.cbranch(an_array(base, f"{name}_base{depth}"), typed, decline)
+        b.cbranch(is_array(b, layout, base, expected, 0, f"{name}_base{depth}"), typed, decline)
         b.position_at_end(typed)
         current = base
-        current_flags = _field(b, base, layout.flags, I32, f"{name}_base_flags")
+        current_flags = load_field(b, base, layout.flags, I32, f"{name}_base_flags")
     b.position_at_end(found)

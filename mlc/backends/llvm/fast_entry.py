@@ -10,8 +10,9 @@ main (:func:`mlc.runtime.fast_calls.python_function`) whose ``self`` is a bytes 
 main's address, the two array types, how the output is made (NumPy's ``PyArray_New``, the
 address of ``PyObject_CallNoArgs`` and a Python function of no arguments or 0, the
 output's type number), then for each parameter its dtype object, rank, required flags and
-:data:`MAX_DIMS` extents. The function reads each input's fields from NumPy's object
-layout (:data:`~mlc.runtime.pointers.ARRAY_LAYOUT`) and compares, then makes the output
+:data:`MAX_DIMS` extents. The function checks each input as the checked entry does
+(:func:`~.entries.emit_array_check`, reading NumPy's object layout
+:data:`~mlc.runtime.pointers.ARRAY_LAYOUT`), then makes the output
 (``PyArray_New`` at the last parameter's extents, or the Python function where the output
 must be aligned further than NumPy aligns) and runs main::
 
@@ -44,6 +45,7 @@ from ...runtime.arguments import C_CONTIGUOUS
 from ...runtime.ndarray import NDArray
 from ...runtime.pointers import ARRAY_LAYOUT, ArrayLayout
 from ...target import Target
+from .entries import MAX_DIMS, SLOTS, emit_array_check, load_field, parameter_words
 from .jit import UnitBuild, target_layout
 from .types import I32, I64, PTR
 
@@ -51,15 +53,12 @@ __all__ = ["fast_entry", "fast_call_ir", "descriptor", "MAX_PARAMS", "MAX_DIMS",
 
 #: The most parameters (arrays) of a main with a fast entry.
 MAX_PARAMS = 16
-#: The most dimensions of a parameter of a main with a fast entry.
-MAX_DIMS = 8
 #: The native function's symbol.
 SYMBOL = "__mlc_fast_call"
 
 #: words before the parameters: count, main's address, the two array types, PyArray_New,
 #: PyObject_CallNoArgs, the output's maker (or 0), the output's type number
 _HEAD = 8
-_SLOTS = 3 + MAX_DIMS  # words a parameter: dtype object, rank, required flags, extents
 
 _LOCK = threading.Lock()
 _BUILT: list = []  # [(the compiled module, the function's address)] once built
@@ -73,7 +72,7 @@ def descriptor(main_address: int, specs, new_output=None) -> bytes:
     words = [len(specs), main_address, id(np.ndarray), id(NDArray), fast_calls.ARRAY_NEW or 0,
              fast_calls.C_API.get("PyObject_CallNoArgs", 0), maker, specs[-1][0].num]
     for dtype, shape in specs:
-        words += [id(dtype), len(shape), C_CONTIGUOUS, *shape, *[0] * (MAX_DIMS - len(shape))]
+        words += parameter_words(dtype, shape, C_CONTIGUOUS)
     return struct.pack(f"<{len(words)}q", *words)
 
 
@@ -149,9 +148,6 @@ def fast_call_ir(triple: str, data_layout: str, layout: ArrayLayout, bytes_offse
         return b.load(b.gep(words, [k if isinstance(k, ir.Value) else ir.Constant(I64, k)], source_etype=I64),
                       typ=I64)
 
-    def field(obj, offset, typ):
-        return b.load(b.gep(obj, [ir.Constant(I64, offset)], source_etype=ir.IntType(8)), typ=typ)
-
     def require(condition, name):
         passed = fn.append_basic_block(name)
         b.cbranch(condition, passed, decline)
@@ -176,24 +172,13 @@ def fast_call_ir(triple: str, data_layout: str, layout: ArrayLayout, bytes_offse
     inputs = b.sub(count, ir.Constant(I64, 1))
     require(b.icmp_signed("==", nargs, inputs), "counted")
     with counting("p", inputs) as p:  # check args[p], keep its data pointer
-        obj = b.load(b.gep(args, [p], source_etype=PTR), typ=PTR)
-        kind = b.ptrtoint(field(obj, layout.type, PTR), I64)
-        require(b.or_(b.icmp_unsigned("==", kind, word(2)), b.icmp_unsigned("==", kind, word(3))), "array")
-        at = b.add(ir.Constant(I64, _HEAD), b.mul(p, ir.Constant(I64, _SLOTS)))
-        rank = word(b.add(at, ir.Constant(I64, 1)))
-        need = b.trunc(word(b.add(at, ir.Constant(I64, 2))), I32)
-        ok = b.icmp_unsigned("==", b.ptrtoint(field(obj, layout.descr, PTR), I64), word(at))
-        ok = b.and_(ok, b.icmp_signed("==", b.sext(field(obj, layout.nd, I32), I64), rank))
-        ok = b.and_(ok, b.icmp_unsigned("==", b.and_(field(obj, layout.flags, I32), need), need))
-        require(ok, "described")
-        dims = field(obj, layout.dimensions, PTR)
-        with counting("d", rank) as d:
-            got = b.load(b.gep(dims, [d], source_etype=I64), typ=I64)
-            require(b.icmp_signed("==", got, word(b.add(b.add(at, ir.Constant(I64, 3)), d))), "extent_ok")
-        b.store(field(obj, layout.data, PTR), b.gep(pointers, [p], source_etype=PTR))
+        obj = b.load(b.gep(args, [p], source_etype=PTR), typ=PTR, name="arg")
+        at = b.add(ir.Constant(I64, _HEAD), b.mul(p, ir.Constant(I64, SLOTS)))
+        emit_array_check(b, fn, decline, layout, obj, word, 2, at, "arg")
+        b.store(load_field(b, obj, layout.data, PTR), b.gep(pointers, [p], source_etype=PTR))
     # the output: PyArray_New(ndarray, rank, extents, type number, NULL, NULL, 0, 0, NULL), or
     # PyObject_CallNoArgs(maker); NULL (an exception raised) is handed on
-    at = b.add(ir.Constant(I64, _HEAD), b.mul(inputs, ir.Constant(I64, _SLOTS)))
+    at = b.add(ir.Constant(I64, _HEAD), b.mul(inputs, ir.Constant(I64, SLOTS)))
     maker = word(6)
     by_numpy, by_maker, made = (fn.append_basic_block(name) for name in ("by_numpy", "by_maker", "made"))
     b.cbranch(b.icmp_unsigned("==", maker, ir.Constant(I64, 0)), by_numpy, by_maker)
@@ -219,7 +204,7 @@ def fast_call_ir(triple: str, data_layout: str, layout: ArrayLayout, bytes_offse
     b.position_at_end(failed)
     b.ret(null)
     b.position_at_end(allocated)
-    b.store(field(out, layout.data, PTR), b.gep(pointers, [inputs], source_etype=PTR))
+    b.store(load_field(b, out, layout.data, PTR), b.gep(pointers, [inputs], source_etype=PTR))
     # main(pointers[0], ..., pointers[count - 1]), one call site per count
     main = word(1)
     loaded = [b.load(b.gep(pointers, [ir.Constant(I64, k)], source_etype=PTR), typ=PTR) for k in range(MAX_PARAMS)]
