@@ -3,6 +3,7 @@ sqrt, casts, sums and products (across threads by warp shuffles of both parts) a
 for ``cuda-emulator`` and compared with NumPy (Hypothesis sizes with 1 and odd ones; NaNs,
 infinities and signed zeros); the same programs' CUDA C compiled by NVRTC for sm_80 and sm_90;
 and run on a GPU where there is one (their math against NumPy on every special value too)."""
+import functools
 import math
 import re
 
@@ -136,8 +137,10 @@ def test_complex_matmul_matches_numpy_on_the_emulator(dtype, data):
 
 # ------------------------------------------------------------------ CUDA C, compiled by NVRTC
 
+@functools.cache
 def _modules(dtype):
-    """Every complex program, GPU-scheduled: one module of several functions."""
+    """Every complex program, GPU-scheduled: one module of several functions (scheduled once
+    per dtype; the tests only read it)."""
     funcs = {"elementwise": P.elementwise(67, dtype)[0]["main"], "casts": P.casts(67, dtype)[0]["main"],
              "matmul": P.matmul(33, 20, 40, dtype)[0]["main"]}
     for name, (mod, _, _) in P.reductions(3, 300, dtype).items():
@@ -147,9 +150,13 @@ def _modules(dtype):
     return schedule_module(mlc.IRModule(funcs), "cuda")
 
 
+#: The CUDA C of a module does not depend on the architecture (only NVRTC's cubin does): each
+#: dtype is compiled for one architecture, and each architecture compiles one dtype.
+DTYPE_ARCHS = tuple(zip(COMPLEX, ARCHS))
+
+
 @pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
-@pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("dtype", COMPLEX)
+@pytest.mark.parametrize("dtype, arch", DTYPE_ARCHS)
 def test_complex_programs_compile_with_nvrtc(dtype, arch):
     code, cubin = compile_sources(_modules(dtype), TARGETS[arch])
     assert cubin[:4] == b"\x7fELF"
@@ -173,14 +180,14 @@ LIBRARY_OPS = {"sign": 1, "square": 1, "reciprocal": 1, "rint": 1, "power": 2, "
 
 
 @pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
-def test_the_op_librarys_complex_lowerings_compile_with_nvrtc():
+@pytest.mark.parametrize("dtype, arch", DTYPE_ARCHS)
+def test_the_op_librarys_complex_lowerings_compile_with_nvrtc(dtype, arch):
     funcs = {}
-    for dtype in COMPLEX:
-        for name, arity in LIBRARY_OPS.items():
-            args = [te.placeholder((5, 5), dtype, f"x{k}") for k in range(arity)]
-            outs = get_op(name).lower(*args, **({"axis": 1} if name in ("sum", "prod", "mean") else {}))
-            funcs[f"{name}_{dtype}"] = te.create_prim_func([*args, outs])
-    code, cubin = compile_sources(schedule_module(mlc.IRModule(funcs), "cuda"), TARGETS["sm_90"])
+    for name, arity in LIBRARY_OPS.items():
+        args = [te.placeholder((5, 5), dtype, f"x{k}") for k in range(arity)]
+        outs = get_op(name).lower(*args, **({"axis": 1} if name in ("sum", "prod", "mean") else {}))
+        funcs[f"{name}_{dtype}"] = te.create_prim_func([*args, outs])
+    code, cubin = compile_sources(schedule_module(mlc.IRModule(funcs), "cuda"), TARGETS[arch])
     assert cubin[:4] == b"\x7fELF" and all(f"{name}_kernel" in code for name in funcs)
 
 

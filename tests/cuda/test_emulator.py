@@ -46,8 +46,8 @@ def test_window_sum_with_a_cooperatively_fetched_shared_window(n, threads):
     np.testing.assert_allclose(b, a[:-2] + a[1:-1] + a[2:], rtol=1e-6, atol=1e-6)
 
 
-@settings(max_examples=10, deadline=None)
-@given(st.sampled_from([16, 32, 40, 64, 72]), st.sampled_from(["local", "shared"]))
+@pytest.mark.parametrize("kind", ["local", "shared"])
+@pytest.mark.parametrize("n", [16, 32, 40, 64, 72])
 def test_course_matmul_blockings(n, kind):
     """Tiles of 8 x 8 threads x 4 x 4 registers (and k-steps of 8): 40 and 72 are ragged."""
     a, b, c = _rand(n, n), _rand(n, n), np.zeros((n, n), "float32")

@@ -3,6 +3,8 @@ and float32 register-tile matmuls): every one matches NumPy on the emulator, the
 odd and non-divisible shapes too, and their SASS (cuobjdump) shows what they are built for —
 LDGSTS (cp.async), LDSM (ldmatrix) and HMMA (tensor cores) in the main loop, FFMA for float32,
 and no local memory (no spills) — for sm_80 and sm_90."""
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -105,50 +107,63 @@ def test_the_default_picks_the_block_measured_fastest_for_large_float16_matmuls(
     assert MATMUL_STAGES > 1
 
 
-def _main_loop(cubin: bytes, marker: str) -> list[str]:
-    """The innermost loop of ``cubin`` that runs ``marker`` (HMMA, FFMA), as its opcodes."""
-    found = [loop for loop in loops(disassemble(cubin)) if any(op.startswith(marker) for op in loop)]
+def _main_loop(sass: str, marker: str) -> list[str]:
+    """The innermost loop of the SASS text ``sass`` that runs ``marker`` (HMMA, FFMA), as its opcodes."""
+    found = [loop for loop in loops(sass) if any(op.startswith(marker) for op in loop)]
     assert found, f"no loop of the kernel runs {marker}"
     return found[0]
 
 
-def _no_local_memory(cubin: bytes) -> None:
-    text = disassemble(cubin)
-    assert not any(op in text for op in ("LDL", "STL")), "the kernel spills registers to local memory"
+def _no_local_memory(sass: str) -> None:
+    assert not any(op in sass for op in ("LDL", "STL")), "the kernel spills registers to local memory"
+
+
+@functools.cache
+def _default_4096(dtype: str):
+    """The default GPU schedule of a 4096-cubed matmul (scheduled once; the tests only read it)."""
+    return schedule_module(_matmul(4096, 4096, 4096, dtype), "cuda")
+
+
+@functools.cache
+def _pipelined_4096(variant: str):
+    """:data:`PIPELINED`'s schedule of a 4096-cubed float16 matmul as ``variant`` (once per variant)."""
+    sch = Schedule(_matmul(4096, 4096, 4096, "float16"))
+    PIPELINED.schedule(sch, "C", variant=variant)
+    return sch.mod
 
 
 @pytest.mark.skipif(CUOBJDUMP_MISSING is not None, reason=str(CUOBJDUMP_MISSING))
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("variant", ["wmma", "mma"])
 def test_the_tensor_core_pipeline_is_ldgsts_ldsm_and_hmma_in_its_main_loop(arch, variant):
-    tile = PIPELINED
-    sch = Schedule(_matmul(4096, 4096, 4096, "float16"))
-    tile.schedule(sch, "C", variant=variant)
-    _, cubin = compile_sources(sch.mod, TARGETS[arch])
-    ops = {op.split(".")[0] for op in _main_loop(cubin, "HMMA")}
+    _, cubin = compile_sources(_pipelined_4096(variant), TARGETS[arch])
+    sass = disassemble(cubin)
+    ops = {op.split(".")[0] for op in _main_loop(sass, "HMMA")}
     assert {"LDGSTS", "LDSM", "HMMA"} <= ops and not {"LDG", "STS"} & ops, sorted(ops)
-    _no_local_memory(cubin)
+    _no_local_memory(sass)
 
 
 @pytest.mark.skipif(CUOBJDUMP_MISSING is not None, reason=str(CUOBJDUMP_MISSING))
 @pytest.mark.parametrize("arch", ARCHS)
 def test_the_default_tensor_core_gemm_runs_ldsm_and_hmma_and_does_not_spill(arch):
-    _, cubin = compile_sources(schedule_module(_matmul(4096, 4096, 4096, "float16"), "cuda"), TARGETS[arch])
-    ops = {op.split(".")[0] for op in _main_loop(cubin, "HMMA")}
+    _, cubin = compile_sources(_default_4096("float16"), TARGETS[arch])
+    sass = disassemble(cubin)
+    ops = {op.split(".")[0] for op in _main_loop(sass, "HMMA")}
     assert {"LDSM", "HMMA"} <= ops, sorted(ops)
-    _no_local_memory(cubin)
+    _no_local_memory(sass)
 
 
 @pytest.mark.skipif(CUOBJDUMP_MISSING is not None, reason=str(CUOBJDUMP_MISSING))
 @pytest.mark.parametrize("arch", ARCHS)
 def test_the_default_float32_gemm_fetches_with_ldgsts_and_does_not_spill(arch):
-    _, cubin = compile_sources(schedule_module(_matmul(4096, 4096, 4096), "cuda"), TARGETS[arch])
-    _main_loop(cubin, "FFMA")
-    outer = {op.split(".")[0] for op in next(l for l in loops(disassemble(cubin)) if "LDGSTS" in
+    _, cubin = compile_sources(_default_4096("float32"), TARGETS[arch])
+    sass = disassemble(cubin)
+    _main_loop(sass, "FFMA")
+    outer = {op.split(".")[0] for op in next(l for l in loops(sass) if "LDGSTS" in
                                             {op.split(".")[0] for op in l})}
     # the k-step loop: fetches issued as cp.async around the register tile's FFMA, no LDG + STS
     assert "FFMA" in outer and not {"LDG", "STS"} & outer, sorted(outer)
-    _no_local_memory(cubin)
+    _no_local_memory(sass)
 
 
 @settings(max_examples=4, deadline=None)
@@ -170,8 +185,7 @@ def test_split_k_parts_stay_deep_and_stop_at_enough_blocks():
     assert split_k_factor(1, 512, 32) == 2  # parts of at least 256
     assert split_k_factor(SPLIT_K_MIN_BLOCKS, 1 << 20, 32) == 1
     assert split_k_factor(2, 3 * 256, 32) == 2  # 4 parts would be 192 deep
-    mod = schedule_module(_matmul(4096, 4096, 4096, "float16"), "cuda")
-    assert "C_rf" not in mod["main"].script()  # enough blocks: one kernel
+    assert "C_rf" not in _default_4096("float16")["main"].script()  # enough blocks: one kernel
 
 
 def _gpu_cases(variant: str) -> list:
@@ -193,9 +207,9 @@ def _gpu_cases(variant: str) -> list:
     return cases
 
 
-def test_the_gpu_cases_are_scheduled():
-    assert len(_gpu_cases("wmma")) == len(TENSOR_CORE_VARIANTS)
-    assert len(_gpu_cases("mma")) == len(TENSOR_CORE_VARIANTS) + 6
+@pytest.mark.parametrize("variant, extra", [("wmma", 0), ("mma", 6)])
+def test_the_gpu_cases_are_scheduled(variant, extra):
+    assert len(_gpu_cases(variant)) == len(TENSOR_CORE_VARIANTS) + extra
 
 
 @needs_gpu
