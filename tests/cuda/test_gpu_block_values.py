@@ -31,8 +31,10 @@ def _module(fn, *shapes):
     return mlc.IRModule({"main": te.create_prim_func([*xs, out])})
 
 
-def test_the_gpu_pipeline_ends_with_the_pass():
-    assert GPU_PIPELINE[-1] is share_block_values_for_gpu
+def test_the_gpu_pipeline_ends_with_the_pass_and_the_generator_written_out():
+    from mlc.passes.tir.lower_threefry import lower_threefry
+    # (then only the generator's rounds are written out, each word bound once already)
+    assert GPU_PIPELINE[-2:] == [share_block_values_for_gpu, lower_threefry]
 
 
 def test_a_window_fetch_binds_its_tile_offset_once_inside_the_thread_loops():

@@ -184,8 +184,9 @@ def test_builtin_backends_are_registered_through_the_registry():
     assert not hasattr(llvm, "schedule_rules") and not hasattr(reference, "schedule_rules")
     from mlc.passes.tir.lower_complex import lower_complex
     from mlc.passes.tir.lower_math import lower_math
-    # the algorithms every backend runs (complex arithmetic, the math routines)
-    assert list(reference.tir_passes(target, BuildOptions())) == [lower_complex, lower_math]
+    from mlc.passes.tir.lower_threefry import lower_threefry
+    # the algorithms every backend runs (complex arithmetic, the math routines, the generator)
+    assert list(reference.tir_passes(target, BuildOptions())) == [lower_complex, lower_math, lower_threefry]
     assert len(llvm.tir_passes(target, BuildOptions())) > 1
 
 
