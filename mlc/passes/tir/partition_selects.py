@@ -137,10 +137,10 @@ class _Partition(Mutator):
         return seq(*loops)
 
 
-class _FirstSplit(RangeMutator):
-    """The first select under a loop over ``var`` whose condition is ``var * F + r + c < N``
-    (``lt``; ``le`` is ``< N + 1``) with ``F > 0``: (its key, T1, T2) with the condition
-    true in every iteration below T1 and false in every one from T2."""
+class _FirstSelect(RangeMutator):
+    """What a subclass's ``read(cond)`` finds in the condition of the first select under a loop
+    over ``var`` (None where it finds nothing there; loops of symbolic extent inside are not
+    entered); ``_span`` reads a side of a bound."""
 
     def __init__(self, var: Var):
         super().__init__()
@@ -158,31 +158,46 @@ class _FirstSplit(RangeMutator):
 
     def visit_Select(self, node: Select):
         if self.found is None:
-            self.found = self._split(node.cond)
+            self.found = self.read(node.cond)
         return self.generic_visit(node)
 
-    def _split(self, cond):
-        if not (isinstance(cond, Binary) and cond.op in ("lt", "le") and isinstance(cond.b, IntImm)):
-            return None
-        bound = cond.b.value + (cond.op == "le")
-        form = linear(cond.a)
-        factor, rest = 0, const(0, cond.a.dtype)
+    def _span(self, a):
+        """(F, lo, hi) of ``a = var * F + r + c`` with ``F > 0`` and ``c + r`` in ``[lo, hi]``
+        over the loops inside; None where ``a`` is not of that form (an outer loop's variable
+        or a load in ``r``: not this loop's split)."""
+        form = linear(a)
+        factor, rest = 0, const(0, a.dtype)
         for atom, coef in form.terms.values():
             if atom is self.var:
                 factor = coef
                 continue
             if not all(v in self.ranges for v in free_vars(atom)):
-                return None  # an outer loop's variable or a load: not this loop's split
+                return None
             rest = rest + atom * coef
         if factor <= 0:
             return None
         lo, hi = self.analyzer.const_int_bound(canonical(rest))
         if lo is None or hi is None:
             return None
-        c = form.const
+        return factor, form.const + lo, form.const + hi
+
+
+class _FirstSplit(_FirstSelect):
+    """The first select under a loop over ``var`` whose condition is ``var * F + r + c < N``
+    (``lt``; ``le`` is ``< N + 1``) with ``F > 0``: (its key, T1, T2) with the condition
+    true in every iteration below T1 and false in every one from T2."""
+
+    def read(self, cond):
+        if not (isinstance(cond, Binary) and cond.op in ("lt", "le") and isinstance(cond.b, IntImm)):
+            return None
+        span = self._span(cond.a)
+        if span is None:
+            return None
+        factor, lo, hi = span
+        bound = cond.b.value + (cond.op == "le")
         # true for every r iff v F + c + hi < N; false for every r iff v F + c + lo >= N
-        always = -((c + hi - bound) // factor)  # ceil((N - c - hi) / F)
-        never = -((c + lo - bound) // factor)  # ceil((N - c - lo) / F)
+        always = -((hi - bound) // factor)  # ceil((N - c - hi) / F)
+        never = -((lo - bound) // factor)  # ceil((N - c - lo) / F)
         return expr_key(cond), always, never
 
 
@@ -204,59 +219,33 @@ class _Choose(Mutator):
         return node.true_value if side else node.false_value
 
 
-class _Bounds(RangeMutator):
+class _Bounds(_FirstSelect):
     """The bounds on ``var`` among the conjuncts of the first select under a loop over
     ``var`` that has any: {conjunct's key: (T1, T2, M1, M2)}, the conjunct true in every
     iteration of ``[T1, T2)`` and in none outside ``[M1, M2)`` (a bound ``a < N`` or
     ``a <= N``, ``a >= N`` or ``a > N`` of ``a = var * F + r + c`` as in :class:`_FirstSplit`)."""
 
-    def __init__(self, var: Var):
-        super().__init__()
-        self.var = var
-        self.found = None
-
-    def find(self, body):
-        self.visit(body)
-        return self.found
-
-    def visit_For(self, node: For):
-        if not (isinstance(node.min, IntImm) and isinstance(node.extent, IntImm)):
-            return node
-        return super().visit_For(node)
-
-    def visit_Select(self, node: Select):
-        if self.found is None:
-            bounds = {}
-            for c in conjuncts(node.cond):
-                b = self._bound(c)
-                if b is not None:
-                    bounds[expr_key(c)] = b
-            self.found = bounds or None
-        return self.generic_visit(node)
+    def read(self, cond):
+        bounds = {}
+        for c in conjuncts(cond):
+            b = self._bound(c)
+            if b is not None:
+                bounds[expr_key(c)] = b
+        return bounds or None
 
     def _bound(self, cond):
         if not (isinstance(cond, Binary) and cond.op in ("lt", "le", "ge", "gt") and isinstance(cond.b, IntImm)):
             return None
-        form = linear(cond.a)
-        factor, rest = 0, const(0, cond.a.dtype)
-        for atom, coef in form.terms.values():
-            if atom is self.var:
-                factor = coef
-                continue
-            if not all(v in self.ranges for v in free_vars(atom)):
-                return None
-            rest = rest + atom * coef
-        if factor <= 0:
+        span = self._span(cond.a)
+        if span is None:
             return None
-        lo, hi = self.analyzer.const_int_bound(canonical(rest))
-        if lo is None or hi is None:
-            return None
-        c, inf = form.const, float("inf")
+        factor, lo, hi = span
+        inf = float("inf")
         if cond.op in ("lt", "le"):  # var F + c + r < N
             bound = cond.b.value + (cond.op == "le")
-            return -inf, -((c + hi - bound) // factor), -inf, -((c + lo - bound) // factor)
+            return -inf, -((hi - bound) // factor), -inf, -((lo - bound) // factor)
         bound = cond.b.value + (cond.op == "gt")  # var F + c + r >= N
-        return -((c + lo - bound) // factor), inf, -((c + hi - bound) // factor), inf
+        return -((lo - bound) // factor), inf, -((hi - bound) // factor), inf
 
 
 class _Assume(Mutator):
