@@ -73,11 +73,6 @@ MAX_REDUNDANCY = 0.25
 EVEN_TILES = 6
 #: The widest vector a loop over a row is cut into (bytes).
 VECTOR_BYTES = 64
-#: A row's vectors start on the vector grid of the memory they are stored to (but the first
-#: and the last, which start and end where the row's region does): a stencil's region starts
-#: a column or two in, and vectors from there cross a cache line in half their loads and
-#: stores (benchmarks/results/decisions.md, "Temporal blocking").
-ALIGN_VECTORS = True
 
 
 @dataclass(frozen=True)
@@ -288,7 +283,7 @@ def _row_loops(dst: Buffer, where: tuple, cols: list[Var], col_regions: list[lis
             # at the region's start and the last one ending at its end (they may recompute a few
             # of their neighbours': the same values, and the step reads none of what it writes)
             outer, lane = Var(f"{var.name}_{k}o", idx), Var(f"{var.name}_{k}v", idx)
-            skew = _skew(dst, where, cols, first, lanes) if ALIGN_VECTORS else 0
+            skew = _skew(dst, where, cols, first, lanes)
             if isinstance(skew, int):
                 vectors = const(-(-(width + skew) // lanes), idx)
                 offset = outer * const(lanes, idx) - const(skew, idx)
@@ -308,7 +303,10 @@ def _row_loops(dst: Buffer, where: tuple, cols: list[Var], col_regions: list[lis
 def _skew(dst: Buffer, where: tuple, cols: list[Var], first: int, lanes: int):
     """How many elements past the vector grid of ``dst``'s memory (``lanes``-element vectors
     from its start) column ``first`` of the row at ``where``, ``cols[:-1]`` is: an int where
-    every row starts on the grid (its length a multiple of ``lanes``), else an expression."""
+    every row starts on the grid (its length a multiple of ``lanes``), else an expression.
+    A row's vectors start on that grid (but the first and the last, at the region's edges): a
+    stencil's region starts a column or two in, and vectors from there would cross a cache
+    line in half their loads and stores (benchmarks/results/decisions.md, "Temporal blocking")."""
     shape = static_shape(dst)
     if shape[-1] % lanes == 0:
         return first % lanes
