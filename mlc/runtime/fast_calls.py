@@ -35,7 +35,7 @@ import sysconfig
 
 import numpy as np
 
-__all__ = ["python_function", "MAX_BYTES", "BYTES_OFFSET", "ARRAY_NEW", "C_API"]
+__all__ = ["python_function", "MAX_BYTES", "BYTES_OFFSET", "ARRAY_NEW", "CALL_NO_ARGS"]
 
 #: The most bytes a call's arrays may hold, together, for the fast entry to be used: a
 #: kernel on more may run long enough that holding the GIL through it matters.
@@ -111,15 +111,9 @@ if _SUPPORTED:
 #: (:func:`_array_new`); None where it was not found as expected.
 ARRAY_NEW = _array_new() if _SUPPORTED else None
 
-
-def _c_api() -> dict[str, int]:
-    return {name: ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value
-            for name in ("PyObject_CallNoArgs",)}
-
-
-#: Addresses of the functions of CPython's C API the native entry calls: ``PyObject_CallNoArgs``
-#: (an output made by a Python function).
-C_API = _c_api() if _SUPPORTED else {}
+#: The address of CPython's ``PyObject_CallNoArgs``, through which the native entry makes an
+#: output by a Python function; None where this interpreter is not supported.
+CALL_NO_ARGS = ctypes.cast(ctypes.pythonapi.PyObject_CallNoArgs, ctypes.c_void_p).value if _SUPPORTED else None
 
 _NAME = b"mlc_fast_call"
 _DEFINITIONS: dict[int, _MethodDef] = {}  # address -> its method table (CPython keeps a pointer)

@@ -70,7 +70,7 @@ def descriptor(main_address: int, specs, new_output=None) -> bytes:
     where that is given, else by NumPy's ``PyArray_New``."""
     maker = 0 if new_output is None else id(new_output)
     words = [len(specs), main_address, id(np.ndarray), id(NDArray), fast_calls.ARRAY_NEW or 0,
-             fast_calls.C_API.get("PyObject_CallNoArgs", 0), maker, specs[-1][0].num]
+             fast_calls.CALL_NO_ARGS or 0, maker, specs[-1][0].num]
     for dtype, shape in specs:
         words += parameter_words(dtype, shape, C_CONTIGUOUS)
     return struct.pack(f"<{len(words)}q", *words)
@@ -80,7 +80,7 @@ def qualifies(func: PrimFunc) -> bool:
     """Whether main ``func`` may have a fast entry: static shapes of at most MAX_DIMS
     dimensions, at most MAX_PARAMS parameters, holding at most ``fast_calls.MAX_BYTES``."""
     if (not 0 < len(func.params) <= MAX_PARAMS or fast_calls.BYTES_OFFSET is None or ARRAY_LAYOUT is None
-            or fast_calls.ARRAY_NEW is None or "PyObject_CallNoArgs" not in fast_calls.C_API):
+            or fast_calls.ARRAY_NEW is None or fast_calls.CALL_NO_ARGS is None):
         return False
     total = 0
     for p in func.params:
