@@ -454,7 +454,9 @@ def schedule_row_parts(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
     statistic is computed under the row loop, and the spatial output and the column sums
     under the group loop, for the group's rows side by side (:mod:`.row_jam`: each partial
     sum loaded and stored once for the group); the parts run in parallel, so each thread
-    reads a row of x and ct from memory once and keeps its partial sums in cache::
+    reads a row of x and ct from memory once and keeps its partial sums in cache. The last
+    pass asks ahead (:data:`~.row_passes.ASK_AHEAD_PARTS`): for the next group's lines of what
+    it reads, into the L2, and for the lines of the output it writes a few steps on::
 
         for p in T.parallel(parts):
             colsum[p, 0:m] = 0
