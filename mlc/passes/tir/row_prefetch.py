@@ -31,9 +31,10 @@ step of them asks, with one ``mlc_prefetch_for_read`` a cache line, for:
   waits for its line to be read from memory before it is written (write-allocate).
 
 Only the function's buffers whose elements move with the row (not gamma, which every row
-reads alike, nor a part's column sums) are asked for, through loads no condition guards (a ragged step's are), affine
-in the step's inner loops: the lines of what the step reads and nothing else, so no address
-outside the buffer. A hint changes no value; backends without the instruction drop it.
+reads alike, nor a part's column sums) are asked for, through loads (stores) no condition
+guards (a ragged step's are), affine in the step's inner loops: the lines of what the step
+reads (writes) and nothing else, so no address outside the buffer. A hint changes no value;
+backends without the instruction drop it.
 """
 from __future__ import annotations
 
@@ -62,8 +63,8 @@ MAX_LINES = 16
 #: The most combinations of a step's inner loop values whose lines are listed.
 MAX_LANES = 4096
 #: How many steps ahead of its stores a last pass asks for the lines it writes (a step of
-#: layer_norm's gradient writes a line of each of two rows of dx: four lines ahead, measured
-#: against eight and twelve in benchmarks/results/decisions.md).
+#: layer_norm's gradient writes a line of each of its group's rows of dx: 2, 4, 6 and 8 steps
+#: measured alike, 12 and 16 worse: benchmarks/results/decisions.md).
 WRITE_AHEAD = 4
 
 
