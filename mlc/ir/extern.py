@@ -19,7 +19,7 @@ from .expr import BufferLoad, PrimExpr, convert
 from .node import node
 
 __all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE", "PREFETCH_FOR_WRITE", "PREFETCH_FOR_READ",
-           "PREFETCH_AHEAD", "PREFETCHES", "vsort_name"]
+           "PREFETCH_FOR_LATER", "PREFETCH_AHEAD", "PREFETCHES", "vsort_name"]
 
 #: The dtype of an address (an opaque pointer).
 HANDLE = "handle"
@@ -31,13 +31,18 @@ PREFETCH_FOR_WRITE = "mlc_prefetch_for_write"
 #: line will be read soon (a row kernel's first pass asking for what its later passes read:
 #: :mod:`mlc.passes.tir.row_prefetch`). Dropped alike where there is no such instruction.
 PREFETCH_FOR_READ = "mlc_prefetch_for_read"
+#: ``T.call_extern("int32", PREFETCH_FOR_LATER, T.address_of(A[i]))``: a hint that A[i]'s cache
+#: line will be read after the lines in use now: fetched into the outer caches, not the first
+#: level, whose lines it would evict (a row kernel's last pass asking for the next rows' lines:
+#: :mod:`mlc.passes.tir.row_prefetch`). Dropped alike where there is no such instruction.
+PREFETCH_FOR_LATER = "mlc_prefetch_for_later"
 #: ``T.call_extern("int32", PREFETCH_AHEAD, T.address_of(A[i]), bytes)``: a hint that the
 #: cache line ``bytes`` (an int64) past A[i] will be read soon; it may lie past the buffer's
 #: end (a register tile's packed panel read ahead: :mod:`mlc.passes.tir.prefetch`). Dropped
 #: alike, and by the interpreters.
 PREFETCH_AHEAD = "mlc_prefetch_ahead"
 #: The cache hints: calls that compute nothing.
-PREFETCHES = frozenset({PREFETCH_FOR_WRITE, PREFETCH_FOR_READ, PREFETCH_AHEAD})
+PREFETCHES = frozenset({PREFETCH_FOR_WRITE, PREFETCH_FOR_READ, PREFETCH_FOR_LATER, PREFETCH_AHEAD})
 
 
 def vsort_name(entry: str, dtype: str, descending: bool = False) -> str:

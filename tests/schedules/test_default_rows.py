@@ -6,17 +6,20 @@ from hypothesis import example, given, settings, strategies as st
 
 import mlc
 from mlc import te
+from mlc.backends.llvm import compile_sources
 from mlc.backends.llvm.generate import lower_for_llvm
 from mlc.ir.expr import BufferLoad
-from mlc.ir.extern import PREFETCH_FOR_READ, AddressOf, CallExtern
+from mlc.ir.extern import PREFETCH_FOR_LATER, PREFETCH_FOR_READ, PREFETCH_FOR_WRITE, PREFETCHES, AddressOf, CallExtern
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import BufferStore, For
 from mlc.ops import get_op
+from mlc.passes.tir.row_prefetch import WRITE_AHEAD
 from mlc.schedules import Schedule
 from mlc.schedules.default.cpu import inline_injective
 from mlc.schedules.default.rows import (accumulator_width, row_accumulators, schedule_row_parts,
                                         schedule_row_reduction, schedule_rows)
 from mlc.schedules.default.steps import CpuInfo, attempt
+from mlc.target import Target
 
 from .test_default_cpu import check, module, random_args, run
 
@@ -336,6 +339,53 @@ def test_layer_norm_gradient_runs_its_last_pass_over_groups_of_rows(parts, rows,
         np.testing.assert_allclose(d, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
 
 
+ZEN3 = CpuInfo(256, 2, caches=(32 << 10, 512 << 10, 32 << 20), l1_ways=8)
+
+
+@settings(max_examples=2, deadline=None)
+@given(st.sampled_from([1, 2, 3]), st.sampled_from([1, 3, 8]), st.sampled_from([1, 7, 64, 100, 256]))
+@example(2, 8, 256).via("groups of four rows, 16 steps")
+@example(1, 3, 64).via("odd rows: a row a group")
+def test_layer_norm_gradients_last_pass_asks_for_the_next_rows_and_the_lines_it_writes(parts, rows, cols):
+    """By default (ASK_AHEAD off), the gradient's last pass over a group of rows (dx and the
+    rows' terms of the column sums) asks, a step at a time, for the next group's lines of X and C
+    into the L2 (PREFETCH_FOR_LATER: the last group for itself) and for the lines of dx it
+    writes WRITE_AHEAD steps on (PREFETCH_FOR_WRITE); not for g or the column sums (the same
+    lines for every row), and the statistics' passes ask for nothing. The pinned target's code
+    has the instructions. dx and the column sums are the reference interpreter's, hints or not
+    (one row, one column, odd rows, columns no vector divides)."""
+    mod = layer_norm_vjp_module(parts, rows, cols)
+    sch = Schedule(mod)
+    inline_injective(sch, "main", ZEN3)
+    done = attempt(sch, schedule_row_parts, "main", ZEN3)
+    lowered = lower_for_llvm(sch.mod)["main"]
+    assert prefetched(lowered.body) == set()
+    if done is not None and rows > 1 and cols > 1:
+        (last,) = [f for f in pre_order_nodes(lowered.body) if isinstance(f, For) and hinted(f)
+                   and not any(isinstance(g, For) and hinted(g) for g in pre_order_nodes(f.body))]
+        assert any(isinstance(n, BufferStore) and n.buffer.name == "T_lnv_dx" for n in pre_order_nodes(last.body))
+        assert prefetched(last, PREFETCH_FOR_LATER) == {"X", "C"}
+        assert prefetched(last, PREFETCH_FOR_WRITE) == {"T_lnv_dx"}
+        group = [f for f in pre_order_nodes(lowered.body) if isinstance(f, For) and f is not last
+                 and any(g is last for g in pre_order_nodes(f.body))][-1]  # the loop over the groups
+        for n in pre_order_nodes(last.body):
+            if isinstance(n, CallExtern) and n.name in PREFETCHES:
+                index = str(n.args[0].load.indices[0])
+                after = f"T.min({group.loop_var.name} + 1, " if n.name == PREFETCH_FOR_LATER else \
+                    f"T.min({last.loop_var.name} + {WRITE_AHEAD}, {last.extent.value - 1})"
+                assert after in index, index
+    if (parts, rows, cols) == (2, 8, 256):
+        asm = compile_sources(sch.mod, Target("llvm", "znver3"))["asm"]
+        assert "prefetcht1" in asm and "prefetchw" in asm
+    args = random_args(mod["main"], seed=parts * rows * cols)
+    want = run(mod, "reference", args)
+    got = run(sch.mod, "llvm", args, schedule=mlc.schedules.as_written)  # runs on any host
+    default = run(mod, "llvm", args)  # this host's default schedule
+    for p, w, o, d in list(zip(mod["main"].params, want, got, default))[3:]:
+        np.testing.assert_allclose(o, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
+        np.testing.assert_allclose(d, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
+
+
 def group_rows(text: str) -> int:
     """The rows side by side in the last pass of a scheduled ``nn.layer_norm_vjp`` (its text)."""
     update = text[text.index('T.block("T_lnv_dgamma_update")'):]
@@ -379,10 +429,15 @@ def loaded(stmt) -> set[str]:
     return {n.buffer.name for n in pre_order_nodes(stmt) if isinstance(n, BufferLoad) and id(n) not in addresses}
 
 
-def prefetched(stmt) -> set[str]:
-    """The buffers whose lines ``stmt`` asks for (``mlc_prefetch_for_read``)."""
+def prefetched(stmt, hint: str = PREFETCH_FOR_READ) -> set[str]:
+    """The buffers whose lines ``stmt`` asks for (with ``hint``: ``mlc_prefetch_for_read``)."""
     return {n.args[0].load.buffer.name for n in pre_order_nodes(stmt)
-            if isinstance(n, CallExtern) and n.name == PREFETCH_FOR_READ}
+            if isinstance(n, CallExtern) and n.name == hint}
+
+
+def hinted(stmt) -> set[str]:
+    """The names of the cache hints ``stmt`` calls."""
+    return {n.name for n in pre_order_nodes(stmt) if isinstance(n, CallExtern) and n.name in PREFETCHES}
 
 
 def passes_of(func) -> list[set[str]]:
@@ -433,22 +488,23 @@ def test_layer_norm_gradient_sums_ct_gamma_in_the_pass_that_reads_ct_and_gamma_a
                                                    ("nn.layer_norm", 1, 64, False), ("nn.softmax", 7, 96, False)])
 def test_a_rows_last_pass_asks_for_the_next_rows_lines(op, rows, cols, asked, ask_ahead):
     """layer_norm's pass writing the output asks, a step at a time, for the lines it reads of X
-    in the next row (the last row for itself): the next row's first pass then finds them in the
-    cache. Not g's or b's, which every row reads alike; nothing for one row, nor for softmax,
-    whose last pass reads the row's exponentials (its own buffer), not X. The output is the
-    reference interpreter's."""
+    in the next row (the last row for itself), into the L2: the next row's first pass then finds
+    them in the cache. Not g's or b's, which every row reads alike; nothing for one row, nor for
+    softmax, whose last pass reads the row's exponentials (its own buffer), not X. The output is
+    the reference interpreter's."""
     mod = row_op_module(op, rows, cols)
     sch, done = rows_applied(mod)
     assert done is not None
     lowered = lower_for_llvm(sch.mod)["main"]
     check(mod, rtol=1e-5, atol=1e-5)
     if not asked:
-        assert prefetched(lowered.body) == set()
+        assert prefetched(lowered.body, PREFETCH_FOR_LATER) == set()
         return
-    (last,) = [f for f in pre_order_nodes(lowered.body) if isinstance(f, For) and prefetched(f)
-               and not any(isinstance(g, For) and prefetched(g) for g in pre_order_nodes(f.body))]
-    assert prefetched(last) == {"X"}
+    (last,) = [f for f in pre_order_nodes(lowered.body) if isinstance(f, For) and prefetched(f, PREFETCH_FOR_LATER)
+               and not any(isinstance(g, For) and prefetched(g, PREFETCH_FOR_LATER) for g in pre_order_nodes(f.body))]
+    assert prefetched(last, PREFETCH_FOR_LATER) == {"X"}
     assert any(isinstance(n, BufferStore) and n.buffer.name == "T_layer_norm" for n in pre_order_nodes(last.body))
     (row,) = [f for f in pre_order_nodes(lowered.body) if isinstance(f, For) and any(g is last for g in pre_order_nodes(f.body))]
-    index = {str(n.args[0].load.indices[0]) for n in pre_order_nodes(last.body) if isinstance(n, CallExtern)}
+    index = {str(n.args[0].load.indices[0]) for n in pre_order_nodes(last.body)
+             if isinstance(n, CallExtern) and n.name == PREFETCH_FOR_LATER}
     assert index and all(f"T.min({row.loop_var.name} + 1, {rows - 1})" in i for i in index), index

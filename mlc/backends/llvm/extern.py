@@ -26,7 +26,9 @@ faults and changes no value): a radix sort's scatter writes each bucket's
 next line before the hardware prefetchers, which follow a few streams, would
 have fetched it. ``mlc_prefetch_for_read`` asks for a line to be read soon: a row
 kernel's first pass over a row fetching what only its later passes read
-(:mod:`mlc.passes.tir.row_prefetch`). ``mlc_prefetch_ahead(T.address_of(A[i]), bytes)``
+(:mod:`mlc.passes.tir.row_prefetch`); ``mlc_prefetch_for_later`` asks for it into the outer
+caches only (``prefetcht1`` on x86: the L2), not the L1, whose lines in use it would evict (a row
+kernel's last pass asking for the next rows' lines). ``mlc_prefetch_ahead(T.address_of(A[i]), bytes)``
 asks for the line ``bytes`` past ``A[i]``, to be read soon, wherever it lies (a
 register tile's packed panel: :mod:`mlc.passes.tir.prefetch`).
 
@@ -45,7 +47,7 @@ from llvmlite import ir
 
 from ...errors import CompileError
 from ...ir import dtype as dt
-from ...ir.extern import PREFETCH_AHEAD, PREFETCH_FOR_READ, PREFETCH_FOR_WRITE, AddressOf, CallExtern, vsort_name
+from ...ir.extern import PREFETCH_AHEAD, PREFETCH_FOR_LATER, PREFETCH_FOR_READ, PREFETCH_FOR_WRITE, AddressOf, CallExtern, vsort_name
 from . import vector_sort
 from .intrinsics import declare
 from .targeting import lacks_features, module_target
@@ -108,6 +110,10 @@ def _prefetch_for_read(fn: ir.Function) -> None:
     _prefetch(fn, write=0)
 
 
+def _prefetch_for_later(fn: ir.Function) -> None:
+    _prefetch(fn, write=0, locality=2)
+
+
 def _prefetch_ahead(fn: ir.Function) -> None:
     """``mlc_prefetch_ahead(address, bytes)``: the line ``bytes`` past ``address``, to be read."""
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -118,9 +124,11 @@ def _prefetch_ahead(fn: ir.Function) -> None:
     b.ret(ir.Constant(_I32, 0))
 
 
-def _prefetch(fn: ir.Function, write: int) -> None:
+def _prefetch(fn: ir.Function, write: int, locality: int = 3) -> None:
+    """``llvm.prefetch`` of the line at the address: ``locality`` 3 keeps it in every cache
+    level (x86: ``prefetcht0``, ``prefetchw`` for a write), 2 in all but the first (``prefetcht1``)."""
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    i32 = [ir.Constant(_I32, v) for v in (write, 3, 1)]  # read or write, keep in every cache level, data
+    i32 = [ir.Constant(_I32, v) for v in (write, locality, 1)]  # read or write, the cache levels, data
     b.call(declare(fn.module, "llvm.prefetch.p0", ir.FunctionType(ir.VoidType(), [PTR, _I32, _I32, _I32])),
            [fn.args[0], *i32])
     b.ret(ir.Constant(_I32, 0))
@@ -132,6 +140,7 @@ EXTERN_KERNELS: dict[str, ExternKernel] = {k.name: k for k in (
     ExternKernel("mlc_x86_vnni_dot_16x4_s8s8", 3, ("avx512vnni",), _vnni_dot(signed=True)),
     ExternKernel(PREFETCH_FOR_WRITE, 1, (), _prefetch_for_write),
     ExternKernel(PREFETCH_FOR_READ, 1, (), _prefetch_for_read),
+    ExternKernel(PREFETCH_FOR_LATER, 1, (), _prefetch_for_later),
     ExternKernel(PREFETCH_AHEAD, 1, (), _prefetch_ahead, counts=1),
     *(kernel for codec in vector_sort.CODECS for kernel in (
         ExternKernel(vsort_name("sort", codec), 3, ("avx512f",), vector_sort.define_sort(codec), counts=1),

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...ir.extern import PREFETCH_FOR_READ, PREFETCH_FOR_WRITE
+from ...ir.extern import PREFETCH_FOR_LATER, PREFETCH_FOR_READ, PREFETCH_FOR_WRITE
 
 __all__ = ["REFERENCE_EXTERNS"]
 
@@ -41,4 +41,5 @@ REFERENCE_EXTERNS: dict[str, tuple[tuple[int, ...], Callable]] = {
     "mlc_x86_vnni_dot_16x4_s8s8": ((_LANES, _GROUP, _LANES * _GROUP), _vnni_dot_16x4),
     PREFETCH_FOR_WRITE: ((1,), _prefetch),
     PREFETCH_FOR_READ: ((1,), _prefetch),
+    PREFETCH_FOR_LATER: ((1,), _prefetch),
 }

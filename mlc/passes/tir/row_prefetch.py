@@ -21,13 +21,20 @@ step of them asks, with one ``mlc_prefetch_for_read`` a cache line, for:
 
 - :data:`ROW_PREFETCH_NEXT` (the last pass): the lines the step reads, in the next iteration
   of the loop around it (the next row, or group of rows; the last asks for itself), so that
-  the next row's first pass finds them in the cache: ``prefetch(x[min(i + 1, 4095) * 1024 +
-  j_0 * 32])`` and ``+ 16`` before the step writing ``out[i, j_0 * 32:j_0 * 32 + 32]``.
+  the next row's first pass finds them in the cache: ``prefetch_for_later(x[min(i + 1, 4095) *
+  1024 + j_0 * 32])`` and ``+ 16`` before the step writing ``out[i, j_0 * 32:j_0 * 32 + 32]``.
+  Asked for into the outer caches (:data:`~mlc.ir.extern.PREFETCH_FOR_LATER`: the L2), not
+  the L1, where they would evict the lines of the rows the pass still reads. The step also
+  asks for the lines it writes :data:`WRITE_AHEAD` steps on in the same row (the last step's
+  for the last ones: ``prefetch_for_write(out[i * 1024 + min(j_0 + 4, 31) * 32])``): a row is
+  a page or so, where the hardware prefetchers start anew, and without the hint each store
+  waits for its line to be read from memory before it is written (write-allocate).
 
 Only the function's buffers whose elements move with the row (not gamma, which every row
-reads alike) are asked for, through loads no condition guards (a ragged step's are), affine
-in the step's inner loops: the lines of what the step reads and nothing else, so no address
-outside the buffer. A hint changes no value; backends without the instruction drop it.
+reads alike, nor a part's column sums) are asked for, through loads (stores) no condition
+guards (a ragged step's are), affine in the step's inner loops: the lines of what the step
+reads (writes) and nothing else, so no address outside the buffer. A hint changes no value;
+backends without the instruction drop it.
 """
 from __future__ import annotations
 
@@ -38,11 +45,11 @@ from ...ir import dtype as dt
 from ...ir.arith import canonical, expr_key, free_vars, linear
 from ...ir.expr import BufferLoad, IntImm, Let, Select, Var
 from ...ir.expr import min as min_expr
-from ...ir.extern import PREFETCH_FOR_READ, address_of, call_extern
+from ...ir.extern import PREFETCH_FOR_LATER, PREFETCH_FOR_READ, PREFETCH_FOR_WRITE, address_of, call_extern
 from ...ir.functor import Mutator, pre_order_nodes, substitute
-from ...ir.tir import Allocate, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, seq
+from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, seq
 
-__all__ = ["prefetch_row_streams", "ROW_PREFETCH", "ROW_PREFETCH_NEXT", "LINE_BYTES", "MAX_LINES"]
+__all__ = ["prefetch_row_streams", "ROW_PREFETCH", "ROW_PREFETCH_NEXT", "LINE_BYTES", "MAX_LINES", "WRITE_AHEAD"]
 
 #: The annotation of a row's first pass over it (set by the row rules).
 ROW_PREFETCH = "row_prefetch"
@@ -55,6 +62,10 @@ LINE_BYTES = 64
 MAX_LINES = 16
 #: The most combinations of a step's inner loop values whose lines are listed.
 MAX_LANES = 4096
+#: How many steps ahead of its stores a last pass asks for the lines it writes (a step of
+#: layer_norm's gradient writes a line of each of its group's rows of dx: 2, 4, 6 and 8 steps
+#: measured alike, 12 and 16 worse: benchmarks/results/decisions.md).
+WRITE_AHEAD = 4
 
 
 def prefetch_row_streams(func: PrimFunc) -> PrimFunc:
@@ -121,7 +132,12 @@ class _Prefetch(Mutator):
         after = {loop.loop_var: min_expr(loop.loop_var + 1, loop.min + loop.extent - 1)}
         for n, item in enumerate(items):
             if isinstance(item, For) and _marked(item, (ROW_PREFETCH_NEXT,)):
-                items[n] = _unmarked(item, _unique(_hints(item, after, self.params, item.loop_var, moving=loop.loop_var)))
+                hints = _hints(item, after, self.params, item.loop_var, moving=loop.loop_var, extern=PREFETCH_FOR_LATER)
+                if _constant(item) and item.extent.value > 1:
+                    ahead = {item.loop_var: min_expr(item.loop_var + WRITE_AHEAD, item.min + item.extent - 1)}
+                    hints += _hints(item, ahead, self.params, item.loop_var, moving=loop.loop_var,
+                                    extern=PREFETCH_FOR_WRITE, stores=True)
+                items[n] = _unmarked(item, _unique(hints))
         return seq(*items)
 
 
@@ -135,25 +151,30 @@ def _unique(hints: list[Evaluate]) -> list[Evaluate]:
     seen, out = set(), []
     for h in hints:
         load = h.value.args[0].load
-        key = (load.buffer.name, expr_key(load.indices[0]))
+        key = (h.value.name, load.buffer.name, expr_key(load.indices[0]))
         if key not in seen:
             seen.add(key)
             out.append(h)
     return out
 
 
-def _hints(loop: For, subst: dict, buffers: set[str], step_var: Var, moving: Var | None = None) -> list[Evaluate]:
-    """Hints for the lines a step of ``loop`` reads of ``buffers``, its index written with
-    ``subst`` (the step of another loop, the next row) and only where it moves with ``step_var``
-    (after ``subst``) and with a variable from outside ``loop`` (``moving`` where given: the
-    row's), not only with the step (gamma)."""
+def _hints(loop: For, subst: dict, buffers: set[str], step_var: Var, moving: Var | None = None,
+           extern: str = PREFETCH_FOR_READ, stores: bool = False) -> list[Evaluate]:
+    """Hints (calls of ``extern``) for the lines a step of ``loop`` reads of ``buffers`` (writes,
+    where ``stores``), its index written with ``subst`` (the step of another loop, the next row,
+    a step ahead) and only where it moves with ``step_var`` (after ``subst``) and with a
+    variable from outside ``loop`` (``moving`` where given: the row's), not only with the step
+    (gamma)."""
     nodes = list(pre_order_nodes(loop.body))
     inner = {f.loop_var: f for f in nodes if isinstance(f, For)}
     bound = {id(n.var) for n in nodes if isinstance(n, Let)}
     guarded = {id(m) for n in nodes if isinstance(n, (IfThenElse, Select)) for m in pre_order_nodes(n)}
     hints = []
-    for load in nodes:
-        if not isinstance(load, BufferLoad) or id(load) in guarded or load.buffer.name not in buffers \
+    for node in nodes:
+        if not isinstance(node, BufferStore if stores else BufferLoad) or id(node) in guarded:
+            continue
+        load = BufferLoad(node.buffer, node.indices, node.buffer.dtype) if stores else node  # (an address)
+        if load.buffer.name not in buffers \
                 or len(load.indices) != 1 or any(id(v) in bound for v in free_vars(load.indices[0])):
             continue
         used = free_vars(load.indices[0])
@@ -166,7 +187,7 @@ def _hints(loop: For, subst: dict, buffers: set[str], step_var: Var, moving: Var
         base = canonical(substitute(base, subst))
         if all(v is step_var for v in free_vars(base)):
             continue  # the same elements for every row (gamma): in the cache after the first row
-        hints += [Evaluate(call_extern("int32", PREFETCH_FOR_READ, address_of(replace(load, indices=(canonical(base + o),)))))
+        hints += [Evaluate(call_extern("int32", extern, address_of(replace(load, indices=(canonical(base + o),)))))
                   for o in offsets]
     return hints
 

@@ -46,13 +46,20 @@ from ..primitives.loop_merge import accessed_buffers
 from .patterns import view
 from .steps import attempt
 
-__all__ = ["reduction_steps", "align_to_steps", "merge_row_passes", "mark_last_pass", "ASK_AHEAD"]
+__all__ = ["reduction_steps", "align_to_steps", "merge_row_passes", "mark_last_pass", "ASK_AHEAD",
+           "ASK_AHEAD_PARTS"]
 
 #: Whether the rules mark the passes that ask the cache ahead (ROW_PREFETCH, ROW_PREFETCH_NEXT):
 #: off, as measured on layer_norm (benchmarks/results/decisions.md): its forward gained nothing
-#: beyond noise and its gradient lost (the prefetched lines evict the row the later passes read).
-#: A schedule can still annotate a loop by hand; prefetch_row_streams then asks for its lines.
+#: beyond noise and its gradient lost (the prefetched lines, then asked into the L1, evicted the
+#: row the later passes read). A schedule can still annotate a loop by hand; prefetch_row_streams
+#: then asks for its lines.
 ASK_AHEAD = False
+#: Whether the row-parts rule (:func:`~.rows.schedule_row_parts`: layer_norm's gradient) marks
+#: its last pass ROW_PREFETCH_NEXT whatever ASK_AHEAD says: the pass over a group of rows that
+#: writes dx asks for the next group's lines of x and ct into the L2 and for the lines of dx it
+#: is about to write (benchmarks/results/decisions.md, "The gradient's last pass asking ahead").
+ASK_AHEAD_PARTS = True
 
 
 def reduction_steps(sch, func_name: str, rfs) -> int | None:
@@ -121,11 +128,12 @@ def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages, register
     return merged
 
 
-def mark_last_pass(sch, func_name: str, name: str, outer) -> bool:
+def mark_last_pass(sch, func_name: str, name: str, outer, ask: bool | None = None) -> bool:
     """Annotate the loop directly under ``outer`` (a row's loop, or a group of rows') that holds
     block ``name`` (the row's output: its last pass) :data:`ROW_PREFETCH_NEXT`, where it is a
-    serial loop of constant extent; whether it was (never while :data:`ASK_AHEAD` is off)."""
-    if not ASK_AHEAD:
+    serial loop of constant extent; whether it was (never where ``ask`` is false; None:
+    :data:`ASK_AHEAD`)."""
+    if not (ASK_AHEAD if ask is None else ask):
         return False
     fname, _, loc = sch._loop(outer, "default schedule")
     for item in body_items(loc.node.body):

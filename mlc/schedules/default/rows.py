@@ -42,6 +42,7 @@ from ..state import all_blocks, loops_above
 from .conv import match_conv
 from .patterns import is_canonical, match_matmul, view, view_by_name
 from .row_jam import jam_last_pass, jam_rows
+from . import row_passes
 from .row_passes import align_to_steps, mark_last_pass, merge_row_passes, reduction_steps
 from .steps import CpuInfo, attempt, estimated_extent, parallelize_outer, restore, vectorize_innermost
 
@@ -453,7 +454,9 @@ def schedule_row_parts(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
     statistic is computed under the row loop, and the spatial output and the column sums
     under the group loop, for the group's rows side by side (:mod:`.row_jam`: each partial
     sum loaded and stored once for the group); the parts run in parallel, so each thread
-    reads a row of x and ct from memory once and keeps its partial sums in cache::
+    reads a row of x and ct from memory once and keeps its partial sums in cache. The last
+    pass asks ahead (:data:`~.row_passes.ASK_AHEAD_PARTS`): for the next group's lines of what
+    it reads, into the L2, and for the lines of the output it writes a few steps on::
 
         for p in T.parallel(parts):
             colsum[p, 0:m] = 0
@@ -557,7 +560,7 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
             block = sch.get_block(name, func_name)
             attempt(sch, vectorize_innermost, block, lanes)
             sch.decompose_reduction(block, group_loop)
-    attempt(sch, lambda s: mark_last_pass(s, func_name, anchor, group_loop) or None)
+    attempt(sch, lambda s: mark_last_pass(s, func_name, anchor, group_loop, row_passes.ASK_AHEAD_PARTS) or None)
     if work >= MIN_PARALLEL_WORK_PARTS and cpu.cores >= 2:
         sch.parallel(part_loop)
     return set(_block_names(sch, func_name))
