@@ -57,7 +57,7 @@ def test_tanh_gelu_is_accurate_where_tanh_is_near_minus_one(data, dtype, shape):
     normal number, within ``|x|`` times the smallest normal below. The sum ``1 + tanh(z)`` of a
     rounded tanh near -1 cancels (x = -3: 7 of float32's 24 bits lost; below x = -5.2, where
     tanh rounds to -1, all of them)."""
-    edges = [-3.0, -4.5, -6.0, -10.0, -10.5, -11.0, -1e3, -0.0, 0.0, 1e-30, 2.5, 1e20]
+    edges = [-3.0, -4.5, -6.0, -10.0, -10.5, -11.0, -1e3, -0.0, 0.0, 1e-30, 2.5, 1e20, np.inf, -np.inf]
     width = np.dtype(dtype).itemsize * 8
     x = data.draw(hnp.arrays(dtype, shape, elements=st.one_of(
         st.sampled_from(edges), st.floats(-12, 4, width=width), st.floats(width=width, allow_nan=False))))
@@ -73,11 +73,13 @@ def test_tanh_gelu_is_accurate_where_tanh_is_near_minus_one(data, dtype, shape):
         (got,) = run_op("nn.gelu", [x], target, approximate="tanh")
         with np.errstate(all="ignore"):
             np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=target)
-            normal = (step >= tiny) & ~np.isnan(want)
+            infinite = np.isinf(want)  # (x = +-inf)
+            np.testing.assert_array_equal(got[infinite], want[infinite].astype(dtype), err_msg=target)
+            normal = (step >= tiny) & np.isfinite(want)
             spacing = np.spacing(np.abs(want[normal].astype(dtype))).astype(wide)
             err = np.abs(got[normal].astype(wide) - want[normal]) / spacing
             assert (err <= 3).all(), (target, x[normal][err > 3], got[normal][err > 3], want[normal][err > 3])
-            small = ~normal & ~np.isnan(want)
+            small = ~normal & np.isfinite(want)
             assert (np.abs(got[small].astype(wide) - want[small]) <= np.abs(a[small]).astype(wide) * tiny).all(), target
 
 @settings(max_examples=15)
