@@ -28,7 +28,8 @@ keep more vectors of such a long body in flight.
 A float32 or float64 ``1 + tanh(z)``, ``tanh(z) + 1`` or ``1 - tanh(z)``, and a product of one
 with any ``a`` (the tanh form of GELU, ``0.5 x (1 + tanh(...))``), whose tanh the statement
 uses nowhere else, is written as ``a / d`` (``1 / d`` alone), with ``d = (1 + e^(-+2z)) / 2``
-(:func:`~.math.exp_log.tanh_step_denominator`): the identity ``1 + tanh(z) = 2 sigmoid(2z)``.
+(:func:`~.math.exp_log.tanh_step_denominator`): the identity ``1 + tanh(z) = 2 sigmoid(2z)``;
+``a = 0.5 y`` as ``y / (2 d)``, the halving folded into d's constants.
 It is exact in real arithmetic, costs fewer operations than tanh's routine and the sum, and
 keeps the relative accuracy where tanh is near -1, where the sum cancels (z = -5: tanh's
 2.5 ulps are 0.16% of the float32 sum, which keeps 9 of its 24 bits; below z = -9.01, tanh
@@ -142,10 +143,12 @@ class _LowerMath(StatementScalars):
         a, tanh, sign = _step(e, self.native)
         if expr_key(tanh) not in self.stepped:
             return self.generic_visit(e)
+        half = _halved(a)  # (a = y / 2: y over the whole 1 + e^(-2z), one product fewer)
         z = self.visit(tanh.args[0])
-        d = self._write_out((("tanh_step", sign), expr_key(z), self.path_key(z)), e.dtype,
-                            lambda o, x: tanh_step_denominator(o, x, sign), (z,))
-        return make_binary("div", const(1.0, e.dtype) if a is None else self.visit(a), d)
+        d = self._write_out((("tanh_step", sign, half is not None), expr_key(z), self.path_key(z)), e.dtype,
+                            lambda o, x: tanh_step_denominator(o, x, sign, whole=half is not None), (z,))
+        numerator = const(1.0, e.dtype) if a is None else self.visit(a if half is None else half)
+        return make_binary("div", numerator, d)
 
     def _operand(self, x: PrimExpr) -> PrimExpr:
         """``x``, or (in a store, unless a constant, a variable or a local scalar) a load of the
@@ -189,6 +192,16 @@ def _step(e: PrimExpr, native: Native) -> tuple[PrimExpr | None, Call, int] | No
             term = _tanh_term(b, native)
             if term is not None:
                 return (a, *term)
+    return None
+
+
+def _halved(a: PrimExpr | None) -> PrimExpr | None:
+    """y of ``a = 0.5 y`` or ``y 0.5``, else None: ``(y / 2) / d`` is ``y / (2 d)``, exactly
+    (but where y / 2 would round, y subnormal: the quotient is then the closer)."""
+    if isinstance(a, Binary) and a.op == "mul":
+        for half, y in ((a.a, a.b), (a.b, a.a)):
+            if isinstance(half, FloatImm) and half.value == 0.5:
+                return y
     return None
 
 
