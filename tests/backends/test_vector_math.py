@@ -493,3 +493,138 @@ def test_float32_tanh_is_one_formula_without_rounding_or_nan_select():
     arithmetic = re.findall(rf"= (?:f(?:add|sub|mul|div|neg) [a-z ]*{vector}|(?:tail )?call [a-z ]*{vector} "
                             rf"@llvm\.fma\.)", ir)
     assert len(arithmetic) <= 15, len(arithmetic)
+
+
+
+def _vector_counts(ir):
+    """(float arithmetic, divisions) on 8-lane vectors in optimised IR (FMAs counted)."""
+    vector = r"<8 x float>"
+    arithmetic = re.findall(rf"= (?:f(?:add|sub|mul|div|neg) [a-z ]*{vector}|(?:tail )?call [a-z ]*{vector} "
+                            rf"@llvm\.fma\.)", ir)
+    return len(arithmetic), len(re.findall(rf"= fdiv [a-z ]*{vector}", ir))
+
+
+def _elementwise_ir(f, target):
+    from mlc.backends.llvm import compile_sources
+    X = te.placeholder((4096,), "float32", "X")
+    Y = te.compute((4096,), lambda i: f(X[i]), "Y")
+    return compile_sources(mlc.IRModule({"main": te.create_prim_func([X, Y])}), target)["ll"]
+
+
+def test_tanh_gelu_is_one_quotient_without_tanh():
+    """The tanh GELU's float32 AVX2 loop: x over lower_math's 2d = 1 + e^(-2z) (no tanh, no
+    sum, no product, no halving): 19 vector operations a division, against tanh's routine's
+    plus the halving, the sum and the product (23); a tanh the statement uses outside ``1 +
+    tanh(z)`` too is kept, and so is the sum (one division: tanh's)."""
+    from tests import targets
+    gelu = _elementwise_ir(lambda x: 0.5 * x * (1.0 + te.tanh(0.7978845608 * (x + 0.044715 * x * x * x))),
+                           targets.AVX2)
+    arithmetic, divisions = _vector_counts(gelu)
+    assert divisions and arithmetic <= 19 * divisions, (arithmetic, divisions)
+    tanh = _vector_counts(_elementwise_ir(te.tanh, targets.AVX2))
+    both = _vector_counts(_elementwise_ir(lambda x: te.tanh(x) * (1.0 + te.tanh(x)), targets.AVX2))
+    assert both == (tanh[0] + 2, tanh[1]), (both, tanh)
+
+# ---------------------------------------------------------------- 1 + tanh(z) as 1 / d
+#: Ulps of the exact value of ``1 + tanh(z)``, ``1 - tanh(z)`` (lower_math's ``1 / d``) and of
+#: ``a (1 + tanh(z))`` (``a / d``: half an ulp more), where the step ``1 +- tanh(z)`` is a normal
+#: number; where it is smaller (z below -43.7 in float32), within ``|a|`` times the smallest
+#: normal of the exact value (the sum form's ``1 + tanh(z)`` is 0 from z = -9 on in float32).
+STEP_ULPS = {"float32": 2.5, "float64": 2.5}
+
+#: name -> (sign, the factor of a: None for no product, the expression of A[i] and Z[i])
+_STEPS = {"1 + tanh(z)": (1, None, lambda a, z: 1.0 + te.tanh(z)),
+          "1 - tanh(z)": (-1, None, lambda a, z: 1.0 - te.tanh(z)),
+          "a (tanh(z) + 1)": (1, 1.0, lambda a, z: a * (te.tanh(z) + 1.0)),
+          "(1 - tanh(z)) a": (-1, 1.0, lambda a, z: (1.0 - te.tanh(z)) * a),
+          "0.5 a (1 + tanh(z))": (1, 0.5, lambda a, z: 0.5 * a * (1.0 + te.tanh(z))),
+          "(1 - tanh(z)) (a 0.5)": (-1, 0.5, lambda a, z: (1.0 - te.tanh(z)) * (a * 0.5))}
+
+
+def build_steps(dtype, n, target="llvm"):
+    funcs = {}
+    for k, (name, (_, _, f)) in enumerate(_STEPS.items()):
+        A, Z = te.placeholder((n,), dtype, "A"), te.placeholder((n,), dtype, "Z")
+        funcs[f"step{k}"] = te.create_prim_func([A, Z, te.compute((n,), lambda i: f(A[i], Z[i]), "Y")])
+    return mlc.build(mlc.IRModule(funcs), target)
+
+
+def step_exact(sign, z):
+    """``1 + sign tanh(z)`` as ``2 / (1 + e^(-2 sign z))`` (no cancellation), in float64 for
+    float32 ``z``, in :data:`WIDE` for float64."""
+    with np.errstate(all="ignore"):
+        z = z.astype(WIDE if z.dtype == np.float64 else np.float64)
+        return 2 / (1 + np.exp(-2 * sign * z))
+
+
+def check_steps(dtype, a_all, z_all, target):
+    """Each of :data:`_STEPS` of ``a_all`` and ``z_all`` (``1 - tanh`` ones of every fifth: 1 -
+    tanh(z) is the same formula as 1 + tanh(-z), bit for bit, with other constants)."""
+    lib = build_steps(dtype, z_all.size, target)
+    tiny = np.finfo(dtype).tiny
+    steps = {1: step_exact(1, z_all), -1: step_exact(-1, z_all[::5])}
+    for k, (name, (sign, factor, _)) in enumerate(_STEPS.items()):
+        y = np.empty_like(z_all)
+        lib[f"step{k}"](a_all, z_all, y)
+        a, z, y = (a_all, z_all, y) if sign > 0 else (a_all[::5], z_all[::5], y[::5])
+        step = steps[sign]
+        product = factor is not None
+        with np.errstate(all="ignore"):
+            a = factor * a.astype(step.dtype) if product else a  # (0.5 a: exact in the wider type)
+            want = a * step if product else step
+            assert (np.isnan(y) == np.isnan(want)).all(), name
+            normal = (step >= tiny) & ~np.isnan(want)
+            bound = STEP_ULPS[dtype] + (0.5 if product else 0)
+            got, wanted = y[normal].astype(step.dtype), want[normal]
+            ok = np.abs(got - wanted) <= bound * np.spacing(np.abs(wanted.astype(dtype))).astype(step.dtype)
+            if not ok.all():
+                err = ulp_errors(y[normal], wanted, dtype)
+                worst = int(np.argmax(err))
+                raise AssertionError(f"{name} {dtype}: {err[worst]:.3f} ulp at z={z[normal][worst]!r}, "
+                                     f"a={a[normal][worst]!r}: got {y[normal][worst]!r}")
+            small = ~normal & ~np.isnan(want)
+            scale = np.abs(a[small]).astype(step.dtype) if product else 1
+            assert (np.abs(y[small].astype(step.dtype) - want[small]) <= scale * tiny).all(), name
+
+
+@each_runnable_target
+def test_one_plus_tanh_over_the_whole_float32_range(target):
+    """``1 +- tanh(z)`` and its products, written as a quotient (lower_math): within
+    :data:`STEP_ULPS` of the exact value over the whole float32 range, where the sum of 1
+    and a rounded tanh near -1 cancels (z = -5: 2.5 ulps of tanh are 0.16% of the sum)."""
+    z = float32_sweep()
+    a = np.random.default_rng(3).standard_normal(z.size).astype("float32") * 4
+    check_steps("float32", a, z, target)
+
+
+@each_runnable_target
+def test_one_plus_tanh_over_the_float64_exponent_range(target):
+    rng = np.random.default_rng(4)
+    n = 150_000
+    z = np.concatenate([rng.uniform(1, 2, n) * np.exp2(rng.integers(-1074, 1024, n).astype("float64")),
+                        rng.uniform(-400, 400, n), rng.standard_normal(n) * 8])
+    z = np.concatenate([z, -z, np.array(SPECIALS)])
+    a = rng.standard_normal(z.size) * 4
+    check_steps("float64", a, z, target)
+
+
+@each_runnable_target
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_plus_tanh_special_values(dtype, target):
+    """Every pair of special a and z: the exact value's (NaN where it is inf * 0: a = +-inf
+    with z = -inf), zeros with their signs."""
+    vals = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.5, -1.5, 20.0, -20.0], dtype)
+    a, z = (g.ravel().copy() for g in np.meshgrid(vals, vals))
+    lib = build_steps(dtype, z.size, target)
+    for k, (name, (sign, factor, _)) in enumerate(_STEPS.items()):
+        y = np.empty_like(z)
+        lib[f"step{k}"](a, z, y)
+        with np.errstate(all="ignore"):
+            step = step_exact(sign, z)
+            want = (factor * a.astype(step.dtype) * step if factor is not None else step).astype(dtype)
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(want), err_msg=name)
+        exact = np.isnan(want) | np.isinf(want) | (want == 0)
+        np.testing.assert_array_equal(y[exact], want[exact], err_msg=name)
+        np.testing.assert_array_equal(np.signbit(y[exact & (want == 0)]), np.signbit(want[exact & (want == 0)]),
+                                      err_msg=name)
+        np.testing.assert_allclose(y[~exact], want[~exact], rtol=4 * np.finfo(dtype).eps, err_msg=name)

@@ -7,11 +7,12 @@ import pytest
 import scipy.special
 import scipy.stats
 from hypothesis import assume, given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
 
 from mlc import DTypeError, ShapeError
 from mlc.ops import TensorType, get_op
 
-from ._harness import FLOATS, NUMERIC, SIGNED, arrays, check_op, numpy_call, shapes
+from ._harness import FLOATS, NUMERIC, SIGNED, TARGETS, arrays, check_op, numpy_call, run_op, shapes
 
 floats = st.sampled_from(FLOATS)
 
@@ -45,6 +46,41 @@ def test_gelu(approximate, data, dtype, shape):
         expected = _in_float(lambda v: v / 2 * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3))), x)
     check_op("nn.gelu", [x], expected, atol=4 * np.finfo(expected.dtype).eps, approximate=approximate)
 
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(["float32", "float64"]), shape=shapes(min_dims=1))
+def test_tanh_gelu_is_accurate_where_tanh_is_near_minus_one(data, dtype, shape):
+    """The tanh GELU, ``x / 2 (1 + tanh(z))``, against the exact value of its float formula
+    (``x / 2`` and ``z`` rounded as the op computes them, then ``1 + tanh(z)`` as ``2 / (1 +
+    e^(-2z))`` in float64, or long double for float64): within 3 ulps where ``1 + tanh(z)`` is a
+    normal number, within ``|x|`` times the smallest normal below. The sum ``1 + tanh(z)`` of a
+    rounded tanh near -1 cancels (x = -3: 7 of float32's 24 bits lost; below x = -5.2, where
+    tanh rounds to -1, all of them)."""
+    edges = [-3.0, -4.5, -6.0, -10.0, -10.5, -11.0, -1e3, -0.0, 0.0, 1e-30, 2.5, 1e20, np.inf, -np.inf]
+    width = np.dtype(dtype).itemsize * 8
+    x = data.draw(hnp.arrays(dtype, shape, elements=st.one_of(
+        st.sampled_from(edges), st.floats(-12, 4, width=width), st.floats(width=width, allow_nan=False))))
+    wide = np.longdouble if dtype == "float64" else np.float64
+    t = np.dtype(dtype).type
+    with np.errstate(all="ignore"):
+        a = t(0.5) * x
+        z = t(math.sqrt(2 / math.pi)) * (x + t(0.044715) * x * x * x)
+        step = 2 / (1 + np.exp(-2 * z.astype(wide)))
+        want = a.astype(wide) * step
+    tiny = np.finfo(dtype).tiny
+    for target in TARGETS:
+        (got,) = run_op("nn.gelu", [x], target, approximate="tanh")
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=target)
+            infinite = np.isinf(want)  # (x = +-inf)
+            np.testing.assert_array_equal(got[infinite], want[infinite].astype(dtype), err_msg=target)
+            normal = (step >= tiny) & np.isfinite(want)
+            spacing = np.spacing(np.abs(want[normal].astype(dtype))).astype(wide)
+            err = np.abs(got[normal].astype(wide) - want[normal]) / spacing
+            assert (err <= 3).all(), (target, x[normal][err > 3], got[normal][err > 3], want[normal][err > 3])
+            small = ~normal & np.isfinite(want)
+            assert (np.abs(got[small].astype(wide) - want[small]) <= np.abs(a[small]).astype(wide) * tiny).all(), target
 
 @settings(max_examples=15)
 @given(data=st.data(), dtype=st.sampled_from(FLOATS + SIGNED), shape=shapes())

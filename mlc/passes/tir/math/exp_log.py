@@ -34,6 +34,7 @@ from .float_ops import FloatOps
 from .fast import FAST_COEFFICIENTS, FAST_LOG_LOW, TANH_RATIONAL_END
 
 __all__ = ["EXP_LOG_ROUTINES", "exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "log_split", "log_reduce",
+           "tanh_step_denominator", "TANH_STEP_RANGE",
            "fast_log", "fast_log1p_f",
            "LOG2E", "EXP_RANGE"]
 
@@ -44,6 +45,14 @@ _LN2 = 0.6931471805599453
 EXP_RANGE = {"float32": (-104.0, 89.0), "float64": (-746.0, 710.0)}
 # |x| from which tanh(x) rounds to +-1.
 _TANH_ONE = {"float32": 10.0, "float64": 20.0}
+#: (lo, hi): :func:`tanh_step_denominator`'s clamp of ``sign z``. At lo, k (the integer
+#: nearest -2 lo log2(e)) makes the scale 2^(k - 2) (2^(k - 1) for the whole 1 + e^(-2z))
+#: infinite (float32: -2 lo = 90 = 129.8 ln 2, k = 130; float64: k = 1026), and so d is, as it
+#: is where (1 + e^(-2z)) / 2 passes the largest float; above hi, e^(-2z) / 2 is below half an
+#: ulp of 1/2 (and k stays in the normal range).
+TANH_STEP_RANGE = {"float32": (-45.0, 10.0), "float64": (-355.5, 20.0)}
+# (the whole denominator: k one less at the low end)
+_TANH_STEP_WHOLE_LO = {"float32": -44.75, "float64": -355.25}
 
 
 def _coeffs(o: FloatOps, name: str):
@@ -239,6 +248,42 @@ def tanh(o: FloatOps, x):
     small = o.fma(o.mul(a, z), o.horner(z, _coeffs(o, "tanh_small")), a)
     # NaN picks the small branch (the compare is false), which carries it
     return o.copysign(o.select(o.ge(a, TANH_SMALL_END), large, small), x)
+
+
+def tanh_step_denominator(o: FloatOps, z, sign: int = 1, whole: bool = False):
+    """d = (1 + e^(-2 sign z)) / 2, the denominator of ``1 + sign tanh(z) = 1 / d`` (the
+    exact identity ``1 + tanh(z) = 2 sigmoid(2z)``): a product ``a (1 + tanh(z))`` is
+    ``a / d``, without the cancellation of ``1 + tanh(z)`` for negative z, where tanh is
+    near -1 (the sum's absolute error is tanh's, up to e^(2z) times the quotient's relative
+    one). ``whole``: 2d = 1 + e^(-2 sign z), the denominator of ``(a / 2) (1 + tanh(z))``.
+
+    ``z`` clamped to :data:`TANH_STEP_RANGE` (NaN passes), then exp's reduction of -2 sign z
+    (the factor folded into the constants, exactly, as tanh's), with the format's bias less
+    two in the shifter, so that its bits shifted into the exponent field are 2^(k - 2):
+    ``d = fma(2^(k - 2), P(r'), 1/2)``, ``r'`` the reduced argument and ``P(r') = 2 e^(r')`` exp's
+    polynomial with its constant and linear terms, by Horner's rule (one FMA less than exp's
+    ``1 + (r + r^2 q(r))``, measured within the same bound), one rounding of a product that
+    overflows to inf only where d does. d is infinite at the clamp's low end too (2^(k - 2)
+    is), where ``a / d`` is 0 of a's sign (NaN for an infinite a, as the sum form's ``inf *
+    0``): +-inf and NaN need no select. 14 operations: two clamps, the shifter's FMA, k, two
+    Cody-Waite FMAs, the polynomial (6 FMAs), the shift, the last FMA."""
+    lo, hi = TANH_STEP_RANGE[o.fmt.dtype]
+    if whole:
+        lo = _TANH_STEP_WHOLE_LO[o.fmt.dtype]
+    c = o.clamp(z, lo, hi) if sign > 0 else o.clamp(z, -hi, -lo)
+    times = -2 * sign
+    ln2_hi, ln2_lo = o.fmt.ln2_split()
+    shifter = 1.5 * 2.0 ** o.fmt.mant + o.fmt.bias - (1 if whole else 2)
+    # e^(times c) = 2^k e^(times r), the shifter holding k + bias - 2 (or - 1)
+    shifted = o.fma(c, times * LOG2E, shifter)
+    k = o.sub(shifted, shifter)
+    r = o.fma(o.neg(k), ln2_hi / times, c)  # exact (Sterbenz)
+    r = o.fma(o.neg(k), ln2_lo / times, r)
+    # 2 e^(times r) = 2 + 2 times r + 2 sum q_i (times r)^(i + 2): each coefficient exact
+    q = _coeffs(o, "exp_q")
+    poly = [2.0, 2.0 * times] + [2.0 * c_i * times ** (i + 2) for i, c_i in enumerate(q)]
+    scale = o.from_bits(o.ishl(o.bits(shifted), o.fmt.mant))  # 2^(k - 2) (or 2^(k - 1))
+    return o.fma(scale, o.horner(r, poly), 1.0 if whole else 0.5)
 
 
 def sigmoid(o: FloatOps, x):
