@@ -159,10 +159,19 @@ def _walks_as_mutator(cls: type) -> bool:
 _BITS: dict = {}
 #: bit -> fact
 _FACTS: list = []
-#: a node's own key (class, label, dtype, annotation keys) -> the mask of its own facts
+#: class -> dtype -> the mask of a node's own facts, for the classes without a label
+_OWN_PLAIN: dict[type, dict] = {}
+#: (class, label, dtype, annotation keys) -> the mask of a node's own facts, for those with one
 _OWN: dict[tuple, int] = {}
-#: class -> whether its nodes have a ``_census`` slot to keep their mask in
-_SLOTTED: dict[type, bool] = {}
+#: class -> the setter of its ``_census`` slot (None where it has none: counted again each time)
+_SETTERS: dict[type, Callable | None] = {}
+#: the classes with a label, and how to read it
+_LABELS: dict[type, Callable] = {
+    For: lambda n: (n.kind, tuple(k for k, _ in n.annotations)),
+    Call: lambda n: ((n.op, n.dtype), ()),
+    CallExtern: lambda n: (n.name, ()),
+    BufferStore: lambda n: (n.value.dtype, ()),
+}
 
 
 def _bit(fact) -> int:
@@ -173,38 +182,34 @@ def _bit(fact) -> int:
     return bit
 
 
-def _own_key(node) -> tuple:
+def _own_mask(node) -> int:
+    """The mask of ``node``'s own facts."""
     cls = type(node)
     dtype = getattr(node, "dtype", None)
-    if cls is For:
-        return cls, node.kind, dtype, tuple(k for k, _ in node.annotations)
-    if cls is Call:
-        return cls, (node.op, node.dtype), dtype, ()
-    if cls is CallExtern:
-        return cls, node.name, dtype, ()
-    if cls is BufferStore:
-        return cls, node.value.dtype, dtype, ()
-    return cls, None, dtype, ()
-
-
-def _own_mask(key: tuple) -> int:
-    cls, label, dtype, annotations = key
-    mask = _bit(cls)
-    if label is not None:
-        mask |= _bit((cls, label))
-    if isinstance(dtype, str):
-        mask |= _bit(dtype)
-    for name in annotations:
-        mask |= _bit((cls, "annotation", name))
-    _OWN[key] = mask
+    label_of = _LABELS.get(cls)
+    if label_of is None:
+        masks = _OWN_PLAIN.get(cls)
+        if masks is None:
+            masks = _OWN_PLAIN[cls] = {}
+        mask = masks.get(dtype)
+        if mask is None:
+            mask = masks[dtype] = _bit(cls) | (_bit(dtype) if isinstance(dtype, str) else 0)
+        return mask
+    label, annotations = label_of(node)
+    key = (cls, label, dtype, annotations)
+    mask = _OWN.get(key)
+    if mask is None:
+        mask = _bit(cls) | _bit((cls, label)) | (_bit(dtype) if isinstance(dtype, str) else 0)
+        for name in annotations:
+            mask |= _bit((cls, "annotation", name))
+        _OWN[key] = mask
     return mask
 
 
-def _slotted(cls: type) -> bool:
-    slotted = _SLOTTED.get(cls)
-    if slotted is None:
-        slotted = _SLOTTED[cls] = hasattr(cls, "_census")
-    return slotted
+def _setter(cls: type) -> Callable | None:
+    slot = next((c.__dict__["_census"] for c in cls.__mro__ if "_census" in c.__dict__), None)
+    setter = _SETTERS[cls] = None if slot is None else slot.__set__
+    return setter
 
 
 def census_mask(root) -> int:
@@ -213,7 +218,7 @@ def census_mask(root) -> int:
     mask = getattr(root, "_census", None)
     if mask is not None:
         return mask
-    kinds, getters_kind = _KINDS, _kind
+    kinds, kind_of, getters, setters = _KINDS, _kind, _GETTERS, _SETTERS
     memo: dict[int, int] = {}  # masks of this walk's nodes that have no slot to keep them
     stack = [root]
     while stack:
@@ -222,35 +227,39 @@ def census_mask(root) -> int:
             stack.pop()
             continue
         cls = type(node)
-        key = _own_key(node)
-        mask = _OWN.get(key)
-        if mask is None:
-            mask = _own_mask(key)
+        mask = _own_mask(node)
         missing = False
-        for value in _getter(cls)(node):
-            kind = kinds.get(type(value)) or getters_kind(type(value))
+        for value in (getters.get(cls) or _getter(cls))(node):
+            kind = kinds.get(type(value)) or kind_of(type(value))
             if kind <= _EXPR:
-                items = (value,)
-            elif kind == _TUPLE:
-                items = value
-            else:
-                continue
-            for item in items:
-                if (kinds.get(type(item)) or getters_kind(type(item))) > _EXPR:
-                    continue
-                m = getattr(item, "_census", None)
+                m = getattr(value, "_census", None)
                 if m is None:
-                    m = memo.get(id(item))
+                    m = memo.get(id(value))
                     if m is None:
-                        stack.append(item)
+                        stack.append(value)
                         missing = True
                         continue
                 mask |= m
+            elif kind == _TUPLE:
+                for item in value:
+                    if (kinds.get(type(item)) or kind_of(type(item))) > _EXPR:
+                        continue
+                    m = getattr(item, "_census", None)
+                    if m is None:
+                        m = memo.get(id(item))
+                        if m is None:
+                            stack.append(item)
+                            missing = True
+                            continue
+                    mask |= m
         if missing:
             continue
         stack.pop()
-        if _slotted(cls):
-            object.__setattr__(node, "_census", mask)
+        setter = setters.get(cls, _setter)
+        if setter is _setter:  # (not looked up yet)
+            setter = _setter(cls)
+        if setter is not None:
+            setter(node, mask)
         else:
             memo[id(node)] = mask
         if not stack:
@@ -360,7 +369,7 @@ class Mutator:
                     if method is None:
                         if wanted is not None:  # a subtree with no node it visits stays itself
                             mask = getattr(value, "_census", None)
-                            if not ((census_mask(value) if mask is None else mask) & wanted):
+                            if mask is not None and not (mask & wanted):
                                 continue
                         frames.append([value, (getters.get(key[1]) or _getter(key[1]))(value), 0, None, False])
                         continue
