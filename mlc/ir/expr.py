@@ -62,7 +62,8 @@ def _both_ways(name: str, build=None):
 class ExprOp:
     """Python operators that build IR. Mixed into PrimExpr and IterVar."""
 
-    __slots__ = ()
+    # the node's census, counted on first asking (mlc.ir.analysis.census); not a field
+    __slots__ = ("_census",)
 
     __add__, __radd__ = _both_ways("add")
     __sub__, __rsub__ = _both_ways("sub")

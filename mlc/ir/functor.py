@@ -18,11 +18,13 @@ from functools import lru_cache
 from typing import Any
 
 from .buffer import Buffer, BufferRegion
-from .expr import Binary, CommReducer, IterVar, PrimExpr, Range, Var
-from .tir import Stmt
+from .expr import Binary, Call, CommReducer, IterVar, PrimExpr, Range, Var
+from .extern import CallExtern
+from .tir import BufferStore, For, Stmt
 
 __all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "post_order_dag", "uses_var", "substitute",
-           "binary_chain", "always_evaluated", "node_fields", "field_values", "NODE_TYPES"]
+           "binary_chain", "always_evaluated", "node_fields", "field_values", "NODE_TYPES",
+           "census_mask", "census_bit", "census_facts"]
 
 NODE_TYPES = (PrimExpr, Stmt, IterVar, Range, BufferRegion, CommReducer)
 
@@ -143,6 +145,174 @@ def _walks_as_mutator(cls: type) -> bool:
     return plain
 
 
+# ------------------------------------------------------------------------------ census
+# What a node contains, counted once per node (the census of mlc.ir.analysis.census, which
+# asks it; a walk below passes by the subtrees that hold no node it visits). Its *facts*:
+# every node's class; ``(cls, label)`` for a For's kind, a Call's ``(op, dtype)``, a
+# CallExtern's name, a BufferStore's value dtype; ``(For, "annotation", key)`` for a loop's
+# annotation keys; every node's dtype. A node's census is a bit mask over the facts of the
+# nodes :func:`pre_order_nodes` yields from it, kept in the node's ``_census`` slot
+# (statements and expressions have one; nodes are immutable: it never goes stale and it
+# dies with the node).
+
+#: fact -> its bit in a census mask; facts get bits as they are first seen.
+_BITS: dict = {}
+#: bit -> fact
+_FACTS: list = []
+#: class -> dtype -> the mask of a node's own facts, for the classes without a label
+_OWN_PLAIN: dict[type, dict] = {}
+#: (class, label, dtype, annotation keys) -> the mask of a node's own facts, for those with one
+_OWN: dict[tuple, int] = {}
+#: class -> the setter of its ``_census`` slot (None where it has none: counted again each time)
+_SETTERS: dict[type, Callable | None] = {}
+#: the classes with a label, and how to read it
+_LABELS: dict[type, Callable] = {
+    For: lambda n: (n.kind, tuple(k for k, _ in n.annotations)),
+    Call: lambda n: ((n.op, n.dtype), ()),
+    CallExtern: lambda n: (n.name, ()),
+    BufferStore: lambda n: (n.value.dtype, ()),
+}
+
+
+def _bit(fact) -> int:
+    bit = _BITS.get(fact)
+    if bit is None:
+        bit = _BITS[fact] = 1 << len(_FACTS)
+        _FACTS.append(fact)
+    return bit
+
+
+def _own_mask(node) -> int:
+    """The mask of ``node``'s own facts."""
+    cls = type(node)
+    dtype = getattr(node, "dtype", None)
+    label_of = _LABELS.get(cls)
+    if label_of is None:
+        masks = _OWN_PLAIN.get(cls)
+        if masks is None:
+            masks = _OWN_PLAIN[cls] = {}
+        mask = masks.get(dtype)
+        if mask is None:
+            mask = masks[dtype] = _bit(cls) | (_bit(dtype) if isinstance(dtype, str) else 0)
+        return mask
+    label, annotations = label_of(node)
+    key = (cls, label, dtype, annotations)
+    mask = _OWN.get(key)
+    if mask is None:
+        mask = _bit(cls) | _bit((cls, label)) | (_bit(dtype) if isinstance(dtype, str) else 0)
+        for name in annotations:
+            mask |= _bit((cls, "annotation", name))
+        _OWN[key] = mask
+    return mask
+
+
+def _setter(cls: type) -> Callable | None:
+    slot = next((c.__dict__["_census"] for c in cls.__mro__ if "_census" in c.__dict__), None)
+    setter = _SETTERS[cls] = None if slot is None else slot.__set__
+    return setter
+
+
+def census_mask(root) -> int:
+    """The bit mask of the facts under ``root``, ``root`` included (counted once per node,
+    kept on it; on an explicit stack)."""
+    mask = getattr(root, "_census", None)
+    if mask is not None:
+        return mask
+    kinds, kind_of, getters, setters = _KINDS, _kind, _GETTERS, _SETTERS
+    memo: dict[int, int] = {}  # masks of this walk's nodes that have no slot to keep them
+    stack = [root]
+    while stack:
+        node = stack[-1]
+        if id(node) in memo:
+            stack.pop()
+            continue
+        cls = type(node)
+        mask = _own_mask(node)
+        missing = False
+        for value in (getters.get(cls) or _getter(cls))(node):
+            kind = kinds.get(type(value)) or kind_of(type(value))
+            if kind <= _EXPR:
+                m = getattr(value, "_census", None)
+                if m is None:
+                    m = memo.get(id(value))
+                    if m is None:
+                        stack.append(value)
+                        missing = True
+                        continue
+                mask |= m
+            elif kind == _TUPLE:
+                for item in value:
+                    if (kinds.get(type(item)) or kind_of(type(item))) > _EXPR:
+                        continue
+                    m = getattr(item, "_census", None)
+                    if m is None:
+                        m = memo.get(id(item))
+                        if m is None:
+                            stack.append(item)
+                            missing = True
+                            continue
+                    mask |= m
+        if missing:
+            continue
+        stack.pop()
+        setter = setters.get(cls, _setter)
+        if setter is _setter:  # (not looked up yet)
+            setter = _setter(cls)
+        if setter is not None:
+            setter(node, mask)
+        else:
+            memo[id(node)] = mask
+        if not stack:
+            return mask
+    return memo[id(root)]
+
+
+def census_bit(fact) -> int:
+    """The census bit of ``fact`` (0 where no node counted so far has it)."""
+    return _BITS.get(fact, 0)
+
+
+def census_facts(mask: int) -> list:
+    """The facts of census ``mask``."""
+    facts, n = [], 0
+    while mask:
+        low = mask & 0xFFFFFFFF
+        while low:
+            bit = low & -low
+            facts.append(_FACTS[n + bit.bit_length() - 1])
+            low ^= bit
+        mask >>= 32
+        n += 32
+    return facts
+
+
+#: mutator class -> (how many facts there were, the census bits of the node classes it has a
+#: ``visit_<Class>`` for), or None where its walk may not pass subtrees by (:func:`_wanted`).
+_WANTED: dict[type, tuple[int, int] | None] = {}
+
+
+def _wanted(cls: type) -> int | None:
+    """The census bits of the node classes that mutator class ``cls`` visits, when a walk by
+    it may return, as they are, the subtrees that hold none of them: it walks as
+    :class:`Mutator` does and keeps buffers, so such a subtree would be rebuilt from itself
+    with no ``visit_<Class>`` called. None where it may not."""
+    got = _WANTED.get(cls, ())
+    if got is None:
+        return None
+    if got and got[0] == len(_FACTS):
+        return got[1]
+    if not _walks_as_mutator(cls) or cls.visit_buffer is not Mutator.visit_buffer:
+        _WANTED[cls] = None
+        return None
+    names = {attr[6:] for attr in dir(cls) if attr.startswith("visit_")}
+    mask = 0
+    for n, fact in enumerate(_FACTS):  # (a class counted later gets its bit then: recomputed)
+        if isinstance(fact, type) and fact.__name__ in names:
+            mask |= 1 << n
+    _WANTED[cls] = (len(_FACTS), mask)
+    return mask
+
+
 class Mutator:
     """Rebuilds an IR tree bottom-up; override ``visit_<ClassName>`` to rewrite.
 
@@ -179,6 +349,7 @@ class Mutator:
         skips = _SKIPS.get(cls)
         if skips is None:
             skips = _skips_expressions(cls)
+        wanted = _wanted(cls)
         frames = [[root, (getters.get(type(root)) or _getter(type(root)))(root), 0, None, False]]
         while True:
             frame = frames[-1]
@@ -196,6 +367,10 @@ class Mutator:
                     except KeyError:
                         method = methods[key] = getattr(cls, "visit_" + key[1].__name__, None)
                     if method is None:
+                        if wanted is not None:  # a subtree with no node it visits stays itself
+                            mask = getattr(value, "_census", None)
+                            if mask is not None and not (mask & wanted):
+                                continue
                         frames.append([value, (getters.get(key[1]) or _getter(key[1]))(value), 0, None, False])
                         continue
                     new = method(self, value)

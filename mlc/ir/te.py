@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import IRError, ShapeError
 from . import dtype as dt
 from . import expr as _e
+from .analysis.census import contains
 from .arith.linear import split_offset
 from .buffer import Buffer, BufferRegion, decl_buffer
 from .expr import (BufferLoad, CommReducer, IntImm, IterVar, PrimExpr, Range, Reduce, Var,
@@ -220,7 +221,7 @@ def _check_body(body, name: str) -> PrimExpr:
     if isinstance(body, BufferRegion) or not isinstance(body, (PrimExpr, IterVar, int, float, bool, np.generic)):
         raise IRError(f"compute {name}: fcompute must return a scalar expression, got {body!r}")
     body = convert(body)
-    nested = [n for n in pre_order_nodes(body) if isinstance(n, Reduce)]
+    nested = [n for n in pre_order_nodes(body) if isinstance(n, Reduce)] if contains(body, Reduce) else []
     if nested and (nested[0] is not body or len(nested) > 1):
         raise IRError(f"compute {name}: a reduction (te.sum/max/min) must be the whole body, "
                       "not part of a larger expression; compute it in its own stage, then "

@@ -34,7 +34,8 @@ __all__ = [
 class Stmt:
     """Base of statements."""
 
-    __slots__ = ()
+    # the node's census, counted on first asking (mlc.ir.analysis.census); not a field
+    __slots__ = ("_census",)
 
     def __repr__(self) -> str:
         from .printer import stmt_to_str

@@ -65,13 +65,29 @@ _EXPRESSIONS = ("BufferLoad", "Binary", "IterVar", "BufferRegion", "Range")
 
 def test_a_rewrite_of_statements_alone_passes_expressions_by(monkeypatch):
     func = _func()
+    functor.census_mask(func.body)  # (counted once, on first asking: not the walk's entering)
     seen = _generic_visits(monkeypatch)
     walk = _Loops()
     assert walk.visit(func.body) is func.body  # nothing changed: the same tree
     entered = set(seen)
     assert walk.loops == sum(isinstance(n, For) for n in pre_order_nodes(func.body))
-    assert {"For", "SeqStmt", "BlockRealize", "Block"} <= entered
+    assert {"For", "SeqStmt"} <= entered
     assert not set(_EXPRESSIONS) & entered
+
+
+def test_a_rewrite_passes_by_the_subtrees_without_a_node_it_visits(monkeypatch):
+    """The loops' innermost blocks hold no loop: a rewrite of loops enters none of them (only
+    the root block, around the loops), and one of loops and variables enters them."""
+    func = _func()
+    functor.census_mask(func.body)
+    seen = _generic_visits(monkeypatch)
+    assert _Loops().visit(func.body) is func.body
+    assert seen.count("BlockRealize") == seen.count("Block") == 1
+    seen.clear()
+    walk = _LoopsAndVars()
+    assert walk.visit(func.body) is func.body
+    assert {"BlockRealize", "Block", "BufferLoad", "Binary"} <= set(seen)
+    assert walk.loops == sum(isinstance(n, For) for n in pre_order_nodes(func.body))
 
 
 def test_a_rewrite_of_expressions_or_buffers_still_enters_them(monkeypatch):

@@ -168,7 +168,6 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         self.loop_depth = 0
         self.in_parallel = in_parallel  # inside an outlined parallel body: loops run serially
         self._has_load: dict[int, tuple[PrimExpr, bool]] = {}  # id -> (the node, kept alive; answer)
-        self._has_library_call: dict[int, tuple[PrimExpr, bool]] = {}  # (the same)
         self._ready: dict[int, ir.Value] = {}  # id of a Binary -> its value (see _chain)
         self.checks: Checks | None = None  # run-time bounds checks (see .bounds)
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates

@@ -54,7 +54,6 @@ class ParallelCodegen:
         child.vector_bytes = self.vector_bytes
         child.loop_depth = self.loop_depth
         child._has_load = self._has_load
-        child._has_library_call = self._has_library_call
         args = iter(body_fn.args)
         for buf, _ in buffers:
             arg = next(args)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ...ir import dtype as dt
+from ...ir.analysis.census import contains, labels
 from ...ir.expr import BufferLoad, Call, IntImm, PrimExpr, Select
 from ...ir.functor import pre_order_nodes
 from .intrinsics import emit_math
@@ -38,7 +39,7 @@ MASKED_FORM_LANES = (2, 4, 8, 16)
 
 class SelectCodegen:
     """The select part of the function codegen (mixed into it): ``builder``, ``expr``,
-    ``_splat``, ``_lane_by_lane``, ``_has_load`` and ``_has_library_call``."""
+    ``_splat``, ``_lane_by_lane`` and ``_has_load``."""
 
     def _select(self, e: Select) -> ir.Value:
         cond = None
@@ -92,13 +93,11 @@ class SelectCodegen:
         return phi
 
     def _calls_library(self, e: PrimExpr) -> bool:
-        hit = self._has_library_call.get(id(e))
-        if hit is None:
-            hit = self._has_library_call[id(e)] = (e, any(isinstance(n, Call) and n.op in LIBRARY_CALLS
-                                                          for n in pre_order_nodes(e)))
-        return hit[1]
+        return any(op in LIBRARY_CALLS for op, _ in labels(e, Call))
 
     def _loads(self, e: PrimExpr) -> bool:
+        if not contains(e, BufferLoad):
+            return False
         hit = self._has_load.get(id(e))
         if hit is None:  # the node kept alive beside the answer, so that its id is not reused
             hit = self._has_load[id(e)] = (e, any(isinstance(n, BufferLoad) and not _local_scalar(n)

@@ -11,7 +11,9 @@ iterations, and lane independence.
   the parser and the Schedule;
 * :mod:`~mlc.ir.analysis.lanes`: the one proof that a loop's iterations may
   run as lockstep lanes (:func:`lanes_independent`), for the vectorize pass
-  and the reference interpreter, and the scalar lanes of vector IR (:func:`lane_of`).
+  and the reference interpreter, and the scalar lanes of vector IR (:func:`lane_of`);
+* :mod:`~mlc.ir.analysis.census`: what a statement contains (node classes, loop kinds,
+  calls, dtypes, loop annotations), counted once per node: the passes' early-outs.
 
 They build on :mod:`mlc.ir.arith` and the IR below it, nothing above.
 """

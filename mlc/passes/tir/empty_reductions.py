@@ -47,6 +47,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...ir.analysis import blocks_under
+from ...ir.analysis.census import contains
 from ...ir.arith import Analyzer
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, cast, const, logical_and, logical_or
 from ...ir.functor import Mutator, pre_order_nodes, substitute, uses_var
@@ -174,7 +175,7 @@ class _Expand(RangeMutator):
 def expand_empty_reductions(func: PrimFunc) -> PrimFunc:
     """``func`` with every empty reduction turned into its init over the spatial domain, and
     every one that may be empty (a symbolic extent) guarded by that form where it is."""
-    if not any(isinstance(n, Block) and (has_empty_reduce_domain(n) or maybe_empty_reduce_extents(n))
+    if not contains(func.body, Block) or not any(isinstance(n, Block) and (has_empty_reduce_domain(n) or maybe_empty_reduce_extents(n))
                for n in pre_order_nodes(func.body)):
         return func
     return func.with_body(_Expand().visit(func.body))

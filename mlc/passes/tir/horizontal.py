@@ -46,6 +46,7 @@ from dataclasses import dataclass
 
 from ...ir import dtype as dt
 from ...ir.analysis import lane_stride
+from ...ir.analysis.census import contains
 from ...ir.arith import same_expr
 from ...ir.calls import MAY_ALIAS, DeclBuffer, is_graph_main
 from ...ir.expr import Binary, BufferLoad, Call, IntImm, Ramp
@@ -70,9 +71,10 @@ def fold_horizontal(func: PrimFunc) -> PrimFunc:
     buffers may overlap (``tir.noalias`` false) and a graph's ``main`` are returned as they are."""
     if is_graph_main(func) or not func.attr("tir.noalias", True) or func.attr(MAY_ALIAS):
         return func
-    if not any(isinstance(n, For) and n.kind in ("serial", "unrolled") for n in pre_order_nodes(func.body)):
+    if not (contains(func.body, For, "serial") or contains(func.body, For, "unrolled")):
         return func
-    roots = {n.buffer: n.data for n in pre_order_nodes(func.body) if isinstance(n, DeclBuffer)}
+    roots = {n.buffer: n.data for n in pre_order_nodes(func.body) if isinstance(n, DeclBuffer)} \
+        if contains(func.body, DeclBuffer) else {}
     body = _Fold(roots).visit(func.body)
     return func if body is func.body else func.with_body(body)
 

@@ -27,6 +27,7 @@ Nothing is computed differently: the pass only adds the annotation.
 from __future__ import annotations
 
 from ...ir import dtype as dt
+from ...ir.analysis.census import contains
 from ...ir.expr import IntImm
 from ...ir.functor import Mutator, pre_order_nodes
 from ...ir.tir import BufferStore, For, PrimFunc
@@ -42,7 +43,7 @@ MIN_KEPT_TRIPS = 8
 
 def keep_vector_loops(func: PrimFunc) -> PrimFunc:
     """``func`` with every serial loop :func:`keeps_loop` accepts annotated ``(KEEP_LOOP, True)``."""
-    if not any(type(n) is For and n.kind == "serial" for n in pre_order_nodes(func.body)):
+    if not contains(func.body, For, "serial"):
         return func
     body = _Keep().visit(func.body)
     return func if body is func.body else func.with_body(body)

@@ -45,6 +45,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ...ir import dtype as dt
+from ...ir.analysis.census import dtypes
 from ...ir.expr import Binary, BufferLoad, Call, Cast, PrimExpr, Select, call, cast, const, select
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import PrimFunc
@@ -543,10 +544,9 @@ def lower_complex_expr(e: PrimExpr, native: Callable[[str, str], bool] = lambda 
 
 
 def _has_complex(func: PrimFunc) -> bool:
-    """Whether any value of ``func`` is complex (a walk on an explicit stack: a real function's
-    expression thousands of operations deep is left as it is, never recursed into)."""
-    return any(dt.is_complex(d) for n in pre_order_nodes(func.body)
-               if isinstance(d := getattr(n, "dtype", None), str))
+    """Whether any value of ``func`` is complex (its census: counted on an explicit stack, so a
+    real function's expression thousands of operations deep is never recursed into)."""
+    return any(dt.is_complex(d) for d in dtypes(func.body))
 
 
 def lower_complex(func: PrimFunc) -> PrimFunc:

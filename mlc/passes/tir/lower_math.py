@@ -49,9 +49,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...ir import dtype as dt
+from ...ir.analysis.census import labels
 from ...ir.arith import expr_key
 from ...ir.expr import Binary, BufferLoad, Call, FloatImm, IntImm, PrimExpr, Var, cast, const, make_binary
-from ...ir.functor import post_order_dag, pre_order_nodes
+from ...ir.functor import post_order_dag
 from ...ir.tir import For, PrimFunc
 from .math.float_ops import FORMATS, FloatOps
 from .math.composite import COMPOSITE_ROUTINES
@@ -163,10 +164,15 @@ class _LowerMath(StatementScalars):
 def _expands(e: Call, native: Native) -> bool:
     """Whether the call ``e`` is one this pass writes out (a scalar float call of a routine's
     op the backend has no native lowering of)."""
-    if e.op not in ROUTINES or dt.is_vector(e.dtype) or not dt.is_float(e.dtype):
+    return _expands_op(e.op, e.dtype, native)
+
+
+def _expands_op(op: str, dtype: str, native: Native) -> bool:
+    """:func:`_expands` for a call of ``op`` giving ``dtype``."""
+    if op not in ROUTINES or dt.is_vector(dtype) or not dt.is_float(dtype):
         return False
-    compute = _compute_dtype(e.dtype)
-    return compute in ROUTINE_DTYPES[e.op] and not native(e.op, compute)
+    compute = _compute_dtype(dtype)
+    return compute in ROUTINE_DTYPES[op] and not native(op, compute)
 
 
 def _tanh_term(e: PrimExpr, native: Native) -> tuple[Call, int] | None:
@@ -226,7 +232,7 @@ def _lowering(native: Native, fast: bool) -> Callable[[PrimFunc], PrimFunc]:
     def lower_math(func: PrimFunc) -> PrimFunc:
         """Every math call of ``func`` that has a routine here and no native lowering, written
         out as float TIR."""
-        if not any(isinstance(n, Call) and _expands(n, native) for n in pre_order_nodes(func.body)):
+        if not any(_expands_op(op, dtype, native) for op, dtype in labels(func.body, Call)):
             return func
         return _LowerMath(native, fast).visit(func)
     return lower_math

@@ -28,8 +28,9 @@ T.Cast("uint64", word52) << T.uint64(32) | T.Cast("uint64", word53)
 """
 from __future__ import annotations
 
+from ...ir.analysis.census import labels
 from ...ir.expr import Call, PrimExpr, Var, cast, const, let, make_binary
-from ...ir.functor import Mutator, pre_order_nodes
+from ...ir.functor import Mutator
 from ...ir.threefry import PARITY, ROTATIONS, ROUNDS
 from ...ir.tir import PrimFunc
 
@@ -72,7 +73,7 @@ def threefry2x32(k0: PrimExpr, k1: PrimExpr, c0: PrimExpr, c1: PrimExpr, word) -
 
 def lower_threefry(func: PrimFunc) -> PrimFunc:
     """Every ``threefry2x32`` call of ``func`` written out (see the module docstring)."""
-    if not any(isinstance(n, Call) and n.op == OP for n in pre_order_nodes(func.body)):
+    if not any(op == OP for op, _ in labels(func.body, Call)):
         return func
     return _LowerThreefry().visit(func)
 

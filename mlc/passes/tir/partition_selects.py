@@ -37,9 +37,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ...ir.analysis.census import contains
 from ...ir.arith import canonical, expr_key, free_vars, linear
 from ...ir.expr import Binary, IntImm, Not, Select, Var, and_all, conjuncts, const, logical_and
-from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.functor import Mutator, substitute
 from ...ir.range_mutator import RangeMutator
 from ...ir.tir import For, IfThenElse, PrimFunc, seq
 from .simplify import simplify
@@ -50,8 +51,8 @@ __all__ = ["partition_selects"]
 def partition_selects(func: PrimFunc) -> PrimFunc:
     """Split each constant serial loop at the iterations where a select's condition
     becomes false for good (see the module docstring)."""
-    if not any(isinstance(n, Select) for n in pre_order_nodes(func.body)):
-        return func  # (most kernels: one walk instead of one per loop)
+    if not contains(func.body, Select):
+        return func  # (most kernels)
     partition = _Partition()
     body = partition.visit(func.body)
     if body is func.body:
@@ -65,6 +66,8 @@ class _Partition(Mutator):
         self.bounds_split = 0
 
     def visit_For(self, node: For):
+        if not contains(node.body, Select):
+            return node  # what it finds is in selects' conditions (both finders read them only)
         node = self.generic_visit(node)  # inner loops first: each keeps its own selects
         if not (isinstance(node.min, IntImm) and isinstance(node.extent, IntImm)):
             return node
@@ -154,6 +157,8 @@ class _FirstSelect(RangeMutator):
     def visit_For(self, node: For):
         if not (isinstance(node.min, IntImm) and isinstance(node.extent, IntImm)):
             return node  # a symbolic loop inside bounds nothing
+        if self.found is not None or not contains(node.body, Select):
+            return node  # nothing (more) to read there
         return super().visit_For(node)
 
     def visit_Select(self, node: Select):

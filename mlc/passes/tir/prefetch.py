@@ -26,6 +26,7 @@ the loop are left alone; so is a loop without the annotation.
 """
 from __future__ import annotations
 
+from ...ir.analysis.census import annotated
 from ...ir.expr import BufferLoad, Ramp, Var, const
 from ...ir.extern import PREFETCH_AHEAD, address_of, call_extern
 from ...ir.functor import Mutator, pre_order_nodes
@@ -99,7 +100,7 @@ class _Annotated(Mutator):
 def prefetch_streams(func: PrimFunc) -> PrimFunc:
     """Prefetch the vector streams of every loop annotated :data:`PREFETCH_BYTES` (see the
     module docstring); a function without one is returned as it is."""
-    if not any(isinstance(n, For) and _distance(n) is not None for n in pre_order_nodes(func.body)):
+    if not annotated(func.body, PREFETCH_BYTES):  # (a loop with the annotation has a distance)
         return func
     body = _Annotated().visit(func.body)
     return func if body is func.body else func.with_body(body)

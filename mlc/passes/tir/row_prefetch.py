@@ -43,6 +43,7 @@ from dataclasses import replace
 
 from ...ir import dtype as dt
 from ...ir.arith import canonical, expr_key, free_vars, linear
+from ...ir.analysis.census import annotated
 from ...ir.expr import BufferLoad, IntImm, Let, Select, Var
 from ...ir.expr import min as min_expr
 from ...ir.extern import PREFETCH_FOR_LATER, PREFETCH_FOR_READ, PREFETCH_FOR_WRITE, address_of, call_extern
@@ -73,7 +74,8 @@ def prefetch_row_streams(func: PrimFunc) -> PrimFunc:
     lines the same step of its later sibling loops (same constant extent) reads of each buffer
     it does not read itself; each loop annotated :data:`ROW_PREFETCH_NEXT` asks for the lines
     a step reads in the next iteration of the loop around it (module docstring)."""
-    if not any(isinstance(n, For) and _marked(n, (ROW_PREFETCH, ROW_PREFETCH_NEXT)) for n in pre_order_nodes(func.body)):
+    if not (annotated(func.body, ROW_PREFETCH) or annotated(func.body, ROW_PREFETCH_NEXT)) or \
+            not any(isinstance(n, For) and _marked(n, (ROW_PREFETCH, ROW_PREFETCH_NEXT)) for n in pre_order_nodes(func.body)):
         return func
     body = _Unmark().visit(_Prefetch({p.name for p in func.params}).visit(func.body))
     return func if body is func.body else func.with_body(body)

@@ -25,8 +25,9 @@ B[1] = A[1] + T.float32(1)
 """
 from __future__ import annotations
 
+from ...ir.analysis.census import contains
 from ...ir.expr import IntImm, const, make_binary
-from ...ir.functor import Mutator, pre_order_nodes
+from ...ir.functor import Mutator
 from ...ir.tir import For, PrimFunc, seq
 from .fold_constants import fold_constants_stmt
 
@@ -38,7 +39,7 @@ MAX_UNROLL = 64
 
 def unroll_loops(func: PrimFunc, max_copies: int = MAX_UNROLL) -> PrimFunc:
     """Write out the ``unrolled`` loops of ``func`` (see the module docstring)."""
-    if not any(isinstance(n, For) and n.kind == "unrolled" for n in pre_order_nodes(func.body)):
+    if not contains(func.body, For, "unrolled"):
         return func
     body = _Unroll(max_copies).visit(func.body)
     return func if body is func.body else func.with_body(body)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from ...ir.arith import linear
 from ...ir import dtype as dt
+from ...ir.analysis.census import labels
 from ...ir.buffer import Buffer
 from ...ir.expr import VECTOR_WINDOW, BufferLoad, Call, PrimExpr, Ramp, Select, const
 from ...ir.functor import Mutator, pre_order_nodes
@@ -47,7 +48,7 @@ def vector_window(lo: BufferLoad, hi: BufferLoad, offset: int, span: int) -> Cal
 def share_vector_windows(func: PrimFunc) -> PrimFunc:
     """Each vector store's value with the loads :func:`plan_windows` plans made windows
     (module docstring); ``func`` itself where there are none."""
-    if not any(type(n) is BufferStore and dt.is_vector(n.value.dtype) for n in pre_order_nodes(func.body)):
+    if not any(dt.is_vector(d) for d in labels(func.body, BufferStore)):  # the stored values' dtypes
         return func
     body = _Windows().visit(func.body)
     return func if body is func.body else func.with_body(body)

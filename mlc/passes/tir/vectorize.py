@@ -50,6 +50,7 @@ from dataclasses import replace
 
 from ...ir import dtype as dt
 from ...ir.analysis import lane_stride, lanes_independent
+from ...ir.analysis.census import contains
 from ...ir.arith import same_expr
 from ...ir.expr import (COMPARE_OPS, LOGIC_OPS, REINTERPRET, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm,
                         IntImm, Let, Not, PrimExpr, Ramp, Select, Var, and_all, conjuncts, const)
@@ -488,7 +489,7 @@ def _operands(n: PrimExpr) -> tuple | None:
 
 
 def _loads(e: PrimExpr) -> bool:
-    return any(isinstance(n, BufferLoad) for n in pre_order_nodes(e))
+    return contains(e, BufferLoad)
 
 
 def _supported(e: PrimExpr, depends: _Dependence) -> bool:

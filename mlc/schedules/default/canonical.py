@@ -24,8 +24,8 @@ False
 """
 from __future__ import annotations
 
+from ...ir.analysis.census import contains
 from ...ir.expr import IntImm
-from ...ir.functor import pre_order_nodes
 from ...ir.tir import BlockRealize, For, PrimFunc
 from ..edit import body_items
 
@@ -76,7 +76,7 @@ def _canonical_nest(stmt) -> bool:
 
 
 def _has_nested_block(block) -> bool:
-    return any(isinstance(n, BlockRealize) for n in pre_order_nodes(block.body))
+    return contains(block.body, BlockRealize)
 
 
 def _is_zero(e) -> bool:
