@@ -17,6 +17,7 @@ array([ 8., 27.], dtype=float32)
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -214,15 +215,35 @@ def _describe(t: TensorType) -> str:
 
 
 def _loop_types(init_types, init_weak, trace_once):
-    """Trace a loop's body, retrying once where a weak carry (a Python number) comes out
-    with another dtype (``0.0`` summing float32 values carries float32, as JAX's does)."""
-    traced = trace_once(init_types, init_weak)
-    out = traced.out_types
-    if len(out) == len(init_types) and any(w and a != b and a.shape == b.shape
-                                           for w, a, b in zip(init_weak, init_types, out)):
-        types = [b if w and a.shape == b.shape else a for w, a, b in zip(init_weak, init_types, out)]
-        return types, trace_once(types, [False] * len(types)), [False] * len(types)
-    return list(init_types), traced, [w and out_weak for w, out_weak in zip(init_weak, traced.weak)]
+    """Trace a loop's body, again where a weak carry (a Python number) comes out with another
+    dtype (``0.0`` summing float32 values carries float32, as JAX's does): that carry takes the
+    body's dtype; the others stay as they entered, a Python number still one (``k += 1`` beside
+    it keeps ``x * k`` float32 after the loop, as NumPy's Python int does)."""
+    types, weak = list(init_types), list(init_weak)
+    traced = trace_once(types, weak)
+    for _ in range(len(types)):
+        out = traced.out_types
+        changed = [len(out) == len(types) and w and a != b and a.shape == b.shape
+                   for w, a, b in zip(weak, types, out)]
+        if not any(changed):
+            break
+        types = [b if c else a for c, a, b in zip(changed, types, out)]
+        weak = [w and not c for w, c in zip(weak, changed)]
+        traced = _retyped(traced, changed, types) or trace_once(types, weak)
+    return types, traced, [w and out_weak for w, out_weak in zip(weak, traced.weak)]
+
+
+def _retyped(traced: _Traced, changed: list[bool], types: list[TensorType]) -> _Traced | None:
+    """``traced`` (a loop body) taking its inputs ``changed`` as ``types``, where the body does
+    not read them (``udiff = 1`` carried to the loop's condition, the body assigning it only):
+    its trace holds for those types as it is. None where it reads one (it is traced again)."""
+    g = traced.graph
+    used = {id(a) for b in g.bindings for a in b.args} | {id(o) for o in g.outputs}
+    if any(c and id(g.inputs[k]) in used for k, c in enumerate(changed)):
+        return None
+    inputs = tuple(Var(v.name, types[k]) if k < len(changed) and changed[k] else v for k, v in enumerate(g.inputs))
+    traced.graph = replace(g, inputs=inputs)
+    return traced
 
 
 def _weak_results(outs: list, weak: list[bool]) -> list:
@@ -350,7 +371,7 @@ def _bounds(ctx: TraceContext, lower, upper) -> list[Tracer]:
 
 
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *, _what: str = "while_loop",
-               _names=None):
+               _names=None, _accept=None):
     """``while cond_fun(val): val = body_fun(val)``; returns ``val``.
 
     Inside ``@mlc.jit`` one compiled loop: ``cond_fun`` returns a traced bool scalar,
@@ -379,6 +400,8 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *, _what: str =
     checked = traced.table is not None
     test = _trace(lambda *c: _truth(cond_fun(pytree.unflatten(tree, list(c))), "while_loop cond"),
                   "while_cond", types, [False] * len(types), lambda ins: ins, "while_loop cond", guard=checked)
+    if _accept is not None:  # (the caller's last word before the loop is recorded)
+        _accept(test, traced, len(types))
     captured = _union(test, traced)
     extra = list(zero_status(ctx)) if checked else []
     graphs = (("cond", _with_inputs(test, len(types), captured, checked)),
