@@ -319,7 +319,8 @@ class _Transformer(ast.NodeTransformer):
         names = names + maybe
         cond_fn, body_fn = self._fresh("while_cond", node), self._fresh("while_body", node)
         self.changed = True
-        read_outside = tuple(n for n in names if self._read_outside(n, node))
+        outside = self._read_outside(node)
+        read_outside = tuple(n for n in names if n in outside)
         stmts = [
             _function(cond_fn, names, [], test),
             _function(body_fn, names, body, _tuple(names)),
@@ -340,12 +341,12 @@ class _Transformer(ast.NodeTransformer):
         again = min((line for n, line in self.stores if n == name and line > end), default=None)
         return any(n == name and line > end and (again is None or line < again) for n, line in self.loads)
 
-    def _read_outside(self, name: str, node) -> bool:
-        """Whether the function reads ``name`` outside the statement ``node`` (on a line before
-        it, as a loop around it may, or after it): where the statement leaves it unbound, such
-        a read would see that."""
+    def _read_outside(self, node) -> set[str]:
+        """The names the function reads outside the statement ``node`` (on a line before it, as
+        a loop around it may, or after it): where the statement leaves one unbound, such a read
+        would see that."""
         end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
-        return any(n == name and not node.lineno <= line <= end for n, line in self.loads)
+        return {n for n, line in self.loads if not node.lineno <= line <= end}
 
     def _keeping_index(self, node):
         """``for it in range(n): ...`` whose index the function reads after the loop (``return x,
