@@ -214,11 +214,12 @@ def _describe(t: TensorType) -> str:
     return f"{t.dtype}{list(t.shape)}"
 
 
-def _loop_types(init_types, init_weak, trace_once):
+def _loop_types(init_types, init_weak, trace_once, lead: int = 0):
     """Trace a loop's body, again where a weak carry (a Python number) comes out with another
     dtype (``0.0`` summing float32 values carries float32, as JAX's does): that carry takes the
     body's dtype; the others stay as they entered, a Python number still one (``k += 1`` beside
-    it keeps ``x * k`` float32 after the loop, as NumPy's Python int does)."""
+    it keeps ``x * k`` float32 after the loop, as NumPy's Python int does). ``lead``: the body's
+    inputs before its carried ones (a for loop's index)."""
     types, weak = list(init_types), list(init_weak)
     traced = trace_once(types, weak)
     for _ in range(len(types)):
@@ -229,20 +230,25 @@ def _loop_types(init_types, init_weak, trace_once):
             break
         types = [b if c else a for c, a, b in zip(changed, types, out)]
         weak = [w and not c for w, c in zip(weak, changed)]
-        traced = _retyped(traced, changed, types) or trace_once(types, weak)
+        traced = _retyped(traced, changed, types, lead) or trace_once(types, weak)
     return types, traced, [w and out_weak for w, out_weak in zip(weak, traced.weak)]
 
 
-def _retyped(traced: _Traced, changed: list[bool], types: list[TensorType]) -> _Traced | None:
-    """``traced`` (a loop body) taking its inputs ``changed`` as ``types``, where the body does
-    not read them (``udiff = 1`` carried to the loop's condition, the body assigning it only):
-    its trace holds for those types as it is. None where it reads one (it is traced again)."""
+def _retyped(traced: _Traced, changed: list[bool], types: list[TensorType], lead: int) -> _Traced | None:
+    """``traced`` (a loop body) taking its carried inputs ``changed`` (after the first ``lead``)
+    as ``types``, where the body does not read them (``udiff = 1`` carried to a while loop's
+    condition, the body only assigning it): its trace holds for those types as it is. None
+    where it reads one (it is traced again)."""
     g = traced.graph
+    carried = g.inputs[lead:lead + len(changed)]
     used = {id(a) for b in g.bindings for a in b.args} | {id(o) for o in g.outputs}
-    if any(c and id(g.inputs[k]) in used for k, c in enumerate(changed)):
+    if any(c and id(v) in used for v, c in zip(carried, changed)):
         return None
-    inputs = tuple(Var(v.name, types[k]) if k < len(changed) and changed[k] else v for k, v in enumerate(g.inputs))
-    traced.graph = replace(g, inputs=inputs)
+    inputs = list(g.inputs)
+    for k, (v, c) in enumerate(zip(carried, changed)):
+        if c:
+            inputs[lead + k] = Var(v.name, types[k])
+    traced.graph = replace(g, inputs=tuple(inputs))
     return traced
 
 
@@ -286,7 +292,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, _what: str = "fori_
                       [index_type, *carry_types], [True, *carry_weak], lambda ins: ins,
                       "fori_loop body", [*carry_types], carry_status=True, loop_bounds=bounds)
 
-    types, traced, weak = _loop_types(types, weak, trace_once)
+    types, traced, weak = _loop_types(types, weak, trace_once, lead=1)
     _check_carry(_what, traced, tree, types, _names)
     captured = _union(traced)
     checked = traced.table is not None

@@ -165,3 +165,17 @@ def test_a_python_int_carried_beside_a_number_that_takes_the_body_dtype_stays_we
         assert got[0].dtype == want[0].dtype == np.float32, fn.__name__
         np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
         np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
+
+
+def test_the_body_is_traced_once_where_a_carry_it_only_assigns_changes_dtype(monkeypatch):
+    from mlc.tracer import control_flow
+    traced, trace = [], control_flow._trace
+
+    def counting(fn, name, *args, **kwargs):
+        traced.append(name)
+        return trace(fn, name, *args, **kwargs)
+
+    monkeypatch.setattr(control_flow, "_trace", counting)
+    a = _data(4)
+    mlc.jit(relax, static_argnames=("tol",)).trace(a, tol=1e-6)
+    assert traced.count("while_body") == 1, traced    # err: an int in, float64 out, never read there
