@@ -319,12 +319,15 @@ class _Transformer(ast.NodeTransformer):
         names = names + maybe
         cond_fn, body_fn = self._fresh("while_cond", node), self._fresh("while_body", node)
         self.changed = True
+        outside = self._read_outside(node)
+        read_outside = tuple(n for n in names if n in outside)
         stmts = [
             _function(cond_fn, names, [], test),
             _function(body_fn, names, body, _tuple(names)),
             ast.Assign([_tuple(names, store=True)], _call(
                 "while_stmt", _name(cond_fn), _name(body_fn), _values(names), _const(tuple(names)),
-                _const(node.lineno), _const(has_effects(node.body)), _const(len(maybe)))),
+                _const(node.lineno), _const(has_effects(node.body)), _const(len(maybe)),
+                _const(read_outside))),
         ]
         return self._located(stmts, node)
 
@@ -337,6 +340,13 @@ class _Transformer(ast.NodeTransformer):
         end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
         again = min((line for n, line in self.stores if n == name and line > end), default=None)
         return any(n == name and line > end and (again is None or line < again) for n, line in self.loads)
+
+    def _read_outside(self, node) -> set[str]:
+        """The names the function reads outside the statement ``node`` (on a line before it, as
+        a loop around it may, or after it): where the statement leaves one unbound, such a read
+        would see that."""
+        end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
+        return {n for n, line in self.loads if not node.lineno <= line <= end}
 
     def _keeping_index(self, node):
         """``for it in range(n): ...`` whose index the function reads after the loop (``return x,

@@ -417,10 +417,18 @@ def _check_kept(names, vals, positions, new, lineno, what):
                              "compiled loop cannot carry (it carries arrays and numbers)" + _where(lineno))
 
 
-def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool, maybe: int = 0) -> tuple:
+def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool, maybe: int = 0,
+               read_outside: tuple = ()) -> tuple:
     """``while cond: body``: a Python loop while the condition is a Python value; once it is
-    traced, a graph loop carrying the variables the body assigns."""
+    traced, a graph loop carrying the variables the body assigns. A loop whose condition is
+    a true Python value that its first iteration makes traced (``udiff = 1; while udiff >
+    tol: ...; udiff = np.sum(u - un)``) is the graph loop from that first iteration on
+    (:func:`_graph_while_from_start`), its body traced and compiled once."""
     test = cond_fn(*vals)
+    if not _traced(test) and test and not effects:
+        out = _graph_while_from_start(cond_fn, body_fn, vals, names, lineno, maybe, read_outside)
+        if out is not None:
+            return out
     while not _traced(test):
         if not test:
             return tuple(vals)
@@ -432,6 +440,75 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
                          "Python objects (a bare call such as list.append or print), which a compiled "
                          "loop would run once; compute arrays instead (or use mlc.while_loop)"
                          + _where(lineno))
+    skipped = np.logical_not(control_flow._truth(test, f"the condition of the while loop at line {lineno}"))
+    return _graph_while(cond_fn, body_fn, vals, names, lineno, maybe, skipped)
+
+
+def _graph_while_from_start(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, maybe: int,
+                            read_outside: tuple):
+    """The variables after ``while cond: body`` compiled as a graph loop from its first
+    iteration, when its condition holds as a Python value before it and tests a traced value
+    after it; else None (the loop then runs as Python until its condition is traced). Run as
+    Python, the first iteration would be traced on its own and then again as the compiled
+    loop's body: its kernels compiled twice.
+
+    Only where the first iteration changes nothing Python would see: the body carries a traced
+    array (a loop of Python values stays Python), a variable it first binds is read nowhere
+    outside it (after a compiled loop it is unbound), and the condition after one iteration
+    run as Python would test a traced value (:func:`_traced_after_first_trip`: a variable that
+    is a Python number before the loop is one after the body where the body computes it from
+    Python values only). A body that does not trace as a loop's (a variable's dtype or shape
+    changes, a Python container it writes) runs its first iteration as Python, as before."""
+    if current_trace() is None or not any(_traced(v) for v in vals) or any(
+            _unbound(v) and name in read_outside for v, name in zip(vals, names)):
+        return None
+    positions = _carries(vals, maybe)
+    accepted = []
+
+    def accept(cond, body, n):
+        python = [not _traced(vals[k]) for k in positions] + [False] * (n - len(positions))
+        if not _traced_after_first_trip(cond, body, python):
+            raise _StaysPython()
+        accepted.append(True)
+
+    try:
+        return _graph_while(cond_fn, body_fn, vals, names, lineno, maybe, False, accept)
+    except Exception:  # noqa: BLE001 - before the loop is recorded: the first iteration runs as Python
+        if accepted:
+            raise
+        return None
+
+
+class _StaysPython(Exception):
+    """The condition of a while loop stays a Python value after its first iteration."""
+
+
+def _traced_after_first_trip(cond, body, python: list[bool]) -> bool:
+    """Whether ``cond`` (a while loop's traced condition) tests a traced value after one run of
+    ``body`` (its traced body; both :class:`.control_flow._Traced`) from carried values that
+    ``python`` marks Python values: a result of the body is traced where it depends on a
+    carried value that is not, or on a value the body reads from around it."""
+    n = len(python)
+
+    def traced_outputs(traced, inputs_traced) -> list[bool]:
+        g = traced.graph
+        seen = {id(v) for v, t in zip(g.inputs[:n], inputs_traced) if t}
+        seen.update(id(v) for v in g.inputs[n:n + len(traced.captured)])
+        for b in g.bindings:
+            if any(id(a) in seen for a in b.args):
+                seen.update(id(o) for o in b.outputs)
+        return [id(o) in seen for o in g.outputs]
+
+    after = traced_outputs(body, [not p for p in python])[:n]
+    return traced_outputs(cond, after)[0]
+
+
+def _graph_while(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, maybe: int, skipped,
+                 accept=None) -> tuple:
+    """The variables after ``while cond: body`` as a graph loop from ``vals``, the condition
+    tested before each iteration; ``skipped``: whether it runs no iteration (False where the
+    condition is known to hold before it). ``accept``: called on the traced condition and body
+    before the loop is recorded (it may raise)."""
     positions = _carries(vals, maybe)
     _refuse_python_state(vals, names, positions, lineno, "while loop")
 
@@ -440,7 +517,7 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
                                    f"the condition of the while loop at line {lineno}")
 
     what_loop = f"while loop at line {lineno}"
-    state = _LoopState(Plan(np.logical_not(control_flow._truth(test, f"the condition of the while loop at line {lineno}"))))
+    state = _LoopState(Plan(skipped))
     n = len(positions)
 
     def body(carry):
@@ -464,7 +541,8 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
     def loop():
         init = tuple(vals[k] for k in positions) + state.plan.init(vals)
         return control_flow.while_loop(lambda carry: cond(carry[:n]), body, init, _what=f"the while loop at line {lineno}",
-                                       _names=[names[k] for k in positions] + state.plan.names(names))
+                                       _names=[names[k] for k in positions] + state.plan.names(names),
+                                       _accept=accept)
 
     with _in_compiled_loop():
         out = state.run(loop, positions)

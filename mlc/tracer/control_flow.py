@@ -17,6 +17,7 @@ array([ 8., 27.], dtype=float32)
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -213,16 +214,42 @@ def _describe(t: TensorType) -> str:
     return f"{t.dtype}{list(t.shape)}"
 
 
-def _loop_types(init_types, init_weak, trace_once):
-    """Trace a loop's body, retrying once where a weak carry (a Python number) comes out
-    with another dtype (``0.0`` summing float32 values carries float32, as JAX's does)."""
-    traced = trace_once(init_types, init_weak)
-    out = traced.out_types
-    if len(out) == len(init_types) and any(w and a != b and a.shape == b.shape
-                                           for w, a, b in zip(init_weak, init_types, out)):
-        types = [b if w and a.shape == b.shape else a for w, a, b in zip(init_weak, init_types, out)]
-        return types, trace_once(types, [False] * len(types)), [False] * len(types)
-    return list(init_types), traced, [w and out_weak for w, out_weak in zip(init_weak, traced.weak)]
+def _loop_types(init_types, init_weak, trace_once, lead: int = 0):
+    """Trace a loop's body, again where a weak carry (a Python number) comes out with another
+    dtype (``0.0`` summing float32 values carries float32, as JAX's does): that carry takes the
+    body's dtype; the others stay as they entered, a Python number still one (``k += 1`` beside
+    it keeps ``x * k`` float32 after the loop, as NumPy's Python int does). ``lead``: the body's
+    inputs before its carried ones (a for loop's index)."""
+    types, weak = list(init_types), list(init_weak)
+    traced = trace_once(types, weak)
+    for _ in range(len(types)):
+        out = traced.out_types
+        changed = [len(out) == len(types) and w and a != b and a.shape == b.shape
+                   for w, a, b in zip(weak, types, out)]
+        if not any(changed):
+            break
+        types = [b if c else a for c, a, b in zip(changed, types, out)]
+        weak = [w and not c for w, c in zip(weak, changed)]
+        traced = _retyped(traced, changed, types, lead) or trace_once(types, weak)
+    return types, traced, [w and out_weak for w, out_weak in zip(weak, traced.weak)]
+
+
+def _retyped(traced: _Traced, changed: list[bool], types: list[TensorType], lead: int) -> _Traced | None:
+    """``traced`` (a loop body) taking its carried inputs ``changed`` (after the first ``lead``)
+    as ``types``, where the body does not read them (``udiff = 1`` carried to a while loop's
+    condition, the body only assigning it): its trace holds for those types as it is. None
+    where it reads one (it is traced again)."""
+    g = traced.graph
+    carried = g.inputs[lead:lead + len(changed)]
+    used = {id(a) for b in g.bindings for a in b.args} | {id(o) for o in g.outputs}
+    if any(c and id(v) in used for v, c in zip(carried, changed)):
+        return None
+    inputs = list(g.inputs)
+    for k, (v, c) in enumerate(zip(carried, changed)):
+        if c:
+            inputs[lead + k] = Var(v.name, types[k])
+    traced.graph = replace(g, inputs=tuple(inputs))
+    return traced
 
 
 def _weak_results(outs: list, weak: list[bool]) -> list:
@@ -265,7 +292,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, _what: str = "fori_
                       [index_type, *carry_types], [True, *carry_weak], lambda ins: ins,
                       "fori_loop body", [*carry_types], carry_status=True, loop_bounds=bounds)
 
-    types, traced, weak = _loop_types(types, weak, trace_once)
+    types, traced, weak = _loop_types(types, weak, trace_once, lead=1)
     _check_carry(_what, traced, tree, types, _names)
     captured = _union(traced)
     checked = traced.table is not None
@@ -350,7 +377,7 @@ def _bounds(ctx: TraceContext, lower, upper) -> list[Tracer]:
 
 
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *, _what: str = "while_loop",
-               _names=None):
+               _names=None, _accept=None):
     """``while cond_fun(val): val = body_fun(val)``; returns ``val``.
 
     Inside ``@mlc.jit`` one compiled loop: ``cond_fun`` returns a traced bool scalar,
@@ -379,6 +406,8 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *, _what: str =
     checked = traced.table is not None
     test = _trace(lambda *c: _truth(cond_fun(pytree.unflatten(tree, list(c))), "while_loop cond"),
                   "while_cond", types, [False] * len(types), lambda ins: ins, "while_loop cond", guard=checked)
+    if _accept is not None:  # (the caller's last word before the loop is recorded)
+        _accept(test, traced, len(types))
     captured = _union(test, traced)
     extra = list(zero_status(ctx)) if checked else []
     graphs = (("cond", _with_inputs(test, len(types), captured, checked)),
