@@ -16,7 +16,6 @@ work do not count.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import statistics
 import sys
@@ -27,18 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import programs  # noqa: E402
-
-
-def _load(path: str):
-    for name in [m for m in sys.modules if m == "mlc" or m.startswith("mlc.")]:
-        del sys.modules[name]
-    sys.path.insert(0, path)
-    try:
-        mlc = importlib.import_module("mlc")
-    finally:
-        sys.path.remove(path)
-    assert mlc.__file__.startswith(os.path.abspath(path)), mlc.__file__
-    return mlc
+from benchmarks.checkouts import load_mlc  # noqa: E402
 
 
 def main() -> None:
@@ -59,7 +47,7 @@ def main() -> None:
     runners = {}
     names = [chr(ord("A") + i) for i in range(len(args.checkouts))]
     for name, path in zip(names, args.checkouts):
-        mlc = _load(path)
+        mlc = load_mlc(path)
         print(f"{name}: {path}")
         for fast in (False, True):
             jitted = mlc.jit(lambda v: programs.gelu(v), fast_math=fast)

@@ -14,13 +14,16 @@ row sum, a reduction's epilogue), float32 and float64, x uniform in [-100, 100].
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import statistics
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.checkouts import load_mlc  # noqa: E402
 
 OPS = ("sin", "cos", "tan")
 
@@ -68,18 +71,6 @@ def _check(label: str, x, y) -> bool:
     return np.allclose(y, ref, rtol=1e-4, atol=1e-4)
 
 
-def _load(path: str):
-    for name in [m for m in sys.modules if m == "mlc" or m.startswith("mlc.")]:
-        del sys.modules[name]
-    sys.path.insert(0, path)
-    try:
-        mlc = importlib.import_module("mlc")
-    finally:
-        sys.path.remove(path)
-    assert mlc.__file__.startswith(path), mlc.__file__
-    return mlc
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("checkouts", nargs="+")
@@ -103,7 +94,7 @@ def main() -> None:
                 x = rng.uniform(-100, 100, shape).astype(dtype)
                 work.append((f"{op} {dtype} {kind}", x, fn, []))
     for path in args.checkouts:
-        mlc = _load(path)
+        mlc = load_mlc(path)
         for label, x, fn, compiled in work:
             jitted = mlc.jit(fn)
             y = jitted(x)

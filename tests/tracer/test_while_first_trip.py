@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
-from mlc.ir.control import bodies
+from tests.tracer.test_autograph import _all_ops  # the ops of a graph and its bodies
 
 SIZES = st.sampled_from([1, 3, 7, 10])
 
@@ -18,17 +18,6 @@ def _data(n, seed=0):
 
 def _top_ops(graph):
     return [b.op for b in graph.bindings]
-
-
-def _all_ops(graph):
-    out, stack = [], [graph]
-    while stack:
-        g = stack.pop()
-        for b in g.bindings:
-            out.append(b.op)
-            if b.op in ("for_loop", "while_loop", "switch"):
-                stack.extend(bodies(b))
-    return out
 
 
 def relax(a, tol):
