@@ -146,6 +146,8 @@ class Emulator:
         self.kernels = kernels(func, limits)
         self.workspace = workspace(func)
         self.stats: list[KernelStats] = []
+        #: per kernel, what its runs work out once about its (immutable) IR
+        self._known = [_Known() for _ in self.kernels]
 
     def run(self, args: Sequence[np.ndarray]) -> None:
         params = self.func.params
@@ -166,8 +168,8 @@ class Emulator:
             flat[id(b)] = np.full(size, V.poison(b.dtype), b.dtype)
         self.stats = []
         with np.errstate(all="ignore"):
-            for k in self.kernels:
-                run = _KernelRun(k, flat, self.name, self.limits.warp_size)
+            for k, known in zip(self.kernels, self._known):
+                run = _KernelRun(k, flat, self.name, self.limits.warp_size, known)
                 run.execute()
                 self.stats.append(run.stats)
 
@@ -205,6 +207,26 @@ class _Memory:
             self.pending_size = 0
 
 
+class _Known:
+    """What the runs of one kernel work out once about its IR, which does not change between
+    them: the constants' values and the Binary chains' steps (:class:`ExprEvaluator`'s, by
+    node id), and the ids of the buffers it writes (by stores, and by the external calls of
+    the backends registered now)."""
+
+    __slots__ = ("constants", "chains", "_written", "_externs")
+
+    def __init__(self):
+        self.constants, self.chains = {}, {}
+        self._written, self._externs = None, None
+
+    def written(self, body) -> set[int]:
+        externs = tuple(dict.fromkeys(_EXTERNS.values()))
+        if self._written is None or externs != self._externs:
+            written = {id(n.buffer) for n in pre_order_nodes(body) if isinstance(n, BufferStore)}
+            self._written, self._externs = written | _extern_writes(body), externs
+        return self._written
+
+
 class _Lanes:
     """The context of an expression in a kernel run: the active lanes (``mask``; None: all)
     and the values of the variables bound so far (``env``)."""
@@ -235,8 +257,9 @@ class _KernelRun(ExprEvaluator):
 
     what = "emulator"
 
-    def __init__(self, kernel: Kernel, params: dict, fname: str, warp: int):
-        super().__init__({})  # IntImm/FloatImm node id -> its value
+    def __init__(self, kernel: Kernel, params: dict, fname: str, warp: int, known: _Known | None = None):
+        known = _Known() if known is None else known
+        super().__init__(known.constants, known.chains)
         self.kernel, self.fname, self.warp = kernel, fname, warp
         nb, nt = kernel.blocks, kernel.threads
         self.nt, self.lanes = nt, nb * nt
@@ -249,8 +272,7 @@ class _KernelRun(ExprEvaluator):
             self.axis[f"threadIdx.{a}"] = rest_t % b
             rest_b, rest_t = rest_b // g, rest_t // b
         self.memory: dict[int, _Memory] = {}
-        written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
-        written |= _extern_writes(kernel.body)
+        written = known.written(kernel.body)
         for p in kernel.params:  # what the kernel only reads cannot race
             arr = params[id(p)]
             self.memory[id(p)] = _Memory(p, arr, arr.size, "global", id(p) in written)
@@ -281,7 +303,9 @@ class _KernelRun(ExprEvaluator):
                             "for (cp.async without cp.async.wait_group); commit and wait before the kernel ends")
 
     def exec(self, stmt, mask, env) -> None:
-        if isinstance(stmt, SeqStmt):
+        if type(stmt) is BufferStore:  # (the most frequent first)
+            self._store(stmt, mask, env)
+        elif isinstance(stmt, SeqStmt):
             for s in stmt.seq:
                 self.exec(s, mask, env)
         elif isinstance(stmt, For):
@@ -566,9 +590,13 @@ class _KernelRun(ExprEvaluator):
         if addr.ndim == 2:
             return self._store_vector(mem, addr, lanes, mask, value, self._is_async(stmt, mem))
         where = addr[lanes] if mask is not None else addr
-        value = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))
-        value = value[lanes] if mask is not None else value
-        if self._is_async(stmt, mem):
+        is_async = self._is_async(stmt, mem)
+        value = np.asarray(value, mem.array.dtype)
+        if value.ndim or is_async:  # (one value for every lane is stored as it is)
+            if value.shape != (self.lanes,):
+                value = np.broadcast_to(value, (self.lanes,))
+            value = value[lanes] if mask is not None else value
+        if is_async:
             return self._issue(mem, where, lanes, value)
         self._write(mem, where, lanes, value)
 
