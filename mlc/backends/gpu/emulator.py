@@ -61,6 +61,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+try:  # (the C function itself, without np.count_nonzero's dispatch)
+    from numpy._core.multiarray import count_nonzero as _count_nonzero
+except ImportError:  # pragma: no cover - NumPy 1
+    _count_nonzero = np.count_nonzero
+
 from ...errors import BoundsError, DTypeError, MLCError, RaceError, ShapeError
 from ...ir.arith import expr_key
 from ...ir.buffer import FRAGMENT_SCOPES, Buffer
@@ -391,7 +396,7 @@ class _KernelRun(ExprEvaluator):
         stop = lo + extent  # bounds differ between threads: run the union, masked
         active = np.ones(self.lanes, bool) if mask is None else mask
         lo_b, stop_b = np.broadcast_to(lo, (self.lanes,)), np.broadcast_to(stop, (self.lanes,))
-        if not active.any():
+        if not _any(active):
             return
         for v in range(int(lo_b[active].min()), int(stop_b[active].max())):
             sub = _narrow(mask, (lo_b <= v) & (v < stop_b))
@@ -416,7 +421,7 @@ class _KernelRun(ExprEvaluator):
         mem.offset = (self.block_of if shared else self.lane) * np.int64(size)
 
     def _barrier(self, mask) -> None:
-        if mask is not None and not mask.all():
+        if mask is not None and not _all(mask):
             active = np.bincount(self.block_of[mask], minlength=self.kernel.blocks)
             bad = np.flatnonzero((active > 0) & (active < self.nt))
             if bad.size == 0:
@@ -471,12 +476,12 @@ class _KernelRun(ExprEvaluator):
             flat = np.broadcast_to(flat, shape)
         if mask is None:
             lanes = self.lane
-            if flat.min() < 0 or flat.max() >= mem.size:
+            if _any((flat < 0) | (flat >= mem.size)):
                 self._out_of_bounds(buffer, mem, flat, np.ones(self.lanes, bool))
         else:
             lanes = np.flatnonzero(mask)
             inside = flat[lanes]
-            if inside.size and (inside.min() < 0 or inside.max() >= mem.size):
+            if _any((inside < 0) | (inside >= mem.size)):
                 self._out_of_bounds(buffer, mem, flat, mask)
             flat = np.where(mask if width == 1 else mask[:, None], flat, 0)
         if mem.per != "global":
@@ -535,7 +540,7 @@ class _KernelRun(ExprEvaluator):
     def _refuse_unwritten(self, mem: _Memory, where, lanes, unwritten, scope: str, which: str) -> None:
         """A RaceError for the first lane whose read of ``mem`` (a ``scope`` buffer) finds an
         element nobody it can see wrote (``unwritten``, per lane); ``which`` says who did not."""
-        if unwritten.any():
+        if _any(unwritten):
             k = int(np.argmax(unwritten))
             lane = int(lanes[k])
             raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
@@ -550,7 +555,7 @@ class _KernelRun(ExprEvaluator):
         per_element = np.repeat(lanes, width)
         if mem.per == "thread":
             unwritten = ~mem.written[where]
-            if unwritten.any():
+            if _any(unwritten):
                 k = int(np.argmax(unwritten))
                 raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(int(per_element[k]))} "
                                 f"reads local buffer {mem.buffer.name}[{int(where[k]) % mem.size}] (flat "
@@ -643,7 +648,7 @@ class _KernelRun(ExprEvaluator):
         for mem, where, lanes, values in self.open_copies:
             mine = np.ones(lanes.size, bool) if mask is None else mask[lanes]
             group.append((mem, where[mine], lanes[mine], values[mine]))
-            if not mine.all():
+            if not _all(mine):
                 still_open.append((mem, where[~mine], lanes[~mine], values[~mine]))
         self.groups.append(group)
         self.open_copies = still_open
@@ -660,7 +665,7 @@ class _KernelRun(ExprEvaluator):
                 mem.in_flight[w] = False
                 self._check_write(mem, w, ln)
                 mem.array[w] = values[mine]
-                if not mine.all():
+                if not _all(mine):
                     rest.append((mem, where[~mine], lanes[~mine], values[~mine]))
             done[g][:] = rest
         # the newest n groups stay, empty ones too (a group counts whatever it holds)
@@ -668,7 +673,7 @@ class _KernelRun(ExprEvaluator):
 
     def _in_flight(self, mem: _Memory, where, lanes, does: str) -> None:
         busy = mem.in_flight[where]
-        if busy.any():
+        if _any(busy):
             k = int(np.argmax(busy))
             lane = int(lanes[k])
             raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
@@ -682,19 +687,22 @@ class _KernelRun(ExprEvaluator):
         """Whether every element of a local or shared buffer has been written (once true, it
         stays true: nothing unwrites an element)."""
         if mem.complete is None:
-            mem.complete = bool(mem.written.all() if mem.per == "thread" else (mem.w_lane != -1).all())
+            mem.complete = bool(_all(mem.written) if mem.per == "thread" else _all(mem.w_lane != -1))
         return mem.complete
 
     # ------------------------------------------------------------ races
 
-    def _conflict(self, other_lane, other_epoch, lanes):
-        """Where an earlier access by ``other_lane`` in ``other_epoch`` is unordered with
-        ``lanes``' access now: another thread, of another block or since the last barrier."""
-        other = (other_lane != -1) & (other_lane != lanes)
-        if not other.any():  # (the common case: elements no other thread touched)
+    def _conflict(self, other_lane, epochs, where, lanes):
+        """Where an earlier access by ``other_lane`` in epoch ``epochs[where]`` is unordered
+        with ``lanes``' access now: another thread, of another block or since the last barrier."""
+        other = other_lane != lanes
+        if not _any(other):  # (the common case: a thread touching its own elements again)
+            return other
+        other &= other_lane != -1
+        if not _any(other):  # (elements no other thread touched)
             return other
         other_block = np.where(other_lane >= 0, other_lane // self.nt, -1)
-        return other & ((other_block != self.block_of[lanes]) | (other_epoch == self.epoch))
+        return other & ((other_block != self.block_of[lanes]) | (epochs[where] == self.epoch))
 
     def _check_read(self, mem: _Memory, where, lanes) -> None:
         if mem.in_flight is not None:
@@ -705,8 +713,8 @@ class _KernelRun(ExprEvaluator):
                                    "block's writes are not visible) — fetch the data in every block that "
                                    "reads it")
         if mem.last_write == self.epoch or (mem.per == "global" and mem.last_write >= 0):
-            bad = self._conflict(mem.w_lane[where], mem.w_epoch[where], lanes)
-            if bad.any():
+            bad = self._conflict(mem.w_lane[where], mem.w_epoch, where, lanes)
+            if _any(bad):
                 k = int(np.argmax(bad))
                 self._race(mem, int(where[k]), int(mem.w_lane[where[k]]), int(lanes[k]), "writes", "reads")
         if mem.per == "block":  # recorded only if a write of this epoch needs them
@@ -726,7 +734,7 @@ class _KernelRun(ExprEvaluator):
     def _record(self, mem: _Memory, where, lanes) -> None:
         """Remember the smallest and largest reader lane of each element in this epoch."""
         cur = mem.r_epoch[where] == self.epoch
-        if cur.all() and (mem.r_lane[where] <= lanes).all() and (mem.r_hi[where] >= lanes).all():
+        if _all(cur) and _all(mem.r_lane[where] <= lanes) and _all(mem.r_hi[where] >= lanes):
             return  # (each reader lies between the ones remembered: a thread reading again)
         old_lo = np.where(cur, mem.r_lane[where], _NONE)
         old_hi = np.where(cur, mem.r_hi[where], -1)
@@ -744,20 +752,20 @@ class _KernelRun(ExprEvaluator):
         mem.scratch[where] = lanes  # with two lanes on one element, one reads back the other
         other = mem.scratch[where]
         dup = other != lanes
-        if dup.any():
+        if _any(dup):
             k = int(np.argmax(dup))
             pair = sorted((int(other[k]), int(lanes[k])))
             self._race(mem, int(where[k]), pair[0], pair[1], "writes", "writes")
-        bad = self._conflict(mem.w_lane[where], mem.w_epoch[where], lanes)
-        if bad.any():
+        bad = self._conflict(mem.w_lane[where], mem.w_epoch, where, lanes)
+        if _any(bad):
             k = int(np.argmax(bad))
             self._race(mem, int(where[k]), int(mem.w_lane[where[k]]), int(lanes[k]), "writes", "writes")
         lo = mem.r_lane[where]
         read = lo != _NONE
-        if read.any():
+        if _any(read) and _any(read & ((lo != lanes) | (mem.r_hi[where] != lanes))):  # a reader but this lane
             reader = np.where(lo != lanes, lo, mem.r_hi[where])  # a reader other than this lane, if any
-            bad = read & self._conflict(np.where(read, reader, -1), mem.r_epoch[where], lanes)
-            if bad.any():
+            bad = read & self._conflict(np.where(read, reader, -1), mem.r_epoch, where, lanes)
+            if _any(bad):
                 k = int(np.argmax(bad))
                 self._race(mem, int(where[k]), int(reader[k]), int(lanes[k]), "reads", "writes")
         mem.w_lane[where] = lanes
@@ -807,7 +815,7 @@ class _KernelRun(ExprEvaluator):
         if mask is not None:
             missing |= moves & ~mask[np.minimum(src, self.lanes - 1)]
             missing &= mask
-        if missing.any():
+        if _any(missing):
             lane = int(np.argmax(missing))
             raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
                             f"{self._block_name(lane // self.nt)} shuffles down by {offset} (width {width}) "
@@ -861,6 +869,17 @@ class _KernelRun(ExprEvaluator):
         return super()._call(e, ctx)
 
 
+def _any(x) -> bool:
+    """Whether any element of ``x`` is true (nonzero): ``x.any()`` without its Python wrapper,
+    which costs more than the count on the few lanes of most statements."""
+    return _count_nonzero(x) != 0
+
+
+def _all(x) -> bool:
+    """Whether every element of ``x`` is true (nonzero), as :func:`_any` counts."""
+    return _count_nonzero(x) == x.size
+
+
 def _column(x):
     """A scalar or a per-thread array as a column ``(1 or threads, 1)``, to take a row of
     vector lanes."""
@@ -873,6 +892,7 @@ def _narrow(mask, cond):
     if np.ndim(cond) == 0:
         return mask if bool(cond) else False
     new = cond if mask is None else (mask & cond)
-    if not new.any():
+    count = _count_nonzero(new)
+    if count == 0:
         return False
-    return None if new.all() else new  # (every lane: the unmasked paths are the faster ones)
+    return None if count == new.size else new  # (every lane: the unmasked paths are the faster ones)
