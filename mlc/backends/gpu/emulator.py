@@ -388,7 +388,7 @@ class _KernelRun(ExprEvaluator):
         lo, extent = self.ev(loop.min, mask, env), self.ev(loop.extent, mask, env)
         make = np.dtype(var.dtype).type
         inner = dict(env)
-        if np.ndim(lo) == 0 and np.ndim(extent) == 0:
+        if _ndim(lo) == 0 and _ndim(extent) == 0:
             for v in range(int(lo), int(lo) + int(extent)):
                 inner[var] = make(v)
                 self.exec(loop.body, mask, inner)
@@ -463,13 +463,13 @@ class _KernelRun(ExprEvaluator):
                 i = self.ev(idx, mask, env)
                 width = max(width, dt.lanes(idx.dtype))
                 flat = flat * np.int64(extent.value) + np.asarray(i, np.int64)
-        if width == 1 and np.ndim(flat) == 0:  # one element for every lane: check it once
+        if width == 1 and flat.ndim == 0:  # one element for every lane: check it once
             lanes = self.lane if mask is None else np.flatnonzero(mask)
             if not 0 <= flat < mem.size:
                 self._out_of_bounds(buffer, mem, np.broadcast_to(flat, (self.lanes,)),
                                     np.ones(self.lanes, bool) if mask is None else mask)
             if mem.per == "global":
-                return mem, np.broadcast_to(flat, (self.lanes,)), lanes
+                return mem, np.full(self.lanes, flat), lanes
             return mem, mem.offset + flat, lanes
         shape = (self.lanes,) if width == 1 else (self.lanes, width)
         if flat.shape != shape:
@@ -807,7 +807,9 @@ class _KernelRun(ExprEvaluator):
         a lane that does not execute the shuffle (inactive, or past the block's threads) is
         a RaceError: the value it would get on a GPU is undefined."""
         value, offset, width = shfl_args(e)
-        v = np.broadcast_to(np.asarray(self.ev(value, mask, env), value.dtype), (self.lanes,))
+        v = np.asarray(self.ev(value, mask, env), value.dtype)
+        if v.shape != (self.lanes,):
+            v = np.broadcast_to(v, (self.lanes,))
         t = self.thread_of
         moves = (t % width) + offset < width
         src = np.where(moves, self.lane + offset, self.lane)
@@ -880,6 +882,12 @@ def _all(x) -> bool:
     return _count_nonzero(x) == x.size
 
 
+def _ndim(x) -> int:
+    """``np.ndim(x)`` of a value the emulator computes (a NumPy scalar or array, or a Python
+    number), without np.ndim's dispatch."""
+    return getattr(x, "ndim", 0)
+
+
 def _column(x):
     """A scalar or a per-thread array as a column ``(1 or threads, 1)``, to take a row of
     vector lanes."""
@@ -889,7 +897,7 @@ def _column(x):
 
 def _narrow(mask, cond):
     """``mask`` restricted to ``cond``; False when no lane remains, None for all lanes."""
-    if np.ndim(cond) == 0:
+    if _ndim(cond) == 0:
         return mask if bool(cond) else False
     new = cond if mask is None else (mask & cond)
     count = _count_nonzero(new)
