@@ -142,6 +142,18 @@ def test_a_read_repeated_by_its_thread_is_still_remembered_for_the_race_check():
         Emulator(_kernel(body)).run([_rand(32), np.zeros(32, "float32")])
 
 
+def test_overwriting_an_element_that_its_writer_and_another_thread_read_is_a_race():
+    """Every thread reads S[0] (thread 0 too), then thread 0 overwrites it with no barrier: the
+    smallest reader is the writer itself, the other readers still race with it."""
+    def body(bx, tx, S, A, B):
+        return seq(IfThenElse(tx < 8, BufferStore(S, _load(A, tx), (tx % 8,))), syncthreads(),
+                   IfThenElse(tx < 8, BufferStore(B, _load(S, const(0, "int32")), (tx,))),
+                   IfThenElse(tx == 0, BufferStore(S, const(0.0, "float32"), (tx % 8,))))
+    with pytest.raises(RaceError, match=r"S\[0\].*thread \(7, 0, 0\) of block \(0, 0, 0\) reads it and "
+                                        r"thread \(0, 0, 0\) of block \(0, 0, 0\) writes it"):
+        Emulator(_kernel(body)).run([_rand(32), np.zeros(32, "float32")])
+
+
 def test_a_barrier_under_thread_divergent_control_flow_is_refused():
     def body(bx, tx, S, A, B):
         return IfThenElse(tx < 16, seq(syncthreads(), BufferStore(B, _load(A, tx), (tx,))))

@@ -6,8 +6,12 @@ It is one test running pytest on ``tests/ops --mlc-target=cuda-emulator`` in chi
 so the default targets of this session are left as they are: two children, each with half of
 the suite's files (balanced by size and :data:`EMULATOR_WEIGHT`), run side by side while this
 session waits. A failure prints the failing child's summary. The files whose tests name their
-targets themselves (:data:`SAME_ON_EVERY_TARGET`) would only repeat the main session's run.
+targets themselves (:data:`SAME_ON_EVERY_TARGET`) would only repeat the main session's run, and
+so would the tests of the other files that never read the default targets (error messages,
+promotion rules, lowerings read as IR, tests that name "llvm" and "reference"): the children
+deselect those (:func:`same_on_every_target`).
 """
+import ast
 import os
 import pathlib
 import subprocess
@@ -21,9 +25,9 @@ CHILDREN = 2
 
 #: Files whose tests cost the emulator more than their size says, and by how much: the sort
 #: kernels run rows through serial per-thread loops (counters cleared, prefix sums), which the
-#: emulator steps through statement by statement; test_sorting.py takes about as long as all
-#: the other files together.
-EMULATOR_WEIGHT = {"test_sorting.py": 8}
+#: emulator steps through statement by statement (the weight puts about half of the suite's
+#: time in each child).
+EMULATOR_WEIGHT = {"test_sorting.py": 5}
 
 #: Files whose tests never read the session's default targets (each names its targets, or runs
 #: only on the CPU): under ``--mlc-target=cuda-emulator`` they would run exactly as they run in
@@ -31,8 +35,55 @@ EMULATOR_WEIGHT = {"test_sorting.py": 8}
 SAME_ON_EVERY_TARGET = {"test_rows.py", "test_sum_accuracy.py", "test_radix_sort.py", "test_integer_power.py",
                         "test_vector_sort.py"}
 
-#: What a file that follows the session's default targets calls (mlc.testing's or the harness's).
-_READS_DEFAULT_TARGETS = ("TARGETS", "default_targets", "check_op", "run_op")
+#: What a file that follows the session's default targets calls (mlc.testing's or the harness's,
+#: and the plugin's fixture).
+_READS_DEFAULT_TARGETS = ("TARGETS", "default_targets", "check_op", "run_op", "check_against_numpy", "mlc_target")
+
+
+def _definitions(tree: ast.Module, source: str) -> dict[str, str]:
+    """The source of each function, class and assigned name at the top of a module."""
+    out = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):  # decorators included
+            out[node.name] = "\n".join(ast.get_source_segment(source, n) for n in [*node.decorator_list, node])
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        out[name.id] = ast.get_source_segment(source, node)
+    return out
+
+
+def same_on_every_target(source: str, harness: str) -> list[str]:
+    """The tests of a module (its ``source``) that never read the session's default targets:
+    neither a test's own source (its decorators included) nor anything of its module or of the
+    harness (``harness``'s source) that it names, and what those name in turn, mentions one of
+    :data:`_READS_DEFAULT_TARGETS`. Such a test runs under ``--mlc-target=cuda-emulator``
+    exactly as it runs in the main session."""
+    tree = ast.parse(source)
+    known = {**_definitions(ast.parse(harness), harness), **_definitions(tree, source)}
+
+    def reads(text: str, seen: set) -> bool:
+        if any(word in text for word in _READS_DEFAULT_TARGETS):
+            return True
+        for node in ast.walk(ast.parse(text)):
+            name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+            if name in known and name not in seen:
+                seen.add(name)
+                if reads(known[name], seen):
+                    return True
+        return False
+
+    tests = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+    same = [name for name in tests if not reads(known[name], {name})]
+    # pytest deselects by prefix: leave in any test whose name starts another test's name
+    return [name for name in same if not any(o != name and o.startswith(name) for o in tests)]
+
+
+def _deselected(files) -> list[str]:
+    harness = (TESTS / "ops" / "_harness.py").read_text()
+    return [f"--deselect=tests/ops/{pathlib.Path(f).name}::{name}" for f in files
+            for name in same_on_every_target(pathlib.Path(f).read_text(), harness)]
 
 
 def _emulated_files():
@@ -68,13 +119,71 @@ def test_the_op_files_split_into_balanced_groups():
     assert len(groups) == CHILDREN
 
 
+_HARNESS = """
+TARGETS = ("llvm", "reference")
+ON_EVERY = TARGETS
+
+
+def run_on_all(x):
+    return check_op("abs", [x], abs(x))
+
+
+def helper(x):
+    return run_on_all(x)
+"""
+
+_TESTS = """
+from ._harness import helper
+
+
+def test_message():
+    assert str(1) == "1"
+
+
+def test_through_a_helper():
+    helper(1)
+
+
+def test_through_a_constant():
+    for t in ON_EVERY:
+        pass
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_parametrized(target):
+    pass
+
+
+def test_own_targets():
+    for t in ("llvm", "reference"):
+        pass
+
+
+def test_fixture(mlc_target):
+    pass
+
+
+def test_prefix():
+    pass
+
+
+def test_prefix_longer():
+    pass
+"""
+
+
+def test_the_tests_deselected_never_read_the_default_targets():
+    # what names the targets through a helper, a constant, a decorator or the fixture stays
+    assert same_on_every_target(_TESTS, _HARNESS) == ["test_message", "test_own_targets", "test_prefix_longer"]
+
+
 def test_every_op_matches_numpy_on_the_gpu_emulator(pytester: pytest.Pytester):
     pytester.chdir()
     children = []
     for group in _groups(_emulated_files(), CHILDREN):
         children.append(subprocess.Popen(
-            [sys.executable, "-m", "pytest", *group, "--mlc-target=cuda-emulator", "-q", "-p", "no:cacheprovider",
-             "-x", "--rootdir", str(TESTS.parent)],
+            [sys.executable, "-m", "pytest", *group, *_deselected(group), "--mlc-target=cuda-emulator", "-q",
+             "-p", "no:cacheprovider", "-x", "--rootdir", str(TESTS.parent)],
             cwd=str(pytester.path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy()))
     for child in children:
         try:

@@ -61,6 +61,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+try:  # (the C function itself, without np.count_nonzero's dispatch)
+    from numpy._core.multiarray import count_nonzero as _count_nonzero
+except ImportError:  # pragma: no cover - NumPy 1
+    _count_nonzero = np.count_nonzero
+
 from ...errors import BoundsError, DTypeError, MLCError, RaceError, ShapeError
 from ...ir.arith import expr_key
 from ...ir.buffer import FRAGMENT_SCOPES, Buffer
@@ -146,6 +151,8 @@ class Emulator:
         self.kernels = kernels(func, limits)
         self.workspace = workspace(func)
         self.stats: list[KernelStats] = []
+        #: per kernel, what its runs work out once about its (immutable) IR
+        self._known = [_Known() for _ in self.kernels]
 
     def run(self, args: Sequence[np.ndarray]) -> None:
         params = self.func.params
@@ -166,8 +173,8 @@ class Emulator:
             flat[id(b)] = np.full(size, V.poison(b.dtype), b.dtype)
         self.stats = []
         with np.errstate(all="ignore"):
-            for k in self.kernels:
-                run = _KernelRun(k, flat, self.name, self.limits.warp_size)
+            for k, known in zip(self.kernels, self._known):
+                run = _KernelRun(k, flat, self.name, self.limits.warp_size, known)
                 run.execute()
                 self.stats.append(run.stats)
 
@@ -205,6 +212,26 @@ class _Memory:
             self.pending_size = 0
 
 
+class _Known:
+    """What the runs of one kernel work out once about its IR, which does not change between
+    them: the constants' values and the Binary chains' steps (:class:`ExprEvaluator`'s, by
+    node id), and the ids of the buffers it writes (by stores, and by the external calls of
+    the backends registered now)."""
+
+    __slots__ = ("constants", "chains", "_written", "_externs")
+
+    def __init__(self):
+        self.constants, self.chains = {}, {}
+        self._written, self._externs = None, None
+
+    def written(self, body) -> set[int]:
+        externs = tuple(dict.fromkeys(_EXTERNS.values()))
+        if self._written is None or externs != self._externs:
+            written = {id(n.buffer) for n in pre_order_nodes(body) if isinstance(n, BufferStore)}
+            self._written, self._externs = written | _extern_writes(body), externs
+        return self._written
+
+
 class _Lanes:
     """The context of an expression in a kernel run: the active lanes (``mask``; None: all)
     and the values of the variables bound so far (``env``)."""
@@ -235,8 +262,9 @@ class _KernelRun(ExprEvaluator):
 
     what = "emulator"
 
-    def __init__(self, kernel: Kernel, params: dict, fname: str, warp: int):
-        super().__init__({})  # IntImm/FloatImm node id -> its value
+    def __init__(self, kernel: Kernel, params: dict, fname: str, warp: int, known: _Known | None = None):
+        known = _Known() if known is None else known
+        super().__init__(known.constants, known.chains)
         self.kernel, self.fname, self.warp = kernel, fname, warp
         nb, nt = kernel.blocks, kernel.threads
         self.nt, self.lanes = nt, nb * nt
@@ -249,8 +277,7 @@ class _KernelRun(ExprEvaluator):
             self.axis[f"threadIdx.{a}"] = rest_t % b
             rest_b, rest_t = rest_b // g, rest_t // b
         self.memory: dict[int, _Memory] = {}
-        written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
-        written |= _extern_writes(kernel.body)
+        written = known.written(kernel.body)
         for p in kernel.params:  # what the kernel only reads cannot race
             arr = params[id(p)]
             self.memory[id(p)] = _Memory(p, arr, arr.size, "global", id(p) in written)
@@ -281,7 +308,9 @@ class _KernelRun(ExprEvaluator):
                             "for (cp.async without cp.async.wait_group); commit and wait before the kernel ends")
 
     def exec(self, stmt, mask, env) -> None:
-        if isinstance(stmt, SeqStmt):
+        if type(stmt) is BufferStore:  # (the most frequent first)
+            self._store(stmt, mask, env)
+        elif isinstance(stmt, SeqStmt):
             for s in stmt.seq:
                 self.exec(s, mask, env)
         elif isinstance(stmt, For):
@@ -359,7 +388,7 @@ class _KernelRun(ExprEvaluator):
         lo, extent = self.ev(loop.min, mask, env), self.ev(loop.extent, mask, env)
         make = np.dtype(var.dtype).type
         inner = dict(env)
-        if np.ndim(lo) == 0 and np.ndim(extent) == 0:
+        if _ndim(lo) == 0 and _ndim(extent) == 0:
             for v in range(int(lo), int(lo) + int(extent)):
                 inner[var] = make(v)
                 self.exec(loop.body, mask, inner)
@@ -367,7 +396,7 @@ class _KernelRun(ExprEvaluator):
         stop = lo + extent  # bounds differ between threads: run the union, masked
         active = np.ones(self.lanes, bool) if mask is None else mask
         lo_b, stop_b = np.broadcast_to(lo, (self.lanes,)), np.broadcast_to(stop, (self.lanes,))
-        if not active.any():
+        if not _any(active):
             return
         for v in range(int(lo_b[active].min()), int(stop_b[active].max())):
             sub = _narrow(mask, (lo_b <= v) & (v < stop_b))
@@ -392,7 +421,7 @@ class _KernelRun(ExprEvaluator):
         mem.offset = (self.block_of if shared else self.lane) * np.int64(size)
 
     def _barrier(self, mask) -> None:
-        if mask is not None and not mask.all():
+        if mask is not None and not _all(mask):
             active = np.bincount(self.block_of[mask], minlength=self.kernel.blocks)
             bad = np.flatnonzero((active > 0) & (active < self.nt))
             if bad.size == 0:
@@ -434,25 +463,25 @@ class _KernelRun(ExprEvaluator):
                 i = self.ev(idx, mask, env)
                 width = max(width, dt.lanes(idx.dtype))
                 flat = flat * np.int64(extent.value) + np.asarray(i, np.int64)
-        if width == 1 and np.ndim(flat) == 0:  # one element for every lane: check it once
+        if width == 1 and flat.ndim == 0:  # one element for every lane: check it once
             lanes = self.lane if mask is None else np.flatnonzero(mask)
             if not 0 <= flat < mem.size:
                 self._out_of_bounds(buffer, mem, np.broadcast_to(flat, (self.lanes,)),
                                     np.ones(self.lanes, bool) if mask is None else mask)
             if mem.per == "global":
-                return mem, np.broadcast_to(flat, (self.lanes,)), lanes
+                return mem, np.full(self.lanes, flat), lanes
             return mem, mem.offset + flat, lanes
         shape = (self.lanes,) if width == 1 else (self.lanes, width)
         if flat.shape != shape:
             flat = np.broadcast_to(flat, shape)
         if mask is None:
             lanes = self.lane
-            if flat.min() < 0 or flat.max() >= mem.size:
+            if _any((flat < 0) | (flat >= mem.size)):
                 self._out_of_bounds(buffer, mem, flat, np.ones(self.lanes, bool))
         else:
             lanes = np.flatnonzero(mask)
             inside = flat[lanes]
-            if inside.size and (inside.min() < 0 or inside.max() >= mem.size):
+            if _any((inside < 0) | (inside >= mem.size)):
                 self._out_of_bounds(buffer, mem, flat, mask)
             flat = np.where(mask if width == 1 else mask[:, None], flat, 0)
         if mem.per != "global":
@@ -511,7 +540,7 @@ class _KernelRun(ExprEvaluator):
     def _refuse_unwritten(self, mem: _Memory, where, lanes, unwritten, scope: str, which: str) -> None:
         """A RaceError for the first lane whose read of ``mem`` (a ``scope`` buffer) finds an
         element nobody it can see wrote (``unwritten``, per lane); ``which`` says who did not."""
-        if unwritten.any():
+        if _any(unwritten):
             k = int(np.argmax(unwritten))
             lane = int(lanes[k])
             raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
@@ -526,7 +555,7 @@ class _KernelRun(ExprEvaluator):
         per_element = np.repeat(lanes, width)
         if mem.per == "thread":
             unwritten = ~mem.written[where]
-            if unwritten.any():
+            if _any(unwritten):
                 k = int(np.argmax(unwritten))
                 raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(int(per_element[k]))} "
                                 f"reads local buffer {mem.buffer.name}[{int(where[k]) % mem.size}] (flat "
@@ -566,9 +595,13 @@ class _KernelRun(ExprEvaluator):
         if addr.ndim == 2:
             return self._store_vector(mem, addr, lanes, mask, value, self._is_async(stmt, mem))
         where = addr[lanes] if mask is not None else addr
-        value = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))
-        value = value[lanes] if mask is not None else value
-        if self._is_async(stmt, mem):
+        is_async = self._is_async(stmt, mem)
+        value = np.asarray(value, mem.array.dtype)
+        if value.ndim or is_async:  # (one value for every lane is stored as it is)
+            if value.shape != (self.lanes,):
+                value = np.broadcast_to(value, (self.lanes,))
+            value = value[lanes] if mask is not None else value
+        if is_async:
             return self._issue(mem, where, lanes, value)
         self._write(mem, where, lanes, value)
 
@@ -615,7 +648,7 @@ class _KernelRun(ExprEvaluator):
         for mem, where, lanes, values in self.open_copies:
             mine = np.ones(lanes.size, bool) if mask is None else mask[lanes]
             group.append((mem, where[mine], lanes[mine], values[mine]))
-            if not mine.all():
+            if not _all(mine):
                 still_open.append((mem, where[~mine], lanes[~mine], values[~mine]))
         self.groups.append(group)
         self.open_copies = still_open
@@ -632,7 +665,7 @@ class _KernelRun(ExprEvaluator):
                 mem.in_flight[w] = False
                 self._check_write(mem, w, ln)
                 mem.array[w] = values[mine]
-                if not mine.all():
+                if not _all(mine):
                     rest.append((mem, where[~mine], lanes[~mine], values[~mine]))
             done[g][:] = rest
         # the newest n groups stay, empty ones too (a group counts whatever it holds)
@@ -640,7 +673,7 @@ class _KernelRun(ExprEvaluator):
 
     def _in_flight(self, mem: _Memory, where, lanes, does: str) -> None:
         busy = mem.in_flight[where]
-        if busy.any():
+        if _any(busy):
             k = int(np.argmax(busy))
             lane = int(lanes[k])
             raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
@@ -654,19 +687,22 @@ class _KernelRun(ExprEvaluator):
         """Whether every element of a local or shared buffer has been written (once true, it
         stays true: nothing unwrites an element)."""
         if mem.complete is None:
-            mem.complete = bool(mem.written.all() if mem.per == "thread" else (mem.w_lane != -1).all())
+            mem.complete = bool(_all(mem.written) if mem.per == "thread" else _all(mem.w_lane != -1))
         return mem.complete
 
     # ------------------------------------------------------------ races
 
-    def _conflict(self, other_lane, other_epoch, lanes):
-        """Where an earlier access by ``other_lane`` in ``other_epoch`` is unordered with
-        ``lanes``' access now: another thread, of another block or since the last barrier."""
-        other = (other_lane != -1) & (other_lane != lanes)
-        if not other.any():  # (the common case: elements no other thread touched)
+    def _conflict(self, other_lane, epochs, where, lanes):
+        """Where an earlier access by ``other_lane`` in epoch ``epochs[where]`` is unordered
+        with ``lanes``' access now: another thread, of another block or since the last barrier."""
+        other = other_lane != lanes
+        if not _any(other):  # (the common case: a thread touching its own elements again)
+            return other
+        other &= other_lane != -1
+        if not _any(other):  # (elements no other thread touched)
             return other
         other_block = np.where(other_lane >= 0, other_lane // self.nt, -1)
-        return other & ((other_block != self.block_of[lanes]) | (other_epoch == self.epoch))
+        return other & ((other_block != self.block_of[lanes]) | (epochs[where] == self.epoch))
 
     def _check_read(self, mem: _Memory, where, lanes) -> None:
         if mem.in_flight is not None:
@@ -677,8 +713,8 @@ class _KernelRun(ExprEvaluator):
                                    "block's writes are not visible) — fetch the data in every block that "
                                    "reads it")
         if mem.last_write == self.epoch or (mem.per == "global" and mem.last_write >= 0):
-            bad = self._conflict(mem.w_lane[where], mem.w_epoch[where], lanes)
-            if bad.any():
+            bad = self._conflict(mem.w_lane[where], mem.w_epoch, where, lanes)
+            if _any(bad):
                 k = int(np.argmax(bad))
                 self._race(mem, int(where[k]), int(mem.w_lane[where[k]]), int(lanes[k]), "writes", "reads")
         if mem.per == "block":  # recorded only if a write of this epoch needs them
@@ -698,7 +734,7 @@ class _KernelRun(ExprEvaluator):
     def _record(self, mem: _Memory, where, lanes) -> None:
         """Remember the smallest and largest reader lane of each element in this epoch."""
         cur = mem.r_epoch[where] == self.epoch
-        if cur.all() and (mem.r_lane[where] <= lanes).all() and (mem.r_hi[where] >= lanes).all():
+        if _all(cur) and _all(mem.r_lane[where] <= lanes) and _all(mem.r_hi[where] >= lanes):
             return  # (each reader lies between the ones remembered: a thread reading again)
         old_lo = np.where(cur, mem.r_lane[where], _NONE)
         old_hi = np.where(cur, mem.r_hi[where], -1)
@@ -716,20 +752,20 @@ class _KernelRun(ExprEvaluator):
         mem.scratch[where] = lanes  # with two lanes on one element, one reads back the other
         other = mem.scratch[where]
         dup = other != lanes
-        if dup.any():
+        if _any(dup):
             k = int(np.argmax(dup))
             pair = sorted((int(other[k]), int(lanes[k])))
             self._race(mem, int(where[k]), pair[0], pair[1], "writes", "writes")
-        bad = self._conflict(mem.w_lane[where], mem.w_epoch[where], lanes)
-        if bad.any():
+        bad = self._conflict(mem.w_lane[where], mem.w_epoch, where, lanes)
+        if _any(bad):
             k = int(np.argmax(bad))
             self._race(mem, int(where[k]), int(mem.w_lane[where[k]]), int(lanes[k]), "writes", "writes")
         lo = mem.r_lane[where]
         read = lo != _NONE
-        if read.any():
+        if _any(read) and _any(read & ((lo != lanes) | (mem.r_hi[where] != lanes))):  # a reader but this lane
             reader = np.where(lo != lanes, lo, mem.r_hi[where])  # a reader other than this lane, if any
-            bad = read & self._conflict(np.where(read, reader, -1), mem.r_epoch[where], lanes)
-            if bad.any():
+            bad = read & self._conflict(np.where(read, reader, -1), mem.r_epoch, where, lanes)
+            if _any(bad):
                 k = int(np.argmax(bad))
                 self._race(mem, int(where[k]), int(reader[k]), int(lanes[k]), "reads", "writes")
         mem.w_lane[where] = lanes
@@ -771,7 +807,9 @@ class _KernelRun(ExprEvaluator):
         a lane that does not execute the shuffle (inactive, or past the block's threads) is
         a RaceError: the value it would get on a GPU is undefined."""
         value, offset, width = shfl_args(e)
-        v = np.broadcast_to(np.asarray(self.ev(value, mask, env), value.dtype), (self.lanes,))
+        v = np.asarray(self.ev(value, mask, env), value.dtype)
+        if v.shape != (self.lanes,):
+            v = np.broadcast_to(v, (self.lanes,))
         t = self.thread_of
         moves = (t % width) + offset < width
         src = np.where(moves, self.lane + offset, self.lane)
@@ -779,7 +817,7 @@ class _KernelRun(ExprEvaluator):
         if mask is not None:
             missing |= moves & ~mask[np.minimum(src, self.lanes - 1)]
             missing &= mask
-        if missing.any():
+        if _any(missing):
             lane = int(np.argmax(missing))
             raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
                             f"{self._block_name(lane // self.nt)} shuffles down by {offset} (width {width}) "
@@ -833,6 +871,23 @@ class _KernelRun(ExprEvaluator):
         return super()._call(e, ctx)
 
 
+def _any(x) -> bool:
+    """Whether any element of ``x`` is true (nonzero): ``x.any()`` without its Python wrapper,
+    which costs more than the count on the few lanes of most statements."""
+    return _count_nonzero(x) != 0
+
+
+def _all(x) -> bool:
+    """Whether every element of ``x`` is true (nonzero), as :func:`_any` counts."""
+    return _count_nonzero(x) == x.size
+
+
+def _ndim(x) -> int:
+    """``np.ndim(x)`` of a value the emulator computes (a NumPy scalar or array, or a Python
+    number), without np.ndim's dispatch."""
+    return getattr(x, "ndim", 0)
+
+
 def _column(x):
     """A scalar or a per-thread array as a column ``(1 or threads, 1)``, to take a row of
     vector lanes."""
@@ -842,9 +897,10 @@ def _column(x):
 
 def _narrow(mask, cond):
     """``mask`` restricted to ``cond``; False when no lane remains, None for all lanes."""
-    if np.ndim(cond) == 0:
+    if _ndim(cond) == 0:
         return mask if bool(cond) else False
     new = cond if mask is None else (mask & cond)
-    if not new.any():
+    count = _count_nonzero(new)
+    if count == 0:
         return False
-    return None if new.all() else new  # (every lane: the unmasked paths are the faster ones)
+    return None if count == new.size else new  # (every lane: the unmasked paths are the faster ones)

@@ -24,6 +24,7 @@ import numpy as np
 
 from ...errors import MLCError
 from ...ir.buffer import Buffer
+from ...ir.ops import BINARY_OPS
 from ...ir import dtype as dt
 from ...ir.expr import (VECTOR_WINDOW, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, Ramp,
                         Reduce, Select, Var)
@@ -49,8 +50,11 @@ class ExprEvaluator(ABC):
 
     what = "interpreter"
 
-    def __init__(self, constants: dict):
+    def __init__(self, constants: dict, chains: dict | None = None):
         self.constants = constants
+        #: id(Binary) -> its chain's steps (:meth:`_steps`); shared by the evaluators of one
+        #: IR that outlives them (the same dict as long as the nodes live)
+        self._chains = {} if chains is None else chains
         self._expr = {
             Var: self._var, IntImm: self._const, FloatImm: self._const, Binary: self._binary,
             Not: self._not, Select: self._select, Let: self._let, Call: self._call, Cast: self._cast,
@@ -75,22 +79,37 @@ class ExprEvaluator(ABC):
     def _binary(self, e: Binary, ctx):
         """A chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as deep as the user
         wrote it) is evaluated from the bottom up on a loop, each in ``ctx`` (never down the
-        second operand of ``and``/``or``, which runs in a narrower one)."""
-        chain = binary_chain(e, always_evaluated)
-        value = self._binary_of(chain[-1], ctx)
-        for node, below in zip(reversed(chain[:-1]), reversed(chain[1:])):
-            value = self._binary_of(node, ctx, below, value)
+        second operand of ``and``/``or``, which runs in a narrower one). The chain's steps
+        are worked out once per node (:meth:`_steps`)."""
+        steps = self._chains.get(id(e))
+        if steps is None:
+            steps = self._chains[id(e)] = self._steps(e)
+        value = None
+        for node, numpy, below, logical in steps:
+            a = value if below == "a" else self.evaluate(node.a, ctx)
+            if logical:  # the right side only where it decides
+                rest = ctx.narrow(a if node.op == "and" else np.logical_not(a))
+                if rest is None:
+                    value = a
+                    continue
+                value = numpy(a, value if below == "b" else self.evaluate(node.b, rest))
+            else:
+                value = numpy(a, value if below == "b" else self.evaluate(node.b, ctx))
         return value
 
-    def _binary_of(self, e: Binary, ctx, below=None, value=None):
-        """``e``, where its operand ``below`` (if any) has the value ``value``."""
-        a = value if e.a is below else self.evaluate(e.a, ctx)
-        if e.op in ("and", "or") and self.short_circuits(e):  # the right side only where it decides
-            rest = ctx.narrow(a if e.op == "and" else np.logical_not(a))
-            if rest is None:
-                return a
-            return V.binary(e.op, a, value if e.b is below else self.evaluate(e.b, rest))
-        return V.binary(e.op, a, value if e.b is below else self.evaluate(e.b, ctx))
+    def _steps(self, e: Binary) -> list:
+        """``e``'s chain bottom-up: (node, its NumPy function, which operand is the node
+        below ("a", "b" or None at the bottom), whether it short-circuits)."""
+        chain = binary_chain(e, always_evaluated)
+        steps = []
+        for k in range(len(chain) - 1, -1, -1):
+            node = chain[k]
+            below = None if k == len(chain) - 1 else ("a" if node.a is chain[k + 1] else "b")
+            spec = BINARY_OPS.get(node.op)
+            if spec is None:
+                raise MLCError(f"reference interpreter: unknown binary op {node.op!r}")
+            steps.append((node, spec.numpy, below, node.op in ("and", "or") and self.short_circuits(node)))
+        return steps
 
     def _not(self, e: Not, ctx):
         return V.logical_not(self.evaluate(e.a, ctx))

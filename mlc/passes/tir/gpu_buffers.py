@@ -57,7 +57,7 @@ from ...ir import dtype as dt
 
 from ...ir.buffer import DIM_ALIGN, FRAGMENT_SCOPES, Buffer, aligned_strides
 from ...ir.expr import Binary, IntImm, Var, const
-from ...ir.arith import IntSet, canonical, linear, relax, uses_any
+from ...ir.arith import IntSet, canonical, expr_key, linear, relax, uses_any
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.tir import Allocate, Block, For, PrimFunc
 from .compact_buffers import _disjoint, _Rebase, buffer_accesses, loops_around_all, rebase
@@ -157,10 +157,18 @@ def _tighter(old, candidates, pick_smaller: bool):
 def _box(buffer: Buffer, accesses, prefix: list[For]):
     """Per dimension, (corner, extent) of what one iteration of ``prefix`` touches, the
     guards around each access taken into account; a dimension whose extent is not constant
-    keeps the whole buffer (corner 0)."""
+    keeps the whole buffer (corner 0). Accesses alike (the same indices under the same loops
+    and guards: a value read in several statements) touch the same elements and count once:
+    each one more would grow the union's endpoints by a ``min``/``max`` that every later
+    union step compares anew."""
     inside = {id(f) for f in prefix}
     sets = None
+    seen = set()
     for indices, loops, conds in accesses:
+        key = (expr_key(tuple(indices)), tuple(id(f) for f in loops), expr_key(tuple(conds)))
+        if key in seen:
+            continue
+        seen.add(key)
         free = [f for f in loops if id(f) not in inside]
         dom = {f.loop_var: IntSet(f.min, canonical(f.min + f.extent - 1)) for f in free}
         if conds:
