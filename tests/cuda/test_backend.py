@@ -58,7 +58,8 @@ def test_cuda_codegen_compiles_for_the_targets_arch():
     for arch, target in TARGETS.items():
         _, artifact = _driver("cuda", _gelu(), target)
         assert artifact.arch == arch and artifact.cubin[:4] == b"\x7fELF"
-        assert "tanhf(" in artifact.code and "__launch_bounds__(256)" in artifact.code
+        # (GELU's 0.5 x (1 + tanh(z)) is written as x / (1 + e^(-2z)), which keeps its digits near -1)
+        assert "tanhf(" not in artifact.code and "__launch_bounds__(256)" in artifact.code
 
 
 @pytest.mark.skipif(DEVICE_MISSING is None, reason="a CUDA device is present")

@@ -33,7 +33,8 @@ uses nowhere else, is written as ``a / d`` (``1 / d`` alone), with ``d = (1 + e^
 It is exact in real arithmetic, costs fewer operations than tanh's routine and the sum, and
 keeps the relative accuracy where tanh is near -1, where the sum cancels (z = -5: tanh's
 2.5 ulps are 0.16% of the float32 sum, which keeps 9 of its 24 bits; below z = -9.01, tanh
-correctly rounded is -1 and the sum 0). Where tanh is native (CUDA's ``tanhf``), nothing changes;
+correctly rounded is -1 and the sum 0). Where tanh is native (CUDA's ``tanhf``) the step is
+written out all the same: the sum of a native tanh cancels as much;
 ``fast_math`` keeps its rational tanh and the sum (as few operations as the quotient).
 
 >>> from mlc import te
@@ -104,7 +105,7 @@ class _LowerMath(StatementScalars):
 
     def visit_BufferStore(self, s):
         outer = self.written, self.stepped
-        self.written, self.stepped = {}, (_stepped_tanh(s.value, self.native) if not self.fast else frozenset())
+        self.written, self.stepped = {}, (_stepped_tanh(s.value) if not self.fast else frozenset())
         try:
             return super().visit_BufferStore(s)
         finally:
@@ -134,14 +135,14 @@ class _LowerMath(StatementScalars):
         return out
 
     def visit_Binary(self, e: Binary):
-        if self.stepped and _step(e, self.native) is not None:
+        if self.stepped and _step(e) is not None:
             return self._visit_step(e)
         return self.generic_visit(e)
 
     @memoized
     def _visit_step(self, e: Binary):
         """``a (1 +- tanh(z))`` as ``a / d``, ``1 +- tanh(z)`` as ``1 / d`` (the module docstring)."""
-        a, tanh, sign = _step(e, self.native)
+        a, tanh, sign = _step(e)
         if expr_key(tanh) not in self.stepped:
             return self.generic_visit(e)
         half = _halved(a)  # (a = y / 2: y over the whole 1 + e^(-2z), one product fewer)
@@ -175,27 +176,31 @@ def _expands_op(op: str, dtype: str, native: Native) -> bool:
     return compute in ROUTINE_DTYPES[op] and not native(op, compute)
 
 
-def _tanh_term(e: PrimExpr, native: Native) -> tuple[Call, int] | None:
+#: The dtypes whose ``1 +- tanh(z)`` is written as a quotient (the module docstring), native tanh or not.
+_STEPPED = ("float32", "float64")
+
+
+def _tanh_term(e: PrimExpr) -> tuple[Call, int] | None:
     """(the tanh call, +-1) of ``e`` = ``1 + tanh(z)``, ``tanh(z) + 1`` or ``1 - tanh(z)`` in
-    float32 or float64, a tanh this pass writes out; else None."""
-    if not (isinstance(e, Binary) and e.op in ("add", "sub") and e.dtype in ("float32", "float64")):
+    float32 or float64 (a native tanh too); else None."""
+    if not (isinstance(e, Binary) and e.op in ("add", "sub") and e.dtype in _STEPPED):
         return None
     for one, tanh, sign in ((e.a, e.b, 1 if e.op == "add" else -1), (e.b, e.a, 1 if e.op == "add" else 0)):
         if (sign and isinstance(one, FloatImm) and one.value == 1.0 and isinstance(tanh, Call)
-                and tanh.op == "tanh" and _expands(tanh, native)):
+                and tanh.op == "tanh" and tanh.dtype in _STEPPED):
             return tanh, sign
     return None
 
 
-def _step(e: PrimExpr, native: Native) -> tuple[PrimExpr | None, Call, int] | None:
+def _step(e: PrimExpr) -> tuple[PrimExpr | None, Call, int] | None:
     """(a, the tanh call, +-1) of a product ``a (1 +- tanh(z))`` (either order), (None, the
     call, +-1) of a bare ``1 +- tanh(z)``; else None."""
-    term = _tanh_term(e, native)
+    term = _tanh_term(e)
     if term is not None:
         return (None, *term)
     if isinstance(e, Binary) and e.op == "mul":
         for a, b in ((e.a, e.b), (e.b, e.a)):
-            term = _tanh_term(b, native)
+            term = _tanh_term(b)
             if term is not None:
                 return (a, *term)
     return None
@@ -211,14 +216,14 @@ def _halved(a: PrimExpr | None) -> PrimExpr | None:
     return None
 
 
-def _stepped_tanh(value: PrimExpr, native: Native) -> frozenset:
+def _stepped_tanh(value: PrimExpr) -> frozenset:
     """The keys of the tanh calls of ``value`` that only ``1 +- tanh(z)`` terms use: written as
     the step's quotient, tanh's own formula is not needed (one used elsewhere too keeps the
     terms as they are, which reuse the formula)."""
     uses: dict = {}
     in_terms: dict = {}
     for n in post_order_dag((value,), children):
-        term = _tanh_term(n, native)
+        term = _tanh_term(n)
         for c in children(n):
             if isinstance(c, Call) and c.op == "tanh":
                 k = expr_key(c)
@@ -232,7 +237,8 @@ def _lowering(native: Native, fast: bool) -> Callable[[PrimFunc], PrimFunc]:
     def lower_math(func: PrimFunc) -> PrimFunc:
         """Every math call of ``func`` that has a routine here and no native lowering, written
         out as float TIR."""
-        if not any(_expands_op(op, dtype, native) for op, dtype in labels(func.body, Call)):
+        if not any(_expands_op(op, dtype, native) or (not fast and op == "tanh" and dtype in _STEPPED)
+                   for op, dtype in labels(func.body, Call)):
             return func
         return _LowerMath(native, fast).visit(func)
     return lower_math
