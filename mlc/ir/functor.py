@@ -232,26 +232,20 @@ def census_mask(root) -> int:
         for value in (getters.get(cls) or _getter(cls))(node):
             kind = kinds.get(type(value)) or kind_of(type(value))
             if kind <= _EXPR:
-                m = getattr(value, "_census", None)
+                items = (value,)
+            elif kind == _TUPLE:
+                items = [item for item in value if (kinds.get(type(item)) or kind_of(type(item))) <= _EXPR]
+            else:
+                continue
+            for item in items:
+                m = getattr(item, "_census", None)
                 if m is None:
-                    m = memo.get(id(value))
+                    m = memo.get(id(item))
                     if m is None:
-                        stack.append(value)
+                        stack.append(item)
                         missing = True
                         continue
                 mask |= m
-            elif kind == _TUPLE:
-                for item in value:
-                    if (kinds.get(type(item)) or kind_of(type(item))) > _EXPR:
-                        continue
-                    m = getattr(item, "_census", None)
-                    if m is None:
-                        m = memo.get(id(item))
-                        if m is None:
-                            stack.append(item)
-                            missing = True
-                            continue
-                    mask |= m
         if missing:
             continue
         stack.pop()
