@@ -330,9 +330,16 @@ def test_layer_norm_gradient_runs_its_last_pass_over_groups_of_rows(parts, rows,
     if done is not None:
         update = text[text.index('T.block("T_lnv_dgamma_update")'):]
         assert (f"* {jam} + " in update[:update.index("T.reads")]) == (jam > 1), text
-    args = random_args(mod["main"], seed=rows * cols)
+    check_gradient_outputs(mod, sch.mod, seed=rows * cols)
+
+
+def check_gradient_outputs(mod, scheduled, seed: int):
+    """``scheduled`` (run as written) and ``mod`` under this host's default schedule give
+    the reference interpreter's outputs of ``mod`` (a gradient module: its outputs after
+    its three inputs)."""
+    args = random_args(mod["main"], seed=seed)
     want = run(mod, "reference", args)
-    got = run(sch.mod, "llvm", args, schedule=mlc.schedules.as_written)  # runs on any host
+    got = run(scheduled, "llvm", args, schedule=mlc.schedules.as_written)  # runs on any host
     default = run(mod, "llvm", args)  # this host's default schedule
     for p, w, o, d in list(zip(mod["main"].params, want, got, default))[3:]:
         np.testing.assert_allclose(o, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
@@ -377,13 +384,7 @@ def test_layer_norm_gradients_last_pass_asks_for_the_next_rows_and_the_lines_it_
     if (parts, rows, cols) == (2, 8, 256):
         asm = compile_sources(sch.mod, Target("llvm", "znver3"))["asm"]
         assert "prefetcht1" in asm and "prefetchw" in asm
-    args = random_args(mod["main"], seed=parts * rows * cols)
-    want = run(mod, "reference", args)
-    got = run(sch.mod, "llvm", args, schedule=mlc.schedules.as_written)  # runs on any host
-    default = run(mod, "llvm", args)  # this host's default schedule
-    for p, w, o, d in list(zip(mod["main"].params, want, got, default))[3:]:
-        np.testing.assert_allclose(o, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
-        np.testing.assert_allclose(d, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
+    check_gradient_outputs(mod, sch.mod, seed=parts * rows * cols)
 
 
 def group_rows(text: str) -> int:
