@@ -363,6 +363,54 @@ def test_atan2_special_values_like_numpy(dtype, target):
     assert (~special).sum() == 8  # (y = +-1 with x = +-3, and y = +-3 with x = +-1)
 
 
+def build_hypot(dtype, n, target="llvm"):
+    X, Y = te.placeholder((n,), dtype, "X"), te.placeholder((n,), dtype, "Y")
+    return mlc.build(te.create_prim_func([X, Y, te.compute((n,), lambda i: te.hypot(X[i], Y[i]), "Z")]), target)
+
+
+@each_runnable_target
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
+def test_hypot_over_the_exponent_range(dtype, target):
+    """hypot within 0.51 ulp of the exact value (float64: of long double's hypot; float32 and
+    float16: of double's), and within an ulp where a float64 result is subnormal, for pairs
+    over the whole exponent range (subnormals, overflowing sums) and pairs of close size
+    (where the squares' rounding errors matter most)."""
+    rng = np.random.default_rng(9)
+    n = 1_000_000
+    info = np.finfo(dtype)
+    lo, hi = np.log2(float(info.smallest_subnormal)), np.log2(float(info.max))
+    x = np.exp2(rng.uniform(lo, hi, n)) * rng.choice([-1, 1], n)
+    with np.errstate(over="ignore"):
+        near = x * np.exp2(rng.uniform(-30, 0.5, n)) * rng.choice([-1, 1], n)
+        y = np.where(rng.random(n) < 0.5, near, np.exp2(rng.uniform(lo, hi, n))).astype(dtype)
+        x = x.astype(dtype)
+    z = np.empty_like(x)
+    build_hypot(dtype, n, target)["main"](x, y, z)
+    wide = WIDE if dtype == "float64" else np.float64
+    want = np.hypot(x.astype(wide), y.astype(wide))
+    err = ulp_errors(z, want, dtype)
+    bound = np.where(np.abs(want) < float(info.tiny), 1.0, 0.51) if dtype == "float64" else 0.51
+    worst = int(np.argmax(err - bound))
+    assert (err <= bound).all(), (x[worst], y[worst], z[worst], err[worst])
+
+
+@each_runnable_target
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
+def test_hypot_special_values_like_numpy(dtype, target):
+    """Every pair of signed zeros, ones, infinities, NaN, the largest and the smallest numbers:
+    NumPy's hypot exactly (inf beside a NaN; overflow to inf only where the result does)."""
+    info = np.finfo(dtype)
+    values = np.array([0.0, -0.0, 1.0, -3.0, np.inf, -np.inf, np.nan, info.max, -info.max,
+                       info.smallest_subnormal, info.tiny], dtype)
+    x, y = (a.ravel().copy() for a in np.meshgrid(values, values))
+    z = np.empty_like(x)
+    build_hypot(dtype, x.size, target)["main"](x, y, z)
+    with np.errstate(over="ignore"):
+        want = np.hypot(x.astype(WIDE), y.astype(WIDE)).astype(dtype)
+    same = (z == want) | (np.isnan(z) & np.isnan(want))
+    assert same.all(), [(a, b, c, d) for a, b, c, d in zip(x[~same], y[~same], z[~same], want[~same])]
+
+
 def _loop_ir(op, dtype, target):
     """The optimised IR of ``Y[i] = op(X[i])`` (``op(X[i], X[i])`` for two operands): one
     loop of 4096 elements, vectorized by the vectorize pass (lower_math's routines)

@@ -22,14 +22,16 @@ from mlc.passes.tir import lower
 from mlc.schedules import Schedule
 from mlc.passes.tir.lower_math import MATH_ANNOTATION, ROUTINES, lower_math, math_lowering_for
 
-NUMPY = {"atan": np.arctan, "asin": np.arcsin, "acos": np.arccos, "atan2": np.arctan2}
+NUMPY = {"atan": np.arctan, "asin": np.arcsin, "acos": np.arccos, "atan2": np.arctan2, "hypot": np.hypot}
+#: How many operands each op of NUMPY takes.
+ARITY = {"atan2": 2, "hypot": 2}
 #: ulps of the result's dtype from the float64 value (the routines' bounds, with NumPy's float64
 #: as the oracle: itself within an ulp).
 ULPS = {"float32": 1, "float64": 3, "float16": 1}
 
 
 def _func(op, dtype, n):
-    xs = [te.placeholder((n,), dtype, f"X{k}") for k in range(2 if op == "atan2" else 1)]
+    xs = [te.placeholder((n,), dtype, f"X{k}") for k in range(ARITY.get(op, 1))]
     return te.create_prim_func([*xs, te.compute((n,), lambda i: getattr(te, op)(*[x[i] for x in xs]), "Y")])
 
 
@@ -47,7 +49,7 @@ def test_reference_and_llvm_run_the_same_algorithm(op, dtype, data):
     n = data.draw(st.sampled_from([1, 7, 33]), label="n")
     with np.errstate(over="ignore"):
         xs = [data.draw(hnp.arrays(dtype, (n,), elements=_floats(dtype)), label=f"x{k}")
-              for k in range(2 if op == "atan2" else 1)]
+              for k in range(ARITY.get(op, 1))]
     func = _func(op, dtype, n)
     got = {}
     for target in ("reference", "llvm"):

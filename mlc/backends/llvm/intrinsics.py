@@ -36,7 +36,7 @@ FLOAT_COMPUTE = ("float32", "float64")
 
 #: Call ops computed by a libm function without an LLVM intrinsic: op -> (float name, double name).
 LIBM_CALLS = {name: (name + "f", name) for name in (
-    "tan", "hypot", "nextafter", "erfc")}
+    "tan", "nextafter", "erfc")}
 
 #: Call ops that are exactly one LLVM intrinsic of the same arity.
 _INTRINSIC_CALLS = {"sqrt": "sqrt", "sin": "sin", "cos": "cos",

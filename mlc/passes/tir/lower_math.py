@@ -58,6 +58,7 @@ from ...ir.tir import For, PrimFunc
 from .math.float_ops import FORMATS, FloatOps
 from .math.composite import COMPOSITE_ROUTINES
 from .math.exp_log import EXP_LOG_ROUTINES, tanh_step_denominator
+from .math.hypot import HYPOT_ROUTINES
 from .math.inverse_trig import INVERSE_TRIG_ROUTINES
 from .math.power import POWER_ROUTINES
 from .math.trig import TRIG_ROUTINES
@@ -67,7 +68,7 @@ __all__ = ["lower_math", "math_lowering_for", "ROUTINES", "ROUTINE_DTYPES", "MAT
 
 #: op name -> routine(FloatOps, *operands), each a float expression of the operands.
 ROUTINES: dict[str, Callable] = {**EXP_LOG_ROUTINES, **COMPOSITE_ROUTINES, **POWER_ROUTINES,
-                                 **INVERSE_TRIG_ROUTINES, **TRIG_ROUTINES}
+                                 **INVERSE_TRIG_ROUTINES, **TRIG_ROUTINES, **HYPOT_ROUTINES}
 #: The compute dtypes each routine serves (float16 is computed by float32's).
 ROUTINE_DTYPES: dict[str, tuple[str, ...]] = {op: ("float32", "float64") for op in ROUTINES}
 #: The annotation of a vectorized loop whose body holds an expanded call (see the docstring).
