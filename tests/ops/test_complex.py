@@ -85,7 +85,31 @@ def test_binary_ops_match_numpy_with_broadcasting(name, dtype, data):
     sa, sb = data.draw(broadcast_pair(max_dims=2))
     a, b = data.draw(arrays(dtype, sa), label="a"), data.draw(arrays(dtype, sb), label="b")
     assume(_numpy_agrees_with_itself(BINARY[name], a, b))
+    assume(name != "divide" or not _reciprocal_overflows(b))
     check(name, [a, b], False)
+
+
+def _reciprocal_overflows(b) -> bool:
+    """Whether NumPy's complex division by some element of ``b`` multiplies by an infinite
+    reciprocal (``1 / (c + d r)`` of a subnormal divisor): it leaves NaN where the quotient
+    tends to a number, which mlc's scaled division gives (the test below)."""
+    larger = np.maximum(np.abs(b.real), np.abs(b.imag))
+    with np.errstate(divide="ignore", over="ignore"):
+        return bool(np.any((larger > 0) & np.isinf(np.reciprocal(larger))))
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_division_by_a_subnormal_divisor_is_its_limit(dtype):
+    """a / b where 1 / |b| overflows: the quotient's finite parts (0 / (tiny j) = 0, NumPy's
+    NaN) and its infinite ones (1 / (tiny j) = -inf j, as NumPy's), by the scaled division."""
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    a = np.array([0, 1, 2j, 4 * tiny], dtype)
+    b = np.array([complex(0, tiny), complex(0, tiny), complex(-tiny, 0), complex(0, 2 * tiny)], dtype)
+    assert _reciprocal_overflows(b)
+    want = np.array([0, complex(0, -math.inf), complex(0, -math.inf), complex(0, -2)], dtype)
+    for target in mt.default_targets():
+        (got,) = run_op("divide", [a, b], target)
+        np.testing.assert_array_equal(got, want)
 
 
 def _numpy_agrees_with_itself(fn, a, b) -> bool:
