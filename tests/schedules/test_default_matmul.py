@@ -295,6 +295,28 @@ def test_few_rows_read_a_large_b_along_its_rows():
     assert "for i in T.unroll(8):" in text and "for j_1 in T.vectorized(16):" in text
 
 
+def test_few_rows_of_several_register_tiles_read_a_large_b_along_its_rows():
+    """8 rows on AVX2 (register tiles of 4 rows of two vectors) by a B of 2000 x 2000: the
+    two row tiles go inside each block of a column panel, which they read from the L1 cache,
+    so that B is read from memory once, along its rows (each row tile walked every column
+    panel down B before)."""
+    text = scheduled(matmul(8, 2000, 2000)[0], TWO_CORES).mod["main"].script()
+    assert "for j_0_0 in T.parallel(2):" in text
+    assert "for k_0, j_0_1, i_0, k_1 in T.grid(80, 63, 2, 25):" in text
+    assert "for i_1 in T.unroll(4):" in text and "for j_1 in T.vectorized(16):" in text
+
+
+#: A two-core AVX2 CPU whose L2 holds 8 KiB: test-sized Bs go past its share.
+SMALL_L2_AVX2 = CpuInfo(256, 2, caches=(32 << 10, 8 << 10, 16 << 10))
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(1, 33), st.sampled_from([16, 48, 80, 96, 33, 161]), st.sampled_from([128, 129, 257]),
+       st.sampled_from(["none", "relu", "bias"]), st.sampled_from(["float32", "float64"]))
+def test_few_rows_of_several_register_tiles_of_any_size(m, n, k, epilogue, dtype):
+    check(*matmul(m, n, k, epilogue=epilogue, dtype=dtype), cpu=SMALL_L2_AVX2)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.sampled_from([1, 2, 3, 8, 13]), st.sampled_from([16, 48, 64, 96, 160, 320]),
        st.sampled_from([128, 129, 250, 257]), st.sampled_from(["none", "relu", "bias"]),

@@ -106,6 +106,16 @@ def test_few_rows_of_a_large_b_stream_b_along_its_rows():
     assert plan_matmul(None, _shape(PACK_MIN_ROWS, 2048, 2048, 16), AVX512).stream == 0  # B packed
 
 
+@pytest.mark.parametrize("m", [2, 5, 8, 13, PACK_MIN_ROWS - 1])
+def test_rows_of_several_register_tiles_stream_a_large_b_too(m):
+    """Rows too few to pack B but more than one AVX2 register tile holds (4 to 6 rows of two
+    vectors): B is streamed all the same, the row tiles inside each block of a panel (an
+    8 x 30000 by 30000 x 2000 layer walked each column panel down B, once per row tile)."""
+    plan = plan_matmul(None, _shape(m, 2000, 30000, 8), CpuInfo(vector_bits=256, cores=2))
+    assert plan.stream == 30 and not plan.pack and plan.depth >= 1
+    assert plan.mr < m or m <= 6
+
+
 @pytest.mark.parametrize("m, n, k, caches, ways, packed", [
     (1024, 1024, 1024, (32 << 10, 512 << 10, 32 << 20), 8, True),    # Zen 3: 6 rows 4 KiB apart, one set of 8 ways
     (2048, 2048, 2048, (32 << 10, 512 << 10, 32 << 20), 8, True),    # 8 KiB apart: the same

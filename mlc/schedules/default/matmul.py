@@ -574,11 +574,12 @@ def plan_matmul(sch, s: MatmulShape, cpu: CpuInfo) -> MatmulPlan | None:
 
 def _streams_b(s: MatmulShape, pack: bool, ragged: bool, nr: int, wide: int, mr: int, row_blocks: int,
                rows_first: bool, col_block: int, k_block: int, cpu: CpuInfo) -> bool:
-    """A matmul of few rows (one row tile, or a vector-matrix product) whose B, unpacked, is
-    larger than its L2 share: its column panels go inside blocks of the reduction
-    (STREAM_K_STEPS)."""
+    """A matmul of few rows (too few to pack B: PACK_MIN_ROWS; or a vector-matrix product)
+    whose B, unpacked, is larger than its L2 share: its column panels go inside blocks of the
+    reduction (STREAM_K_STEPS), and the row tiles inside the panels, so that every row tile
+    reuses the block of the panel from the L1 cache and B is read from memory once."""
     return (not pack and not ragged and not s.rows_symbolic and not s.batch_extents and s.b_contiguous
-            and s.n % nr == 0 and nr * wide < s.n and (mr >= s.m or not s.has_rows) and row_blocks == 1
+            and s.n % nr == 0 and nr * wide < s.n and row_blocks == 1
             and not rows_first and not col_block and not k_block and s.b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes
             and s.k >= 4 * STREAM_K_STEPS)
 
@@ -599,16 +600,19 @@ def _streamed(sch, block, name: str, pat, s: MatmulShape, plan: MatmulPlan, cpu:
             C_local[:, chunk] = 0
             for k_0 in range(K / KC):
                 for j_0 in range(panels of the chunk):
-                    for k_1 in range(KC):           # the register tile, its accumulators
-                        for i in T.unroll(M):       # loaded and stored once a block
-                            for j_1 in T.vectorized(NR):
-                                C_local[i, j] += A[i, k] * B[k, j]
+                    for i_0 in range(M / MR):       # the row tiles (one where MR = M), each
+                        for k_1 in range(KC):       # reading the block of the panel from L1
+                            for i_1 in T.unroll(MR):  # the register tile, its accumulators
+                                for j_1 in T.vectorized(NR):  # loaded and stored once a block
+                                    C_local[i, j] += A[i, k] * B[k, j]
             C[:, chunk] = epilogue(C_local[:, chunk])
     """
     handled = {name}
     copy = sch.cache_write(block, 0, "local")
     loops = sch.get_loops(block)
-    i1 = loops[pat.i] if s.has_rows else None
+    i0, i1 = None, (loops[pat.i] if s.has_rows else None)
+    if s.has_rows and plan.mr < s.m:
+        i0, i1 = sch.split(i1, [None, plan.mr])
     ju = None
     if plan.wide > 1:
         j0, ju, j1 = sch.split(loops[pat.j], [None, plan.wide, plan.nr])
@@ -621,7 +625,8 @@ def _streamed(sch, block, name: str, pat, s: MatmulShape, plan: MatmulPlan, cpu:
         jc, j0 = sch.split(j0, [threads, None])
     k0, k1 = sch.split(loops[pat.k], [None, plan.stream])
     outer = [jc] if jc is not None else []
-    sch.reorder(*outer, k0, j0, k1, *(rv for rv in (i1, ju, j1) if rv is not None))
+    tiles = [k0, j0] + ([i0] if i0 is not None else []) + [k1]
+    sch.reorder(*outer, *tiles, *(rv for rv in (i1, ju, j1) if rv is not None))
     if outer:
         sch.reverse_compute_at(copy, outer[-1])
     handled.add(view(sch, copy).name)
@@ -629,7 +634,7 @@ def _streamed(sch, block, name: str, pat, s: MatmulShape, plan: MatmulPlan, cpu:
     finish_tile(sch, init, len(outer))
     finish_tile(sch, copy, len(outer))
     handled |= fuse_epilogue(sch, copy, outer[-1], len(outer)) if outer else set()
-    finish_tile(sch, block, len(outer) + 3)
+    finish_tile(sch, block, len(outer) + len(tiles))
     if ju is not None and i1 is not None:
         attempt(sch, lambda sc: sc.unroll(i1) or True)
     parallel_loops(sch, outer)
