@@ -114,6 +114,8 @@ def contraction(func: PrimFunc) -> Contraction | None:
     operands = [_operand(x, acc, extents) for x in (value.b.a, value.b.b)]
     if any(o is None for o in operands):
         return None
+    if {id(v) for _, access in operands for v in access} != {id(iv.var) for iv in block.iter_vars}:
+        return None  # (an iterator no factor reads: a broadcast, or a sum of copies)
     params = list(func.params)
     positions = [_position(params, o[0]) for o in operands]
     out_position = _position(params, out)

@@ -127,13 +127,16 @@ def test_an_illegal_schedule_is_raised_by_the_next_call():
 def test_untiered_and_other_computations_build_at_once():
     assert not isinstance(mlc.build(_matmul(4, 4, 4), "llvm", tiered=False), first_tier.FirstTierModule)
     A = te.placeholder((8, 8), "float32", "A")
-    r = te.reduce_axis((0, 4), "r")
+    r = te.reduce_axis((0, 8), "r")
+    half = te.reduce_axis((0, 4), "half")
     cases = [
-        te.compute((8, 8), lambda i, j: te.sum(A[i, r] * A[r, j], axis=r), "C"),  # half of k's axis
-        te.compute((8,), lambda i: te.sum(A[i, r] * A[i, r], axis=r), "C"),
+        te.compute((8, 8), lambda i, j: te.sum(A[i, half] * A[half, j], axis=half), "C"),  # half of an axis
         te.compute((8, 8), lambda i, j: A[i, j] * 2, "C"),
+        te.compute((8, 8, 2), lambda i, j, q: te.sum(A[i, r] * A[r, j], axis=r), "C"),  # q read by no factor
     ]
-    for C in cases:
+    product = te.compute((8, 8), lambda i, j: te.sum(A[i, r] * A[r, j], axis=r), "P")
+    relu = te.compute((8, 8), lambda i, j: te.max(product[i, j], 0), "C")  # two blocks
+    for C in [*cases, relu]:
         func = te.create_prim_func([A, C])
         assert first_tier.contraction(func) is None
         assert not isinstance(mlc.build(func, "llvm", tiered=True), first_tier.FirstTierModule)
