@@ -180,10 +180,11 @@ def _first_call(contender: Contender) -> tuple[Callable[[], object], object, flo
 
 def _optimised_builds_in_use() -> None:
     """Wait, untimed, until mlc's optimised builds of the first calls so far replace their
-    quick first tiers (``mlc.tiering``), so that the rounds time the steady state."""
-    tiering = sys.modules.get("mlc.tracer.tiering")
-    if tiering is not None:
-        tiering.wait(timeout=300)
+    first tiers (a jitted function's, ``mlc.tiering``; a build's, ``mlc.driver.first_tier``),
+    so that the rounds time the steady state."""
+    background = sys.modules.get("mlc.driver.background")
+    if background is not None:
+        background.wait(timeout=300)
 
 
 def run_workload(workload: Workload, rounds: int, target_s: float, log=None,

@@ -26,6 +26,7 @@ from ..ir.tir import IRModule, PrimFunc
 from ..passes.tir import run_passes, verify_bounds
 from ..target import Target
 from .collector import collector_paused
+from .first_tier import first_tier
 from .schedule import default_rules, schedule_stage
 from .tiers import calls_per_run, quick_enough
 
@@ -93,7 +94,8 @@ def register_module_builder(kind: type, builder) -> None:
     _MODULE_BUILDERS[kind] = builder
 
 
-def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None, fast_math=False, quick=False):
+def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None, fast_math=False, quick=False,
+          tiered=None):
     """Schedule ``mod`` (an IRModule, a PrimFunc, or a :class:`mlc.graph.GraphModule`), then
     compile every function for ``target``; returns a runtime Module.
 
@@ -126,6 +128,12 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     (``is_quick`` says whether it must); ``@mlc.jit``'s first calls use it
     (:mod:`mlc.tracer.tiering`). Elsewhere it builds as usual.
 
+    ``tiered`` (default: ``MLC_TIERED``, on): a module of large contractions (a te matrix
+    product as written, :func:`~mlc.driver.first_tier.contraction`) built for llvm runs
+    through NumPy at once, while this build runs in the background and its code replaces
+    NumPy's when ready (:mod:`mlc.driver.first_tier`: an error of the build, an illegal
+    schedule, is raised by the next call then). ``tiered=False`` builds before returning.
+
     A GraphModule's graph functions go through the graph passes first
     (:func:`mlc.graph.build.build`) and come back callable: ``lib["main"](x)``.
 
@@ -138,13 +146,14 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     array([0., 2., 4., 6.], dtype=float32)
     """
     with collector_paused():
-        return _build(mod, Target.from_str(target), schedule, database, check_bounds, fast_math, quick)
+        return _build(mod, Target.from_str(target), schedule, database, check_bounds, fast_math, quick,
+                      config().tiered if tiered is None else tiered)
 
 
-def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False):
+def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False, tiered=False):
     if isinstance(mod, PrimFunc):  # a lone function: its name, and "main" too
         name = mod.attr("global_symbol", "main")
-        lib = _build(IRModule({name: mod}), target, schedule, database, check_bounds, fast_math, quick)
+        lib = _build(IRModule({name: mod}), target, schedule, database, check_bounds, fast_math, quick, tiered)
         if name != "main":
             lib.add_alias("main", name)
         return lib
@@ -157,6 +166,11 @@ def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False
                 return builder(mod, target, schedule, fast_math=fast_math)
         raise MLCError(f"build takes an IRModule, PrimFunc or GraphModule (mlc.graph.BlockBuilder), "
                        f"got {type(mod).__name__}")
+    if tiered and target.kind == "llvm":  # NumPy first, the build in the background (.first_tier)
+        lib = first_tier(mod, target, lambda: build(mod, target, schedule, database=database, check_bounds=check_bounds,
+                                                    fast_math=fast_math, tiered=False))
+        if lib is not None:
+            return lib
     backend = get_backend(target.kind)
     if check_bounds is None:
         check_bounds = config().debug
@@ -166,10 +180,10 @@ def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False
         mod = schedule_stage(mod, target, rules, schedule, database)
         database = rules = None  # (nothing is left to schedule)
     begin = getattr(backend, "begin", None)
-    build = begin(mod, target, options) if begin is not None else None
-    if build is not None:
-        return _build_by_parts(mod, build, backend, target, options, rules, database,
-                               quick and getattr(build, "takes_quick", False))
+    parts = begin(mod, target, options) if begin is not None else None
+    if parts is not None:
+        return _build_by_parts(mod, parts, backend, target, options, rules, database,
+                               quick and getattr(parts, "takes_quick", False))
     mod = schedule_stage(mod, target, rules, None, database)
     mod = verify_stage(mod)
     lowered = tir_stage(mod, backend, target, options)

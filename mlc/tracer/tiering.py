@@ -24,7 +24,10 @@ whole, never a mixture. Steady state is the optimised program, as without tiers.
 * unoptimised code rounds floating-point reductions in their written order, where O3 may
   reorder them (``reassoc``): a first call's float results may differ from later calls'
   in the last bits, as between two builds with different vector widths;
-* at exit, a build not yet begun is dropped (the process waits for one kernel's O3 at most).
+* at exit, a build not yet begun is dropped (the process waits for one kernel's O3 at most);
+* the builds run on one background thread (:mod:`mlc.driver.background`), which
+  ``mlc.build``'s own first tier shares (:mod:`mlc.driver.first_tier`): :func:`wait` waits
+  for both.
 
 >>> import numpy as np, mlc
 >>> f = mlc.jit(lambda x: x * 2 + 1, tiered=True)
@@ -37,24 +40,17 @@ array([1., 3., 5.])
 """
 from __future__ import annotations
 
-import atexit
-import collections
 import threading
-import warnings
 
 from ..config import config
 from ..driver import collector_paused
+from ..driver.background import closed, pending, submit, wait
 from ..target import Target
 from .compile import CompiledFunction
 from .eager import EagerEntry, EagerFailed, plan
 from .stages import Compiled, Traced
 
 __all__ = ["upgrade", "wait", "pending", "EagerTier", "eager_tier"]
-
-_COND = threading.Condition()
-_QUEUE: collections.deque = collections.deque()
-_STATE = {"thread": None, "pending": 0, "closed": False, "warned": False}
-
 
 def upgrade(compiled, slot=None) -> bool:
     """Build ``compiled``'s optimised program in the background (``compiled``: a
@@ -63,67 +59,14 @@ def upgrade(compiled, slot=None) -> bool:
     lib = compiled.function.lib
     if not getattr(lib, "is_quick", False):
         return False
-    return _submit(lambda: _swap_in(compiled, slot))
-
-
-def _submit(job) -> bool:
-    """Run ``job()`` on the background thread (started on the first job); False at exit."""
-    with _COND:
-        if _STATE["closed"]:
-            return False
-        _QUEUE.append(job)
-        _STATE["pending"] += 1
-        if _STATE["thread"] is None:
-            thread = threading.Thread(target=_work, name="mlc-tier-up", daemon=True)
-            _STATE["thread"] = thread
-            thread.start()
-        else:
-            _COND.notify_all()
-    return True
-
-
-def pending() -> int:
-    """How many optimised builds are asked for and not yet in use."""
-    with _COND:
-        return _STATE["pending"]
-
-
-def wait(timeout: float | None = None) -> bool:
-    """Block until every optimised build asked for so far is in use (or dropped after an
-    error); False where ``timeout`` seconds passed first."""
-    with _COND:
-        return _COND.wait_for(lambda: _STATE["pending"] == 0, timeout)
-
-
-def _work() -> None:
-    while True:
-        with _COND:
-            _COND.wait_for(lambda: _QUEUE or _STATE["closed"])
-            if _STATE["closed"]:
-                _QUEUE.clear()
-                _STATE["pending"] = 0
-                _COND.notify_all()
-                return
-            job = _QUEUE.popleft()
-        try:
-            job()
-        except BaseException as err:  # the quick program stays: slower, still right
-            if not _STATE["warned"]:
-                _STATE["warned"] = True
-                warnings.warn(f"mlc: building the optimised program of a jitted function failed "
-                              f"({type(err).__name__}: {err}); it keeps running its first build",
-                              RuntimeWarning, stacklevel=1)
-        finally:
-            with _COND:
-                _STATE["pending"] -= 1
-                _COND.notify_all()
+    return submit(lambda: _swap_in(compiled, slot))
 
 
 def _swap_in(compiled, slot) -> None:
     """Build and swap in the optimised program of ``compiled`` (on the worker thread)."""
     function = compiled.function
     with collector_paused():
-        lib = function.lib.optimized(cancelled=lambda: _STATE["closed"])
+        lib = function.lib.optimized(cancelled=closed)
         if lib is None:
             return
         optimized = function.with_lib(lib)
@@ -181,7 +124,7 @@ class EagerTier:
         """Build the optimised program on the background thread, then make it what the
         Compiled and ``slot`` (the jit's cache slot) run."""
         self.slot = slot
-        return _submit(lambda: self.optimised(at_exit_too=False))
+        return submit(lambda: self.optimised(at_exit_too=False))
 
     def optimised(self, at_exit_too: bool = True) -> CompiledFunction | None:
         """The optimised program, built (once) and swapped in now if it is not yet (None where
@@ -190,7 +133,7 @@ class EagerTier:
             if not self._built:
                 with collector_paused():
                     lowered = self._traced.lower()
-                    if _STATE["closed"] and not at_exit_too:
+                    if closed() and not at_exit_too:
                         return None
                     built = lowered.compile()
                 compiled, slot = self.compiled, self.slot
@@ -226,15 +169,3 @@ def _kind(target) -> str:
         return target.kind
     spec = target if target is not None else config().target
     return spec.split()[0] if isinstance(spec, str) and spec.split() else ""
-
-
-@atexit.register
-def _stop() -> None:
-    """At exit: no new build begins; the one under way ends first (LLVM must not be running
-    while the process tears it down)."""
-    with _COND:
-        _STATE["closed"] = True
-        thread = _STATE["thread"]
-        _COND.notify_all()
-    if thread is not None:
-        thread.join(timeout=60)

@@ -171,7 +171,7 @@ class WorkerState:
                 kernel = build_gpu_candidate(job.mod, job.target, trace, job.measure)
             else:
                 (name,) = list(job.mod)
-                kernel = mlc_build(job.mod, job.target, schedule=trace)[name]
+                kernel = mlc_build(job.mod, job.target, schedule=trace, tiered=False)[name]
             if job.hook:
                 module, attr = job.hook.split(":")
                 kernel = getattr(importlib.import_module(module), attr)(kernel, job)
