@@ -26,6 +26,7 @@ from ..ir.graph import Graph
 from ..ir.tir import IRModule
 from ..passes.graph import GRAPH_PIPELINE, cpu_graph_pipeline
 from ..passes.graph.emit_main import main_name
+from ..passes.graph.temporal_blocking import resident_l3_bytes
 from ..runtime.entry import MainEntry
 from ..runtime.exported import CallSpec, graph_entry
 from ..runtime.ndarray import module_device
@@ -88,12 +89,13 @@ class Traced:
 
     def _pipeline(self):
         """The graph passes for this target: a CPU's (the reference interpreter's too; for the
-        L3 cache of the target where it knows one), unless the target is a GPU (the emulator's
+        L3 cache of the target where its cores read it fast), unless the target is a GPU (the emulator's
         included) or a user schedule takes charge of the whole module (it would meet kernels it
         did not expect)."""
         target = Target.from_str(self.target)
         if self.schedule is None and "gpu" not in target.keys:
-            return cpu_graph_pipeline(target.caches[2] if "caches" in target.kind_info.properties else 0)
+            l3 = target.caches[2] if "caches" in target.kind_info.properties else 0
+            return cpu_graph_pipeline(resident_l3_bytes(target.cpu, l3))
         return GRAPH_PIPELINE
 
     def _writes_in_place(self) -> bool:

@@ -162,6 +162,7 @@ def host_l3(monkeypatch, small_tiles):
     staying in it where it takes at most the pass's own share of it."""
     l1, l2, _ = mlc.Target.from_str("llvm").caches
     monkeypatch.setattr(tb, "L3_SHARE", L3_SHARE)
+    monkeypatch.setattr(tb, "FAST_L3_CPUS", ("",))  # whatever the host's CPU
 
     def set_l3(l3_bytes):
         monkeypatch.setattr(target_kind, "host_caches", lambda: (l1, l2, l3_bytes))

@@ -32,7 +32,8 @@ in another's body. :func:`blocking_plan` decides whether it is worth it (an arra
 than a core's cache whose step does not stay in the target's L3 cache, two axes or more)
 and the sizes (benchmarks/results/decisions.md, "Temporal blocking"). The pass runs for CPU
 targets (:func:`~.pipeline.cpu_graph_pipeline`, :func:`blocking_pass` of the target's L3
-size): its kernels are loops for a CPU's threads.
+size where its cores read it fast, :func:`resident_l3_bytes`): its kernels are loops for a
+CPU's threads.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ from ...ir.range_mutator import RangeMutator
 from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, For, IRModule, PrimFunc, seq
 from .stencils import Stencil, find_stencil, reach_along, static_shape
 
-__all__ = ["temporal_blocking", "blocking_pass", "find_stencil", "blocked_kernel", "blocking_plan", "covers", "Stencil", "Plan",
+__all__ = ["temporal_blocking", "blocking_pass", "resident_l3_bytes", "find_stencil", "blocked_kernel", "blocking_plan", "covers", "Stencil", "Plan",
            "TEMPORAL_BLOCKED"]
 
 #: The ``"mlc.scheduled"`` mark of a blocked kernel: written as loops, the schedules leave it.
@@ -66,6 +67,10 @@ MIN_ARRAY_BYTES = 1 << 21
 #: there from one step to the next, and a core reads it from there at the pace of its
 #: arithmetic: the halo rows that the tiles compute twice would cost more than they save.
 L3_SHARE = 0.5
+#: CPUs (LLVM's names, by prefix) whose cores read their L3 cache that fast: AMD's Zen, whose
+#: L3 belongs to a complex of a few cores. A server Xeon's L3 is the whole socket's, behind
+#: its mesh (and reported whole, hundreds of MiB, to a VM of two of its cores): blocked there.
+FAST_L3_CPUS = ("znver",)
 #: One scratch buffer of a tile (two per tile): two of them and the rows read and written
 #: stay within a core's L2 (1-2 MiB on current x86 and Arm server cores).
 SCRATCH_BYTES = 1 << 19
@@ -344,6 +349,17 @@ def temporal_blocking(graph: Graph, l3_bytes: int = 0) -> Graph:
     if not changed:
         return graph
     return graph.with_bindings(tuple(bindings), module=IRModule(functions))
+
+
+def resident_l3_bytes(cpu: str, l3_bytes: int) -> int:
+    """The L3 cache (bytes) that a step staying in it runs from at its arithmetic's pace on
+    ``cpu`` (LLVM's name) with an L3 of ``l3_bytes``: all of it on :data:`FAST_L3_CPUS`, else 0
+    (unknown: :func:`blocking_plan` makes no such test).
+
+    >>> resident_l3_bytes("znver3", 32 << 20) == 32 << 20, resident_l3_bytes("sapphirerapids", 480 << 20)
+    (True, 0)
+    """
+    return l3_bytes if cpu.startswith(FAST_L3_CPUS) else 0
 
 
 def blocking_pass(l3_bytes: int):
