@@ -24,8 +24,9 @@ from ..errors import MLCError, TraceError
 from ..ir.calls import is_graph_main
 from ..ir.graph import Graph
 from ..ir.tir import IRModule
-from ..passes.graph import CPU_GRAPH_PIPELINE, GRAPH_PIPELINE
+from ..passes.graph import GRAPH_PIPELINE, cpu_graph_pipeline
 from ..passes.graph.emit_main import main_name
+from ..passes.graph.temporal_blocking import resident_l3_bytes
 from ..runtime.entry import MainEntry
 from ..runtime.exported import CallSpec, graph_entry
 from ..runtime.ndarray import module_device
@@ -87,11 +88,14 @@ class Traced:
         return Lowered(self.graph, lowered, lowered.module, self.target, self.schedule, self._origin)
 
     def _pipeline(self):
-        """The graph passes for this target: a CPU's (the reference interpreter's too), unless
-        the target is a GPU (the emulator's included) or a user schedule takes charge of the
-        whole module (it would meet kernels it did not expect)."""
-        if self.schedule is None and "gpu" not in Target.from_str(self.target).keys:
-            return CPU_GRAPH_PIPELINE
+        """The graph passes for this target: a CPU's (the reference interpreter's too; for the
+        L3 cache of the target where its cores read it fast), unless the target is a GPU (the emulator's
+        included) or a user schedule takes charge of the whole module (it would meet kernels it
+        did not expect)."""
+        target = Target.from_str(self.target)
+        if self.schedule is None and "gpu" not in target.keys:
+            l3 = target.caches[2] if "caches" in target.kind_info.properties else 0
+            return cpu_graph_pipeline(resident_l3_bytes(target.cpu, l3))
         return GRAPH_PIPELINE
 
     def _writes_in_place(self) -> bool:

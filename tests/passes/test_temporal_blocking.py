@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import mlc
+from mlc.backends.llvm import target_kind
 from mlc.ir import te
 from mlc.ir.arith import Analyzer
 from mlc.ir.expr import const
@@ -15,6 +16,8 @@ from mlc.ir.functor import pre_order_nodes, substitute
 from mlc.ir.tir import For
 
 tb = importlib.import_module("mlc.passes.graph.temporal_blocking")  # the module, not its pass
+#: the share of the L3 cache that a step staying in it takes (small_tiles sets it to 0)
+L3_SHARE = tb.L3_SHARE
 #: the fixture sets every example's sizes itself
 FIXTURE_OK = [HealthCheck.function_scoped_fixture]
 
@@ -68,6 +71,7 @@ def counted(u, steps):  # reads the loop's index: no stencil of u alone
 def small_tiles(monkeypatch):
     """Block every array, in tiles of a few rows: ``set(scratch_rows, row_bytes)``."""
     monkeypatch.setattr(tb, "MIN_ARRAY_BYTES", 0)
+    monkeypatch.setattr(tb, "L3_SHARE", 0)
     monkeypatch.setattr(tb, "MAX_REDUNDANCY", 1e9)
 
     def set_sizes(scratch_rows, row_bytes, steps=4):
@@ -143,11 +147,56 @@ def test_what_is_no_row_stencil_is_left_as_it_is(small_tiles, fn):
 
 
 def test_the_heat_benchmark_is_blocked_at_its_size():
-    f = mlc.jit(heat, static_argnames=("steps",))
+    # a named CPU (not the host): the default caches of AVX2, an 8 MiB L3 that the 8 MiB of a
+    # step's input and output do not stay in
+    f = mlc.jit(heat, static_argnames=("steps",), target="llvm -mcpu=skylake")
     u = np.zeros((1024, 1024), np.float32)
     (name,) = _blocked_kernels(f, u, 1000)
     loops = [b for b in f.lower(u, 1000).graph.bindings if b.op == "for_loop"]
     assert [int(b.args[1].data) for b in loops] == [1000 // tb.STEPS] and name in str(loops[0].attr("body").script())
+
+
+@pytest.fixture
+def host_l3(monkeypatch, small_tiles):
+    """Make the host's L3 cache ``set(l3_bytes)`` bytes (its L1 and L2 as they are), a step
+    staying in it where it takes at most the pass's own share of it."""
+    l1, l2, _ = mlc.Target.from_str("llvm").caches
+    monkeypatch.setattr(tb, "L3_SHARE", L3_SHARE)
+    monkeypatch.setattr(tb, "FAST_L3_CPUS", ("",))  # whatever the host's CPU
+
+    def set_l3(l3_bytes):
+        monkeypatch.setattr(target_kind, "host_caches", lambda: (l1, l2, l3_bytes))
+    return set_l3
+
+
+@pytest.mark.parametrize("l3_bytes, blocked", [(2 * 8 * 7 * 4 * 2, False), (2 * 8 * 7 * 4 * 2 - 4, True)])
+def test_a_loop_whose_steps_stay_in_the_l3_is_not_blocked(small_tiles, host_l3, l3_bytes, blocked):
+    small_tiles(20, 4 * 7, 2)
+    host_l3(l3_bytes)  # an 8 x 7 float32 step reads and writes 448 bytes: L3_SHARE of 896 holds them
+    assert L3_SHARE == 0.5
+    _check(heat, np.random.default_rng(5).random((8, 7), dtype=np.float32), 9, "llvm", blocked)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(n=st.integers(1, 13), m=st.integers(1, 21), steps=st.sampled_from([0, 1, 2, 3, 7, 9, 12]),
+       stays=st.booleans())
+def test_heat_matches_numpy_whether_its_steps_stay_in_the_l3_or_not(small_tiles, host_l3, n, m, steps, stays):
+    small_tiles(24, 4 * m, 2)
+    step_bytes = 2 * n * m * 4
+    host_l3(int(step_bytes / L3_SHARE) if stays else step_bytes - 4)
+    u = np.random.default_rng(n * 50 + m).random((n, m), dtype=np.float32)
+    _check(heat, u, steps, "llvm", blocked=False if stays else None)
+
+
+def test_the_cpu_pipeline_blocks_only_steps_that_leave_the_l3():
+    traced = mlc.jit(heat, static_argnames=("steps",), target="llvm -mcpu=skylake").trace(
+        np.zeros((1024, 1024), np.float32), 1000)
+    names = {l3: [p.__name__ for p in mlc.passes.graph.cpu_graph_pipeline(l3)] for l3 in (0, 32 << 20)}
+    assert names[0] == names[32 << 20] and "temporal_blocking" in names[0]
+    assert mlc.passes.graph.cpu_graph_pipeline(0) == mlc.passes.graph.CPU_GRAPH_PIPELINE
+    kernels = {l3: [f.attr("mlc.scheduled") for _, f in mlc.passes.graph.run_graph_passes(
+        traced.graph, mlc.passes.graph.cpu_graph_pipeline(l3)).module.items()] for l3 in (8 << 20, 32 << 20)}
+    assert tb.TEMPORAL_BLOCKED in kernels[8 << 20] and tb.TEMPORAL_BLOCKED not in kernels[32 << 20]
 
 
 def test_find_stencil_refuses_a_column_that_moves_with_the_row():
@@ -164,6 +213,9 @@ def test_blocking_plan_leaves_small_arrays_and_few_steps_alone():
     assert tb.blocking_plan((4096,), 4, 1, 1000) is None              # one axis
     plan = tb.blocking_plan((2048, 2048), 4, 1, 1000)
     assert plan.steps % 2 == 0 and plan.rows > 0
+    assert tb.blocking_plan((1024, 1024), 4, 1, 1000, l3_bytes=32 << 20) is None   # 8 MiB a step, in L3
+    assert tb.blocking_plan((1024, 1024), 4, 1, 1000, l3_bytes=(16 << 20) - 1) is not None
+    assert tb.blocking_plan((2048, 2048), 4, 1, 1000, l3_bytes=32 << 20) == plan
 
 
 def test_covers_allows_a_smaller_reach_only_where_the_edge_rows_alone_reach_further():

@@ -13,7 +13,7 @@ from .fold import fold_constants
 from .fuse import fuse_ops
 from .inline import inline_stages
 from .lower import lower_group, lower_to_tir
-from .pipeline import CPU_GRAPH_PIPELINE, GRAPH_PIPELINE, run_graph_passes
+from .pipeline import CPU_GRAPH_PIPELINE, GRAPH_PIPELINE, cpu_graph_pipeline, run_graph_passes
 from .plan import plan_memory
 from .simplify import simplify_algebra
 from .temporal_blocking import temporal_blocking
@@ -21,7 +21,8 @@ from .verify import verify_graph
 from .views import reshape_to_view
 
 __all__ = [
-    "GRAPH_PIPELINE", "CPU_GRAPH_PIPELINE", "run_graph_passes", "temporal_blocking", "dead_code_elimination",
+    "GRAPH_PIPELINE", "CPU_GRAPH_PIPELINE", "cpu_graph_pipeline", "run_graph_passes", "temporal_blocking",
+    "dead_code_elimination",
     "common_subexpression_elimination", "emit_main", "fold_constants", "fuse_ops", "inline_stages",
     "lower_group", "lower_to_tir", "plan_memory", "reshape_to_view", "simplify_algebra", "verify_graph",
 ]

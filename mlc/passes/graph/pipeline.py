@@ -29,11 +29,11 @@ from .fuse import fuse_ops
 from .lower import lower_to_tir
 from .plan import plan_memory
 from .simplify import simplify_algebra
-from .temporal_blocking import temporal_blocking
+from .temporal_blocking import blocking_pass, temporal_blocking
 from .views import reshape_to_view
 from .verify import verify_graph
 
-__all__ = ["GRAPH_PIPELINE", "CPU_GRAPH_PIPELINE", "run_graph_passes"]
+__all__ = ["GRAPH_PIPELINE", "CPU_GRAPH_PIPELINE", "cpu_graph_pipeline", "run_graph_passes"]
 
 GraphPass = Callable[[Graph], Graph]
 
@@ -60,6 +60,14 @@ CPU_GRAPH_PIPELINE: tuple[GraphPass, ...] = (
     temporal_blocking,
     *GRAPH_PIPELINE[GRAPH_PIPELINE.index(lower_to_tir) + 1:],
 )
+
+
+def cpu_graph_pipeline(l3_bytes: int = 0) -> tuple[GraphPass, ...]:
+    """:data:`CPU_GRAPH_PIPELINE` for a CPU whose L3 cache holds ``l3_bytes`` (0: unknown):
+    a time-step loop whose steps stay in that cache is not blocked."""
+    if not l3_bytes:
+        return CPU_GRAPH_PIPELINE
+    return tuple(blocking_pass(l3_bytes) if p is temporal_blocking else p for p in CPU_GRAPH_PIPELINE)
 
 
 def run_graph_passes(graph: Graph, passes: Sequence[GraphPass] = GRAPH_PIPELINE,

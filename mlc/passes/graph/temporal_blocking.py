@@ -29,9 +29,11 @@ step computes reads only rows the step before computed, checked tile by tile
 tiles at the edges hold it anyway). Anything else, a loop whose body does more than one
 call, or a trip count that is not a constant, is left as it is, and so is a loop nested
 in another's body. :func:`blocking_plan` decides whether it is worth it (an array larger
-than a core's cache, two axes or more) and the sizes (benchmarks/results/decisions.md,
-"Temporal blocking"). The pass runs for CPU targets (``CPU_GRAPH_PIPELINE``): its kernels
-are loops for a CPU's threads.
+than a core's cache whose step does not stay in the target's L3 cache, two axes or more)
+and the sizes (benchmarks/results/decisions.md, "Temporal blocking"). The pass runs for CPU
+targets (:func:`~.pipeline.cpu_graph_pipeline`, :func:`blocking_pass` of the target's L3
+size where its cores read it fast, :func:`resident_l3_bytes`): its kernels are loops for a
+CPU's threads.
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ from ...ir.range_mutator import RangeMutator
 from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, For, IRModule, PrimFunc, seq
 from .stencils import Stencil, find_stencil, reach_along, static_shape
 
-__all__ = ["temporal_blocking", "find_stencil", "blocked_kernel", "blocking_plan", "covers", "Stencil", "Plan",
+__all__ = ["temporal_blocking", "blocking_pass", "resident_l3_bytes", "find_stencil", "blocked_kernel", "blocking_plan", "covers", "Stencil", "Plan",
            "TEMPORAL_BLOCKED"]
 
 #: The ``"mlc.scheduled"`` mark of a blocked kernel: written as loops, the schedules leave it.
@@ -61,6 +63,14 @@ TEMPORAL_BLOCKED = "temporal-blocked"
 SCRATCH_SCOPE = "global.tile"
 #: An array smaller than this stays in a core's cache from one step to the next: no blocking.
 MIN_ARRAY_BYTES = 1 << 21
+#: A step whose input and output take at most this share of the L3 cache together stays
+#: there from one step to the next, and a core reads it from there at the pace of its
+#: arithmetic: the halo rows that the tiles compute twice would cost more than they save.
+L3_SHARE = 0.5
+#: CPUs (LLVM's names, by prefix) whose cores read their L3 cache that fast: AMD's Zen, whose
+#: L3 belongs to a complex of a few cores. A server Xeon's L3 is the whole socket's, behind
+#: its mesh (and reported whole, hundreds of MiB, to a VM of two of its cores): blocked there.
+FAST_L3_CPUS = ("znver",)
 #: One scratch buffer of a tile (two per tile): two of them and the rows read and written
 #: stay within a core's L2 (1-2 MiB on current x86 and Arm server cores).
 SCRATCH_BYTES = 1 << 19
@@ -86,18 +96,25 @@ class Plan:
 
 def blocking_plan(shape: tuple[int, ...], itemsize: int, halo: int, trips: int,
                   min_bytes: int = MIN_ARRAY_BYTES, scratch_bytes: int = SCRATCH_BYTES,
-                  steps: int = STEPS, redundancy: float = MAX_REDUNDANCY) -> Plan | None:
+                  steps: int = STEPS, redundancy: float = MAX_REDUNDANCY, l3_bytes: int = 0) -> Plan | None:
     """How to block ``trips`` steps of a stencil of ``halo`` rows on an array of ``shape``, or
-    None where it does not pay: an array that fits a core's cache (``min_bytes``), rows too
-    long for a tile of a few of them in ``scratch_bytes``, fewer than two steps.
+    None where it does not pay: an array that fits a core's cache (``min_bytes``), a step whose
+    input and output fit :data:`L3_SHARE` of an L3 cache of ``l3_bytes`` (0: unknown, no such
+    test), rows too long for a tile of a few of them in ``scratch_bytes``, fewer than two steps.
 
     >>> blocking_plan((1024, 1024), 4, 1, 1000)
     Plan(steps=8, rows=86, halo=1)
     >>> blocking_plan((256, 256), 4, 1, 1000) is None   # 256 KiB: in cache anyway
     True
+    >>> blocking_plan((1024, 1024), 4, 1, 1000, l3_bytes=32 << 20) is None   # 8 MiB a step in 32
+    True
+    >>> blocking_plan((2048, 2048), 4, 1, 1000, l3_bytes=32 << 20)
+    Plan(steps=8, rows=47, halo=1)
     """
     row_bytes = itemsize * int(np.prod(shape[1:], dtype=np.int64))
-    if len(shape) < 2 or row_bytes * shape[0] < min_bytes or trips < 2 or row_bytes == 0:
+    array_bytes = row_bytes * shape[0] if len(shape) >= 2 else 0
+    if len(shape) < 2 or array_bytes < min_bytes or trips < 2 or row_bytes == 0 or \
+            2 * array_bytes <= L3_SHARE * l3_bytes:
         return None
     scratch_rows = scratch_bytes // row_bytes
     steps -= steps % 2
@@ -317,15 +334,16 @@ def _skew(dst: Buffer, where: tuple, cols: list[Var], first: int, lanes: int):
     return floormod(flat * const(shape[-1], idx) + const(first, idx), const(lanes, idx))
 
 
-def temporal_blocking(graph: Graph) -> Graph:
+def temporal_blocking(graph: Graph, l3_bytes: int = 0) -> Graph:
     """``graph`` with each time-step loop over a row stencil (see the module docstring) run
-    :func:`blocking_plan`'s steps per sweep: the kernels it adds join ``graph.module``."""
+    :func:`blocking_plan`'s steps per sweep (for an L3 cache of ``l3_bytes``, 0: unknown): the
+    kernels it adds join ``graph.module``."""
     if graph.module is None:
         return graph
     functions = dict(graph.module.items())
     bindings, changed = [], False
     for b in graph.bindings:
-        new = _blocked(b, functions)
+        new = _blocked(b, functions, l3_bytes)
         changed |= new is not None
         bindings.extend(new if new is not None else (b,))
     if not changed:
@@ -333,7 +351,27 @@ def temporal_blocking(graph: Graph) -> Graph:
     return graph.with_bindings(tuple(bindings), module=IRModule(functions))
 
 
-def _blocked(b: Binding, functions: dict[str, PrimFunc]) -> list[Binding] | None:
+def resident_l3_bytes(cpu: str, l3_bytes: int) -> int:
+    """The L3 cache (bytes) that a step staying in it runs from at its arithmetic's pace on
+    ``cpu`` (LLVM's name) with an L3 of ``l3_bytes``: all of it on :data:`FAST_L3_CPUS`, else 0
+    (unknown: :func:`blocking_plan` makes no such test).
+
+    >>> resident_l3_bytes("znver3", 32 << 20) == 32 << 20, resident_l3_bytes("sapphirerapids", 480 << 20)
+    (True, 0)
+    """
+    return l3_bytes if cpu.startswith(FAST_L3_CPUS) else 0
+
+
+def blocking_pass(l3_bytes: int):
+    """:func:`temporal_blocking` for a CPU whose L3 cache holds ``l3_bytes`` (0: unknown), as a
+    pass of its own name."""
+    def temporal_blocking_for_l3(graph: Graph) -> Graph:
+        return temporal_blocking(graph, l3_bytes)
+    temporal_blocking_for_l3.__name__ = temporal_blocking.__name__
+    return temporal_blocking_for_l3
+
+
+def _blocked(b: Binding, functions: dict[str, PrimFunc], l3_bytes: int = 0) -> list[Binding] | None:
     """The bindings running loop ``b`` blocked, or None where it is no time-step loop over a
     row stencil, or blocking does not pay."""
     if b.op != "for_loop" or b.attr("num_carry") != 1 or len(b.args) != 3:
@@ -353,7 +391,7 @@ def _blocked(b: Binding, functions: dict[str, PrimFunc]) -> list[Binding] | None
     stencil = find_stencil(functions[call.attr("func")])
     if stencil is None:
         return None
-    plan = _plan(stencil, trips)
+    plan = _plan(stencil, trips, l3_bytes)
     if plan is None:
         return None
     name = unique_name(f"{call.attr('func')}_blocked{plan.steps}", set(functions))
@@ -369,13 +407,13 @@ def _blocked(b: Binding, functions: dict[str, PrimFunc]) -> list[Binding] | None
             _loop(b, np.array(0, dtype), np.array(left, dtype), mid, loop)]
 
 
-def _plan(st: Stencil, trips: int) -> Plan | None:
+def _plan(st: Stencil, trips: int, l3_bytes: int = 0) -> Plan | None:
     """The plan of the smallest reach per step that :func:`covers` ``st`` (the stencil's own
     reach always does)."""
     itemsize = max(1, dt.bits(st.x.dtype) // 8)
     for halo in range(min(1, st.halo), st.halo + 1):
         plan = blocking_plan(static_shape(st.x), itemsize, halo, trips, MIN_ARRAY_BYTES, SCRATCH_BYTES, STEPS,
-                             MAX_REDUNDANCY)
+                             MAX_REDUNDANCY, l3_bytes)
         if plan is not None and (halo == st.halo or covers(st, plan)):
             return plan
     return None
