@@ -54,19 +54,45 @@ def _definitions(tree: ast.Module, source: str) -> dict[str, str]:
     return out
 
 
+def _named_targets(call: ast.AST) -> bool:
+    """Is ``call`` a call given its targets by name (``targets=("llvm",)``: a tuple or list of
+    strings)? It runs on those, whatever the session's default targets are."""
+    if not isinstance(call, ast.Call):
+        return False
+    given = [k.value for k in call.keywords if k.arg == "targets"]
+    return bool(given) and isinstance(given[0], (ast.Tuple, ast.List)) and all(
+        isinstance(e, ast.Constant) and isinstance(e.value, str) for e in given[0].elts)
+
+
+class _OnNamedTargets(ast.NodeTransformer):
+    """Calls given their targets by name (:func:`_named_targets`) with their function left out:
+    what it reads of the defaults does not apply (their arguments still count)."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        if _named_targets(node):
+            node.func = ast.Name("_on_named_targets", ast.Load())
+        return node
+
+
 def same_on_every_target(source: str, harness: str) -> list[str]:
     """The tests of a module (its ``source``) that never read the session's default targets:
     neither a test's own source (its decorators included) nor anything of its module or of the
     harness (``harness``'s source) that it names, and what those name in turn, mentions one of
-    :data:`_READS_DEFAULT_TARGETS`. Such a test runs under ``--mlc-target=cuda-emulator``
-    exactly as it runs in the main session."""
+    :data:`_READS_DEFAULT_TARGETS` (a call given its targets by name, ``targets=("llvm",)``,
+    reads none through the function it calls). Such a test runs under
+    ``--mlc-target=cuda-emulator`` exactly as it runs in the main session."""
     tree = ast.parse(source)
     known = {**_definitions(ast.parse(harness), harness), **_definitions(tree, source)}
 
     def reads(text: str, seen: set) -> bool:
+        parsed = ast.parse(text)
+        if any(_named_targets(node) for node in ast.walk(parsed)):
+            parsed = _OnNamedTargets().visit(parsed)
+            text = ast.unparse(parsed)
         if any(word in text for word in _READS_DEFAULT_TARGETS):
             return True
-        for node in ast.walk(ast.parse(text)):
+        for node in ast.walk(parsed):
             name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
             if name in known and name not in seen:
                 seen.add(name)
@@ -169,12 +195,27 @@ def test_prefix():
 
 def test_prefix_longer():
     pass
+
+
+def test_named_targets():
+    check_op("abs", [1], 1, targets=("llvm",))
+    helper(1, targets=["llvm", "reference"])
+
+
+def test_targets_a_constant_names():
+    check_op("abs", [1], 1, targets=TARGETS)
+
+
+def test_targets_named_beside_an_argument_that_reads():
+    check_op("abs", [helper(1)], 1, targets=("llvm",))
 """
 
 
 def test_the_tests_deselected_never_read_the_default_targets():
     # what names the targets through a helper, a constant, a decorator or the fixture stays
-    assert same_on_every_target(_TESTS, _HARNESS) == ["test_message", "test_own_targets", "test_prefix_longer"]
+    # (a call given its targets by name reads none through the function it calls)
+    assert same_on_every_target(_TESTS, _HARNESS) == ["test_message", "test_own_targets", "test_prefix_longer",
+                                                      "test_named_targets"]
 
 
 def test_every_op_matches_numpy_on_the_gpu_emulator(pytester: pytest.Pytester):
