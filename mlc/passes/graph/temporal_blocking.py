@@ -53,8 +53,8 @@ from ...ir.range_mutator import RangeMutator
 from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, For, IRModule, PrimFunc, seq
 from .stencils import Stencil, find_stencil, reach_along, static_shape
 
-__all__ = ["temporal_blocking", "blocking_pass", "resident_l3_bytes", "find_stencil", "blocked_kernel", "blocking_plan", "covers", "Stencil", "Plan",
-           "TEMPORAL_BLOCKED"]
+__all__ = ["temporal_blocking", "blocking_pass", "resident_l3_bytes", "find_stencil", "blocked_kernel",
+           "blocking_plan", "covers", "Stencil", "Plan", "TEMPORAL_BLOCKED"]
 
 #: The ``"mlc.scheduled"`` mark of a blocked kernel: written as loops, the schedules leave it.
 TEMPORAL_BLOCKED = "temporal-blocked"
