@@ -302,7 +302,7 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     (:mod:`.writeback`), for calls whose arguments share memory as ``aliases`` says.
     ``quick``: a first tier (``mlc.build(quick=True)``), whose ``lib.optimized()`` comes later."""
     lib = build(graph.module, Target.from_str(target), schedule, database=database, fast_math=fast_math,
-                quick=quick)
+                quick=quick, tiered=False)  # (the jit tiers its calls itself: .tiering)
     return _function_of(graph, lib, out_tree, checks, nonempty, copies, key_sources, writes, aliases)
 
 
