@@ -1,8 +1,8 @@
 """hypot(x, y) = sqrt(x^2 + y^2) as branch-free code, without overflow or underflow
 on the way (what ``np.hypot`` and a complex number's ``abs`` compute).
 
-libm's ``hypot`` is a scalar call: a loop calling it stays scalar (about 20 ns an
-element, where NumPy's SIMD complex ``abs`` takes 2).
+libm's ``hypot`` is a scalar call: a loop calling it stays scalar, where NumPy's complex
+``abs`` is a SIMD loop (benchmarks/results/hypot-routine-amd-epyc-zen3-2cores-2026-11-28.md).
 
 * float32 (float16 widened to it): in double, where neither square can overflow,
   underflow or round: ``sqrt(fma(x, x, y * y))`` rounded once to float, so the result is
