@@ -24,7 +24,7 @@ from ..errors import MLCError
 from ..ir.calls import is_graph_main, verify_calls
 from ..ir.tir import IRModule, PrimFunc
 from ..passes.tir import run_passes, verify_bounds
-from ..target import Target
+from ..target import Target, kind_of
 from .collector import collector_paused
 from .first_tier import first_tier
 from .schedule import default_rules, schedule_stage
@@ -146,17 +146,31 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     array([0., 2., 4., 6.], dtype=float32)
     """
     with collector_paused():
-        return _build(mod, Target.from_str(target), schedule, database, check_bounds, fast_math, quick,
-                      config().tiered if tiered is None else tiered)
+        if (config().tiered if tiered is None else tiered) and kind_of(target) == "llvm":
+            # NumPy first, the build in the background (.first_tier), decided on the target's kind
+            # alone: the build parses the target there (for llvm, LLVM starts then)
+            lib = _lone(mod, lambda module: first_tier(module, target, lambda: build(
+                mod, target, schedule, database=database, check_bounds=check_bounds, fast_math=fast_math,
+                tiered=False)))
+            if lib is not None:
+                return lib
+        return _lone(mod, lambda module: _build(module, Target.from_str(target), schedule, database, check_bounds,
+                                                fast_math, quick))
 
 
-def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False, tiered=False):
-    if isinstance(mod, PrimFunc):  # a lone function: its name, and "main" too
-        name = mod.attr("global_symbol", "main")
-        lib = _build(IRModule({name: mod}), target, schedule, database, check_bounds, fast_math, quick, tiered)
-        if name != "main":
-            lib.add_alias("main", name)
-        return lib
+def _lone(mod, build_module):
+    """``build_module(mod)``, where ``mod`` is a lone PrimFunc a module of it under its name,
+    and ``"main"`` too."""
+    if not isinstance(mod, PrimFunc):
+        return build_module(mod)
+    name = mod.attr("global_symbol", "main")
+    lib = build_module(IRModule({name: mod}))
+    if lib is not None and name != "main":
+        lib.add_alias("main", name)
+    return lib
+
+
+def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False):
     if not isinstance(mod, IRModule):
         for kind, builder in _MODULE_BUILDERS.items():
             if isinstance(mod, kind):
@@ -166,11 +180,6 @@ def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False
                 return builder(mod, target, schedule, fast_math=fast_math)
         raise MLCError(f"build takes an IRModule, PrimFunc or GraphModule (mlc.graph.BlockBuilder), "
                        f"got {type(mod).__name__}")
-    if tiered and target.kind == "llvm":  # NumPy first, the build in the background (.first_tier)
-        lib = first_tier(mod, target, lambda: build(mod, target, schedule, database=database, check_bounds=check_bounds,
-                                                    fast_math=fast_math, tiered=False))
-        if lib is not None:
-            return lib
     backend = get_backend(target.kind)
     if check_bounds is None:
         check_bounds = config().debug
