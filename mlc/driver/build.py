@@ -11,7 +11,8 @@
 
 The backend comes from the registry (:func:`mlc.backends.registry.get_backend`)
 by the target's kind, the default rules by its keys; nothing here names one. The target
-is parsed once, here, and every stage gets the :class:`~mlc.target.Target`. A backend that can compile a module
+is parsed once, here (for a first tier, in the background build), and every stage gets
+the :class:`~mlc.target.Target`. A backend that can compile a module
 part by part (``Backend.begin``, the llvm backend) gets the stages one kernel at
 a time instead (:func:`_build_by_parts`): it compiles each kernel while the next
 is scheduled and lowered, and the result is the same.
@@ -128,11 +129,13 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     (``is_quick`` says whether it must); ``@mlc.jit``'s first calls use it
     (:mod:`mlc.tracer.tiering`). Elsewhere it builds as usual.
 
-    ``tiered`` (default: ``MLC_TIERED``, on): a module of large contractions (a te matrix
-    product as written, :func:`~mlc.driver.first_tier.contraction`) built for llvm runs
-    through NumPy at once, while this build runs in the background and its code replaces
-    NumPy's when ready (:mod:`mlc.driver.first_tier`: an error of the build, an illegal
-    schedule, is raised by the next call then). ``tiered=False`` builds before returning.
+    ``tiered`` (default: ``MLC_TIERED``, on): a module of te functions as written whose blocks
+    NumPy runs (large contractions, a te matrix product with its epilogue, large element-wise
+    blocks: :func:`~mlc.driver.numpy_steps.numpy_steps`) built for llvm runs through NumPy at
+    once, decided on the target's kind alone, while this build (the target's parsing
+    included) runs in the background and its code replaces NumPy's when ready
+    (:mod:`mlc.driver.first_tier`: an error of the build, an illegal schedule or a target
+    LLVM refuses, is raised by a later call then). ``tiered=False`` builds before returning.
 
     A GraphModule's graph functions go through the graph passes first
     (:func:`mlc.graph.build.build`) and come back callable: ``lib["main"](x)``.

@@ -48,11 +48,12 @@ from .tiers import QUICK_WORK_LIMIT
 __all__ = ["Contraction", "contraction", "first_tier", "FirstTierModule", "MAP_WORK_LIMIT"]
 
 #: The most expression nodes the maps of a function (its element-wise blocks, an epilogue) may
-#: evaluate, all points together, for its first call to run through NumPy: NumPy evaluates one
-#: node of a float32 grid in about a nanosecond, a map's build (schedule, passes, LLVM at O3)
-#: costs some hundred milliseconds and more, so up to here NumPy's run ends well before the
-#: build would (benchmarks/results/decisions.md, "The build's first tier, block by block").
-MAP_WORK_LIMIT = 1 << 26
+#: evaluate, all points together, for its first call to run through NumPy. NumPy evaluates a
+#: node over a grid in 0.3-1.8 ns (a transposed read the slowest), where the build of a map
+#: (its schedule, the passes, LLVM at O3, from an empty cache) costs some 60-70 ms in a warm
+#: process and more in a fresh one: up to here NumPy's run ends before the build would
+#: (benchmarks/results/decisions.md, "The build's first tier, block by block").
+MAP_WORK_LIMIT = 1 << 25
 
 
 class FirstTierModule(Module):
