@@ -25,23 +25,10 @@ ELEMENTWISE = (4096, 1024)
 
 
 def _modules():
+    from examples.ch2_tensor_program_transformations import mm_relu_module
+    from examples.fast_matmul import matmul_module
     from mlc import te
     import mlc
-
-    def matmul():
-        A = te.placeholder((N, N), "float32", name="A")
-        B = te.placeholder((N, N), "float32", name="B")
-        k = te.reduce_axis((0, N), name="k")
-        C = te.compute((N, N), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
-        return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
-
-    def mm_relu():
-        A = te.placeholder((N, N), "float32", name="A")
-        B = te.placeholder((N, N), "float32", name="B")
-        k = te.reduce_axis((0, N), name="k")
-        Y = te.compute((N, N), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="Y")
-        C = te.compute((N, N), lambda i, j: te.max(Y[i, j], 0), name="C")
-        return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
 
     def scale_shift():
         X = te.placeholder(ELEMENTWISE, "float32", name="X")
@@ -53,9 +40,11 @@ def _modules():
     a, b = rng.random((N, N), dtype="float32"), rng.random((N, N), dtype="float32")
     x, s = rng.random(ELEMENTWISE, dtype="float32"), rng.random(ELEMENTWISE[1], dtype="float32")
     return {
-        "sgemm 1024^3": (matmul, (a, b), lambda: a @ b, lambda jnp: lambda p, q: p @ q),
-        "mm_relu 1024^3": (mm_relu, (a, b), lambda: np.maximum(a @ b, 0), lambda jnp: lambda p, q: jnp.maximum(p @ q, 0)),
-        "x * s + 1, 4096x1024": (scale_shift, (x, s), lambda: x * s + 1, lambda jnp: lambda p, q: p * q + 1),
+        "sgemm 1024^3": (lambda: matmul_module(N, N, N), "main", (a, b), lambda: a @ b,
+                         lambda jnp: lambda p, q: p @ q),
+        "mm_relu 1024^3": (lambda: mm_relu_module(N), "mm_relu", (a, b), lambda: np.maximum(a @ b, 0),
+                           lambda jnp: lambda p, q: jnp.maximum(p @ q, 0)),
+        "x * s + 1, 4096x1024": (scale_shift, "main", (x, s), lambda: x * s + 1, lambda jnp: lambda p, q: p * q + 1),
     }
 
 
@@ -75,9 +64,9 @@ def main(argv=None) -> int:
     rows = _modules()
     times: dict[str, list[float]] = {}
     for r in range(args.rounds):
-        for name, (module, inputs, reference, jax_fn) in rows.items():
+        for name, (module, entry, inputs, reference, jax_fn) in rows.items():
             out = np.empty(reference().shape, "float32")
-            contenders = [("mlc", mlc_built(module, None, inputs, out, "te, default schedule"))]
+            contenders = [("mlc", mlc_built(module, None, inputs, out, "te, default schedule", entry=entry))]
             if installed("jax"):
                 contenders.append(("jax", jax_contender(jax_fn, inputs)))
             for peer, contender in (contenders if r % 2 == 0 else contenders[::-1]):

@@ -29,7 +29,7 @@ other than a product's sum, an ``if``, a scheduled function: refused, built as u
 >>> C = te.compute((4, 2), lambda i, j: te.max(Y[i, j] - 4, 0), "C")
 >>> steps = numpy_steps(te.create_prim_func([A, B, C]))
 >>> [type(s).__name__ for s in steps.steps]
-['Product', 'Map']
+['Contraction', 'Map']
 >>> a, b, c = np.ones((4, 3), "float32"), np.full((3, 2), 2, "float32"), np.empty((4, 2), "float32")
 >>> steps.run([a, b, c]); c
 array([[2., 2.],
@@ -40,7 +40,7 @@ array([[2., 2.],
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -53,7 +53,7 @@ from ..ir.ops import MATH_CALLS
 from ..ir.functor import pre_order_nodes
 from ..ir.tir import BlockRealize, BufferStore, For, PrimFunc, SeqStmt
 
-__all__ = ["Contraction", "Product", "Map", "Steps", "contraction", "numpy_steps"]
+__all__ = ["Contraction", "Map", "Steps", "contraction", "numpy_steps"]
 
 #: The largest value an integer accumulator may reach for a contraction to compute its sums in
 #: float64 (exact below 2**53) and equal the compiled kernel's: none of its sums may wrap.
@@ -62,22 +62,13 @@ _EXACT_INT = {"int32": 2 ** 31 - 1, "int64": 2 ** 53}
 
 @dataclass(frozen=True)
 class Contraction:
-    """``out = einsum(spec, *operands)`` over a PrimFunc's parameters (by position)."""
+    """``out = einsum(spec, *operands)``: over buffers (a step of :func:`numpy_steps`), or over a
+    PrimFunc's parameters by position (what :func:`contraction` answers)."""
     spec: str
-    operands: tuple[int, int]
-    out: int
+    operands: tuple
+    out: object
     multiply_adds: int
     #: the operands converted to float64 first (an integer product, exact there)
-    through_float64: bool
-
-
-@dataclass(frozen=True)
-class Product:
-    """A contraction nest over buffers (:class:`Contraction` is one over parameter positions)."""
-    spec: str
-    operands: tuple[Buffer, Buffer]
-    out: Buffer
-    multiply_adds: int
     through_float64: bool
 
 
@@ -119,7 +110,7 @@ def contraction(func: PrimFunc) -> Contraction | None:
     out = _position(params, p.out)
     if None in positions or out is None or out in positions:
         return None
-    return Contraction(p.spec, (positions[0], positions[1]), out, p.multiply_adds, p.through_float64)
+    return replace(p, operands=(positions[0], positions[1]), out=out)
 
 
 class Steps:
@@ -129,7 +120,7 @@ class Steps:
     def __init__(self, func: PrimFunc, steps: list, temporaries: tuple[Buffer, ...]):
         self.func, self.steps, self.temporaries = func, steps, temporaries
         #: multiply-adds of the contractions plus expression nodes of the maps
-        self.work = sum(s.multiply_adds if isinstance(s, Product) else s.work for s in steps)
+        self.work = sum(s.multiply_adds if isinstance(s, Contraction) else s.work for s in steps)
         #: the maps' part of :attr:`work` (what NumPy runs slower than compiled code; a
         #: contraction runs at BLAS's speed)
         self.map_work = sum(s.work for s in steps if isinstance(s, Map))
@@ -166,7 +157,7 @@ def numpy_steps(func: PrimFunc) -> Steps | None:
             step = _map(nest)
         if step is None:
             return None
-        used = (step.out, *step.operands) if isinstance(step, Product) else \
+        used = (step.out, *step.operands) if isinstance(step, Contraction) else \
             (step.out, *(n.buffer for n in pre_order_nodes(step.value) if isinstance(n, BufferLoad)))
         if any(id(b) not in known for b in used):
             return None
@@ -204,7 +195,7 @@ def _block_nest(stmt):
     return loops, block
 
 
-def _product(stmt) -> Product | None:
+def _product(stmt) -> Contraction | None:
     """The contraction of one loop nest (:func:`contraction`'s conditions), or None."""
     nest = _block_nest(stmt)
     if nest is None:
@@ -247,7 +238,7 @@ def _product(stmt) -> Product | None:
     spec = (",".join("".join(letters[v] for v in access) for _, access in operands)
             + "->" + "".join(letters[v] for v in out_access))
     work = int(np.prod(list(extents.values()), dtype=object))
-    return Product(spec, (operands[0][0], operands[1][0]), out, work, through_float64)
+    return Contraction(spec, (operands[0][0], operands[1][0]), out, work, through_float64)
 
 
 def _map(stmt) -> Map | None:
@@ -318,7 +309,7 @@ def _widens(source: str, acc: str) -> bool:
     return src.kind in "iu" and dst.kind == "i" and np.can_cast(src, dst, "safe")
 
 
-def _run_product(p: Product, env: dict) -> None:
+def _run_product(p: Contraction, env: dict) -> None:
     """``p`` through NumPy: a matrix product (of the operands or their transposes) through
     ``np.matmul`` into the output, else ``np.einsum``."""
     a, b, out = env[id(p.operands[0])], env[id(p.operands[1])], env[id(p.out)]
