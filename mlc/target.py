@@ -40,7 +40,7 @@ from .frozen import frozen
 
 __all__ = ["Target", "TargetKind", "DeviceLimits", "MAX_SHARED_ATTR", "register_target_kind",
            "unregister_target_kind", "target_kind", "registered_target_kinds", "add_kind_source",
-           "known_target_kinds", "load_kind", "host_caches", "host_l1_ways", "DEFAULT_CACHES"]
+           "known_target_kinds", "load_kind", "host_caches", "host_l1_ways", "DEFAULT_CACHES", "kind_of"]
 
 #: Data cache sizes in bytes (L1, L2, L3) of a CPU that is not this machine, by vector
 #: width: AVX-512 CPUs (Skylake-SP and later, Zen 4/5) have 1-2 MiB of L2 per core,
@@ -244,6 +244,22 @@ def target_kind(name: str, what: str = "target kind") -> TargetKind:
     head = (f"unknown {what} {name!r}" if reason == "unknown"
             else f"{what} {name!r} is unavailable: {reason}")
     raise MLCError(f"{head}; the known target kinds are: {describe_known_kinds()}")
+
+
+def kind_of(spec) -> str:
+    """The kind a target names (a Target, a target string, None: ``MLC_TARGET``), read without
+    parsing the rest: parsing an llvm target asks LLVM for this machine's CPU, which starts LLVM
+    (a fraction of a second, once a process); "" where ``spec`` names none. Only for decisions
+    that need the kind alone (whether a first tier may serve a call); what builds parses.
+
+    >>> kind_of("llvm -mcpu=znver3"), kind_of(Target.from_str("reference")), kind_of("")
+    ('llvm', 'reference', '')
+    """
+    if isinstance(spec, Target):
+        return spec.kind
+    if spec is None:
+        spec = config().target
+    return spec.split()[0] if isinstance(spec, str) and spec.split() else ""
 
 
 _FIELDS = ("cpu", "features", "arch", "triple")

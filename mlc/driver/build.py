@@ -11,7 +11,8 @@
 
 The backend comes from the registry (:func:`mlc.backends.registry.get_backend`)
 by the target's kind, the default rules by its keys; nothing here names one. The target
-is parsed once, here, and every stage gets the :class:`~mlc.target.Target`. A backend that can compile a module
+is parsed once, here (for a first tier, in the background build), and every stage gets
+the :class:`~mlc.target.Target`. A backend that can compile a module
 part by part (``Backend.begin``, the llvm backend) gets the stages one kernel at
 a time instead (:func:`_build_by_parts`): it compiles each kernel while the next
 is scheduled and lowered, and the result is the same.
@@ -24,7 +25,7 @@ from ..errors import MLCError
 from ..ir.calls import is_graph_main, verify_calls
 from ..ir.tir import IRModule, PrimFunc
 from ..passes.tir import run_passes, verify_bounds
-from ..target import Target
+from ..target import Target, kind_of
 from .collector import collector_paused
 from .first_tier import first_tier
 from .schedule import default_rules, schedule_stage
@@ -128,11 +129,13 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     (``is_quick`` says whether it must); ``@mlc.jit``'s first calls use it
     (:mod:`mlc.tracer.tiering`). Elsewhere it builds as usual.
 
-    ``tiered`` (default: ``MLC_TIERED``, on): a module of large contractions (a te matrix
-    product as written, :func:`~mlc.driver.first_tier.contraction`) built for llvm runs
-    through NumPy at once, while this build runs in the background and its code replaces
-    NumPy's when ready (:mod:`mlc.driver.first_tier`: an error of the build, an illegal
-    schedule, is raised by the next call then). ``tiered=False`` builds before returning.
+    ``tiered`` (default: ``MLC_TIERED``, on): a module of te functions as written whose blocks
+    NumPy runs (large contractions, a te matrix product with its epilogue, large element-wise
+    blocks: :func:`~mlc.driver.numpy_steps.numpy_steps`) built for llvm runs through NumPy at
+    once, decided on the target's kind alone, while this build (the target's parsing
+    included) runs in the background and its code replaces NumPy's when ready
+    (:mod:`mlc.driver.first_tier`: an error of the build, an illegal schedule or a target
+    LLVM refuses, is raised by a later call then). ``tiered=False`` builds before returning.
 
     A GraphModule's graph functions go through the graph passes first
     (:func:`mlc.graph.build.build`) and come back callable: ``lib["main"](x)``.
@@ -146,17 +149,31 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     array([0., 2., 4., 6.], dtype=float32)
     """
     with collector_paused():
-        return _build(mod, Target.from_str(target), schedule, database, check_bounds, fast_math, quick,
-                      config().tiered if tiered is None else tiered)
+        if (config().tiered if tiered is None else tiered) and kind_of(target) == "llvm":
+            # NumPy first, the build in the background (.first_tier), decided on the target's kind
+            # alone: the build parses the target there (for llvm, LLVM starts then)
+            lib = _lone(mod, lambda module: first_tier(module, target, lambda: build(
+                mod, target, schedule, database=database, check_bounds=check_bounds, fast_math=fast_math,
+                tiered=False)))
+            if lib is not None:
+                return lib
+        return _lone(mod, lambda module: _build(module, Target.from_str(target), schedule, database, check_bounds,
+                                                fast_math, quick))
 
 
-def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False, tiered=False):
-    if isinstance(mod, PrimFunc):  # a lone function: its name, and "main" too
-        name = mod.attr("global_symbol", "main")
-        lib = _build(IRModule({name: mod}), target, schedule, database, check_bounds, fast_math, quick, tiered)
-        if name != "main":
-            lib.add_alias("main", name)
-        return lib
+def _lone(mod, build_module):
+    """``build_module(mod)``, where ``mod`` is a lone PrimFunc a module of it under its name,
+    and ``"main"`` too."""
+    if not isinstance(mod, PrimFunc):
+        return build_module(mod)
+    name = mod.attr("global_symbol", "main")
+    lib = build_module(IRModule({name: mod}))
+    if lib is not None and name != "main":
+        lib.add_alias("main", name)
+    return lib
+
+
+def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False):
     if not isinstance(mod, IRModule):
         for kind, builder in _MODULE_BUILDERS.items():
             if isinstance(mod, kind):
@@ -166,11 +183,6 @@ def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False
                 return builder(mod, target, schedule, fast_math=fast_math)
         raise MLCError(f"build takes an IRModule, PrimFunc or GraphModule (mlc.graph.BlockBuilder), "
                        f"got {type(mod).__name__}")
-    if tiered and target.kind == "llvm":  # NumPy first, the build in the background (.first_tier)
-        lib = first_tier(mod, target, lambda: build(mod, target, schedule, database=database, check_bounds=check_bounds,
-                                                    fast_math=fast_math, tiered=False))
-        if lib is not None:
-            return lib
     backend = get_backend(target.kind)
     if check_bounds is None:
         check_bounds = config().debug

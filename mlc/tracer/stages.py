@@ -80,30 +80,30 @@ class Traced:
         and has static shapes; otherwise ``main`` returns the new values last, and the call
         copies them back (:mod:`.writeback`)."""
         graph = self.graph
-        if in_place and self._origin is not None and self._origin.writes and self._writes_in_place():
+        target = Target.from_str(self.target)  # (once: the passes and the build take the Target)
+        if in_place and self._origin is not None and self._origin.writes and self._writes_in_place(target):
             writes = self._origin.writes
             first = len(graph.outputs) - len(writes)
             graph = replace(graph, written=tuple((first + n, k) for n, k in enumerate(writes)))
-        lowered = lower_graph(graph, self._pipeline())
-        return Lowered(self.graph, lowered, lowered.module, self.target, self.schedule, self._origin)
+        lowered = lower_graph(graph, self._pipeline(target))
+        return Lowered(self.graph, lowered, lowered.module, target, self.schedule, self._origin)
 
-    def _pipeline(self):
+    def _pipeline(self, target: Target):
         """The graph passes for this target: a CPU's (the reference interpreter's too; for the
         L3 cache of the target where its cores read it fast), unless the target is a GPU (the emulator's
         included) or a user schedule takes charge of the whole module (it would meet kernels it
         did not expect)."""
-        target = Target.from_str(self.target)
         if self.schedule is None and "gpu" not in target.keys:
             l3 = target.caches[2] if "caches" in target.kind_info.properties else 0
             return cpu_graph_pipeline(resident_l3_bytes(target.cpu, l3))
         return GRAPH_PIPELINE
 
-    def _writes_in_place(self) -> bool:
+    def _writes_in_place(self, target: Target) -> bool:
         """Whether ``main`` may write the written arguments in place: a program on host arrays
         (a GPU's takes device copies of NumPy arguments), with static shapes (a graph with
         dynamic axes has no ``main``)."""
         static = all(isinstance(d, int) for v in self.graph.inputs for d in v.shape)
-        return static and module_device(Target.from_str(self.target)).kind == "cpu"
+        return static and module_device(target).kind == "cpu"
 
     def as_text(self) -> str:
         """The traced graph, Relax-like."""

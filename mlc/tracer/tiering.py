@@ -42,10 +42,9 @@ from __future__ import annotations
 
 import threading
 
-from ..config import config
 from ..driver import collector_paused
 from ..driver.background import closed, pending, submit, wait
-from ..target import Target
+from ..target import kind_of
 from .compile import CompiledFunction
 from .eager import EagerEntry, EagerFailed, plan
 from .stages import Compiled, Traced
@@ -153,7 +152,7 @@ def eager_tier(traced: Traced) -> EagerTier | None:
     through NumPy gives the first result sooner than compiling it (:func:`.eager.plan`), the
     target is the CPU's (llvm), its axes are static and no schedule was given (a user's own
     schedule is what the call is for: its errors come from the call); None otherwise."""
-    if _kind(traced.target) != "llvm" or traced.schedule is not None:
+    if kind_of(traced.target) != "llvm" or traced.schedule is not None:
         return None
     graph = traced.graph
     if not all(isinstance(n, int) for v in (*graph.inputs, *graph.outputs) for n in v.shape):
@@ -161,11 +160,3 @@ def eager_tier(traced: Traced) -> EagerTier | None:
     planned = plan(graph)
     return EagerTier(traced, planned) if planned is not None else None
 
-
-def _kind(target) -> str:
-    """The kind of ``target`` (a Target, a target string, None: ``MLC_TARGET``), read without
-    parsing the rest (parsing an llvm target loads LLVM: some 100 ms in a fresh process)."""
-    if isinstance(target, Target):
-        return target.kind
-    spec = target if target is not None else config().target
-    return spec.split()[0] if isinstance(spec, str) and spec.split() else ""

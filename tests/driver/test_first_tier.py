@@ -1,5 +1,10 @@
-"""mlc.build's first tier: a contraction's first call runs through NumPy, the optimised build
-replaces it once ready; results against NumPy, both tiers."""
+"""mlc.build's first tier: a te function's first call runs through NumPy (block by block), the
+optimised build replaces it once ready; results against NumPy and the reference interpreter,
+both tiers."""
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -7,7 +12,8 @@ from hypothesis import strategies as st
 
 import mlc
 from mlc import te
-from mlc.driver import first_tier
+from mlc.driver import first_tier, numpy_steps
+from mlc.errors import MLCError
 from mlc.errors import ScheduleError
 from mlc.runtime.module import Module
 
@@ -25,12 +31,12 @@ def _small_contractions_tier(monkeypatch):
 def numpy_runs(monkeypatch):
     """How many runs the first tier's matrix products made."""
     runs = []
-    matmul = first_tier._matmul
+    matmul = numpy_steps._matmul
 
     def counted(*args):
         runs.append(1)
         matmul(*args)
-    monkeypatch.setattr(first_tier, "_matmul", counted)
+    monkeypatch.setattr(numpy_steps, "_matmul", counted)
     return runs
 
 
@@ -135,15 +141,131 @@ def test_untiered_and_other_computations_build_at_once():
     half = te.reduce_axis((0, 4), "half")
     cases = [
         te.compute((8, 8), lambda i, j: te.sum(A[i, half] * A[half, j], axis=half), "C"),  # half of an axis
-        te.compute((8, 8), lambda i, j: A[i, j] * 2, "C"),
         te.compute((8, 8, 2), lambda i, j, q: te.sum(A[i, r] * A[r, j], axis=r), "C"),  # q read by no factor
+        te.compute((7, 8), lambda i, j: A[i + 1, j] * 2, "C"),  # a shifted read
+        te.compute((8,), lambda i: A[i, i], "C"),  # a diagonal
+        te.compute((8,), lambda i: te.sum(A[i, r], axis=r), "C"),  # a sum that is no product
     ]
-    product = te.compute((8, 8), lambda i, j: te.sum(A[i, r] * A[r, j], axis=r), "P")
-    relu = te.compute((8, 8), lambda i, j: te.max(product[i, j], 0), "C")  # two blocks
-    for C in [*cases, relu]:
+    for C in cases:
         func = te.create_prim_func([A, C])
-        assert first_tier.contraction(func) is None
+        assert first_tier.contraction(func) is None and numpy_steps.numpy_steps(func) is None
         assert not isinstance(mlc.build(func, "llvm", tiered=True), first_tier.FirstTierModule)
+    product = te.compute((8, 8), lambda i, j: te.sum(A[i, r] * A[r, j], axis=r), "P")
+    relu = te.compute((8, 8), lambda i, j: te.max(product[i, j], 0), "C")  # two blocks: block by block
+    for C in (relu, te.compute((8, 8), lambda i, j: A[i, j] * 2, "C")):
+        func = te.create_prim_func([A, C])
+        assert first_tier.contraction(func) is None and numpy_steps.numpy_steps(func) is not None
+        assert isinstance(mlc.build(func, "llvm", tiered=True), first_tier.FirstTierModule)
+
+
+def test_maps_over_the_work_limit_build_at_once(monkeypatch):
+    A = te.placeholder((8, 8), "float32", "A")
+    func = te.create_prim_func([A, te.compute((8, 8), lambda i, j: A[i, j] * 2 + 1, "C")])
+    monkeypatch.setattr(first_tier, "MAP_WORK_LIMIT", numpy_steps.numpy_steps(func).map_work - 1)
+    assert not isinstance(mlc.build(func, "llvm", tiered=True), first_tier.FirstTierModule)
+
+
+def _mm_bias_relu(m, n, k):
+    A = te.placeholder((m, k), "float32", "A")
+    B = te.placeholder((k, n), "float32", "B")
+    bias = te.placeholder((n,), "float32", "bias")
+    r = te.reduce_axis((0, k), "r")
+    Y = te.compute((m, n), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), "Y")
+    Z = te.compute((m, n), lambda i, j: Y[i, j] + bias[j], "Z")
+    C = te.compute((m, n), lambda i, j: te.max(Z[i, j], 0), "C")
+    return te.create_prim_func([A, B, bias, C])
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(m=sizes, n=sizes, k=sizes)
+def test_mm_bias_relu_runs_block_by_block_then_the_optimised_build(m, n, k, numpy_runs):
+    numpy_runs.clear()
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((m, k), "float32"), rng.standard_normal((k, n), "float32")
+    bias = rng.standard_normal(n, "float32")
+    expected = np.maximum(a.astype("float64") @ b + bias, 0)
+    lib = mlc.build(_mm_bias_relu(m, n, k), "llvm", tiered=True)
+    assert isinstance(lib, first_tier.FirstTierModule) and lib.is_first_tier
+    f = lib["main"]
+    c = np.full((m, n), np.nan, "float32")
+    f(a, b, bias, c)
+    assert numpy_runs == [1]
+    np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-5)
+    built = lib.wait(timeout=BUILD_BOUND_S)
+    assert f.kernel is built["main"].kernel and not lib.is_first_tier
+    c[:] = np.nan
+    f(a, b, bias, c)
+    assert numpy_runs == [1]
+    np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=4, deadline=None)
+@given(m=st.sampled_from([1, 2, 5]), n=st.sampled_from([1, 3, 4]), seed=st.integers(0, 2 ** 16))
+def test_maps_equal_the_reference_interpreter(m, n, seed):
+    """Transposed and broadcast reads, iterators as values, selects, casts, integer division and
+    a math call: the first tier's whole-array evaluation against the reference interpreter."""
+    A = te.placeholder((n, m), "int32", "A")
+    x = te.placeholder((m,), "float32", "x")
+    q = te.compute((m, n), lambda i, j: te.if_then_else(A[j, i] > 0, A[j, i] // (i + 1), A[j, i] * j), "q")
+    y = te.compute((m, n), lambda i, j: te.exp(q[i, j].astype("float32") * 0.125) * x[i], "y")
+    func = te.create_prim_func([A, x, q, y])
+    assert [type(s).__name__ for s in numpy_steps.numpy_steps(func).steps] == ["Map", "Map"]
+    rng = np.random.default_rng(seed)
+    args = [rng.integers(-50, 50, (n, m)).astype("int32"), rng.standard_normal(m).astype("float32")]
+    ours = [*args, np.empty((m, n), "int32"), np.empty((m, n), "float32")]
+    theirs = [*args, np.empty((m, n), "int32"), np.empty((m, n), "float32")]
+    lib = mlc.build(func, "llvm", tiered=True)
+    assert isinstance(lib, first_tier.FirstTierModule)
+    lib["main"](*ours)
+    mlc.build(func, "reference")["main"](*theirs)
+    np.testing.assert_array_equal(ours[2], theirs[2])
+    np.testing.assert_allclose(ours[3], theirs[3], rtol=1e-6)  # (NumPy's exp, within the op's ulps)
+    lib.wait(timeout=BUILD_BOUND_S)
+
+
+def test_a_target_llvm_refuses_is_raised_by_wait():
+    lib = mlc.build(_matmul(4, 4, 4), "llvm -mcpu=no_such_cpu", tiered=True)
+    a, c = np.ones((4, 4), "float32"), np.empty((4, 4), "float32")
+    lib["main"](a, a, c)
+    np.testing.assert_array_equal(c, a @ a)
+    with pytest.raises(MLCError, match="no_such_cpu"):
+        lib.wait(timeout=BUILD_BOUND_S)
+
+
+_FRESH = textwrap.dedent("""
+    import threading
+    import numpy as np
+    import llvmlite.binding as llvm
+    import mlc
+    from mlc import te
+    from mlc.target import Target
+    on_caller = []
+    def spied(real, what):
+        def spy(*args):
+            if threading.current_thread() is threading.main_thread() and not isinstance(args[0] if args else None, Target):
+                on_caller.append(what)
+            return real(*args)
+        return spy
+    llvm.initialize_native_target = spied(llvm.initialize_native_target, "LLVM started")
+    Target.from_str = staticmethod(spied(Target.from_str, "target parsed"))
+    A = te.placeholder((128, 128), "float32", "A")
+    r = te.reduce_axis((0, 128), "r")
+    Y = te.compute((128, 128), lambda i, j: te.sum(A[i, r] * A[r, j], axis=r), "Y")
+    lib = mlc.build(te.create_prim_func([A, Y]), "llvm", tiered=True)
+    a, c = np.ones((128, 128), "float32"), np.empty((128, 128), "float32")
+    lib["main"](a, c)
+    first = list(on_caller)
+    assert (c == 128).all() and lib.wait(timeout=120) is not None and not lib.is_first_tier
+    print(first)
+""")
+
+
+def test_the_first_tier_starts_no_llvm_on_the_callers_thread():
+    """In a fresh process (LLVM not started yet), ``mlc.build`` and the first call run without
+    parsing the target or starting LLVM on the caller's thread: the background build does."""
+    done = subprocess.run([sys.executable, "-c", _FRESH], capture_output=True, text=True, timeout=BUILD_BOUND_S)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_int32_products_that_may_wrap_are_not_tiered():

@@ -140,3 +140,25 @@ def test_lowered_scheduled_uses_the_targets_rules():
     assert kernels and all(f.attr("mlc.scheduled") == "default" for f in kernels)
     as_written = mlc.jit(layer, target="reference").lower(X, W).scheduled()
     assert all(f.attr("mlc.scheduled") is None for f in as_written.values())
+
+
+def test_a_signature_parses_its_target_once(monkeypatch):
+    """The target string is parsed once, when the graph is lowered; the passes, the write-back
+    decision and the build take that Target."""
+    from mlc.target import Target
+    parsed, real = [], Target.from_str
+
+    def spy(spec):
+        if not isinstance(spec, Target):
+            parsed.append(spec)
+        return real(spec)
+
+    def update(x, w):
+        x += 1  # (a written argument: the write-back asks where the program runs)
+        return x @ w
+
+    f = mlc.jit(update, target="llvm", tiered=False)
+    monkeypatch.setattr(Target, "from_str", staticmethod(spy))
+    x = X.copy()
+    np.testing.assert_allclose(f(x, W), (X + 1) @ W, rtol=1e-5, atol=1e-5)
+    assert parsed == ["llvm"]
