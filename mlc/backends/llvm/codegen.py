@@ -114,6 +114,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     gen = _FunctionCodegen(module, func, fn)
     gen.fast_math = fast_math
     gen.calls = calls
+    gen.allocator.placed = calls is not None  # a graph's main places its intermediates (.memory)
     gen.place_body = place_body
     gen.vector_bytes = vector_bytes
     if calls is None:
