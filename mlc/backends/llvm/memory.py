@@ -23,7 +23,7 @@ function's stack buffers. Heap blocks start on a cache line (:data:`HEAP_ALIGN`,
 
 A graph's ``main`` places each intermediate of a page or more (stack or heap) at an
 offset of :data:`INTERMEDIATE_PAGE_OFFSETS` in its page, taken in turn: away from where
-NumPy's and mlc's inputs and mlc's outputs start in theirs (16, 64 and 2048 bytes in)
+NumPy's and mlc's inputs and mlc's outputs start in theirs (16, 64, and 2048 or 2560 bytes in)
 and from the intermediate allocated before it, so that a kernel streaming an output
 past an intermediate it loads finds their page offsets apart (:mod:`.streaming`). A
 block so placed takes a page more.
