@@ -72,8 +72,8 @@ def test_only_write_only_parameters_of_a_large_enough_kernel_stream():
     func = lower(_add(1 << 10)["main"])
     a, b, c = func.params
     assert streaming_buffers(func, 4 * (1 << 10)) == {c}  # what it writes reaches the threshold
-    assert streaming_buffers(func, 8 * (1 << 10)) == {c}  # what it reads does
-    assert streaming_buffers(func, 8 * (1 << 10) + 1) == frozenset()
+    assert streaming_buffers(func, 4 * (1 << 10) + 1) == frozenset()  # what it reads counts only for an
+    # output asked to be written ahead (tests/schedules/test_default_rows.py: layer_norm's gradient)
     assert streaming_buffers(func, 0) == frozenset()
     sums = lower(_row_sums(64, 64)["main"])
     assert streaming_buffers(sums, 1) == frozenset()

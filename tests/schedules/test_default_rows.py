@@ -9,7 +9,7 @@ from mlc import te
 from mlc.backends.llvm import compile_sources
 from mlc.backends.llvm import generate as llvm_generate
 from mlc.backends.llvm.generate import lower_for_llvm
-from mlc.backends.llvm.streaming import apart
+from mlc.backends.llvm.streaming import apart, streaming_buffers
 from mlc.ir.expr import BufferLoad
 from mlc.ir.extern import PREFETCH_FOR_LATER, PREFETCH_FOR_READ, PREFETCH_FOR_WRITE, PREFETCHES, AddressOf, CallExtern
 from mlc.ir.functor import pre_order_nodes
@@ -394,11 +394,16 @@ def test_layer_norm_gradients_dx_streams_in_one_version_and_is_asked_for_in_the_
     write-only output once the write-ahead hints' addresses count as no load of it: one
     version of the kernel stores it non-temporally (and ends with ``sfence``), the other,
     taken where dx starts near the page offset of a stream the kernel loads, stores it
-    cached with the hints (``prefetchw``)."""
+    cached with the hints (``prefetchw``). dx streams from a threshold its 8 MiB reach, or
+    the 16 MiB of X and C do (an output asked to be written ahead)."""
     mod = layer_norm_vjp_module(16, 128, 1024)
     sch = Schedule(mod)
     inline_injective(sch, "main", ZEN3)
     assert attempt(sch, schedule_row_parts, "main", ZEN3) is not None
+    lowered = lower_for_llvm(sch.mod)["main"]
+    dx = next(p for p in lowered.params if p.name == "T_lnv_dx")
+    assert streaming_buffers(lowered, 8 << 20) == streaming_buffers(lowered, 16 << 20) == {dx}
+    assert streaming_buffers(lowered, (16 << 20) + (8 << 10)) == frozenset()  # X, C and g: 16 MiB + 4 KiB
     asm = compile_sources(sch.mod, Target("llvm", "znver3"))["asm"]
     assert "vmovntps" in asm and "sfence" in asm and "prefetchw" in asm
 

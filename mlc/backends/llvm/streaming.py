@@ -8,17 +8,17 @@ from memory before it is written (write-allocate), then evicted. Non-temporal
 stores (``vmovntps``) write whole lines to memory without either, the way
 glibc's ``memcpy`` copies of three quarters of the cache or more.
 
-What counts is what the kernel writes, as for ``memcpy``, not its arguments
-together: where the outputs fit in the cache beside the inputs, the lines
+What counts is what the kernel writes, as for ``memcpy`` (or what it reads,
+below), not its arguments together: where the outputs fit in the cache beside the inputs, the lines
 stay there for the next kernel (or call) to read or overwrite; streaming pays
 only for outputs well beyond the cache, and a row kernel whose input and output
 just fit loses a little, since streaming kept its input cached (the numbers:
 benchmarks/results/decisions.md, "LLVM backend").
 
-What a kernel reads counts too: where its inputs alone reach the threshold, the
-lines of what it writes are evicted by the reads that follow them before any
-later kernel could find them, and an output written beside them streams as
-well (layer_norm's gradient: reading 32 MiB and writing 16 MiB, the 16 MiB
+What a kernel reads counts too, for an output the schedule writes in one sweep
+(a row kernel's last pass, which asks for the output's lines to be written
+ahead): where its inputs alone reach the threshold, the lines it writes are
+evicted by the reads that follow them, and the output streams as well (layer_norm's gradient: reading 32 MiB and writing 16 MiB, the 16 MiB
 cached cost a write-allocate's 16 MiB more traffic than the forward's whole
 call). A hint that asks for an output's lines (``mlc_prefetch_for_write``) does
 not count as reading it.
@@ -28,11 +28,12 @@ memory, and a later load whose address has the same low 12 bits (its offset in
 a 4 KiB page) waits for it: a loop that loads a stream at about the streamed
 output's page offset runs 8-25 times slower than with cached stores (measured:
 benchmarks/results/, "layer-norm-grad-nt-aliasing"). The offsets are the
-caller's, known only at run time, so a streamed store also tests that its
+caller's, known only at run time: the codegen emits the innermost loop around a
+streamed output's stores twice, behind one test (:func:`emit_apart`) that the
 output's start lies out of :func:`apart`'s window of the start of every
-parameter the function loads, and stores normally where it does not; the hints
-that ask for its lines to be written (``mlc_prefetch_for_write``) are made only
-then, since a streamed line asked into the cache first is written twice.
+parameter the function loads: there, non-temporal stores and no hints that ask
+for the output's lines to be written (``mlc_prefetch_for_write``: a streamed
+line asked into the cache first costs both); else the cached stores with them.
 :func:`mlc.runtime.ndarray.host_empty` places large outputs half a page or more
 from where NumPy's large arrays start, and a graph's ``main`` its intermediates
 elsewhere again (:mod:`.memory`), so the test holds for the usual caller.
@@ -94,10 +95,11 @@ def _nbytes(buffer: Buffer) -> int | None:
     return n
 
 
-def _accesses(func: PrimFunc) -> tuple[set[Buffer], set[Buffer]]:
+def _accesses(func: PrimFunc) -> tuple[set[Buffer], set[Buffer], set[Buffer]]:
     """(the buffers ``func`` loads from, not counting the loads that only name an address,
-    as a hint's do; the buffers it stores to)."""
-    loaded, stored, addresses = set(), set(), set()
+    as a hint's do; the buffers it stores to; those whose lines it asks for to be written,
+    ``mlc_prefetch_for_write``)."""
+    loaded, stored, hinted, addresses = set(), set(), set(), set()
     for node in pre_order_nodes(func.body):
         if isinstance(node, AddressOf):
             addresses.add(id(node.load))
@@ -105,24 +107,39 @@ def _accesses(func: PrimFunc) -> tuple[set[Buffer], set[Buffer]]:
             loaded.add(node.buffer)
         elif isinstance(node, BufferStore):
             stored.add(node.buffer)
-    return loaded, stored
+        elif isinstance(node, CallExtern) and node.name == PREFETCH_FOR_WRITE and node.args \
+                and isinstance(node.args[0], AddressOf):
+            hinted.add(node.args[0].load.buffer)
+    return loaded, stored, hinted
 
 
 def streaming_buffers(func: PrimFunc, threshold: int) -> frozenset[Buffer]:
     """The parameters of lowered ``func`` it stores to and never loads from (a hint's address
     is no load), when they (all of constant size) hold at least ``threshold`` bytes together,
-    or the parameters it only loads from do; else none."""
+    or when the parameters it only loads from do and it asks for the lines of each of them
+    to be written ahead (a row kernel's last pass writing its rows: a schedule's mark of an
+    output written in one sweep, beside inputs read in one; not a matmul's output, stored a
+    tile at a time while its inputs are read again and again from the cache); else none."""
     if threshold <= 0:
         return frozenset()
-    loaded, stored = _accesses(func)
+    loaded, stored, hinted = _accesses(func)
     outputs = [p for p in func.params if p in stored and p not in loaded]
     sizes = [_nbytes(p) for p in outputs]
     if not outputs or any(s is None for s in sizes):
         return frozenset()
+    if sum(sizes) >= threshold:
+        return frozenset(outputs)
     read = [_nbytes(p) for p in func.params if p in loaded and p not in stored]
-    if sum(sizes) < threshold and (any(s is None for s in read) or sum(read) < threshold):
-        return frozenset()
-    return frozenset(outputs)
+    if all(p in hinted for p in outputs) and not any(s is None for s in read) and sum(read) >= threshold:
+        return frozenset(outputs)
+    return frozenset()
+
+
+def loaded_params(func: PrimFunc) -> tuple[Buffer, ...]:
+    """The parameters of lowered ``func`` it loads from (a hint's address is no load): those
+    a streamed output's start is checked against (:func:`emit_apart`)."""
+    loaded, _, _ = _accesses(func)
+    return tuple(p for p in func.params if p in loaded)
 
 
 def stream_sites(loop: For, streaming: frozenset[Buffer]) -> frozenset[int]:
@@ -136,13 +153,6 @@ def stream_sites(loop: For, streaming: frozenset[Buffer]) -> frozenset[int]:
                 and isinstance(node.args[0], AddressOf) and node.args[0].load.buffer in streaming:
             sites.add(id(node))
     return frozenset(sites)
-
-
-def loaded_params(func: PrimFunc) -> tuple[Buffer, ...]:
-    """The parameters of lowered ``func`` it loads from (a hint's address is no load): those
-    a streamed output's start is checked against (:func:`emit_apart`)."""
-    loaded, _ = _accesses(func)
-    return tuple(p for p in func.params if p in loaded)
 
 
 def apart(stored: int, loaded: int) -> bool:
