@@ -14,6 +14,7 @@ registers its kind of memory). Both have ``.numpy()`` (a NumPy copy) and
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import sys
 from collections.abc import Callable
@@ -246,13 +247,28 @@ HOST_ALIGNED_BYTES = 1 << 16
 #: One cache line: whole-vector stores never straddle two lines, and the llvm backend's
 #: non-temporal stores (which need aligned addresses) apply.
 HOST_ALIGN = 64
+#: Where in its 4 KiB page a large output starts, the two in turn: half a page from NumPy's
+#: large arrays (their own mapping, 16 bytes in) and from mlc's aligned inputs (64 bytes
+#: in), and an output apart from the one made before it (the input of the next call, in a
+#: chain of calls). A kernel that stores an output non-temporally while it loads a stream
+#: at about the same page offset waits for each store to reach memory, and stores normally
+#: instead where they are near (:mod:`mlc.backends.llvm.streaming`); this keeps the two
+#: apart for the usual caller.
+OUTPUT_PAGE_OFFSETS = (2048, 2560)
+#: The bytes a large output's buffer holds beyond its data (for the offset above).
+OUTPUT_SLACK = 4096
 
 
 def host_empty(shape, dtype) -> np.ndarray:
     """``np.empty(shape, dtype)``, its data HOST_ALIGN-byte aligned when it is large (at least
-    HOST_ALIGNED_BYTES; NumPy aligns to 16 bytes only): then a view of a slightly larger
-    byte buffer, which outputs of at least :data:`.host_pool.MIN_BYTES` take from
-    :mod:`.host_pool` (pages mapped already, where an earlier output left them)."""
+    HOST_ALIGNED_BYTES; NumPy aligns to 16 bytes only), at one of :data:`OUTPUT_PAGE_OFFSETS`
+    in its page: then a view of a slightly larger byte buffer, which outputs of at least
+    :data:`.host_pool.MIN_BYTES` take from :mod:`.host_pool` (pages mapped already, where
+    an earlier output left them).
+
+    >>> host_empty((256, 256), "float32").ctypes.data % 4096 in OUTPUT_PAGE_OFFSETS
+    True
+    """
     try:
         nbytes = _LARGE[shape, dtype]
     except (KeyError, TypeError):  # first time (or an unhashable shape: a list)
@@ -261,8 +277,8 @@ def host_empty(shape, dtype) -> np.ndarray:
             _LARGE[shape, dtype] = nbytes if nbytes >= HOST_ALIGNED_BYTES else 0
     if nbytes < HOST_ALIGNED_BYTES:
         return np.empty(shape, dtype)
-    raw = host_pool.take(nbytes + HOST_ALIGN) if nbytes >= host_pool.MIN_BYTES else None
-    return aligned_empty(shape, dtype, raw, nbytes)
+    raw = host_pool.take(nbytes + OUTPUT_SLACK) if nbytes >= host_pool.MIN_BYTES else None
+    return _output_view(np.empty(nbytes + OUTPUT_SLACK, np.uint8) if raw is None else raw, shape, dtype)
 
 
 def aligned_empty(shape, dtype, raw: np.ndarray | None = None, nbytes: int | None = None) -> np.ndarray:
@@ -288,6 +304,16 @@ def _aligned_view(raw: np.ndarray, shape, dtype) -> np.ndarray:
     boundary (data_pointer, not raw.ctypes.data: a microsecond; the constructor, not a view of
     a slice reshaped: a third of a microsecond)."""
     return np.ndarray(shape, dtype, raw, -data_pointer(raw) % HOST_ALIGN)
+
+
+_outputs_made = itertools.count()  # (next() is atomic under the GIL; any offset is right)
+
+
+def _output_view(raw: np.ndarray, shape, dtype) -> np.ndarray:
+    """:func:`_aligned_view`, the data from the first byte of ``raw`` at the next of
+    OUTPUT_PAGE_OFFSETS in its page (``raw`` OUTPUT_SLACK bytes longer than the data)."""
+    offset = OUTPUT_PAGE_OFFSETS[next(_outputs_made) & 1]
+    return np.ndarray(shape, dtype, raw, (offset - data_pointer(raw)) % OUTPUT_SLACK)
 
 
 _LARGE: dict = {}  # (shape, dtype) -> its bytes when at least HOST_ALIGNED_BYTES, else 0
@@ -320,10 +346,10 @@ def empty_maker(empty, shape: tuple, dtype) -> Callable[[], object]:
         return functools.partial(np.empty, shape, dtype)
     if nbytes >= host_pool.MIN_BYTES:
         return functools.partial(empty, shape, dtype)
-    size, uint8 = nbytes + HOST_ALIGN, np.dtype(np.uint8)
+    size, uint8 = nbytes + OUTPUT_SLACK, np.dtype(np.uint8)
 
-    def aligned() -> np.ndarray:  # (aligned_empty, without its size computation and tests)
-        return _aligned_view(np.empty(size, uint8), shape, dtype)
+    def aligned() -> np.ndarray:  # (host_empty, without its size computation and tests)
+        return _output_view(np.empty(size, uint8), shape, dtype)
     return aligned
 
 

@@ -122,3 +122,30 @@ def test_heap_blocks_start_on_a_cache_line():
     assert block and block % HEAP_ALIGN == 0
     del lib, compiled
     gc.collect()
+
+
+def test_a_graphs_main_places_its_intermediates_of_a_page_or_more():
+    """main's planned storage of a page or more (the layer_norm gradient's 64 KiB of gamma's
+    partial sums) starts at the first of INTERMEDIATE_PAGE_OFFSETS in its page: away from
+    the outputs' and inputs' page offsets, for a kernel that streams an output past it; the
+    gradient is the same as the one of the program with nothing placed (its rows summed by
+    NumPy)."""
+    import re
+
+    import numpy as np
+
+    import mlc
+    from mlc.backends.llvm.memory import INTERMEDIATE_PAGE_OFFSETS
+
+    rng = np.random.default_rng(0)
+    x, c = rng.standard_normal((64, 1024), dtype="float32"), rng.standard_normal((64, 1024), dtype="float32")
+    g = rng.standard_normal(1024, dtype="float32")
+    f = mlc.jit(lambda v, g, w: mlc.grad(lambda *p: np.sum(mlc.nn.layer_norm(*p, g * 0, axis=1) * w),
+                                         argnums=(0, 1))(v, g))
+    lowered = f.lower(x, g, c)
+    assert "planned storage: s0: float32[16384]" in lowered.as_text()
+    main = re.search(r"define void @main\(.*?\n}", lowered.compile().as_text("ll"), re.S).group(0)
+    assert re.search(rf"sub i64 {INTERMEDIATE_PAGE_OFFSETS[0]}, %", main) and "4095" in main
+    _, dg = f(x, g, c)
+    mean, std = x.mean(1, keepdims=True), np.sqrt(x.var(1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(dg, (c * (x - mean) / std).sum(0), rtol=1e-4, atol=1e-3)

@@ -55,7 +55,7 @@ def test_small_kernels_and_outputs_read_back_store_normally(isa, target):
     assert "vmovnt" not in small and "sfence" not in small
     sums = _asm(_row_sums(1 << 12, 1 << 10), target)  # 16 MiB read, the sums read back while summed
     assert "vmovnt" not in sums and "sfence" not in sums
-    fits = _asm(_add(1 << 20), target)  # 8 MiB read, 4 MiB written: the output fits in either L3
+    fits = _asm(_add(1 << 19), target)  # 4 MiB read, 2 MiB written: both fit in either L3
     assert "vmovnt" not in fits and "sfence" not in fits
 
 
@@ -71,8 +71,9 @@ def test_the_threshold_is_three_quarters_of_the_last_level_cache_on_x86_only():
 def test_only_write_only_parameters_of_a_large_enough_kernel_stream():
     func = lower(_add(1 << 10)["main"])
     a, b, c = func.params
-    assert streaming_buffers(func, 4 * (1 << 10)) == {c}  # what it writes counts, not what it reads
-    assert streaming_buffers(func, 4 * (1 << 10) + 1) == frozenset()
+    assert streaming_buffers(func, 4 * (1 << 10)) == {c}  # what it writes reaches the threshold
+    assert streaming_buffers(func, 4 * (1 << 10) + 1) == frozenset()  # what it reads counts only for an
+    # output asked to be written ahead (tests/schedules/test_default_rows.py: layer_norm's gradient)
     assert streaming_buffers(func, 0) == frozenset()
     sums = lower(_row_sums(64, 64)["main"])
     assert streaming_buffers(sums, 1) == frozenset()
@@ -106,3 +107,40 @@ def test_a_jitted_large_elementwise_function_streams_and_is_right(stream_everyth
     np.testing.assert_allclose(f(x), x[2:] * 2 + 1, rtol=1e-6)
     if platform.machine() in ("x86_64", "AMD64"):  # (movntps for a target without AVX: MLC_TARGET)
         assert re.search(r"\bv?movnt", f.lower(x).compile().as_text("asm"))
+
+
+def test_the_run_time_test_of_page_offsets_is_apart():
+    """The kernel's test (emit_apart, compiled for the host) answers as apart() for a streamed
+    output's start at every 16 bytes of a page against loaded streams at NumPy's and mlc's
+    offsets: near from ALIAS_BEFORE bytes before to ALIAS_AFTER after any of them."""
+    import ctypes
+
+    from llvmlite import binding, ir
+
+    from mlc.backends.llvm.streaming import ALIAS_AFTER, ALIAS_BEFORE, PAGE_BYTES, apart, emit_apart
+
+    module = ir.Module(name="apart")
+    i64 = ir.IntType(64)
+    fn = ir.Function(module, ir.FunctionType(i64, [ir.PointerType()] * 3), name="apart")
+    b = ir.IRBuilder(fn.append_basic_block())
+    b.ret(b.zext(emit_apart(b, fn.args[0], list(fn.args[1:])), i64))
+    binding.initialize_native_target()
+    binding.initialize_native_asmprinter()
+    machine = binding.Target.from_default_triple().create_target_machine()
+    engine = binding.create_mcjit_compiler(binding.parse_assembly(str(module)), machine)
+    engine.finalize_object()
+    test = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+        engine.get_function_address("apart"))
+    base = 1 << 30
+    x, c = base + 5 * PAGE_BYTES + 16, base + 9 * PAGE_BYTES + 64
+    answers = []
+    for offset in range(0, PAGE_BYTES, 16):
+        out = base + offset
+        want = apart(out, x) and apart(out, c)
+        assert bool(test(out, x, c)) == want, offset
+        answers.append(want)
+    near = [o for o, a in zip(range(0, PAGE_BYTES, 16), answers) if not a]
+    assert near == [*range(0, 16 + 48 + ALIAS_AFTER, 16), PAGE_BYTES + 16 - ALIAS_BEFORE]  # 4080, 0 ... 304
+    assert not apart(base + 16 - ALIAS_BEFORE, x) and apart(base + 16 - ALIAS_BEFORE - 16, x)
+    assert not apart(base + 16 + ALIAS_AFTER - 16, x) and apart(base + 16 + ALIAS_AFTER, x)
+    assert apart(base + 2048, x) and apart(base + 2048, c)  # an output where mlc puts it

@@ -101,27 +101,33 @@ def test_the_script_parser_loads_lazily_and_nd_on_use():
 @pytest.mark.parametrize("shape, dtype", [((1 << 14,), "float32"), ((3, 4099), "float64"), ((1 << 16,), "int8"),
                                           ((65, 1025), np.dtype("float16"))])
 def test_large_host_outputs_are_cache_line_aligned(shape, dtype):
-    from mlc.runtime.ndarray import HOST_ALIGN, HOST_ALIGNED_BYTES, allocator
+    """... and start half a page or more from where NumPy's large arrays start (their page
+    offset 16), and apart from the output made before, so that a kernel streaming the output
+    beside such inputs takes its streamed stores."""
+    from mlc.runtime.ndarray import HOST_ALIGN, HOST_ALIGNED_BYTES, OUTPUT_PAGE_OFFSETS, allocator
     empty = allocator(mlc.cpu())
+    offsets = []
     for _ in range(4):  # whatever address the allocator hands NumPy
         out = empty(shape, dtype)
+        offsets.append(out.ctypes.data % 4096)
         assert out.shape == shape and out.dtype == np.dtype(dtype) and out.flags.c_contiguous
         assert out.flags.writeable and out.nbytes >= HOST_ALIGNED_BYTES
-        assert out.ctypes.data % HOST_ALIGN == 0
+        assert out.ctypes.data % HOST_ALIGN == 0 and offsets[-1] in OUTPUT_PAGE_OFFSETS
         out[...] = 1
         assert (out == 1).all()
+    assert all(a != b for a, b in zip(offsets, offsets[1:]))
 
 
 @pytest.mark.parametrize("shape, dtype", [((128, 128), np.dtype("float32")), ((3, 4099), np.dtype("float64")),
                                           ((1 << 16,), np.dtype("int8")), ((7,), np.dtype("float32"))])
 def test_an_output_maker_allocates_as_the_allocator_does(shape, dtype):
-    from mlc.runtime.ndarray import HOST_ALIGN, HOST_ALIGNED_BYTES, empty_maker, host_empty
+    from mlc.runtime.ndarray import HOST_ALIGN, HOST_ALIGNED_BYTES, OUTPUT_PAGE_OFFSETS, empty_maker, host_empty
     new = empty_maker(host_empty, shape, dtype)
     outs = [new() for _ in range(4)]  # whatever address the allocator hands NumPy
     for n, out in enumerate(outs):
         assert out.shape == shape and out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable
         if out.nbytes >= HOST_ALIGNED_BYTES:
-            assert out.ctypes.data % HOST_ALIGN == 0
+            assert out.ctypes.data % HOST_ALIGN == 0 and out.ctypes.data % 4096 in OUTPUT_PAGE_OFFSETS
         out[...] = n
     assert [int(out.flat[-1]) for out in outs] == [0, 1, 2, 3]  # four arrays, no memory shared
 

@@ -7,7 +7,9 @@ from hypothesis import example, given, settings, strategies as st
 import mlc
 from mlc import te
 from mlc.backends.llvm import compile_sources
+from mlc.backends.llvm import generate as llvm_generate
 from mlc.backends.llvm.generate import lower_for_llvm
+from mlc.backends.llvm.streaming import apart, streaming_buffers
 from mlc.ir.expr import BufferLoad
 from mlc.ir.extern import PREFETCH_FOR_LATER, PREFETCH_FOR_READ, PREFETCH_FOR_WRITE, PREFETCHES, AddressOf, CallExtern
 from mlc.ir.functor import pre_order_nodes
@@ -385,6 +387,70 @@ def test_layer_norm_gradients_last_pass_asks_for_the_next_rows_and_the_lines_it_
         asm = compile_sources(sch.mod, Target("llvm", "znver3"))["asm"]
         assert "prefetcht1" in asm and "prefetchw" in asm
     check_gradient_outputs(mod, sch.mod, seed=parts * rows * cols)
+
+
+def test_layer_norm_gradients_dx_streams_in_one_version_and_is_asked_for_in_the_other():
+    """dx (8 MiB: beyond the pinned target's streaming threshold) is the kernel's only
+    write-only output once the write-ahead hints' addresses count as no load of it: one
+    version of the kernel stores it non-temporally (and ends with ``sfence``), the other,
+    taken where dx starts near the page offset of a stream the kernel loads, stores it
+    cached with the hints (``prefetchw``). dx streams from a threshold its 8 MiB reach, or
+    the 16 MiB of X and C do (an output asked to be written ahead)."""
+    mod = layer_norm_vjp_module(16, 128, 1024)
+    sch = Schedule(mod)
+    inline_injective(sch, "main", ZEN3)
+    assert attempt(sch, schedule_row_parts, "main", ZEN3) is not None
+    lowered = lower_for_llvm(sch.mod)["main"]
+    dx = next(p for p in lowered.params if p.name == "T_lnv_dx")
+    assert streaming_buffers(lowered, 8 << 20) == streaming_buffers(lowered, 16 << 20) == {dx}
+    assert streaming_buffers(lowered, (16 << 20) + (8 << 10)) == frozenset()  # X, C and g: 16 MiB + 4 KiB
+    asm = compile_sources(sch.mod, Target("llvm", "znver3"))["asm"]
+    assert "vmovntps" in asm and "sfence" in asm and "prefetchw" in asm
+
+
+def _placed(a: np.ndarray, page_offset: int) -> np.ndarray:
+    """A copy of ``a`` whose data starts ``page_offset`` bytes into a 4 KiB page."""
+    raw = np.empty(a.nbytes + 8192, np.uint8)
+    out = np.ndarray(a.shape, a.dtype, raw, (page_offset - raw.ctypes.data) % 4096)
+    out[...] = a
+    return out
+
+
+def _build_streaming_everything(mod):
+    """``mod`` built for the host with every write-only output of its kernels streamed (on
+    x86-64: whatever its size)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(llvm_generate, "streaming_threshold", lambda triple, caches: 1 if "x86_64" in triple else 0)
+        return mlc.build(mod, "llvm")
+
+
+@settings(max_examples=3, deadline=None)
+@given(st.sampled_from([1, 2]), st.sampled_from([1, 3, 8]), st.sampled_from([1, 7, 64, 100, 1024]))
+@example(2, 4, 1024).via("rows of 4 KiB, two a group")
+@example(1, 1, 1).via("one element")
+def test_layer_norm_gradient_is_right_whether_dx_streams_or_not(parts, rows, cols):
+    """The kernel built with dx streamed (any size, here) takes its cached version where dx
+    starts 48 bytes past X's and C's page offset and its streamed one where it starts half
+    a page away (from g and the partial sums too: :func:`~mlc.backends.llvm.streaming.apart`
+    tells the two apart, as the kernel's own test does); dx and the partial sums are the
+    reference interpreter's either way, and equal bit for bit (one element, odd rows,
+    columns no vector divides)."""
+    mod = layer_norm_vjp_module(parts, rows, cols)
+    args = random_args(mod["main"], seed=parts * rows * cols)
+    want = run(mod, "reference", args)
+    lib = _build_streaming_everything(mod)
+    got = {}
+    for near, dx_at in ((True, 64 + 48), (False, 64 + 2048)):
+        x, g, c = _placed(args[0], 64), _placed(args[1], 1024 + 64), _placed(args[2], 64)
+        outs = [_placed(args[3], dx_at), _placed(args[4], 3072 + 64), _placed(args[5], 3072 + 64)]
+        loaded = (x, g, c, outs[1], outs[2])
+        assert all(apart(outs[0].ctypes.data, a.ctypes.data) for a in loaded) != near
+        lib["main"](x, g, c, *outs)
+        for p, w, o in zip(mod["main"].params[3:], want[3:], outs):
+            np.testing.assert_allclose(o, w, rtol=1e-4, atol=1e-4, err_msg=p.name)
+        got[near] = outs
+    for near, far in zip(got[True], got[False]):
+        np.testing.assert_array_equal(near, far)
 
 
 def group_rows(text: str) -> int:

@@ -114,6 +114,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     gen = _FunctionCodegen(module, func, fn)
     gen.fast_math = fast_math
     gen.calls = calls
+    gen.allocator.placed = calls is not None  # a graph's main places its intermediates (.memory)
     gen.place_body = place_body
     gen.vector_bytes = vector_bytes
     if calls is None:
@@ -132,6 +133,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
         for param in func.params:  # a symbolic element count, from the sizes passed in
             if len(param.shape) == 1 and not isinstance(param.shape[0], IntImm):
                 gen.extents[param] = gen._index(param.shape[0])
+    gen.stream_loaded = tuple(p for p in streaming.loaded_params(func) if p not in gen.streaming)
     gen.stmt(func.body)
     gen.finish()
     if calls is not None or (gen.launches == 1 and launch_only(func.body)):
@@ -141,6 +143,22 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
         fn.attributes.add("noinline")
         fn.attributes.add("optnone")
     return fn
+
+
+def _loops_below(loop: For) -> list[For]:
+    """The loops in ``loop``'s body not inside another loop of it."""
+    out, stack = [], [loop.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, For):
+            out.append(node)
+        elif isinstance(node, SeqStmt):
+            stack.extend(node.seq)
+        elif isinstance(node, (LetStmt, Allocate, DeclBuffer)):
+            stack.append(node.body)
+        elif isinstance(node, IfThenElse):
+            stack.extend(x for x in (node.then_case, node.else_case) if x is not None)
+    return out
 
 
 def launch_only(body: Stmt) -> bool:
@@ -175,6 +193,8 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         self.calls: FunctionCalls | None = None  # what CallPrimFunc/CallPacked reach
         self.streaming: frozenset[Buffer] = frozenset()  # outputs stored non-temporally (.streaming)
         self.made_nontemporal = False  # a non-temporal store was emitted: finish with sfence
+        self.streamed: bool | None = None  # in a loop's streamed (True) or cached (False) version
+        self.stream_loaded: tuple[Buffer, ...] = ()  # the parameters a streamed output keeps clear of
         self.place_body: PlaceBody | None = None  # where parallel loop bodies go (emit_function)
         self.launches = 0  # parallel loops launched on the pool from this function
         self.vector_bytes = 0  # the target's vector register size (see emit_function)
@@ -185,6 +205,32 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
             streaming.emit_sfence(self.module, self.builder)
         self.builder.ret_void()
         ir.IRBuilder(self.entry).branch(self.fn.blocks[1])
+
+    def _for_streamed_or_cached(self, s: For) -> None:
+        """Loop ``s``; where it is the innermost loop around every non-temporal store and
+        write hint of a streaming output in it (:func:`.streaming.stream_sites`), twice: with
+        those outputs stored non-temporally and not asked into the cache, where each starts
+        clear of the page offsets of the parameters the function loads
+        (:func:`.streaming.emit_apart`: a load at a streamed store's page offset waits for it
+        to reach memory), else cached with their hints. One test per entry to the loop, and
+        each version's loop has one kind of store; the code around it (a row's statistics)
+        is not repeated, so both versions compute the same values."""
+        sites = streaming.stream_sites(s, self.streaming) if self.streaming and self.streamed is None else ()
+        if not sites or any(streaming.stream_sites(inner, self.streaming) == sites for inner in _loops_below(s)):
+            self._for(s)
+            return
+        b, ready = self.builder, self._ready
+        apart = ir.Constant(ir.IntType(1), 1)
+        for out in sorted(self.streaming, key=self.func.params.index):
+            if out in self.buffers:
+                apart = b.and_(apart, streaming.emit_apart(b, self.buffers[out], [
+                    self.buffers[p] for p in self.stream_loaded if p in self.buffers]))
+        with b.if_else(apart) as (clear, near):
+            for streamed, version in ((True, clear), (False, near)):
+                with version:
+                    self.streamed, self._ready = streamed, dict(ready)
+                    self._for(s)
+        self.streamed, self._ready = None, ready
 
     # ---------------------------------------------------------- statements
 
@@ -423,7 +469,7 @@ def _vector_cast(b: ir.IRBuilder, v: ir.Value, src: str, dst: str, ty: ir.Type) 
 
 _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
          BufferStore: _FunctionCodegen._store, IfThenElse: _FunctionCodegen._if, LetStmt: _FunctionCodegen._let_stmt,
-         Allocate: _FunctionCodegen._allocate, For: _FunctionCodegen._for, While: _FunctionCodegen._while,
+         Allocate: _FunctionCodegen._allocate, For: _FunctionCodegen._for_streamed_or_cached, While: _FunctionCodegen._while,
          DeclBuffer: _FunctionCodegen._decl_buffer, CallPrimFunc: _FunctionCodegen._call_prim_func,
          CallPacked: _FunctionCodegen._call_packed}
 

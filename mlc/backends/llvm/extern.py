@@ -179,6 +179,8 @@ def emit_call_extern(gen, e: CallExtern) -> ir.Value:
                            f"target {module_target(gen.module)} lacks; build for a CPU that has them "
                            f"(e.g. -mcpu=cascadelake) or schedule without the intrinsic that calls it")
     args = [gen.expr(a) for a in addresses] + [_int64(gen.builder, gen.expr(a)) for a in counts]
+    if e.name == PREFETCH_FOR_WRITE and gen.streams_now(addresses[0].load.buffer):
+        return ir.Constant(reg_type(e.dtype), 0)  # a streamed line asked into the cache is written twice
     value = gen.builder.call(_function(gen.module, kernel), args)
     return value if kernel.returns == reg_type(e.dtype) else _resize(gen.builder, value, reg_type(e.dtype))
 

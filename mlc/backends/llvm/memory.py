@@ -20,6 +20,13 @@ with the module (:func:`free_kept_blocks`). The block is taken by a call of its 
 (:func:`_take_function`), whose ``noalias`` result alias analysis tells apart from the
 function's stack buffers. Heap blocks start on a cache line (:data:`HEAP_ALIGN`,
 :func:`_aligned_functions`).
+
+A graph's ``main`` places each intermediate of a page or more (stack or heap) at an
+offset of :data:`INTERMEDIATE_PAGE_OFFSETS` in its page, taken in turn: away from where
+NumPy's and mlc's inputs and mlc's outputs start in theirs (16, 64, and 2048 or 2560 bytes in)
+and from the intermediate allocated before it, so that a kernel streaming an output
+past an intermediate it loads finds their page offsets apart (:mod:`.streaming`). A
+block so placed takes a page more.
 """
 from __future__ import annotations
 
@@ -31,6 +38,7 @@ from collections.abc import Callable
 from llvmlite import ir
 
 from .intrinsics import declare
+from .streaming import PAGE_BYTES
 from .types import I64, PTR
 
 __all__ = ["BufferAllocator", "MAX_STACK_BYTES", "STACK_BUDGET_BYTES", "STACK_ALIGN", "KEEP_MIN_BYTES",
@@ -54,38 +62,56 @@ TAKE_FUNCTION = "__mlc_take_parked"
 MALLOC_FUNCTION, FREE_FUNCTION = "__mlc_malloc", "__mlc_free"
 #: Alignment of heap blocks: a cache line.
 HEAP_ALIGN = 64
+#: Where a graph's ``main`` starts its intermediates of a page or more in their pages, in
+#: turn (module docstring).
+INTERMEDIATE_PAGE_OFFSETS = (1024, 3072)
 
 
 class BufferAllocator:
     """Emits the allocation and release of one function's buffers."""
 
-    def __init__(self, builder: ir.IRBuilder, entry: ir.Block):
+    def __init__(self, builder: ir.IRBuilder, entry: ir.Block, placed: bool = False):
         self.builder = builder
         self.entry_builder = ir.IRBuilder(entry)
         self.stack_bytes = 0
+        self.placed = placed  # a graph's main: blocks of a page or more placed in their pages
+        self._places = 0  # blocks placed so far
 
     def allocate(self, name: str, elem: ir.Type, elem_bytes: int, count: ir.Value,
                  static_count: int | None) -> tuple[ir.Value, Callable[[], None]]:
         """A pointer to ``count`` elements of ``elem`` (``elem_bytes`` each) and its release."""
+        place = self.placed and static_count is not None and static_count * elem_bytes >= PAGE_BYTES
+        extra = -(-PAGE_BYTES // elem_bytes) if place else 0  # elements more, for the placement
         if static_count is not None:
-            nbytes = static_count * elem_bytes
-            if nbytes <= MAX_STACK_BYTES and self.stack_bytes + nbytes <= STACK_BUDGET_BYTES:
+            nbytes = (static_count + extra) * elem_bytes
+            if nbytes <= MAX_STACK_BYTES + extra * elem_bytes and self.stack_bytes + nbytes <= STACK_BUDGET_BYTES:
                 self.stack_bytes += nbytes
-                slot = self.entry_builder.alloca(elem, size=ir.Constant(I64, max(static_count, 1)), name=name)
+                slot = self.entry_builder.alloca(elem, size=ir.Constant(I64, max(static_count + extra, 1)), name=name)
                 slot.align = STACK_ALIGN
                 # an opaque ``ptr`` like every other buffer (llvmlite types an alloca
                 # ``float*``, and every vector access through it would need a bitcast)
                 slot.type = PTR
-                return slot, _nothing
+                return (self._place(slot) if place else slot), _nothing
         b = self.builder
         module = b.module
         malloc, free = _aligned_functions(module)
-        nbytes = b.mul(count, ir.Constant(I64, elem_bytes))
+        nbytes = b.mul(b.add(count, ir.Constant(I64, extra)), ir.Constant(I64, elem_bytes))
         nbytes = b.select(b.icmp_signed(">", nbytes, ir.Constant(I64, 0)), nbytes, ir.Constant(I64, 1))
         if static_count is not None and KEEP_MIN_BYTES <= static_count * elem_bytes <= KEEP_MAX_BYTES:
-            return self._kept(name, nbytes, malloc, free)
-        ptr = b.call(malloc, [nbytes], name=name)
-        return ptr, lambda: b.call(free, [ptr])
+            ptr, release = self._kept(name, nbytes, malloc, free)
+        else:
+            ptr = b.call(malloc, [nbytes], name=name)
+            release = lambda: b.call(free, [ptr])  # noqa: E731 (a closure over ptr)
+        return (self._place(ptr) if place else ptr), release
+
+    def _place(self, block: ir.Value) -> ir.Value:
+        """The first address in ``block`` (cache-line aligned, a page longer than its data)
+        at the next of INTERMEDIATE_PAGE_OFFSETS in its page."""
+        b = self.builder if not isinstance(block, ir.AllocaInstr) else self.entry_builder
+        offset = INTERMEDIATE_PAGE_OFFSETS[self._places % len(INTERMEDIATE_PAGE_OFFSETS)]
+        self._places += 1
+        gap = b.and_(b.sub(ir.Constant(I64, offset), b.ptrtoint(block, I64)), ir.Constant(I64, PAGE_BYTES - 1))
+        return b.gep(block, [gap], source_etype=ir.IntType(8), inbounds=True)
 
     def _kept(self, name: str, nbytes: ir.Value, malloc: ir.Function, free: ir.Function):
         """The block parked in this Allocate's own global, or a new one; parked again on release."""

@@ -51,6 +51,8 @@ class ParallelCodegen:
         child = type(self)(module, self.func, body_fn, in_parallel=True)
         child.fast_math = self.fast_math
         child.streaming = self.streaming
+        child.streamed = self.streamed
+        child.stream_loaded = self.stream_loaded
         child.vector_bytes = self.vector_bytes
         child.loop_depth = self.loop_depth
         child._has_load = self._has_load

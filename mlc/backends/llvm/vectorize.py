@@ -171,7 +171,7 @@ class VectorCodegen:
     """The vector IR part of the function codegen (mixed into it; ``horizontal_<op>`` and
     ``vector_window`` calls too): ``expr``,
     ``_element_ptr``, ``_access``, ``_load``, ``_stored_value``, ``builder``, ``checks``,
-    ``module``, ``streaming``, ``made_nontemporal`` and ``vector_bytes`` are the codegen's."""
+    ``module``, ``streaming``, ``streamed``, ``made_nontemporal`` and ``vector_bytes`` are the codegen's."""
 
     def _kept_whole(self, buffer) -> bool:
         """Whether a wide store to ``buffer`` stays one store: a register tile's
@@ -260,6 +260,11 @@ class VectorCodegen:
             if line is not None:
                 mark_nontemporal(self.module, store)
 
+    def streams_now(self, buffer: Buffer) -> bool:
+        """Whether the stores to ``buffer`` emitted now are non-temporal: it streams, and the
+        code is a loop's version for outputs clear of the loaded streams (``streamed``)."""
+        return self.streamed is True and buffer in self.streaming
+
     def _vector_store(self, s: BufferStore) -> None:
         """A contiguous vector store at a stride-1 Ramp, else a scatter of the lanes, in order.
 
@@ -269,7 +274,7 @@ class VectorCodegen:
         value = self._stored_value(s, in_loop=True)
         if self._ramp_access(s.buffer, index) and index.stride == 1:
             base = self._element_ptr(s.buffer, (index.base,))
-            line = streaming_alignment(s.buffer.dtype, index.lanes) if s.buffer in self.streaming else None
+            line = streaming_alignment(s.buffer.dtype, index.lanes) if self.streams_now(s.buffer) else None
             if line is None:
                 self._contiguous_store(value, base, s.buffer.dtype, whole=self._kept_whole(s.buffer))
                 return
