@@ -97,11 +97,37 @@ def build_ops(dtype, n, target="llvm"):
     return mlc.build(mlc.IRModule(funcs), target)
 
 
+#: The length of the kernels :func:`apply` runs every sweep through (whole vectors and a ragged
+#: end): one build of the routines per dtype and target serves every sweep, whatever its length.
+CHUNK = 65_539
+
+_LIBS: dict = {}
+
+
+def apply(op, x, target="llvm"):
+    """``op`` of each element of the 1-d ``x``, by the kernels of :data:`CHUNK` elements, chunk
+    by chunk. A shorter last chunk is repeated to the kernel's length (so its values also run
+    in the kernel's ragged end), and every copy of a value must give the same result."""
+    key = (x.dtype.name, repr(target))
+    if key not in _LIBS:
+        _LIBS[key] = build_ops(x.dtype.name, CHUNK, target)
+    kernel = _LIBS[key][op]
+    y = np.empty_like(x)
+    out = np.empty(CHUNK, x.dtype)
+    for start in range(0, x.size, CHUNK):
+        part = x[start:start + CHUNK]
+        kernel(np.resize(part, CHUNK), out)
+        y[start:start + part.size] = out[:part.size]
+        if part.size < CHUNK:
+            copies, nan = np.resize(out[:part.size], CHUNK), np.isnan(out)
+            np.testing.assert_array_equal(np.isnan(copies), nan, err_msg=f"{op} {x.dtype}: copies differ")
+            np.testing.assert_array_equal(copies[~nan], out[~nan], err_msg=f"{op} {x.dtype}: copies differ")
+    return y
+
+
 def check(dtype, x, target="llvm"):
-    lib = build_ops(dtype, x.size, target)
     for op in OPS:
-        y = np.empty_like(x)
-        lib[op](x, y)
+        y = apply(op, x, target)
         err = ulp_errors(y, reference(op, x), dtype)
         worst = int(np.argmax(err))
         assert err[worst] <= MAX_ULPS[dtype][op], (
@@ -139,10 +165,8 @@ def test_float32_logarithms_near_one(target):
     whole-range sweep's every 1021st pattern can miss a bound exceeded there)."""
     bits = np.arange(np.float32(0.5).view("uint32"), np.float32(2.0).view("uint32"), 8, dtype="uint32")
     x = bits.view("float32")
-    lib = build_ops("float32", x.size, target)
     for op in ("log", "log2", "log10", "log1p"):
-        y = np.empty_like(x)
-        lib[op](x, y)
+        y = apply(op, x, target)
         err = ulp_errors(y, reference(op, x), "float32")
         assert err.max() <= MAX_ULPS["float32"][op], (op, x[int(np.argmax(err))], err.max())
 
@@ -156,10 +180,8 @@ def test_every_float16(target):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_special_values_like_numpy(dtype, target):
     x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, -1.0, 1e30, -1e30, 1e-40, 800.0, -800.0], dtype)
-    lib = build_ops(dtype, x.size, target)
     for op in OPS:
-        y = np.empty_like(x)
-        lib[op](x, y)
+        y = apply(op, x, target)
         with np.errstate(all="ignore"):
             want = reference(op, x).astype(dtype)
         zeros = want[3:5] == 0  # (acosh(+-0) is nan, whose sign means nothing)
@@ -192,10 +214,8 @@ def test_float32_trig_near_multiples_of_half_pi(target):
     """The float32 arguments closest to multiples of pi/2, from 1 to 2^120 of them: where
     the reduction cancels most (sin, cos and tan take their argument mod pi/2 exactly)."""
     x = near_half_pi_multiples(seed=2, below=2**20, small=300, large=700)
-    lib = build_ops("float32", x.size, target)
     for op in ("sin", "cos", "tan"):
-        y = np.empty_like(x)
-        lib[op](x, y)
+        y = apply(op, x, target)
         err = ulp_errors(y, reference(op, x), "float32")
         assert err.max() <= MAX_ULPS["float32"][op], (op, x[int(np.argmax(err))])
 
@@ -281,15 +301,27 @@ _POW_DOUBLES = st.one_of(st.floats(-1e3, 1e3), st.floats(), st.integers(-60, 60)
                          st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 5e-324, 1.7e308, 1 + 2 ** -52]))
 
 
+#: The length of the one float64 pow kernel the drawn pairs run through: whole vectors (of 4 or
+#: 8 lanes) and a ragged end of 3.
+POW_PAIRS = 43
+
+
+@functools.cache
+def _pow_pairs_kernel():
+    return build_pow("float64", POW_PAIRS)["main"]
+
+
 @settings(max_examples=40, deadline=None)
 @given(pairs=st.lists(st.tuples(_POW_DOUBLES, _POW_DOUBLES), min_size=1, max_size=40))
 def test_float64_pow_of_any_pairs_is_within_an_ulp_of_numpy(pairs):
     """Any doubles (NaN and infinities too), any count: within 1 ulp of NumPy's pow (an
     ulp either side of the overflow and the underflow included), and where an operand is
-    a zero, an infinity or NaN, C99's value exactly, sign included."""
-    x, y = (np.array(v, "float64") for v in zip(*pairs))
+    a zero, an infinity or NaN, C99's value exactly, sign included. The pairs, repeated to
+    :data:`POW_PAIRS`, run through one kernel (a build per count of pairs drawn made each
+    example a compile), in whole vectors and in its ragged end."""
+    x, y = (np.resize(np.array(v, "float64"), POW_PAIRS) for v in zip(*pairs))
     z = np.empty_like(x)
-    build_pow("float64", x.size)["main"](x, y, z)
+    _pow_pairs_kernel()(x, y, z)
     with np.errstate(all="ignore"):
         want = np.power(x, y)
         near = np.where(np.isinf(want), np.copysign(np.finfo("float64").max, want), want)
@@ -501,9 +533,7 @@ def test_cbrt_of_a_perfect_cube_is_exact(dtype, largest):
     """cbrt(n^3) == n for every n whose cube the format holds exactly (and -n for -n^3)."""
     n = np.arange(1, largest + 1, dtype="float64")
     x = np.concatenate([n ** 3, -(n ** 3)]).astype(dtype)
-    lib = build_ops(dtype, x.size)
-    y = np.empty_like(x)
-    lib["cbrt"](x, y)
+    y = apply("cbrt", x)
     np.testing.assert_array_equal(y, np.concatenate([n, -n]).astype(dtype))
 
 

@@ -106,9 +106,14 @@ def test_the_prefetch_hint_is_dropped_by_the_gpu_backend_and_emulator():
     refused an external function no GPU backend registered)."""
     from mlc.backends.cuda import compile_sources
     from mlc.ir.extern import PREFETCH_FOR_WRITE
-    x = np.random.default_rng(0).standard_normal(70_000).astype("float32")
-    f = mlc.jit(np.sort, target="cuda-emulator")
-    lowered = f.lower(x)
-    assert PREFETCH_FOR_WRITE in lowered.mod.script()
-    np.testing.assert_array_equal(f(x), np.sort(x))
+    x = np.random.default_rng(0).standard_normal(101).astype("float32")
+    # the kernel of a row longer than a chunk (one chunk, 11-bit digits, the hint) at 101
+    # elements, where the emulator steps through 101 of them, not the 65536 such a row needs
+    with mock.patch.multiple(radix_sort, MIN_CHUNK=64, NARROW_DIGITS=((16, 4), (64, 8))):
+        plan = radix_sort._Plan(x.size, "float32", descending=False, indices=False)
+        assert (plan.chunks, plan.digit_bits) == (1, radix_sort.DIGIT_BITS)
+        f = mlc.jit(np.sort, target="cuda-emulator")
+        lowered = f.lower(x)
+        assert PREFETCH_FOR_WRITE in lowered.mod.script()
+        np.testing.assert_array_equal(f(x), np.sort(x))
     assert PREFETCH_FOR_WRITE not in compile_sources(lowered.scheduled(), "cuda -arch=sm_80")[0]
