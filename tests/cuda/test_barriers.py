@@ -23,6 +23,7 @@ from mlc.ir.expr import BufferLoad, Var, const
 from mlc.ir.functor import Mutator, pre_order_nodes
 from mlc.ir.tir import Allocate, BufferStore, Evaluate, For, PrimFunc, SeqStmt, seq
 from mlc.passes.tir.pipeline import run_passes
+from mlc.passes.tir import thread_sync
 from mlc.passes.tir.thread_sync import insert_thread_sync, is_sync
 
 from .conftest import NVRTC_MISSING
@@ -299,7 +300,6 @@ def test_the_accesses_of_every_statement_are_those_of_a_plain_walk(case):
     """The pass keeps each statement's shared accesses (all of them, and those before its
     first barrier) once found; for every statement, before and after the pass, they are
     what one walk of it finds."""
-    from mlc.passes.tir import thread_sync
     func = {"tiled_matmul": lambda: run_passes(tiled_matmul(16), NO_SYNC),
             "deep_neighbour_sum": lambda: deep_neighbour_sum(3)}[case]()
     synced = insert_thread_sync(func)
@@ -321,7 +321,6 @@ def test_a_deep_nest_of_loops_is_walked_once_and_keeps_its_barriers():
     times (not once per enclosing loop, nor once per path through the loops' two runs of
     their bodies); each loop gets its barrier at the end of its body, and the result is
     NumPy's on the emulator, which refuses any race."""
-    from mlc.passes.tir import thread_sync
     depth = 12
     func = deep_neighbour_sum(depth)
     nodes = sum(1 for _ in pre_order_nodes(func.body))
