@@ -22,7 +22,7 @@ from .expr import Binary, Call, CommReducer, IterVar, PrimExpr, Range, Var
 from .extern import CallExtern
 from .tir import BufferStore, For, Stmt
 
-__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "post_order_dag", "uses_var", "substitute",
+__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "child_nodes", "post_order_dag", "uses_var", "substitute",
            "binary_chain", "always_evaluated", "node_fields", "field_values", "NODE_TYPES",
            "census_mask", "census_bit", "census_facts"]
 
@@ -443,6 +443,21 @@ def pre_order_nodes(root):
                         push(item)
         if len(stack) - mark > 1:  # children come off the stack in field order
             stack[mark:] = stack[mark:][::-1]
+
+
+def child_nodes(node) -> list:
+    """The IR nodes directly under ``node``, in field order: what :func:`pre_order_nodes`
+    enters next from it (buffers and their shapes are not entered)."""
+    out = []
+    kinds = _KINDS
+    cls = type(node)
+    for value in (_GETTERS.get(cls) or _getter(cls))(node):
+        kind = kinds.get(type(value)) or _kind(type(value))
+        if kind <= _EXPR:
+            out.append(value)
+        elif kind == _TUPLE:
+            out.extend(item for item in value if (kinds.get(type(item)) or _kind(type(item))) <= _EXPR)
+    return out
 
 
 def uses_var(roots, var) -> bool:

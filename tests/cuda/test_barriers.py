@@ -9,6 +9,7 @@ iteration's reads, it reports the other race; with both the result is NumPy's. T
 has the barriers where the IR has them.
 """
 import re
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from mlc.ir.expr import BufferLoad, Var, const
 from mlc.ir.functor import Mutator, pre_order_nodes
 from mlc.ir.tir import Allocate, BufferStore, Evaluate, For, PrimFunc, SeqStmt, seq
 from mlc.passes.tir.pipeline import run_passes
+from mlc.passes.tir import thread_sync
 from mlc.passes.tir.thread_sync import insert_thread_sync, is_sync
 
 from .conftest import NVRTC_MISSING
@@ -260,3 +262,80 @@ def test_the_cuda_c_renders_every_barrier_of_the_ir(case):
     barriers = sum(is_sync(n) for f in lower(mod).values() for n in pre_order_nodes(f.body))
     source, _ = compile_sources(mod)
     assert barriers > 0 and source.count("__syncthreads();") == barriers
+
+
+def _plain_accesses(stmts, to_barrier):
+    """(reads, writes) of the shared accesses under ``stmts`` by one pre-order walk each,
+    stopping at the first barrier with ``to_barrier``."""
+    reads, writes = set(), {}
+    for s in stmts:
+        for n in pre_order_nodes(s):
+            if to_barrier and is_sync(n):
+                return reads, writes
+            if isinstance(n, BufferStore) and n.buffer.scope == "shared":
+                writes.setdefault(id(n.buffer), set()).add(id(n))
+            elif isinstance(n, BufferLoad) and n.buffer.scope == "shared":
+                reads.add(id(n.buffer))
+    return reads, writes
+
+
+def deep_neighbour_sum(depth):
+    """The running neighbour sum, lowered but for the barriers, with its refilling loop under
+    ``depth`` serial loops of one iteration each."""
+    func = run_passes(running_neighbour_sum(), NO_SYNC)
+
+    class Nest(Mutator):
+        def visit_For(self, node):
+            if node.kind != "serial":
+                return self.generic_visit(node)
+            for d in range(depth):
+                node = For(Var(f"d{d}"), const(0), const(1), "serial", node)
+            return node
+
+    return func.with_body(Nest().visit(func.body))
+
+
+@pytest.mark.parametrize("case", ["tiled_matmul", "deep_neighbour_sum"])
+def test_the_accesses_of_every_statement_are_those_of_a_plain_walk(case):
+    """The pass keeps each statement's shared accesses (all of them, and those before its
+    first barrier) once found; for every statement, before and after the pass, they are
+    what one walk of it finds."""
+    func = {"tiled_matmul": lambda: run_passes(tiled_matmul(16), NO_SYNC),
+            "deep_neighbour_sum": lambda: deep_neighbour_sum(3)}[case]()
+    synced = insert_thread_sync(func)
+    assert any(is_sync(n) for n in pre_order_nodes(synced.body))
+    for body in (func.body, synced.body):
+        sync = thread_sync._Sync()
+        stmts = [n for n in pre_order_nodes(body) if isinstance(n, thread_sync.Stmt)]
+        for s in reversed(stmts):  # inner statements first, then outer ones that reuse them
+            found = sync._shared_accesses(s)
+            assert (found.reads, found.writes) == _plain_accesses([s], False)
+            first = sync._first_accesses([s])
+            assert (first.reads, first.writes) == _plain_accesses([s], True)
+        first = sync._first_accesses(stmts)
+        assert (first.reads, first.writes) == _plain_accesses(stmts, True)
+
+
+def test_a_deep_nest_of_loops_is_walked_once_and_keeps_its_barriers():
+    """Under 12 nested serial loops each node's accesses are looked at a bounded number of
+    times (not once per enclosing loop, nor once per path through the loops' two runs of
+    their bodies); each loop gets its barrier at the end of its body, and the result is
+    NumPy's on the emulator, which refuses any race."""
+    depth = 12
+    func = deep_neighbour_sum(depth)
+    nodes = sum(1 for _ in pre_order_nodes(func.body))
+    calls = 0
+    add = thread_sync._Pending.add
+
+    def counted(self, node):
+        nonlocal calls
+        calls += 1
+        add(self, node)
+
+    with mock.patch.object(thread_sync._Pending, "add", counted):
+        synced = insert_thread_sync(func)
+    assert calls <= 3 * nodes, (calls, nodes)
+    assert sum(map(is_sync, pre_order_nodes(synced.body))) == depth + 2
+    a, b = neighbour_args()
+    Emulator(synced).run([a, b])
+    np.testing.assert_allclose(b, neighbour_expected(a), rtol=1e-5)

@@ -31,7 +31,7 @@ from dataclasses import replace
 
 from ...ir.arith import uses_any
 from ...ir.expr import BufferLoad, Call
-from ...ir.functor import pre_order_nodes
+from ...ir.functor import child_nodes, post_order_dag, pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, PrimFunc, SeqStmt, Stmt, seq
 from .async_copy import is_async_scope, wait_count
 
@@ -85,17 +85,39 @@ class _Pending:
             self.reads.add(id(node.buffer))
 
 
-def _shared_accesses(stmt) -> _Pending:
-    out = _Pending()
-    for node in pre_order_nodes(stmt):
-        out.add(node)
-    return out
+    def key(self) -> tuple:
+        """These accesses as a hashable value."""
+        return (frozenset(self.reads), frozenset((b, frozenset(s)) for b, s in self.writes.items()),
+                frozenset(self.landed))
+
+    def merge(self, other: _Pending) -> None:
+        """Add ``other``'s reads and writes to these (in place)."""
+        self.reads |= other.reads
+        for b, stores in other.writes.items():
+            self.writes.setdefault(b, set()).update(stores)
 
 
 class _Sync:
     def __init__(self, fetched: set[int] = frozenset()):
         self.threads: list = []  # the variables of the enclosing threadIdx loops
         self.fetched = fetched  # the shared buffers async scopes fetch into
+        self._accesses: dict = {}  # the memo of _summary for _shared_accesses
+        self._first: dict = {}  # and for _first_accesses
+        self._entered: dict = {}  # the memo of enter
+
+    def _shared_accesses(self, stmt: Stmt) -> _Pending:
+        """The shared accesses anywhere under ``stmt``."""
+        return _summary(stmt, self._accesses, False)[0]
+
+    def _first_accesses(self, stmts: list[Stmt]) -> _Pending:
+        """The shared accesses before the first barrier of ``stmts``."""
+        out = _Pending()
+        for s in stmts:
+            found, stopped = _summary(s, self._first, True)
+            out.merge(found)
+            if stopped:
+                break
+        return out
 
     def _uniform(self, e) -> bool:
         return not uses_any(e, self.threads)
@@ -109,13 +131,13 @@ class _Sync:
                 continue
             inner = self._enterable(s)
             if inner is not None:
-                if pending.conflicts(_shared_accesses(s)):  # a barrier before it, not in every iteration
+                if pending.conflicts(self._shared_accesses(s)):  # a barrier before it, not in every iteration
                     out.append(syncthreads())
                     pending = _Pending()
                 new, pending = self.enter(s, inner, pending)
                 out.append(new)
                 continue
-            acc = _shared_accesses(s) if wait_count(s) is None else _Pending(landed=self.fetched)
+            acc = self._shared_accesses(s) if wait_count(s) is None else _Pending(landed=self.fetched)
             if pending.conflicts(acc):
                 out.append(syncthreads())
                 pending = _Pending()
@@ -137,6 +159,17 @@ class _Sync:
         return None
 
     def enter(self, s, body, pending: _Pending):
+        """(``s`` with its barriers, what is pending after it). A loop's body is run through
+        twice (from nothing, for what one iteration leaves pending; then for real), so a
+        nest of loops would run its innermost body once per path of those runs: each result
+        is kept for the same statement, pending accesses and threads (a pure function of them)."""
+        key = (id(s), pending.key(), tuple(id(v) for v in self.threads))
+        hit = self._entered.get(key)
+        if hit is None:
+            hit = self._entered[key] = (s, *self._enter(s, body, pending))
+        return hit[1], hit[2]
+
+    def _enter(self, s, body, pending: _Pending):
         if isinstance(s, SeqStmt):
             new, pending = self.sequence(list(s.seq), pending)
             return seq(*new), pending
@@ -149,7 +182,7 @@ class _Sync:
                 # the next iteration starts with what this one left pending
                 _, carried = self.sequence(items, _Pending())
                 new, end = self.sequence(items, pending.union(carried))
-                if carried.conflicts(_first_accesses(new)):
+                if carried.conflicts(self._first_accesses(new)):
                     new.append(syncthreads())
                     end = _Pending()
                 pending = end.union(pending)  # the loop may run no iteration
@@ -161,15 +194,37 @@ class _Sync:
         return replace(s, body=seq(*new)), pending
 
 
-def _first_accesses(stmts: list[Stmt]) -> _Pending:
-    """The shared accesses before the first barrier of ``stmts``."""
-    out = _Pending()
-    for s in stmts:
-        for node in pre_order_nodes(s):
-            if is_sync(node):
-                return out
-            out.add(node)
-    return out
+def _summary(stmt: Stmt, memo: dict, to_barrier: bool) -> tuple[_Pending, bool]:
+    """(the shared accesses under ``stmt``, whether a barrier ends them): all of them, or
+    with ``to_barrier`` those before its first barrier in pre-order. Each statement's are
+    found once, from its own expressions and the summaries of the statements directly under
+    it, and kept in ``memo`` (id -> (statement, kept so that the id stays its own; accesses;
+    stopped)): a sequence asks for those of its statements at every depth it is entered."""
+    hit = memo.get(id(stmt))
+    if hit is None:
+        def children(node):
+            return () if id(node) in memo else [c for c in child_nodes(node) if isinstance(c, Stmt)]
+
+        for node in post_order_dag([stmt], children):
+            if id(node) in memo:
+                continue
+            out, stopped = _Pending(), False
+            if to_barrier and is_sync(node):
+                stopped = True
+            else:
+                out.add(node)
+                for child in child_nodes(node):
+                    if isinstance(child, Stmt):
+                        _, found, stopped = memo[id(child)]
+                        out.merge(found)
+                        if stopped:
+                            break
+                    else:  # expressions hold no statement
+                        for n in pre_order_nodes(child):
+                            out.add(n)
+            memo[id(node)] = (node, out, stopped)
+        hit = memo[id(stmt)]
+    return hit[1], hit[2]
 
 
 def insert_thread_sync(func: PrimFunc) -> PrimFunc:
