@@ -24,14 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 
 from .arith import Analyzer
 from . import dtype as dt
-from .expr import Range, Var, const
+from .expr import BufferLoad, IntImm, Range, Var, const
 from .functor import Mutator
-from .tir import Block, For, LetStmt
+from .tir import Block, BufferStore, For, LetStmt
 
-__all__ = ["RangeMutator"]
+__all__ = ["RangeMutator", "IndexSimplifier"]
 
 
 class RangeMutator(Mutator):
@@ -47,11 +48,14 @@ class RangeMutator(Mutator):
 
     def __init__(self, ranges: Mapping[Var, Range] | None = None):
         self.ranges: dict[Var, Range] = dict(ranges or {})
+        self._analyzer: Analyzer | None = None  # (made again when the ranges change)
 
     @property
     def analyzer(self) -> Analyzer:
         """An :class:`~mlc.ir.arith.Analyzer` under the ranges bound now."""
-        return Analyzer(self.ranges)
+        if self._analyzer is None:
+            self._analyzer = Analyzer(self.ranges)
+        return self._analyzer
 
     @contextmanager
     def bound(self, bindings: Mapping[Var, Range]) -> Iterator[None]:
@@ -59,12 +63,14 @@ class RangeMutator(Mutator):
         after it each variable has its earlier range again (or none)."""
         saved = {v: self.ranges[v] for v in bindings if v in self.ranges}
         self.ranges.update(bindings)
+        self._analyzer = None
         try:
             yield
         finally:
             for v in bindings:
                 del self.ranges[v]
             self.ranges.update(saved)
+            self._analyzer = None
 
     def visit_For(self, node: For):
         with self.bound({node.loop_var: Range(node.min, node.extent)}):
@@ -83,3 +89,22 @@ class RangeMutator(Mutator):
             {node.var: Range(const(lo, value.dtype), const(hi - lo + 1, value.dtype))}
         with self.bound(known):
             return self.generic_visit(node)
+
+
+class IndexSimplifier(RangeMutator):
+    """Every load's and store's indices (those that are not a variable or a constant)
+    simplified under the ranges bound where they are, so that ``(vk_o * 4 + k) // 4``
+    with ``k`` in ``[0, 4)`` reads ``vk_o``."""
+
+    def visit_BufferLoad(self, node: BufferLoad):
+        return self._indices(self.generic_visit(node))
+
+    def visit_BufferStore(self, node: BufferStore):
+        return self._indices(self.generic_visit(node))
+
+    def _indices(self, node):
+        if all(type(i) is Var or type(i) is IntImm for i in node.indices):
+            return node
+        ana = self.analyzer
+        indices = tuple(ana.simplify(i) for i in node.indices)
+        return node if all(a is b for a, b in zip(indices, node.indices)) else replace(node, indices=indices)

@@ -4,8 +4,6 @@ The passes built on it (simplify, partition_selects, partition_tiles, empty_redu
 the schedule's rebind) are checked against NumPy by their own tests; this checks the
 binding itself: nested, shadowed, restored after an error.
 """
-import dataclasses
-
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -14,7 +12,7 @@ import mlc
 from mlc import te
 from mlc.ir.buffer import decl_buffer
 from mlc.ir.expr import BufferLoad, Range, Var, const
-from mlc.ir.range_mutator import RangeMutator
+from mlc.ir.range_mutator import IndexSimplifier, RangeMutator
 from mlc.ir.tir import BufferStore, Evaluate, For, LetStmt, PrimFunc, seq
 
 
@@ -101,14 +99,6 @@ def test_passes_on_it_keep_a_tiled_guarded_program_equal_to_numpy(n, m):
     np.testing.assert_allclose(f(a, b), np.where(a > 0, a * 2.0, b) + 1.0, rtol=1e-6)
 
 
-class _Indices(RangeMutator):
-    """Every load's indices simplified under the ranges bound where it is."""
-
-    def visit_BufferLoad(self, node):
-        node = self.generic_visit(node)
-        return dataclasses.replace(node, indices=tuple(self.analyzer.simplify(i) for i in node.indices))
-
-
 def _let_program(n):
     """``for i in range(n): x = i * 4 + 3; B[i] = A[x % (4 * n) // 4]`` (x is below 4 * n)."""
     a, b = decl_buffer((n,), "float32", "A"), decl_buffer((n,), "float32", "B")
@@ -139,7 +129,7 @@ def test_indices_simplified_under_block_and_let_ranges_compute_what_numpy_does(n
     blocks = te.create_prim_func([A, te.compute((n,), lambda i: A[(i + n) % n] + 1.0, name="B")])
     a = np.random.default_rng(n).standard_normal(n).astype("float32")
     for func, want in ((blocks, a + 1.0), (_let_program(n), a)):
-        folded = func.with_body(_Indices().visit(func.body))
+        folded = func.with_body(IndexSimplifier().visit(func.body))
         def store(f):
             return next(line for line in f.script().splitlines() if line.strip().startswith("B["))
 
