@@ -1,4 +1,4 @@
-"""RangeMutator: the ranges a pass sees are those of the loops around the visited node.
+"""RangeMutator: the ranges a pass sees are those of the loops, blocks and lets around the visited node.
 
 The passes built on it (simplify, partition_selects, partition_tiles, empty_reductions,
 the schedule's rebind) are checked against NumPy by their own tests; this checks the
@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
-from mlc.ir.expr import Range, Var, const
-from mlc.ir.range_mutator import RangeMutator
-from mlc.ir.tir import Evaluate, For, seq
+from mlc import te
+from mlc.ir.buffer import decl_buffer
+from mlc.ir.expr import BufferLoad, Range, Var, const
+from mlc.ir.range_mutator import IndexSimplifier, RangeMutator
+from mlc.ir.tir import BufferStore, Evaluate, For, LetStmt, PrimFunc, seq
 
 
 class _Record(RangeMutator):
@@ -95,3 +97,45 @@ def test_passes_on_it_keep_a_tiled_guarded_program_equal_to_numpy(n, m):
     a = np.random.default_rng(n).standard_normal((n, m)).astype("float32")
     b = np.arange(n * m, dtype="float32").reshape(n, m)
     np.testing.assert_allclose(f(a, b), np.where(a > 0, a * 2.0, b) + 1.0, rtol=1e-6)
+
+
+def _let_program(n):
+    """``for i in range(n): x = i * 4 + 3; B[i] = A[x % (4 * n) // 4]`` (x is below 4 * n)."""
+    a, b = decl_buffer((n,), "float32", "A"), decl_buffer((n,), "float32", "B")
+    i, x = Var("i", "int32"), Var("x", "int32")
+    store = BufferStore(b, BufferLoad(a, ((x % const(4 * n, "int32")) // const(4, "int32"),), "float32"), (i,))
+    body = For(i, const(0, "int32"), const(n, "int32"), "serial", LetStmt(x, i * const(4, "int32") + const(3, "int32"), store))
+    return PrimFunc((a, b), body).with_attr("global_symbol", "main")
+
+
+def test_a_block_binds_its_iterators_and_a_let_the_bounds_of_its_value():
+    A = te.placeholder((6,), "float32", name="A")
+    f = te.create_prim_func([A, te.compute((6,), lambda i: A[i] * 2.0, name="B")])
+
+    class Stores(_Record):
+        visit_BufferStore = _Record.visit_Evaluate
+
+    rec = Stores()
+    rec.visit(f.body)
+    assert rec.seen == [[("i", 0, 6), ("vi", 0, 6)]] and rec.ranges == {}
+    rec.seen.clear()
+    rec.visit(_let_program(5).body)
+    assert rec.seen == [[("i", 0, 5), ("x", 3, 17)]] and rec.ranges == {}
+
+
+@pytest.mark.parametrize("n", [1, 5, 8])
+def test_indices_simplified_under_block_and_let_ranges_compute_what_numpy_does(n):
+    A = te.placeholder((n,), "float32", name="A")
+    blocks = te.create_prim_func([A, te.compute((n,), lambda i: A[(i + n) % n] + 1.0, name="B")])
+    a = np.random.default_rng(n).standard_normal(n).astype("float32")
+    for func, want in ((blocks, a + 1.0), (_let_program(n), a)):
+        folded = func.with_body(IndexSimplifier().visit(func.body))
+        def store(f):
+            return next(line for line in f.script().splitlines() if line.strip().startswith("B["))
+
+        assert "%" not in store(folded)  # proved by the bound ranges
+        assert "%" in store(func) or n == 1  # (te folds a modulo over a single iteration)
+        for f in (func, folded):
+            out = np.zeros(n, "float32")
+            mlc.build(mlc.IRModule({"main": f}), "reference")["main"](a, out)
+            np.testing.assert_allclose(out, want, rtol=1e-6)

@@ -32,9 +32,9 @@ T.exp(A[i] + T.float32(1))
 """
 from __future__ import annotations
 
-from ...ir.arith import Analyzer
-from ...ir.expr import BufferLoad, Call, IntImm, Reduce, Var
+from ...ir.expr import BufferLoad, Call, Reduce
 from ...ir.functor import Mutator, post_order_dag, pre_order_nodes, substitute
+from ...ir.range_mutator import IndexSimplifier
 from ...ir.te import KEEP_TAG, ComputeOp, PlaceholderOp, Tensor
 
 __all__ = ["inline_stages", "INLINE_MAX_NODES", "LoadInliner"]
@@ -70,12 +70,12 @@ def _load_counts(stages: list[Tensor]) -> tuple[dict[int, int], set[int]]:
 class LoadInliner(Mutator):
     """Replaces each load of a buffer in ``inlined`` (``id(buffer)`` -> (its axes' variables, the
     value at those axes), already inlined) by that value at the load's indices; with an
-    ``analyzer`` (the reading stage's axes bound), the indices of the loads that value makes
-    are simplified."""
+    ``simplifier`` (under the reading stage's axes), the indices of the loads that value
+    makes are simplified."""
 
-    def __init__(self, inlined: dict[int, tuple[tuple, object]], analyzer: Analyzer | None = None):
+    def __init__(self, inlined: dict[int, tuple[tuple, object]], simplifier: IndexSimplifier | None = None):
         self.inlined = inlined
-        self.analyzer = analyzer
+        self.simplifier = simplifier
 
     def visit_BufferLoad(self, load: BufferLoad):
         load = self.generic_visit(load)
@@ -84,23 +84,7 @@ class LoadInliner(Mutator):
             return load
         axes, body = entry
         value = substitute(body, dict(zip(axes, load.indices)))
-        return value if self.analyzer is None else _IndexSimplifier(self.analyzer).visit(value)
-
-
-class _IndexSimplifier(Mutator):
-    """Simplifies the indices of every load (those that are not a variable or a constant)."""
-
-    def __init__(self, analyzer: Analyzer):
-        self.analyzer = analyzer
-
-    def visit_BufferLoad(self, load: BufferLoad):
-        load = self.generic_visit(load)
-        if all(type(i) is Var or type(i) is IntImm for i in load.indices):
-            return load
-        indices = tuple(self.analyzer.simplify(i) for i in load.indices)
-        if all(a is b for a, b in zip(indices, load.indices)):
-            return load
-        return BufferLoad(load.buffer, indices, load.dtype)
+        return value if self.simplifier is None else self.simplifier.visit(value)
 
 
 def _inlinable(t: Tensor, outputs: set[int]) -> bool:
@@ -139,7 +123,7 @@ def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
             continue
         new_op = new_ops.get(id(op))
         if new_op is None:
-            inliner.analyzer = Analyzer({iv.var: iv.dom for iv in (*op.axis, *_reduce_axes(op.body))})
+            inliner.simplifier = IndexSimplifier({iv.var: iv.dom for iv in (*op.axis, *_reduce_axes(op.body))})
             bodies = tuple(inliner.visit(b) for b in op.body)
             inputs = _inputs_of(bodies, rebuilt)
             new_op = new_ops[id(op)] = ComputeOp(op.name, op.axis, bodies, inputs, op.tag)

@@ -18,7 +18,7 @@ from ...ir import dtype as dt
 from ...ir.arith import Analyzer
 from ...ir.analysis import iteration_conflict, stmt_children
 from ...ir.expr import IntImm, IterVar, PrimExpr, Range, Var, cast, const, logical_and
-from ...ir.functor import Mutator, pre_order_nodes
+from ...ir.functor import pre_order_nodes
 from ...ir.range_mutator import RangeMutator
 from ...ir.tir import BlockRealize, For, IfThenElse, PrimFunc
 from ..analysis import stmt_blocks
@@ -78,8 +78,7 @@ class _Rebind(RangeMutator):
             predicate = self.analyzer.simplify(predicate)
         self.block_depth += 1
         try:
-            with self.bound({iv.var: iv.dom for iv in node.block.iter_vars}):
-                block = self.visit(node.block)
+            block = self.visit(node.block)  # (under the iterators' domains: RangeMutator.visit_Block)
         finally:
             self.block_depth -= 1
         if block is node.block and predicate is node.predicate and \

@@ -28,9 +28,10 @@ from dataclasses import replace as dc_replace
 from ...ir.buffer import Buffer, BufferRegion
 from ...ir.expr import BufferLoad, FloatImm, IntImm, PrimExpr, Range, Var
 from ...ir.functor import Mutator, node_fields, pre_order_nodes, substitute
-from ...ir.arith import Analyzer, canonical, expr_key, linear, uses_any
+from ...ir.arith import canonical, expr_key, linear, uses_any
 from ...ir.extern import AddressOf
 from ...ir.expr import IterVar
+from ...ir.range_mutator import IndexSimplifier
 from ...ir.tir import BlockRealize, BufferStore, For, PrimFunc, Stmt
 from ..analysis import is_true, loop_ranges
 from ..base import LoopRV, ScheduleBase, instruction, schedule_error
@@ -180,24 +181,6 @@ def _int_value(e) -> int | None:
     if isinstance(e, int):
         return e
     return e.value if isinstance(e, IntImm) else None
-
-
-class _IndexSimplifier(Mutator):
-    """Simplify buffer indices knowing the description's loop ranges and the outer
-    block's iterator domains, so ``(vk_o * 4 + k) // 4`` reads ``vk_o``."""
-
-    def __init__(self, outer: BlockRealize, d_loops):
-        ranges = {iv.var: iv.dom for iv in outer.block.iter_vars}
-        ranges.update(loop_ranges(d_loops))
-        self.analyzer = Analyzer(ranges)
-
-    def visit_BufferLoad(self, node):
-        node = self.generic_visit(node)
-        return dc_replace(node, indices=tuple(self.analyzer.simplify(i) for i in node.indices))
-
-    def visit_BufferStore(self, node):
-        node = self.generic_visit(node)
-        return dc_replace(node, indices=tuple(self.analyzer.simplify(i) for i in node.indices))
 
 
 def _addressed_params(impl: PrimFunc) -> list[Buffer]:
@@ -400,7 +383,8 @@ def tensorize_ir(func: PrimFunc, block: str, intrin: TensorIntrin) -> PrimFunc:
         _check_inits(block, outer, r_inner, d_inner, matcher.d_loop_vars, r_loops)
         r_sub = {iv.var: substitute(v, matcher.loop_map) for iv, v in zip(r_blk.iter_vars, r_inner.iter_values)}
         d_sub = {iv.var: v for iv, v in zip(d_blk.iter_vars, d_inner.iter_values)}
-        tidy = _IndexSimplifier(outer, d_loops)
+        # (the description's loop ranges and the outer block's iterator domains)
+        tidy = IndexSimplifier({**{iv.var: iv.dom for iv in outer.block.iter_vars}, **loop_ranges(d_loops)})
         matcher.compare(substitute(d_blk.body, d_sub), tidy.visit(substitute(r_blk.body, r_sub)))
         if d_blk.init is not None:
             matcher.compare(substitute(d_blk.init, d_sub),
