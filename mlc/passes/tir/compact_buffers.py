@@ -49,7 +49,7 @@ from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.arith import IntSet, canonical, free_vars, linear, relax
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt
 
-__all__ = ["compact_buffers", "buffer_accesses", "loops_around_all", "rebase", "MAX_ENUMERATED_ITERATIONS"]
+__all__ = ["compact_buffers", "buffer_accesses", "AccessIndex", "loops_around_all", "rebase", "MAX_ENUMERATED_ITERATIONS"]
 
 #: Moving an allocation into loops with more iterations than this is not checked (nor done).
 MAX_ENUMERATED_ITERATIONS = 1 << 20
@@ -94,6 +94,91 @@ def _all_accesses(wanted: frozenset[int], body) -> dict[int, list]:
                 if isinstance(n, BufferLoad) and id(n.buffer) in wanted:
                     out.setdefault(id(n.buffer), []).append((n.indices, loops, conds))
     return out
+
+
+class AccessIndex:
+    """Every buffer's accesses in a statement, as :func:`buffer_accesses` gives them, each
+    statement walked once for as long as the index lives: a statement's accesses are kept
+    (relative to it) and those of a statement around it are made from its children's, so a
+    pass that asks again about a body in which it rebuilt some statements walks only those.
+    (Allocations nested in allocations would otherwise walk the inner bodies once per
+    allocation around them.)"""
+
+    def __init__(self):
+        self._found: dict[int, tuple] = {}  # id(stmt) -> (stmt, {id(buffer): [access, ...]})
+        self._loads: dict[int, tuple] = {}  # id(expr) -> (expr, [its loads]): a statement rebuilt
+        # around the same expressions (another buffer's accesses re-indexed) finds them here
+
+    def accesses(self, buffer: Buffer, body) -> list[tuple[tuple[PrimExpr, ...], tuple[For, ...], tuple]]:
+        return self._of(body).get(id(buffer), [])
+
+    def _of(self, root) -> dict[int, list]:
+        found = self._found
+        stack = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            hit = found.get(id(node))
+            if hit is not None and hit[0] is node:
+                continue
+            if not ready:
+                stack.append((node, True))
+                stack.extend((c, False) for c in _statements_in(node))
+                continue
+            found[id(node)] = (node, self._combine(node))
+        return found[id(root)][1]
+
+    def _combine(self, node) -> dict[int, list]:
+        """``node``'s accesses, in the order of :func:`_all_accesses`'s walk: its own
+        expressions' first, then its children's (the last child first, as the walk's stack
+        pops them)."""
+        out: dict[int, list] = {}
+
+        def own(exprs):
+            for e in exprs:
+                for n in self._loads_in(e):
+                    out.setdefault(id(n.buffer), []).append((n.indices, (), ()))
+
+        def inner(stmt, loop=(), cond=()):
+            for key, found in self._found[id(stmt)][1].items():
+                out.setdefault(key, []).extend((i, loop + ls, cond + cs) for i, ls, cs in found)
+
+        if isinstance(node, For):
+            own([node.min, node.extent])
+            inner(node.body, loop=(node,))
+        elif isinstance(node, SeqStmt):
+            for s in reversed(node.seq):
+                inner(s)
+        elif isinstance(node, IfThenElse):
+            own([node.condition])
+            if node.else_case is not None:
+                inner(node.else_case)
+            inner(node.then_case, cond=(node.condition,))
+        elif isinstance(node, Allocate):
+            inner(node.body)
+        elif isinstance(node, BufferStore):
+            out.setdefault(id(node.buffer), []).append((node.indices, (), ()))
+            own([node.value, *node.indices])
+        else:
+            own([node])
+        return out
+
+
+    def _loads_in(self, e) -> list[BufferLoad]:
+        hit = self._loads.get(id(e))
+        if hit is None or hit[0] is not e:
+            hit = self._loads[id(e)] = (e, [n for n in pre_order_nodes(e) if isinstance(n, BufferLoad)])
+        return hit[1]
+
+
+def _statements_in(node) -> list:
+    """The statements :func:`_all_accesses` walks into from ``node``."""
+    if isinstance(node, (For, Allocate)):
+        return [node.body]
+    if isinstance(node, SeqStmt):
+        return list(node.seq)
+    if isinstance(node, IfThenElse):
+        return [node.then_case] if node.else_case is None else [node.then_case, node.else_case]
+    return []
 
 
 def _accesses(found) -> list[tuple[tuple[PrimExpr, ...], tuple[For, ...]]] | None:

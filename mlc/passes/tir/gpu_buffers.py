@@ -60,7 +60,7 @@ from ...ir.expr import Binary, IntImm, Var, const
 from ...ir.arith import IntSet, canonical, expr_key, linear, relax, uses_any
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.tir import Allocate, Block, For, PrimFunc
-from .compact_buffers import _disjoint, _Rebase, buffer_accesses, loops_around_all, rebase
+from .compact_buffers import AccessIndex, _disjoint, _Rebase, buffer_accesses, loops_around_all, rebase
 
 __all__ = ["compact_gpu_buffers", "note_storage_align", "ALIGN_ATTR"]
 
@@ -154,13 +154,16 @@ def _tighter(old, candidates, pick_smaller: bool):
     return old
 
 
-def _box(buffer: Buffer, accesses, prefix: list[For]):
+def _box(buffer: Buffer, accesses, prefix: list[For], relaxations: dict | None = None):
     """Per dimension, (corner, extent) of what one iteration of ``prefix`` touches, the
     guards around each access taken into account; a dimension whose extent is not constant
     keeps the whole buffer (corner 0). Accesses alike (the same indices under the same loops
     and guards: a value read in several statements) touch the same elements and count once:
     each one more would grow the union's endpoints by a ``min``/``max`` that every later
-    union step compares anew."""
+    union step compares anew. ``relaxations`` (optional, kept across calls) holds each
+    access's box by what it is made from: its indices and guards and the variables and
+    bounds of the loops it is relaxed over (the same in other loops alike, other buffers'
+    accesses and other prefixes)."""
     inside = {id(f) for f in prefix}
     sets = None
     seen = set()
@@ -170,14 +173,14 @@ def _box(buffer: Buffer, accesses, prefix: list[For]):
             continue
         seen.add(key)
         free = [f for f in loops if id(f) not in inside]
-        dom = {f.loop_var: IntSet(f.min, canonical(f.min + f.extent - 1)) for f in free}
-        if conds:
-            dom = _narrowed(dom, conds)
-        relaxed = []
-        for i in indices:
-            s = relax(i, dom)
-            lows, highs = _bounds_from(conds, i, [f.loop_var for f in free])
-            relaxed.append(IntSet(_tighter(s.min, lows, False), _tighter(s.max, highs, True)))
+        if relaxations is None:
+            relaxed = _relaxed(indices, conds, free)
+        else:
+            how = (key[0], key[2], tuple((id(f.loop_var), expr_key(f.min), expr_key(f.extent)) for f in free))
+            hit = relaxations.get(how)
+            if hit is None:  # the entry holds what its key's ids name, so they are not reused
+                hit = relaxations[how] = (_relaxed(indices, conds, free), free, indices, conds)
+            relaxed = hit[0]
         sets = relaxed if sets is None else [a.union(b) for a, b in zip(sets, relaxed)]
     out = []
     for s, size in zip(sets, buffer.shape):
@@ -187,6 +190,19 @@ def _box(buffer: Buffer, accesses, prefix: list[For]):
         else:
             out.append((const(0, size.dtype), size.value))
     return out
+
+
+def _relaxed(indices, conds, free: list[For]) -> list[IntSet]:
+    """Per index, the values it takes over the ``free`` loops where ``conds`` hold."""
+    dom = {f.loop_var: IntSet(f.min, canonical(f.min + f.extent - 1)) for f in free}
+    if conds:
+        dom = _narrowed(dom, conds)
+    relaxed = []
+    for i in indices:
+        s = relax(i, dom)
+        lows, highs = _bounds_from(conds, i, [f.loop_var for f in free])
+        relaxed.append(IntSet(_tighter(s.min, lows, False), _tighter(s.max, highs, True)))
+    return relaxed
 
 
 def _kind(loop: For, scope: str) -> str:
@@ -202,15 +218,18 @@ def _kind(loop: For, scope: str) -> str:
     return "stop"
 
 
-def _plan(buffer: Buffer, body, threads: tuple[For, ...] = (), aligned=frozenset()):
+def _plan(buffer: Buffer, body, threads: tuple[For, ...] = (), aligned=frozenset(),
+          index: AccessIndex | None = None, relaxations: dict | None = None):
     """(the loop whose iterations each get a copy, or None; the box) for ``buffer``
     allocated around ``body`` under the ``threads`` loops (threadIdx loops enclosing the
     allocation: the block's threads share a shared buffer allocated under them). A buffer
-    with strides is left alone unless they come from ``storage_align`` (``aligned``)."""
+    with strides is left alone unless they come from ``storage_align`` (``aligned``).
+    ``index`` and ``relaxations`` (optional) keep what one pass run found for the next
+    allocation (:class:`~.compact_buffers.AccessIndex`, :func:`_box`)."""
     if buffer.scope not in _GPU_SCOPES or (buffer.strides and id(buffer) not in aligned) or \
             not all(isinstance(e, IntImm) for e in buffer.shape):
         return None
-    accesses = buffer_accesses(buffer, body)
+    accesses = buffer_accesses(buffer, body) if index is None else index.accesses(buffer, body)
     if not accesses or any(dt.lanes(i.dtype) > 1 for indices, _, _ in accesses for i in indices):
         return None  # vector indices (T.Ramp): a kernel written per block and thread, left as it is
     if buffer.scope == "shared" and threads:
@@ -226,11 +245,11 @@ def _plan(buffer: Buffer, body, threads: tuple[For, ...] = (), aligned=frozenset
     while prefix:
         loops = [f for f, _ in prefix]
         checked = [f for f, k in prefix if k == "checked"]
-        box = _box(buffer, accesses, loops)
+        box = _box(buffer, accesses, loops, relaxations)
         if _disjoint_per_copy(prefix, checked, box):
             return loops[-1], box
         prefix.pop()
-    box = _box(buffer, accesses, [])
+    box = _box(buffer, accesses, [], relaxations)
     return None, box
 
 
@@ -303,6 +322,8 @@ class _Compact(Mutator):
         super().__init__()
         self.aligns = aligns  # id(buffer) -> {axis: (factor, offset)}
         self.threads: tuple[For, ...] = ()  # the enclosing threadIdx loops
+        self.index = AccessIndex()  # each statement's accesses, found once
+        self.relaxations: dict = {}  # _box's, kept across allocations
 
     def visit_For(self, node: For):
         if node.kind != "thread_binding" or not (node.thread_binding or "").startswith("threadIdx"):
@@ -320,7 +341,7 @@ class _Compact(Mutator):
             out = self._per_warp(node.buffer, body)
             if out is not None:
                 return out
-        plan = _plan(node.buffer, body, self.threads, self.aligns)
+        plan = _plan(node.buffer, body, self.threads, self.aligns, self.index, self.relaxations)
         if plan is None:
             return node if body is node.body else Allocate(node.buffer, body)
         home, box = plan
@@ -339,12 +360,12 @@ class _Compact(Mutator):
     def _per_warp(self, buf: Buffer, body):
         """The allocation of fragment ``buf`` shrunk to one warp's tiles, or None where
         :func:`_per_warp` finds none smaller than :func:`_plan`'s."""
-        accesses = buffer_accesses(buf, body)
+        accesses = self.index.accesses(buf, body)
         found = _per_warp(buf, accesses) if accesses and not buf.strides else None
         if found is None:
             return None
         box, axes = found
-        plan = _plan(buf, body, self.threads, self.aligns)
+        plan = _plan(buf, body, self.threads, self.aligns, self.index, self.relaxations)
         size = 1
         for _, e in box:
             size *= e

@@ -26,7 +26,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import replace
 
-from ...ir.arith import Analyzer
+from ...ir.arith import expr_key
 from ...ir import dtype as dt
 from ...ir.expr import (Binary, BufferLoad, Cast, FloatImm, IntImm, Let, Not, PrimExpr, Range, Select, Var,
                         cast, const, logical_not, make_binary)
@@ -50,20 +50,26 @@ class _Simplify(RangeMutator):
     """The rewrite; each expression node is simplified once per scope of loop ranges (an
     expression shared by many uses, as a long complex expression's parts are, is not
     simplified again at each use): ``_memo`` maps its id to (node, result), and a loop's
-    body starts a memo of its own (:meth:`bound`)."""
+    body starts a memo of its own (:meth:`bound`). Indices alike in a scope (the same
+    index of a buffer written in several statements, built anew in each) are put in
+    canonical form once: ``_indices`` maps an index's key (:func:`~mlc.ir.arith.expr_key`)
+    to (the index, its canonical form), the analyzer's answer depending only on them and
+    on the ranges."""
 
     def __init__(self, ranges=None):
         super().__init__(ranges)
         self._memo: dict[int, tuple] = {}
+        self._indices: dict[tuple, tuple] = {}
 
     @contextmanager
     def bound(self, bindings):
-        saved, self._memo = self._memo, {}
+        saved = self._memo, self._indices
+        self._memo, self._indices = {}, {}
         try:
             with super().bound(bindings):
                 yield
         finally:
-            self._memo = saved
+            self._memo, self._indices = saved
 
     def visit(self, node):
         if isinstance(node, PrimExpr):
@@ -81,7 +87,14 @@ class _Simplify(RangeMutator):
         """An index or loop bound, in canonical form under the enclosing loops' ranges."""
         if dt.is_vector(e.dtype):
             return e
-        return self.analyzer.simplify(self.visit(e))
+        e = self.visit(e)
+        key = expr_key(e)
+        hit = self._indices.get(key)
+        if hit is None:
+            hit = self._indices[key] = (e, self.analyzer.simplify(e))
+        if hit[1] is hit[0]:
+            return e  # in canonical form already: this one is kept (its statement unchanged)
+        return hit[1]
 
     # ------------------------------------------------------------ expressions
     def visit_Binary(self, node: Binary):

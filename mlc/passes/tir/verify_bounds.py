@@ -37,7 +37,7 @@ from ...errors import CompileError
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, PrimExpr, Select, Var, const
 from ...ir.functor import node_fields
-from ...ir.arith import Analyzer, canonical, free_vars, linear
+from ...ir.arith import Analyzer, canonical, expr_key, free_vars, linear
 from ...ir.printer import expr_to_str
 from ...ir.calls import is_graph_main
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt, Stmt
@@ -71,6 +71,11 @@ class _Access:
 class _Walker:
     def __init__(self, name: str):
         self.name = name
+        # id(ranges) -> (ranges, {(key of an index, key of its extent)}): the dimensions found
+        # in bounds under those loop ranges. The same index in another access (a value read
+        # by several statements, a load shared by several expressions) is not checked again:
+        # the outcome depends only on the index, the extent and the ranges.
+        self.checked: dict[int, tuple] = {}
 
     def stmt(self, s: Stmt, ranges: dict[Var, tuple[int, int] | None]) -> None:
         """Check ``s``'s unconditional accesses; ``ranges`` holds the enclosing loops'
@@ -118,25 +123,35 @@ class _Walker:
                              for x in v if isinstance(x, PrimExpr))
 
     def access(self, a: _Access, ranges) -> None:
+        entry = self.checked.get(id(ranges))
+        if entry is None or entry[0] is not ranges:
+            entry = self.checked[id(ranges)] = (ranges, set())
         for dim, (index, extent) in enumerate(zip(a.indices, a.buffer.shape)):
-            if not isinstance(extent, IntImm) or any(isinstance(ranges.get(v), _Symbolic)
-                                                     for v in free_vars(index)):
-                self.symbolic_access(a, dim, index, extent, ranges)
+            key = (expr_key(index), expr_key(extent))
+            if key in entry[1]:
                 continue
-            if _surely_inside(index, extent.value, ranges):
-                continue
-            bounds = exact_bounds(index, ranges)
-            if bounds is None or (0 <= bounds[0] and bounds[1] < extent.value):
-                continue
-            variables = free_vars(index)
-            over = ", ".join(f"{v.name} in [{ranges[v][0]}, {ranges[v][1] + 1})" for v in variables)
-            values = f"the value {bounds[0]}" if bounds[0] == bounds[1] else f"the values {bounds[0]} to {bounds[1]}"
-            raise CompileError(
-                f"function {self.name} {a.kind} buffer {a.buffer.name} out of bounds: index "
-                f"{expr_to_str(index)} (dimension {dim}) takes {values}"
-                f"{' for ' + over if over else ''}, but {a.buffer.name} has extent {extent.value} "
-                "there; fix the index, or guard the access (te.if_then_else, T.where)")
+            self.check(a, dim, index, extent, ranges)
+            entry[1].add(key)
 
+    def check(self, a: _Access, dim: int, index: PrimExpr, extent: PrimExpr, ranges) -> None:
+        """Raise CompileError if dimension ``dim``'s ``index`` is out of bounds on some iteration."""
+        if not isinstance(extent, IntImm) or any(isinstance(ranges.get(v), _Symbolic)
+                                             for v in free_vars(index)):
+            self.symbolic_access(a, dim, index, extent, ranges)
+            return
+        if _surely_inside(index, extent.value, ranges):
+            return
+        bounds = exact_bounds(index, ranges)
+        if bounds is None or (0 <= bounds[0] and bounds[1] < extent.value):
+            return
+        variables = free_vars(index)
+        over = ", ".join(f"{v.name} in [{ranges[v][0]}, {ranges[v][1] + 1})" for v in variables)
+        values = f"the value {bounds[0]}" if bounds[0] == bounds[1] else f"the values {bounds[0]} to {bounds[1]}"
+        raise CompileError(
+            f"function {self.name} {a.kind} buffer {a.buffer.name} out of bounds: index "
+            f"{expr_to_str(index)} (dimension {dim}) takes {values}"
+            f"{' for ' + over if over else ''}, but {a.buffer.name} has extent {extent.value} "
+            "there; fix the index, or guard the access (te.if_then_else, T.where)")
 
     def symbolic_access(self, a: _Access, dim: int, index: PrimExpr, extent: PrimExpr, ranges) -> None:
         """An index or extent with shape variables (``n = te.var("n")``): refused when its
