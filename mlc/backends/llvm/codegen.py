@@ -42,6 +42,7 @@ from ...ir.buffer import Buffer
 from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, PrimExpr, Ramp,
                         Select, Var)
 from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET, VECTOR_WINDOW
+from ...ir.analysis import stmt_children
 from ...ir.arith import same_expr
 from ...ir.functor import binary_chain
 from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer, aliased_params
@@ -152,12 +153,8 @@ def _loops_below(loop: For) -> list[For]:
         node = stack.pop()
         if isinstance(node, For):
             out.append(node)
-        elif isinstance(node, SeqStmt):
-            stack.extend(node.seq)
-        elif isinstance(node, (LetStmt, Allocate, DeclBuffer)):
-            stack.append(node.body)
-        elif isinstance(node, IfThenElse):
-            stack.extend(x for x in (node.then_case, node.else_case) if x is not None)
+        else:
+            stack.extend(stmt_children(node))
     return out
 
 
