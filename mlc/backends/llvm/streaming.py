@@ -107,10 +107,17 @@ def _accesses(func: PrimFunc) -> tuple[set[Buffer], set[Buffer], set[Buffer]]:
             loaded.add(node.buffer)
         elif isinstance(node, BufferStore):
             stored.add(node.buffer)
-        elif isinstance(node, CallExtern) and node.name == PREFETCH_FOR_WRITE and node.args \
-                and isinstance(node.args[0], AddressOf):
-            hinted.add(node.args[0].load.buffer)
+        elif (buffer := _write_hinted(node)) is not None:
+            hinted.add(buffer)
     return loaded, stored, hinted
+
+
+def _write_hinted(node) -> Buffer | None:
+    """The buffer whose lines ``node`` asks to be written (``mlc_prefetch_for_write``), or None."""
+    if isinstance(node, CallExtern) and node.name == PREFETCH_FOR_WRITE and node.args \
+            and isinstance(node.args[0], AddressOf):
+        return node.args[0].load.buffer
+    return None
 
 
 def streaming_buffers(func: PrimFunc, threshold: int) -> frozenset[Buffer]:
@@ -147,10 +154,7 @@ def stream_sites(loop: For, streaming: frozenset[Buffer]) -> frozenset[int]:
     for their lines to be written: what the loop's streamed and cached versions differ in."""
     sites = set()
     for node in pre_order_nodes(loop.body):
-        if isinstance(node, BufferStore) and node.buffer in streaming:
-            sites.add(id(node))
-        elif isinstance(node, CallExtern) and node.name == PREFETCH_FOR_WRITE and node.args \
-                and isinstance(node.args[0], AddressOf) and node.args[0].load.buffer in streaming:
+        if (node.buffer if isinstance(node, BufferStore) else _write_hinted(node)) in streaming:
             sites.add(id(node))
     return frozenset(sites)
 
