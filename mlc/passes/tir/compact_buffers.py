@@ -162,7 +162,6 @@ class AccessIndex:
             own([node])
         return out
 
-
     def _loads_in(self, e) -> list[BufferLoad]:
         hit = self._loads.get(id(e))
         if hit is None or hit[0] is not e:
