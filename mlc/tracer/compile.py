@@ -198,10 +198,12 @@ class CompiledFunction:
         #: array out, nothing verified, written back or drawn) and main has one
         self.can_fast = self.run is entry.run and getattr(entry, "fast_maker", None) is not None
 
-    def make_fast(self):
+    def make_fast(self, scalars=(), keywords=()):
         """(builtin, declined): ``builtin(*leaves)`` is the output where it ran, ``declined``
-        where it did not (:mod:`mlc.runtime.fast_calls`); None where there is none."""
-        return self.entry.make_fast() if self.can_fast else None
+        where it did not (:mod:`mlc.runtime.fast_calls`); None where there is none.
+        ``scalars`` and ``keywords``: the Python numbers it takes by value and the names
+        the last leaves may come by (:meth:`~mlc.runtime.entry.MainEntry.make_fast`)."""
+        return self.entry.make_fast(scalars, keywords) if self.can_fast else None
 
     def with_lib(self, lib) -> CompiledFunction:
         """This function calling the kernels of ``lib`` instead (the same module built

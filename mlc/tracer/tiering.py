@@ -77,7 +77,7 @@ def _swap_in(compiled, slot) -> None:
     compiled.run = optimized.run
     if slot is not None and slot.compiled is compiled:
         if slot.fast is not None:  # (either program's fast entry runs with either's run)
-            slot.fast = optimized.make_fast()
+            slot.fast = slot.fast_of(optimized)
         slot.run = optimized.run
 
 
@@ -141,7 +141,7 @@ class EagerTier:
                 compiled.run = built.run
                 if slot is not None and slot.compiled is compiled:
                     if built.function.can_fast:  # (the eager run has none)
-                        slot.fast, slot.pending = built.function.make_fast(), False
+                        slot.fast, slot.pending = slot.fast_of(built.function), False
                     slot.run = built.run
                 self._built = True
         return self.compiled.function
