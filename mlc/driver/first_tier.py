@@ -160,9 +160,11 @@ def _raiser(err: BaseException):
 
 
 def _kernel(steps: Steps, then):
-    """The kernel that runs ``steps`` on the checked arrays, then ``then()``."""
+    """The kernel that runs ``steps`` on the checked arrays, then ``then()``; while the steps
+    run, a background build pauses its Python work (:func:`~.background.foreground`)."""
     def kernel(arrays):
-        steps.run(arrays)
+        with background.foreground():
+            steps.run(arrays)
         then()
     return kernel
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 import threading
 
 from ..driver import collector_paused
-from ..driver.background import closed, pending, submit, wait
+from ..driver.background import closed, foreground, pending, submit, wait
 from ..target import kind_of
 from .compile import CompiledFunction
 from .eager import EagerEntry, EagerFailed, plan
@@ -108,7 +108,8 @@ class EagerTier:
 
         def run(leaves):
             try:
-                return eager(leaves)
+                with foreground():  # (a background build pauses its Python passes meanwhile)
+                    return eager(leaves)
             except EagerFailed:  # a reference cannot compute it: the optimised program does
                 return self.optimised().run(leaves)
         function.run = run
