@@ -21,8 +21,9 @@ Python function of no arguments where the output must be aligned further.
 Python numbers pass by value: where a parameter is a Python ``float``, ``int``, ``bool`` or
 ``complex`` (a weak scalar of the signature), the builtin checks the argument's type and
 reads its value in place (:data:`FLOAT_VALUE`, :data:`LONG_AS_INT64`), so a call with a
-scalar builds no 0-d array. Keyword arguments come as the call's dict, passed last
-(``fast(x, {"y": y})``), whose items it finds by name (:data:`DICT_GET_ITEM`).
+scalar builds no 0-d array. A call with keywords passes its positional tuple and its
+keyword dict as they are (``fast((x,), {"y": y})``): the builtin reads the tuple's items and
+finds the dict's by name (:data:`DICT_GET_ITEM`).
 
 A builtin runs holding the GIL, so callers keep it for small arrays
 (:data:`MAX_BYTES`), where a kernel runs in microseconds. It is made only where
@@ -85,15 +86,19 @@ BYTES_OFFSET = _bytes_offset() if _SUPPORTED else None
 
 def _float_value() -> int | None:
     """Where a float's value lies in it (``PyFloatObject.ob_fval``), if a complex's two parts
-    lie there too (``PyComplexObject.cval``): what reading a Python number in place needs."""
-    x, z = 1.25, complex(-0.5, 3.75)
+    lie there too (``PyComplexObject.cval``) and a tuple's length there, its items' pointers
+    after it (``PyTupleObject``): what reading a Python number, and a call's positional
+    arguments, in place needs."""
+    x, z, t = 1.25, complex(-0.5, 3.75), ("mlc", "fast", "call")
     offset = object.__basicsize__
     try:
         read = ctypes.c_double.from_address
         got = read(id(x) + offset).value, read(id(z) + offset).value, read(id(z) + offset + 8).value
+        length = ctypes.c_ssize_t.from_address(id(t) + offset).value
+        first = ctypes.c_void_p.from_address(id(t) + offset + 8).value
     except (ValueError, OSError):  # pragma: no cover
         return None
-    return offset if got == (x, z.real, z.imag) else None
+    return offset if got == (x, z.real, z.imag) and (length, first) == (len(t), id(t[0])) else None
 
 
 def _address(name: str) -> int | None:
@@ -101,7 +106,8 @@ def _address(name: str) -> int | None:
     return ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value if _SUPPORTED else None
 
 
-#: Where a Python float's value, and a complex's two parts, lie in it; None where not so.
+#: Where a Python float's value, a complex's two parts and a tuple's length lie in it (a
+#: tuple's items' pointers just after); None where not so.
 FLOAT_VALUE = _float_value() if _SUPPORTED else None
 #: ``PyLong_AsLongLongAndOverflow``, through which the native entry reads a Python int (its
 #: overflow flag set: the call is declined).

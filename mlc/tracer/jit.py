@@ -127,14 +127,24 @@ class JitFunction:
 
     def __call__(self, *args, **kwargs):
         # the last signature called: its arrays and numbers checked natively, run
-        hot = self._specs.hot_keyed if kwargs else self._specs.hot
-        if hot is not None:
-            fast = hot.fast
-            if fast is not None:
-                out = fast[0](*args, kwargs) if kwargs else fast[0](*args)  # (keywords: found by name)
-                if out is not fast[1]:
-                    hot.used = True
-                    return out
+        if kwargs:
+            hot = self._specs.hot_keyed
+            if hot is not None:
+                fast = hot.fast
+                if fast is not None:
+                    out = fast[0](args, kwargs)  # (the keywords found by name)
+                    if out is not fast[1]:
+                        hot.used = True
+                        return out
+        else:
+            hot = self._specs.hot
+            if hot is not None:
+                fast = hot.fast
+                if fast is not None:
+                    out = fast[0](*args)
+                    if out is not fast[1]:
+                        hot.used = True
+                        return out
         try:
             return self._call(args, kwargs)
         except AliasMismatch as mismatch:  # arguments sharing memory, into which the function writes

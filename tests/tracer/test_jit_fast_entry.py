@@ -363,13 +363,14 @@ def test_reference_counts_stay_balanced_with_numbers_and_keywords():
     before = sys.getrefcount(marker), sys.getrefcount(x), sys.getrefcount(kwargs)
     ran = declined = 0
     for _ in range(1000):
-        out = fast(x, kwargs)
+        out = fast((x,), kwargs)  # (a call's positional tuple and keyword dict)
         ran += type(out) is np.ndarray and sys.getrefcount(out) == 2
-        declined += fast(x, {"y": x}) is marker  # a name missing
-        declined += fast(x, {"y": x, "s": 2**64}) is marker  # past int64
-        declined += fast(x, {"y": x, "s": 1.0}) is marker  # another type
+        declined += fast((x,), {"y": x}) is marker  # a name missing
+        declined += fast((x,), {"y": x, "s": 2**64}) is marker  # past int64
+        declined += fast((x,), {"y": x, "s": 1.0}) is marker  # another type
+        declined += fast((x, x), {"s": 1}) is marker  # y positional: not what it was made for
         out = fast(x, 7, x)  # every input positional, in the order of the leaves (keywords sorted)
         ran += type(out) is np.ndarray and sys.getrefcount(out) == 2
     del out
-    assert (ran, declined) == (2000, 3000)
+    assert (ran, declined) == (2000, 4000)
     assert (sys.getrefcount(marker), sys.getrefcount(x), sys.getrefcount(kwargs)) == before

@@ -11,11 +11,11 @@ address, the two array types, how the output is made (NumPy's ``PyArray_New``, t
 ``PyObject_CallNoArgs`` and a Python function of no arguments or 0, the output's type
 number), how a Python int is read (``PyLong_AsLongLongAndOverflow``) and what ``True`` is,
 how many of the last inputs may come by keyword and how a dict is read (``PyDict_GetItem``,
-``PyDict_Size``, the dict type); then for each parameter its dtype object, rank, required
+``PyDict_Size``, the dict type), the tuple type; then for each parameter its dtype object, rank, required
 flags and :data:`MAX_DIMS` extents, or, for a Python number passed by value, its type,
 :data:`SCALAR` and how its value is read; then the keyword names (str objects the builtin
-keeps). The function finds each input (positional, or, where the call passes one input
-fewer and a dict last, ``fast(x, {"y": y})``, the dict's item of its name), checks an
+keeps). The function finds each input (positional, or, where the call passes a tuple and a
+dict, ``fast((x,), {"y": y})``, the tuple's items, then the dict's item of each name), checks an
 array as the checked entry does (:func:`~.entries.emit_array_check`, reading NumPy's object
 layout :data:`~mlc.runtime.pointers.ARRAY_LAYOUT`) and a number by its exact type, copying
 its value to the stack (a 0-d buffer of main), then makes the output (``PyArray_New`` at
@@ -66,8 +66,8 @@ SYMBOL = "__mlc_fast_call"
 #: words before the parameters: count, main's address, the two array types, PyArray_New,
 #: PyObject_CallNoArgs, the output's maker (or 0), the output's type number,
 #: PyLong_AsLongLongAndOverflow, True, the number of inputs that may come by keyword,
-#: PyDict_GetItem, PyDict_Size, the dict type
-_HEAD = 14
+#: PyDict_GetItem, PyDict_Size, the dict type, the tuple type
+_HEAD = 15
 
 #: The rank word of a parameter passed as a Python number, by value (no array matches it).
 SCALAR = -2
@@ -91,7 +91,7 @@ def descriptor(main_address: int, specs, new_output=None, scalars=(), keywords=(
     maker = 0 if new_output is None else id(new_output)
     words = [len(specs), main_address, id(np.ndarray), id(NDArray), fast_calls.ARRAY_NEW or 0,
              fast_calls.CALL_NO_ARGS or 0, maker, specs[-1][0].num, fast_calls.LONG_AS_INT64 or 0, id(True),
-             len(keywords), fast_calls.DICT_GET_ITEM or 0, fast_calls.DICT_SIZE or 0, id(dict)]
+             len(keywords), fast_calls.DICT_GET_ITEM or 0, fast_calls.DICT_SIZE or 0, id(dict), id(tuple)]
     for n, (dtype, shape) in enumerate(specs):
         kind = scalars[n] if n < len(scalars) else None
         if kind is None:
@@ -179,7 +179,7 @@ def _function_address(target: Target) -> int:
 def fast_call_ir(triple: str, data_layout: str, layout: ArrayLayout, bytes_offset: int, value_offset: int) -> str:
     """LLVM IR text of ``@__mlc_fast_call`` (module docstring), for NumPy's object ``layout``,
     a bytes object's data ``bytes_offset`` bytes into it and a float's value ``value_offset``
-    bytes into it (a complex's two parts there too)."""
+    bytes into it (a complex's two parts there too, a tuple's length, its items after it)."""
     module = ir.Module(name="mlc_fast_call")
     module.triple, module.data_layout = triple, data_layout
     fn = ir.Function(module, ir.FunctionType(PTR, [PTR, PTR, I64]), name=SYMBOL)
@@ -224,20 +224,24 @@ def fast_call_ir(triple: str, data_layout: str, layout: ArrayLayout, bytes_offse
 
     count = word(0)
     inputs = b.sub(count, ir.Constant(I64, 1))
-    # the inputs: the last word(10) of them in a dict passed last, by name, or every one positional
+    # the inputs: a call's (positional tuple, keyword dict), the last word(10) inputs found in the
+    # dict by name; or every one positional
     maybe_keyed, keyed, positional, gathering = (fn.append_basic_block(name) for name in (
         "maybe_keyed", "keyed", "positional", "gathering"))
     n_keywords = word(10)
-    last = b.sub(nargs, ir.Constant(I64, 1))
-    b.cbranch(b.and_(b.icmp_signed(">", n_keywords, ir.Constant(I64, 0)),
-                     b.icmp_signed("==", b.add(last, n_keywords), inputs)), maybe_keyed, positional)
-    b.position_at_end(maybe_keyed)  # (a dict is no parameter's argument: it holds the keywords)
-    keywords = item(args, last)
+    b.cbranch(b.and_(b.icmp_signed(">", n_keywords, ir.Constant(I64, 0)), b.icmp_signed("==", nargs, ir.Constant(I64, 2))),
+              maybe_keyed, positional)
+    b.position_at_end(maybe_keyed)  # (a tuple or a dict is no parameter's argument)
+    given, keywords = item(args, ir.Constant(I64, 0)), item(args, ir.Constant(I64, 1))
+    is_tuple = b.icmp_unsigned("==", b.ptrtoint(load_field(b, given, layout.type, PTR), I64), word(14))
     is_dict = b.icmp_unsigned("==", b.ptrtoint(load_field(b, keywords, layout.type, PTR), I64), word(13))
-    b.cbranch(is_dict, keyed, positional)
+    b.cbranch(b.and_(is_tuple, is_dict), keyed, positional)
     b.position_at_end(keyed)
+    n_given = load_field(b, given, value_offset, I64, "n_given")
+    require(b.icmp_signed("==", b.add(n_given, n_keywords), inputs), "keyed_counted")
     dict_size = b.call(b.inttoptr(word(12), ir.FunctionType(I64, [PTR]).as_pointer()), [keywords])
     require(b.icmp_signed("==", dict_size, n_keywords), "keyed_sized")
+    given_items = b.gep(given, [ir.Constant(I64, value_offset + 8)], source_etype=ir.IntType(8))
     keyed_block = b.block
     b.branch(gathering)
     b.position_at_end(positional)
@@ -247,7 +251,10 @@ def fast_call_ir(triple: str, data_layout: str, layout: ArrayLayout, bytes_offse
     b.position_at_end(gathering)
     n_positional = b.phi(I64, name="n_positional")
     n_positional.add_incoming(inputs, positional_block)
-    n_positional.add_incoming(last, keyed_block)
+    n_positional.add_incoming(n_given, keyed_block)
+    items = b.phi(PTR, name="items")
+    items.add_incoming(args, positional_block)
+    items.add_incoming(given_items, keyed_block)
     named = b.phi(PTR, name="named")
     named.add_incoming(null, positional_block)
     named.add_incoming(keywords, keyed_block)
@@ -257,7 +264,7 @@ def fast_call_ir(triple: str, data_layout: str, layout: ArrayLayout, bytes_offse
         positional, by_name, found = (fn.append_basic_block(f"p_{part}") for part in ("positional", "by_name", "found"))
         b.cbranch(b.icmp_signed("<", p, n_positional), positional, by_name)
         b.position_at_end(positional)
-        b.store(item(args, p), b.gep(objects, [p], source_etype=PTR))
+        b.store(item(items, p), b.gep(objects, [p], source_etype=PTR))
         b.branch(found)
         b.position_at_end(by_name)  # PyDict_GetItem(named, name): a borrowed reference, or NULL
         obj = b.call(get_item, [named, b.inttoptr(word(b.add(names_at, p)), PTR)])
