@@ -27,7 +27,10 @@ whole, never a mixture. Steady state is the optimised program, as without tiers.
 * at exit, a build not yet begun is dropped (the process waits for one kernel's O3 at most);
 * the builds run on one background thread (:mod:`mlc.driver.background`), which
   ``mlc.build``'s own first tier shares (:mod:`mlc.driver.first_tier`): :func:`wait` waits
-  for both.
+  for both;
+* while an eager first tier runs, a background build pauses between its passes
+  (:func:`~mlc.driver.background.foreground`), at most
+  :data:`~mlc.driver.background.PAUSE_LIMIT_S` per build in all.
 
 >>> import numpy as np, mlc
 >>> f = mlc.jit(lambda x: x * 2 + 1, tiered=True)
