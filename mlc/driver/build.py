@@ -26,6 +26,7 @@ from ..ir.calls import is_graph_main, verify_calls
 from ..ir.tir import IRModule, PrimFunc
 from ..passes.tir import run_passes, verify_bounds
 from ..target import Target, kind_of
+from .background import pause_for_foreground
 from .collector import collector_paused
 from .first_tier import first_tier
 from .schedule import default_rules, schedule_stage
@@ -65,11 +66,23 @@ def verify_stage(mod: IRModule) -> IRModule:
 def tir_stage(mod: IRModule, backend: Backend, target: Target, options: BuildOptions) -> IRModule:
     """Every function through the backend's TIR passes, in order (verified between passes
     with ``MLC_DEBUG``). A graph's ``main`` has only calls: backends take it as it is."""
-    passes = tuple(backend.tir_passes(target, options))
+    passes = tuple(pausing_between(p) for p in backend.tir_passes(target, options))
     if not passes:
         return mod
     return IRModule({name: func if is_graph_main(func) else run_passes(func, passes)
                      for name, func in mod.items()})
+
+
+def pausing_between(step):
+    """``step`` (a pass), first pausing a background build while a first tier runs in the
+    foreground (:func:`~.background.pause_for_foreground`; nothing on any other thread)."""
+    def paused_first(value):
+        pause_for_foreground()
+        return step(value)
+    paused_first.__name__ = getattr(step, "__name__", type(step).__name__)
+    paused_first.__qualname__ = getattr(step, "__qualname__", paused_first.__name__)
+    paused_first.__wrapped__ = step
+    return paused_first
 
 
 def codegen_stage(lowered: IRModule, backend: Backend, target: Target, options: BuildOptions):
@@ -196,7 +209,9 @@ def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False
     if parts is not None:
         return _build_by_parts(mod, parts, backend, target, options, rules, database,
                                quick and getattr(parts, "takes_quick", False))
+    pause_for_foreground()  # (between stages too: a background build leaves the interpreter to a first tier)
     mod = schedule_stage(mod, target, rules, None, database)
+    pause_for_foreground()
     mod = verify_stage(mod)
     lowered = tir_stage(mod, backend, target, options)
     artifact = codegen_stage(lowered, backend, target, options)
@@ -229,7 +244,9 @@ def _build_by_parts(mod: IRModule, build, backend: Backend, target: Target, opti
         for name, func in mod.items():
             if is_graph_main(func):
                 continue
+            pause_for_foreground()  # (a background build leaves the interpreter to a first tier)
             part = schedule_stage(IRModule({name: func}), target, rules, None, database)
+            pause_for_foreground()
             lowered = tir_stage(verify_stage(part), backend, target, options)
             if quick and all(quick_enough(f, runs=runs.get(name, 1)) for f in lowered.values()):
                 build.add(lowered, quick=True)

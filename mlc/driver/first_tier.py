@@ -33,6 +33,9 @@ the compiled kernel, never a mixture. Steady state is the optimised build, as wi
   build failed, and by :meth:`FirstTierModule.wait`, instead of by ``mlc.build``.
 * Anything else asked of the module (``get_source``, ``export_library``, ``time_evaluator``)
   waits for the optimised build and asks it.
+* While a function runs through NumPy, the background thread's build (this module's or
+  another's) pauses between its stages and passes (:func:`~.background.foreground`), at most
+  :data:`~.background.PAUSE_LIMIT_S` per build in all: the call has the interpreter.
 """
 from __future__ import annotations
 
@@ -160,9 +163,11 @@ def _raiser(err: BaseException):
 
 
 def _kernel(steps: Steps, then):
-    """The kernel that runs ``steps`` on the checked arrays, then ``then()``."""
+    """The kernel that runs ``steps`` on the checked arrays, then ``then()``; while the steps
+    run, a background build pauses its Python work (:func:`~.background.foreground`)."""
     def kernel(arrays):
-        steps.run(arrays)
+        with background.foreground():
+            steps.run(arrays)
         then()
     return kernel
 

@@ -82,6 +82,8 @@ class Map:
     value: object
     #: expression nodes evaluated, all points together
     work: int
+    #: the buffers the expression loads
+    reads: tuple[Buffer, ...] = ()
 
 
 def contraction(func: PrimFunc) -> Contraction | None:
@@ -257,9 +259,11 @@ def _map(stmt) -> Map | None:
     out_access = _access(store.buffer, store.indices, extents)
     if out_access is None or len(out_access) != len(extents) or store.value.dtype != store.buffer.dtype:
         return None
-    nodes = 0
+    nodes, reads = 0, {}
     for node in pre_order_nodes(store.value):
         nodes += 1
+        if isinstance(node, BufferLoad):
+            reads.setdefault(id(node.buffer), node.buffer)
         if type(node) not in _MAP_NODES:
             return None
         if isinstance(node, BufferLoad) and (node.buffer is store.buffer
@@ -268,7 +272,8 @@ def _map(stmt) -> Map | None:
         if (isinstance(node, Var) and node not in extents) or (isinstance(node, Call) and node.op not in MATH_CALLS):
             return None
     points = int(np.prod(list(extents.values()), dtype=object))
-    return Map(store.buffer, out_access, tuple(extents), tuple(extents.values()), store.value, points * nodes)
+    return Map(store.buffer, out_access, tuple(extents), tuple(extents.values()), store.value, points * nodes,
+               tuple(reads.values()))
 
 
 def _access(buffer, indices, extents: dict) -> tuple | None:
@@ -403,12 +408,47 @@ class _GridEvaluator(ExprEvaluator):
 
     _broadcast = _ramp
 
+    def evaluate_into(self, e, out: np.ndarray):
+        """``e`` over the grid, each step of its chain of binary operators (:meth:`_binary`)
+        written into ``out`` (the output's view on the grid, sharing no memory with what
+        ``e`` loads) where NumPy's ufunc for it computes in ``out``'s dtype from operands of
+        its loop's types already (``casting="no"``: the values are those of the step without
+        ``out``); so a map of 2^22 points allocates no temporary of that size, and its first
+        touch of new memory is the output's. Returns the value: ``out`` itself where its last
+        step was written there."""
+        ctx = _Grid({})
+        if not isinstance(e, Binary):
+            return self.evaluate(e, ctx)
+        steps = self._chains.get(id(e))
+        if steps is None:
+            steps = self._chains[id(e)] = self._steps(e)
+        if any(logical or not isinstance(numpy, np.ufunc) for _, numpy, _, logical in steps):
+            return self.evaluate(e, ctx)
+        value, dtype = None, out.dtype
+        for node, numpy, below, _ in steps:
+            a = value if below == "a" else self.evaluate(node.a, ctx)
+            b = value if below == "b" else self.evaluate(node.b, ctx)
+            value = None
+            if node.dtype == dtype:
+                try:
+                    value = numpy(a, b, out=out, casting="no")
+                except TypeError:  # (a cast: the step as the evaluator computes it)
+                    pass
+            if value is None:
+                value = numpy(a, b)
+        return value
+
 
 def _run_map(m: Map, env: dict) -> None:
     axes = {v: n for n, v in enumerate(m.iterators)}
-    value = _GridEvaluator(env, axes, m.extents).evaluate(m.value, _Grid({}))
     out = _on_grid(env[id(m.out)], m.access, axes)
-    np.copyto(out, np.broadcast_to(value, m.extents), casting="unsafe")
+    evaluator = _GridEvaluator(env, axes, m.extents)
+    if any(np.may_share_memory(out, env[id(b)]) for b in m.reads):  # (one array passed twice)
+        value = evaluator.evaluate(m.value, _Grid({}))
+    else:
+        value = evaluator.evaluate_into(m.value, out)
+    if value is not out:
+        np.copyto(out, np.broadcast_to(value, m.extents), casting="unsafe")
 
 
 #: The expression nodes a map may hold (what the grid evaluator computes, on whole arrays).

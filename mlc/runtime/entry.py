@@ -89,14 +89,16 @@ class MainEntry:
             self.fast_maker = (fast, None if numpy_allocates(empty, shape, dtype) else
                                empty_maker(empty, shape, dtype))
 
-    def make_fast(self):
+    def make_fast(self, scalars=(), keywords=()):
         """(builtin, declined): ``builtin(*inputs)`` is the output (what ``run`` returns,
         single) where it ran, ``declined`` where it did not; made now if not before; None
-        where main has none."""
+        where main has none. ``scalars``: for each input, the type of the Python number
+        the builtin takes in its place by value, or None for an array; ``keywords``: the
+        names by which the last inputs may come (``builtin(x, y=y)``)."""
         if self.fast_maker is None:
             return None
         entry, new_output = self.fast_maker
-        made = entry(new_output)
+        made = entry(new_output, scalars, keywords)
         return None if made is None else made[:2]
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -18,6 +18,13 @@ The builtin allocates the output itself, through NumPy's C API (:func:`_array_ne
 ``PyArray_New``, what ``np.empty`` calls after parsing its arguments) or through a
 Python function of no arguments where the output must be aligned further.
 
+Python numbers pass by value: where a parameter is a Python ``float``, ``int``, ``bool`` or
+``complex`` (a weak scalar of the signature), the builtin checks the argument's type and
+reads its value in place (:data:`FLOAT_VALUE`, :data:`LONG_AS_INT64`), so a call with a
+scalar builds no 0-d array. A call with keywords passes its positional tuple and its
+keyword dict as they are (``fast((x,), {"y": y})``): the builtin reads the tuple's items and
+finds the dict's by name (:data:`DICT_GET_ITEM`).
+
 A builtin runs holding the GIL, so callers keep it for small arrays
 (:data:`MAX_BYTES`), where a kernel runs in microseconds. It is made only where
 CPython's objects are laid out as expected (a reference count first, no free
@@ -35,7 +42,8 @@ import sysconfig
 
 import numpy as np
 
-__all__ = ["python_function", "MAX_BYTES", "BYTES_OFFSET", "ARRAY_NEW", "CALL_NO_ARGS"]
+__all__ = ["python_function", "MAX_BYTES", "BYTES_OFFSET", "ARRAY_NEW", "CALL_NO_ARGS", "FLOAT_VALUE",
+           "LONG_AS_INT64", "DICT_GET_ITEM", "DICT_SIZE"]
 
 #: The most bytes a call's arrays may hold, together, for the fast entry to be used: a
 #: kernel on more may run long enough that holding the GIL through it matters.
@@ -75,6 +83,37 @@ def _bytes_offset() -> int | None:
 
 #: Where a bytes object's data lies in it: native code given the object reads it there.
 BYTES_OFFSET = _bytes_offset() if _SUPPORTED else None
+
+def _float_value() -> int | None:
+    """Where a float's value lies in it (``PyFloatObject.ob_fval``), if a complex's two parts
+    lie there too (``PyComplexObject.cval``) and a tuple's length there, its items' pointers
+    after it (``PyTupleObject``): what reading a Python number, and a call's positional
+    arguments, in place needs."""
+    x, z, t = 1.25, complex(-0.5, 3.75), ("mlc", "fast", "call")
+    offset = object.__basicsize__
+    try:
+        read = ctypes.c_double.from_address
+        got = read(id(x) + offset).value, read(id(z) + offset).value, read(id(z) + offset + 8).value
+        length = ctypes.c_ssize_t.from_address(id(t) + offset).value
+        first = ctypes.c_void_p.from_address(id(t) + offset + 8).value
+    except (ValueError, OSError):  # pragma: no cover
+        return None
+    return offset if got == (x, z.real, z.imag) and (length, first) == (len(t), id(t[0])) else None
+
+
+def _address(name: str) -> int | None:
+    """The address of CPython's C API function ``name``, where this interpreter is supported."""
+    return ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value if _SUPPORTED else None
+
+
+#: Where a Python float's value, a complex's two parts and a tuple's length lie in it (a
+#: tuple's items' pointers just after); None where not so.
+FLOAT_VALUE = _float_value() if _SUPPORTED else None
+#: ``PyLong_AsLongLongAndOverflow``, through which the native entry reads a Python int (its
+#: overflow flag set: the call is declined).
+LONG_AS_INT64 = _address("PyLong_AsLongLongAndOverflow")
+#: ``PyDict_GetItem`` and ``PyDict_Size``, through which it finds the keyword arguments.
+DICT_GET_ITEM, DICT_SIZE = _address("PyDict_GetItem"), _address("PyDict_Size")
 
 #: ``PyArray_New``'s index in NumPy's C API table (the same in NumPy 1 and 2).
 _ARRAY_NEW_INDEX = 93
@@ -120,7 +159,8 @@ _DEFINITIONS: dict[int, _MethodDef] = {}  # address -> its method table (CPython
 
 
 def python_function(address: int, descriptor: bytes):
-    """The builtin calling the native function at ``address`` (``fn(*arrays)`` returns a new
+    """The builtin calling the native function at ``address`` (``fn(*arguments)``, in
+    CPython's ``METH_FASTCALL`` convention, returns a new
     output where it ran, ``descriptor`` where it declined) with ``descriptor`` as its
     ``self``; or None where this interpreter does not allow it or the function does not
     behave (a declined call must hand ``descriptor`` back with its reference counted once).

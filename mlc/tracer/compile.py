@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..driver import build, main_entry
+from ..driver import build, main_entry, pausing_between
 from ..errors import BoundsError, DTypeError, ShapeError
 from ..ir.arith import eval_int
 from ..ir.expr import max as expr_max
@@ -148,8 +148,9 @@ def nonempty_axes(traced: Graph) -> tuple[tuple[object, str], ...]:
 def lower_graph(traced: Graph, passes=GRAPH_PIPELINE) -> Graph:
     """The graph pipeline (``passes``: :data:`~mlc.passes.graph.GRAPH_PIPELINE`, or
     :data:`~mlc.passes.graph.CPU_GRAPH_PIPELINE` for a CPU target): a memory-planned graph of
-    call_tir bindings with its IRModule (the kernels and the graph's ``main``)."""
-    graph = run_graph_passes(traced, passes)
+    call_tir bindings with its IRModule (the kernels and the graph's ``main``); on the
+    background thread, each pass first pauses while a first tier runs (:func:`~mlc.driver.pausing_between`)."""
+    graph = run_graph_passes(traced, tuple(pausing_between(p) for p in passes))
     if graph.module is None:
         graph = graph.with_bindings(graph.bindings, module=IRModule({}))
     return graph
@@ -198,10 +199,12 @@ class CompiledFunction:
         #: array out, nothing verified, written back or drawn) and main has one
         self.can_fast = self.run is entry.run and getattr(entry, "fast_maker", None) is not None
 
-    def make_fast(self):
+    def make_fast(self, scalars=(), keywords=()):
         """(builtin, declined): ``builtin(*leaves)`` is the output where it ran, ``declined``
-        where it did not (:mod:`mlc.runtime.fast_calls`); None where there is none."""
-        return self.entry.make_fast() if self.can_fast else None
+        where it did not (:mod:`mlc.runtime.fast_calls`); None where there is none.
+        ``scalars`` and ``keywords``: the Python numbers it takes by value and the names
+        the last leaves may come by (:meth:`~mlc.runtime.entry.MainEntry.make_fast`)."""
+        return self.entry.make_fast(scalars, keywords) if self.can_fast else None
 
     def with_lib(self, lib) -> CompiledFunction:
         """This function calling the kernels of ``lib`` instead (the same module built

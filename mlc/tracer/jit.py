@@ -126,27 +126,24 @@ class JitFunction:
     # ------------------------------------------------------------------ call
 
     def __call__(self, *args, **kwargs):
-        hot = self._specs.hot  # the last signature of arrays called: checked natively, run
-        if hot is not None and not kwargs:
-            fast = hot.fast
-            if fast is not None:
-                out = fast[0](*args)
-                if out is not fast[1]:
-                    hot.used = True
-                    return out
-        elif kwargs:  # the same for the last call of arrays with keywords, by their names
-            keyed = self._specs.hot_keyed
-            if keyed is not None and len(kwargs) == len(keyed[1]) and keyed[0].fast is not None:
-                slot, names = keyed
-                try:
-                    named = [kwargs[name] for name in names]
-                except KeyError:
-                    named = None
-                if named is not None:
-                    fast = slot.fast
-                    out = fast[0](*args, *named)
+        # the last signature called: its arrays and numbers checked natively, run
+        if kwargs:
+            hot = self._specs.hot_keyed
+            if hot is not None:
+                fast = hot.fast
+                if fast is not None:
+                    out = fast[0](args, kwargs)  # (the keywords found by name)
                     if out is not fast[1]:
-                        slot.used = True
+                        hot.used = True
+                        return out
+        else:
+            hot = self._specs.hot
+            if hot is not None:
+                fast = hot.fast
+                if fast is not None:
+                    out = fast[0](*args)
+                    if out is not fast[1]:
+                        hot.used = True
                         return out
         try:
             return self._call(args, kwargs)
@@ -186,27 +183,34 @@ class JitFunction:
                 slot = self._runs.get(tuple(key))
                 if slot is not None:
                     slot.used = True  # (for the cache's eviction: .specializations)
+                    fast = slot.fast if not slot.pending else slot.make_fast()
+                    if fast is not None:
+                        self._specs.hot = slot  # the next call tries it first
+                        if scalars:  # (passed by value: no 0-d arrays made)
+                            out = fast[0](*args)
+                            if out is not fast[1]:
+                                return out
                     if not scalars:
-                        if slot.fast is not None or (slot.pending and slot.make_fast() is not None):
-                            self._specs.hot = slot  # the next call tries it first
                         return slot.run(args)
-                    self._specs.hot = None  # (its entry takes arrays: not tried before the next)
-                    leaves = fast_leaves(args)
+                    leaves = fast_leaves(args)  # (an int past int64 declined: traced as a constant)
                     if leaves is not None:
-                        return _run(slot, leaves)
+                        return slot.run(leaves)
         else:  # keywords or static arguments: a hit path keyed by their names and values too
             hit = self._keyed_runs.get(self._spec.call_key(args, kwargs))
             if hit is not None:
                 slot, where = hit
                 slot.used = True
                 dynamic = keyed_arguments(args, kwargs, where)
+                fast = slot.fast if not slot.pending else slot.make_fast()
+                if fast is not None:
+                    if self._fast and slot.keywords == where[1]:  # (it takes the keywords by name)
+                        self._specs.hot_keyed = slot
+                    out = fast[0](*dynamic)
+                    if out is not fast[1]:
+                        return out
                 leaves = fast_leaves(dynamic)
-                if slot.pending:
-                    slot.make_fast()
                 if leaves is not None:
-                    self._specs.hot_keyed = (slot, where[1]) if (
-                        leaves is dynamic and self._fast and slot.fast is not None) else None
-                    return _run(slot, leaves)
+                    return slot.run(leaves)
         if is_tracing():  # called from another traced function: inline
             return self.fn(*args, **kwargs)
         return self._call_general(args, kwargs)
@@ -215,6 +219,7 @@ class JitFunction:
         key, leaves, call = self._signature(args, kwargs)
         if aliases is not None:  # traced with the arguments that are one array as one (.writeback)
             key, call = key + (("aliases", aliases),), call + (aliases,)
+        found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
         slot = self._specs.get(key)
         eager = None
         if slot is None:
@@ -232,21 +237,20 @@ class JitFunction:
                         _refuse_device_arrays(leaves, self._target or settings.target, self.__name__)
                     elif compiled.lib.device.kind == "cpu":  # GPU arrays have keys of their own
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
-                    slot = self._specs.add(key, compiled, compiled.run, compiled.function.can_fast)
+                    slot = self._specs.add(key, compiled, compiled.run, compiled.function.can_fast,
+                                           *_passing(key, found, self._fast))
                     if quick and eager is None:  # the optimised build, swapped in when ready (.tiering)
                         tiering.upgrade(compiled, slot)
-        found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
         if found is not None and aliases is None:
             fast, where = found
             runs = self._runs if where is None else self._keyed_runs
             if not (self._dynamic and len(runs) >= MAX_FAST_KEYS):
                 self._specs.alias(slot, fast, where)
-            if slot.fast is not None and self._fast and all(type(a) is _ndarray for a in args) \
-                    and all(type(a) is _ndarray for a in kwargs.values()):  # (every argument an array)
+            if slot.fast is not None and self._fast:  # (its fast entry checks every argument)
                 if where is None:
                     self._specs.hot = slot
-                else:
-                    self._specs.hot_keyed = (slot, where[1])
+                elif slot.keywords == where[1]:
+                    self._specs.hot_keyed = slot
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
         try:
@@ -455,15 +459,18 @@ class _CheckedJitFunction(JitFunction):
 _ndarray = np.ndarray
 
 
-def _run(slot, leaves):
-    """Run ``slot`` on a hit's ``leaves``: through its fast entry where it has one and takes
-    them (:attr:`~.specializations.Slot.fast`), else its run."""
-    fast = slot.fast if not slot.pending else slot.make_fast()
-    if fast is not None:
-        out = fast[0](*leaves)
-        if out is not fast[1]:
-            return out
-    return slot.run(leaves)
+def _passing(key, found, no_statics: bool) -> tuple[tuple, tuple]:
+    """(scalars, keywords) of a new signature's :class:`~.specializations.Slot`: how its fast
+    entry takes the calls that find it (``found``: :meth:`ArgumentSpec.remembered` of its
+    first call) — each Python number leaf by value (its type; None for an array; nothing
+    where a leaf is an int traced as a constant, or none is a number) and, for a function
+    without static arguments, the keyword leaves by name."""
+    parts = key[2]
+    scalars = tuple(p if type(p) is type else None for p in parts)
+    if not any(scalars) or any(type(p) is tuple and p[:1] == ("wide int",) for p in parts):
+        scalars = ()
+    keywords = found[1][1] if no_statics and found is not None and found[1] is not None else ()
+    return scalars, keywords
 
 
 def _numpy_write_error(err: ValueError) -> TraceError:

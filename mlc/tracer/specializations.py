@@ -38,12 +38,16 @@ class Slot:
     """One compiled signature (full ``key``): its ``compiled`` function and ``run`` (leaves ->
     outputs), whether it was ``used`` since it last came to the front of the line, and the
     other keys it is found under."""
-    __slots__ = ("key", "compiled", "run", "used", "aliases", "fast", "pending")
+    __slots__ = ("key", "compiled", "run", "used", "aliases", "fast", "pending", "scalars", "keywords")
 
-    def __init__(self, key, compiled, run: Callable, pending: bool = False):
+    def __init__(self, key, compiled, run: Callable, pending: bool = False, scalars=(), keywords=()):
         self.key, self.compiled, self.run = key, compiled, run
-        #: (builtin, declined): ``builtin(*arrays)`` is a new output where the arrays were
-        #: those of this signature and it ran, else ``declined``
+        #: how the signature's calls pass their leaves: for each, the type of a Python number
+        #: passed as it is (by value), or None (an array); the keywords the last leaves come
+        #: by, in the order of the leaves (:meth:`~.arguments.ArgumentSpec.dynamic_of`)
+        self.scalars, self.keywords = scalars, keywords
+        #: (builtin, declined): ``builtin(*arguments, **keywords)`` is a new output where the
+        #: arguments were those of this signature and it ran, else ``declined``
         #: (:meth:`.compile.CompiledFunction.make_fast`); or None
         self.fast = None
         #: whether ``fast`` is still to be made (on the first hit: :meth:`make_fast`)
@@ -55,8 +59,13 @@ class Slot:
         """``fast``, made now if it is still to be made."""
         if self.pending:
             self.pending = False
-            self.fast = self.compiled.function.make_fast()
+            self.fast = self.fast_of(self.compiled.function)
         return self.fast
+
+    def fast_of(self, function):
+        """The fast entry of ``function`` (a CompiledFunction of this signature, a tier of
+        it) for this signature's calls, or None."""
+        return function.make_fast(self.scalars, self.keywords)
 
 
 class Specializations:
@@ -76,9 +85,9 @@ class Specializations:
         #: the slot of the last positional call of arrays found, where it has a fast entry
         #: (:attr:`Slot.fast`): a call tries it before computing any key
         self.hot: Slot | None = None
-        #: the same for a call with keywords: (slot, the keywords' names in the order the
-        #: signature passes them, :meth:`~.arguments.ArgumentSpec.dynamic_of`)
-        self.hot_keyed: tuple | None = None
+        #: the same for a call with keywords, whose fast entry takes them by name
+        #: (:attr:`Slot.keywords`)
+        self.hot_keyed: Slot | None = None
 
     def get(self, key) -> Slot | None:
         """The slot of the full ``key``, marked used and sent to the back; None if absent."""
@@ -89,14 +98,15 @@ class Specializations:
                 self.compiled.move_to_end(key)
             return slot
 
-    def add(self, key, compiled, run: Callable, pending: bool = False) -> Slot:
-        """Keep ``compiled`` (whose calls are ``run``) under ``key``, first dropping what must go
-        for it to fit; its slot, also found in :attr:`runs` under ``key``."""
+    def add(self, key, compiled, run: Callable, pending: bool = False, scalars=(), keywords=()) -> Slot:
+        """Keep ``compiled`` (whose calls are ``run``, pass ``scalars`` and ``keywords``:
+        :class:`Slot`) under ``key``, first dropping what must go for it to fit; its slot, also
+        found in :attr:`runs` under ``key``."""
         with self._lock:
             if self.size is not None:
                 while len(self.compiled) >= self.size:
                     self._drop_one()
-            slot = Slot(key, compiled, run, pending)
+            slot = Slot(key, compiled, run, pending, scalars, keywords)
             self.compiled[key] = compiled
             self._slots[key] = slot
             self.alias(slot, key)
@@ -135,7 +145,7 @@ class Specializations:
             del self.compiled[key], self._slots[key]
             if self.hot is slot:
                 self.hot = None
-            if self.hot_keyed is not None and self.hot_keyed[0] is slot:
+            if self.hot_keyed is slot:
                 self.hot_keyed = None
             for runs, alias in slot.aliases:
                 found = runs.get(alias)

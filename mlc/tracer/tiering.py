@@ -27,7 +27,10 @@ whole, never a mixture. Steady state is the optimised program, as without tiers.
 * at exit, a build not yet begun is dropped (the process waits for one kernel's O3 at most);
 * the builds run on one background thread (:mod:`mlc.driver.background`), which
   ``mlc.build``'s own first tier shares (:mod:`mlc.driver.first_tier`): :func:`wait` waits
-  for both.
+  for both;
+* while an eager first tier runs, a background build pauses between its passes
+  (:func:`~mlc.driver.background.foreground`), at most
+  :data:`~mlc.driver.background.PAUSE_LIMIT_S` per build in all.
 
 >>> import numpy as np, mlc
 >>> f = mlc.jit(lambda x: x * 2 + 1, tiered=True)
@@ -43,7 +46,7 @@ from __future__ import annotations
 import threading
 
 from ..driver import collector_paused
-from ..driver.background import closed, pending, submit, wait
+from ..driver.background import closed, foreground, pending, submit, wait
 from ..target import kind_of
 from .compile import CompiledFunction
 from .eager import EagerEntry, EagerFailed, plan
@@ -77,7 +80,7 @@ def _swap_in(compiled, slot) -> None:
     compiled.run = optimized.run
     if slot is not None and slot.compiled is compiled:
         if slot.fast is not None:  # (either program's fast entry runs with either's run)
-            slot.fast = optimized.make_fast()
+            slot.fast = slot.fast_of(optimized)
         slot.run = optimized.run
 
 
@@ -108,7 +111,8 @@ class EagerTier:
 
         def run(leaves):
             try:
-                return eager(leaves)
+                with foreground():  # (a background build pauses its Python passes meanwhile)
+                    return eager(leaves)
             except EagerFailed:  # a reference cannot compute it: the optimised program does
                 return self.optimised().run(leaves)
         function.run = run
@@ -141,7 +145,7 @@ class EagerTier:
                 compiled.run = built.run
                 if slot is not None and slot.compiled is compiled:
                     if built.function.can_fast:  # (the eager run has none)
-                        slot.fast, slot.pending = built.function.make_fast(), False
+                        slot.fast, slot.pending = slot.fast_of(built.function), False
                     slot.run = built.run
                 self._built = True
         return self.compiled.function

@@ -271,3 +271,58 @@ def test_the_first_tier_starts_no_llvm_on_the_callers_thread():
 def test_int32_products_that_may_wrap_are_not_tiered():
     assert first_tier.contraction(_matmul(4, 4, 4, "int32")["main"]) is None
     assert first_tier.contraction(_matmul(4, 4, 4, "int8", acc="int32")["main"]) is not None
+
+
+def _chain_map(dtype, out_dtype, transposed_out):
+    """``C = ((X * s) - X.T) + 3`` in ``dtype`` (the output cast to ``out_dtype``), C written
+    transposed where asked: a chain of binary operators over broadcast and transposed reads."""
+    n = 6
+    X = te.placeholder((n, n), dtype, "X")
+    s = te.placeholder((n,), dtype, "s")
+
+    def value(i, j):
+        v = X[i, j] * s[j] - X[j, i] + te.const(3, dtype)
+        return v if out_dtype == dtype else v.astype(out_dtype)
+    C = te.compute((n, n), (lambda i, j: value(j, i)) if transposed_out else value, "C")
+    return te.create_prim_func([X, s, C]), n
+
+
+@settings(max_examples=8, deadline=None)
+@given(dtype=st.sampled_from(["float32", "float64", "float16", "int8", "int32", "uint8"]),
+       cast=st.sampled_from([None, "float64", "int16"]), transposed_out=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_a_chain_evaluated_into_the_output_equals_the_reference_interpreter(dtype, cast, transposed_out, seed):
+    """Each step of a map's chain written into the output (where NumPy computes it in the
+    output's dtype) gives the reference interpreter's values bit for bit: wrapping integers,
+    float16, a cast at the end, a transposed store."""
+    func, n = _chain_map(dtype, cast or dtype, transposed_out)
+    rng = np.random.default_rng(seed)
+    args = [rng.integers(-100, 100, (n, n)).astype(dtype), rng.integers(-100, 100, n).astype(dtype)]
+    ours, theirs = [*args, np.empty((n, n), cast or dtype)], [*args, np.empty((n, n), cast or dtype)]
+    numpy_steps.numpy_steps(func).run(ours)
+    with np.errstate(all="ignore"):
+        mlc.build(func, "reference")["main"](*theirs)
+    np.testing.assert_array_equal(ours[2], theirs[2])
+
+
+def test_a_chain_map_writes_its_output_and_no_temporary_of_its_size():
+    """The first tier of ``x * s + 1`` allocates nothing the size of its grid: each step is
+    written into the output (a large map's first call pays for touching new memory once)."""
+    import tracemalloc
+    shape = (512, 256)
+    X = te.placeholder(shape, "float32", "X")
+    s = te.placeholder(shape[1:], "float32", "s")
+    C = te.compute(shape, lambda i, j: X[i, j] * s[j] + 1, "C")
+    steps = numpy_steps.numpy_steps(te.create_prim_func([X, s, C]))
+    x, v, out = np.ones(shape, "float32"), np.arange(shape[1], dtype="float32"), np.empty(shape, "float32")
+    tracemalloc.start()
+    try:
+        steps.run([x, v, out])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(out, x * v + 1)
+    assert peak < out.nbytes // 4
+    same = np.ones(shape, "float32")  # the output passed as the input too: evaluated before it is written
+    steps.run([same, v, same])
+    np.testing.assert_array_equal(same, x * v + 1)

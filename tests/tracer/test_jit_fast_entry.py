@@ -275,3 +275,102 @@ def test_a_keyword_hit_runs_the_fast_entry_and_declines_the_rest(n, other):
     want = a * 2 - (y if other == "positional" else kwargs["y"]) + kwargs.get("z", 0)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+
+
+number_kinds = st.sampled_from(["float", "int", "bool", "complex"])
+
+
+def _python_number(kind: str, draw_value: int):
+    return {"float": draw_value / 4, "int": draw_value, "bool": draw_value % 2 == 1,
+            "complex": complex(draw_value / 2, -draw_value)}[kind]
+
+
+@needs_fast
+@settings(max_examples=8, deadline=None)
+@given(shape=shapes, dtype=st.sampled_from(["float32", "float64", "int32", "int64", "uint8", "complex64"]),
+       kind=number_kinds, values=st.lists(st.integers(-40, 40), min_size=3, max_size=3))
+def test_a_hit_with_python_numbers_passes_them_by_value(shape, dtype, kind, values):
+    """A signature with a Python number runs its fast entry on a hit, the number read in
+    place (no 0-d array made), with NumPy 2's weak promotion: the result's dtype and values
+    are NumPy's, whatever number of that type comes."""
+    if kind == "int" and dtype in ("int32", "uint8"):
+        kind = "float"  # (an int that must fit int32 is checked after the run: no fast entry then)
+    x = np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape)
+    f = mlc.jit(lambda x, s: x * s + s)
+    numbers = [_python_number(kind, v) for v in values]
+    with np.errstate(over="ignore"):
+        f(x, numbers[0]), f(x, numbers[0])
+        assert f._specs.hot is not None and f._specs.hot.scalars == (None, type(numbers[0]))
+        jit_module = sys.modules["mlc.tracer.jit"]
+        made = []
+        calls = _counted(f)
+        with pytest.MonkeyPatch.context() as patch:  # (the 0-d arrays a scalar's Python path makes)
+            patch.setattr(jit_module, "fast_leaves", lambda args: made.append(args) or None)
+            for s in numbers:
+                got, want = f(x, s), x * s + s
+                assert got.dtype == want.dtype
+                np.testing.assert_array_equal(got, want)
+    assert calls == [] and made == [] and f.trace_count == 1
+
+
+@needs_fast
+def test_numbers_the_entry_was_not_made_for_take_the_python_path():
+    f = mlc.jit(lambda x, n: x + n)
+    x = np.arange(4, dtype="int64")
+    f(x, 3), f(x, 3)
+    fast, marker = f._specs.hot.fast
+    assert fast(x, 7) is not marker
+    for other in (2**63, -2**63 - 1, 3.0, True, np.int64(3), np.asarray(3), None):
+        assert fast(x, other) is marker, other
+    np.testing.assert_array_equal(f(x, 2**40), x + 2**40)
+    assert f.trace_count == 1
+    with pytest.raises(Exception, match="out of bounds for int64"):
+        f(x, 2**63)  # (NumPy: OverflowError; traced as a constant and checked)
+    assert f(x, 2.5).dtype == np.float64 and f(x, True).dtype == np.int64
+    np.testing.assert_array_equal(f(x, np.int64(3)), x + 3)
+    np.testing.assert_array_equal(f(x, -7), x - 7)
+
+
+@needs_fast
+@settings(max_examples=4, deadline=None)
+@given(n=st.integers(1, 6), order=st.permutations(["y", "s"]), built=st.booleans())
+def test_keywords_are_found_by_name_in_any_order(n, order, built):
+    f = mlc.jit(lambda x, y, s: x * s - y)
+    x, y = np.arange(n, dtype="float32"), np.ones(n, "float32")
+    f(x, y=y, s=2.0), f(x, y=y, s=2.0)
+    hot = f._specs.hot_keyed
+    assert hot is not None and hot.keywords == ("s", "y")
+    calls = _counted(f)
+    values = {"y": y + 1, "s": -0.5}
+    names = ["".join(list(name)) for name in order] if built else order  # (not the interned strings)
+    kwargs = {name: values[name] for name in names}
+    np.testing.assert_array_equal(f(x, **kwargs), x * -0.5 - (y + 1))
+    assert calls == [] and f.trace_count == 1
+    with pytest.raises(TypeError):
+        f(x, y=y)  # a keyword missing: the function's own error
+    with pytest.raises(TypeError):
+        f(x, y=y, s=1.0, t=2.0)  # one too many
+    np.testing.assert_array_equal(f(x, y, s=3.0), x * 3 - y)  # positional y: another signature
+
+
+@needs_fast
+def test_reference_counts_stay_balanced_with_numbers_and_keywords():
+    f = mlc.jit(lambda x, y, s: x * s + y)
+    x = np.ones(3)
+    f(x, y=x, s=2), f(x, y=x, s=2)
+    fast, marker = f._specs.hot_keyed.fast
+    kwargs = {"y": x, "s": 5}
+    before = sys.getrefcount(marker), sys.getrefcount(x), sys.getrefcount(kwargs)
+    ran = declined = 0
+    for _ in range(1000):
+        out = fast((x,), kwargs)  # (a call's positional tuple and keyword dict)
+        ran += type(out) is np.ndarray and sys.getrefcount(out) == 2
+        declined += fast((x,), {"y": x}) is marker  # a name missing
+        declined += fast((x,), {"y": x, "s": 2**64}) is marker  # past int64
+        declined += fast((x,), {"y": x, "s": 1.0}) is marker  # another type
+        declined += fast((x, x), {"s": 1}) is marker  # y positional: not what it was made for
+        out = fast(x, 7, x)  # every input positional, in the order of the leaves (keywords sorted)
+        ran += type(out) is np.ndarray and sys.getrefcount(out) == 2
+    del out
+    assert (ran, declined) == (2000, 4000)
+    assert (sys.getrefcount(marker), sys.getrefcount(x), sys.getrefcount(kwargs)) == before
