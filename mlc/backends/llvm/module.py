@@ -410,6 +410,7 @@ class LLVMModule(Module):
                  fast_math: bool = False, scheduled: IRModule | None = None):
         super().__init__(target, functions, sources, keepalive)
         self._units = units or (self._sources.get("ll", ""),)  # the optimised IR of each module
+        self._sources.setdefault("asm", lambda units=self._units, target=target: emit_assembly(units, target))
         self.fast_math = fast_math
         #: the module as scheduled, which an export generates again for its target
         self.scheduled = scheduled if scheduled is not None else IRModule({n: f.func for n, f in functions.items()})
@@ -460,8 +461,3 @@ class LLVMModule(Module):
         if entries is None:
             entries = [function_entry(name, f.func, f.name) for name, f in self.functions.items()]
         return export_library(self.scheduled, self.target, entries, path, cc=cc, fast_math=self.fast_math)
-
-    def get_source(self, fmt: str | None = None) -> str:
-        if fmt == "asm" and "asm" not in self._sources:
-            self._sources["asm"] = emit_assembly(self._units, self.target)
-        return super().get_source(fmt)
