@@ -16,6 +16,8 @@ lane is its C-order index over the serial axes; lockstep axes do not change it.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["Axis", "Ctx", "align", "is_scalar"]
@@ -71,10 +73,7 @@ class Ctx:
 
     def lanes(self) -> int:
         """The number of lanes (active or not)."""
-        n = 1
-        for a in self.axes:
-            n *= a.extent
-        return n
+        return math.prod(a.extent for a in self.axes)
 
     def has_serial_axes(self) -> bool:
         return any(not a.lockstep for a in self.axes)
