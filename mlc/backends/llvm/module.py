@@ -325,17 +325,12 @@ def _kernel(compiled: CompiledModule, symbol: str, func: PrimFunc, sites: SiteTa
 
         return checked_kernel, None, None
     cfunc = _entry(compiled, symbol, nparams, size_types)
-    if table is not None:
-        def calling_kernel(arrays, _cfunc=cfunc, _owner=compiled, _raise=table.raise_pending):
+    if table is not None or sizes:
+        def sized_kernel(arrays, _cfunc=cfunc, _owner=compiled, _table=table):
             set_num_threads(config().num_threads)
             _cfunc(*[data_pointer(a) for a in arrays], *[arrays[n].shape[d] for n, d in sizes])
-            _raise()
-
-        return calling_kernel, None, None
-    if sizes:
-        def sized_kernel(arrays, _cfunc=cfunc, _owner=compiled):
-            set_num_threads(config().num_threads)
-            _cfunc(*[data_pointer(a) for a in arrays], *[arrays[n].shape[d] for n, d in sizes])
+            if _table is not None:
+                _table.raise_pending()
 
         return sized_kernel, None, None
 
