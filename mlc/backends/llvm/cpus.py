@@ -226,16 +226,16 @@ define void @probe_int64(ptr %p) {
 """
 
 
-@lru_cache(maxsize=32)
-def _probe_assembly(cpu: str, features: str, triple: str = "") -> str:
-    """LLVM's assembly of :data:`_PROBE` for ``cpu`` and ``features`` (on ``triple``'s
-    architecture; "": this machine's): what it says about the vector registers and
-    conversions that code gets."""
+@lru_cache(maxsize=64)
+def _assembly(ir_text: str, cpu: str, features: str, triple: str = "") -> str:
+    """LLVM's assembly of ``ir_text`` (a probe) for ``cpu`` and ``features`` (on ``triple``'s
+    architecture; "": this machine's): what it says about the instructions that code gets
+    (the vector registers, the conversions, ...)."""
     check_cpu_and_features(cpu, features, triple)
     _initialise()
     with llvm_output():
         machine = llvm_target(triple).create_target_machine(cpu=cpu, features=features, opt=2)
-        return machine.emit_assembly(llvm.parse_assembly(_PROBE))
+        return machine.emit_assembly(llvm.parse_assembly(ir_text))
 
 
 @lru_cache(maxsize=32)
@@ -243,7 +243,7 @@ def vector_bits(cpu: str, features: str, triple: str = "") -> int:
     """Width in bits of the vector registers LLVM generates code with for ``cpu`` and
     ``features`` (512 with AVX-512, 256 with AVX, else 128), asked of LLVM itself: it
     compiles a 16-float addition and the registers it used say."""
-    asm = _probe_assembly(cpu, features, triple)
+    asm = _assembly(_PROBE, cpu, features, triple)
     asm = asm[:asm.find("probe_int64:")]
     for register, bits in (("zmm", 512), ("ymm", 256)):
         if re.search(rf"%{register}\d", asm):
@@ -276,7 +276,7 @@ def converts_int64_vectors(cpu: str, features: str, triple: str = "") -> bool:
     and ``features``, asked of LLVM itself: on x86 that takes AVX-512DQ (``vcvttpd2qq``);
     AVX2 has no such instruction, and LLVM converts lane by lane through scalar registers
     (``cvttsd2si``)."""
-    asm = _probe_assembly(cpu, features, triple)
+    asm = _assembly(_PROBE, cpu, features, triple)
     return not re.search(r"cvttsd2si", asm[asm.find("probe_int64:"):])
 
 
@@ -318,12 +318,8 @@ def required_features(cpu: str, features: str, triple: str = "") -> frozenset[st
     found = {name for name, on in flags.items() if on}
     arch = (triple or llvm.get_process_triple()).split("-", 1)[0]
     if arch == "x86_64":
-        check_cpu_and_features(cpu, features, triple)
-        with llvm_output():
-            machine = llvm_target(triple).create_target_machine(cpu=cpu, features=features, opt=2)
-            for name, (text, pattern) in _FEATURE_PROBES.items():
-                if flags.get(name, True) and re.search(pattern, machine.emit_assembly(llvm.parse_assembly(text))):
-                    found.add(name)
+        found.update(name for name, (text, pattern) in _FEATURE_PROBES.items()
+                     if flags.get(name, True) and re.search(pattern, _assembly(text, cpu, features, triple)))
     elif arch == "aarch64":
         found.add("neon")
     return frozenset(found)

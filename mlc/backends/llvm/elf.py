@@ -1,4 +1,5 @@
-"""Reading and checking an ELF64 relocatable object before LLVM loads it.
+"""Reading and checking an ELF64 relocatable object before LLVM loads it (and reading the
+libraries an exported shared library needs, :func:`needed_libraries`).
 
 MCJIT trusts the object files it is handed: a truncated file, an offset past
 the end or a relocation naming a symbol that does not exist make it read or
@@ -18,9 +19,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ...errors import CompileError
+from ...errors import CompileError, ToolchainError
 
-__all__ = ["ObjectFileError", "ObjectSymbols", "read_object", "machine_of"]
+__all__ = ["ObjectFileError", "ObjectSymbols", "read_object", "machine_of", "needed_libraries"]
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
@@ -30,6 +31,7 @@ _REL = struct.Struct("<QQ")
 _ET_REL = 1
 _SHT_SYMTAB, _SHT_STRTAB, _SHT_RELA, _SHT_NOBITS, _SHT_REL = 2, 3, 4, 8, 9
 _SHN_UNDEF, _SHN_LORESERVE = 0, 0xFF00
+_SHT_DYNAMIC, _DT_NEEDED, _DT_NULL = 6, 1, 0
 _STB_GLOBAL, _STB_WEAK = 1, 2
 #: Relocation types that write 8 bytes (x86-64 R_X86_64_64, PC64; AArch64 ABS64, PREL64);
 #: the others write at most 4.
@@ -153,3 +155,32 @@ def _check_relocations(data: memoryview, sections: list, index: int, symtab: int
         if r_info >> 32 >= nsyms or not _fits(r_offset, width, target_size):
             raise ObjectFileError(f"a relocation in section {index} points outside its section "
                                   "or at a symbol that does not exist")
+
+
+def needed_libraries(data: bytes) -> tuple[int, list[str]]:
+    """(ELF machine, the ``DT_NEEDED`` sonames) of a shared library's bytes (what an export
+    linked, :mod:`.export.toolchain`).
+
+    >>> needed_libraries(b"not elf")
+    Traceback (most recent call last):
+    ...
+    mlc.errors.ToolchainError: the linked library is not an ELF64 little-endian file
+    """
+    if len(data) < _EHDR.size or data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise ToolchainError("the linked library is not an ELF64 little-endian file")
+    fields = _EHDR.unpack_from(data, 0)
+    machine, shoff, shnum = fields[2], fields[6], fields[12]
+    sections = [_SHDR.unpack_from(data, shoff + n * _SHDR.size) for n in range(shnum)]
+    needed = []
+    for _name, kind, _f, _a, offset, size, link, *_rest in sections:
+        if kind != _SHT_DYNAMIC:
+            continue
+        strings = sections[link][4]
+        for pos in range(offset, offset + size, 16):
+            tag, value = struct.unpack_from("<qQ", data, pos)
+            if tag == _DT_NULL:
+                break
+            if tag == _DT_NEEDED:
+                end = data.index(b"\0", strings + value)
+                needed.append(data[strings + value:end].decode())
+    return machine, needed

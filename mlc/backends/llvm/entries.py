@@ -43,8 +43,8 @@ from ...runtime.ndarray import NDArray
 from ...runtime.pointers import ArrayLayout
 from .types import I32, I64, PTR
 
-__all__ = ["emit_checked_entry", "emit_array_check", "is_array", "load_field", "expected_objects", "parameter_words",
-           "required_flags", "table_symbol", "MAX_DIMS", "SLOTS"]
+__all__ = ["emit_checked_entry", "emit_array_check", "is_array", "load_field", "require", "expected_objects",
+           "parameter_words", "required_flags", "table_symbol", "MAX_DIMS", "SLOTS"]
 
 
 def table_symbol(entry: str) -> str:
@@ -123,9 +123,7 @@ def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, 
         for m, k in pairs:
             ne = b.icmp_unsigned("!=", owners[m], owners[k])
             distinct = ne if distinct is None else b.and_(distinct, ne)
-        checked = entry.append_basic_block("distinct")
-        b.cbranch(distinct, checked, decline)
-        b.position_at_end(checked)
+        require(b, entry, distinct, decline, "distinct")
     pointers = [load_field(b, obj, layout.data, PTR, arg.name) for obj, arg in zip(entry.args, fn.args)]
     b.call(fn, pointers, attrs=("noinline",))  # the body stays in fn, compiled once
     b.ret(ir.Constant(I32, 0))
@@ -153,19 +151,14 @@ def emit_array_check(b: ir.IRBuilder, fn: ir.Function, decline, layout: ArrayLay
     def index(k: int):  # the table's word at + k
         return at + k if isinstance(at, int) else b.add(at, ir.Constant(I64, k))
 
-    def require(condition, block: str) -> None:
-        passed = fn.append_basic_block(f"{name}_{block}")
-        b.cbranch(condition, passed, decline)
-        b.position_at_end(passed)
-
-    require(is_array(b, layout, obj, word, types, name), "array")
+    require(b, fn, is_array(b, layout, obj, word, types, name), decline, f"{name}_array")
     fl = load_field(b, obj, layout.flags, I32, f"{name}_flags")
     rank = b.sext(load_field(b, obj, layout.nd, I32, f"{name}_ndim"), I64)
     need = b.trunc(word(index(2)), I32)
     ok = b.icmp_unsigned("==", b.ptrtoint(load_field(b, obj, layout.descr, PTR, f"{name}_dtype"), I64), word(at))
     ok = b.and_(ok, b.icmp_signed("==", rank, word(index(1))))
     ok = b.and_(ok, b.icmp_unsigned("==", b.and_(fl, need), need))
-    require(ok, "rank")
+    require(b, fn, ok, decline, f"{name}_rank")
     shaped = fn.append_basic_block(f"{name}_shaped")
     dims = load_field(b, obj, layout.dimensions, PTR, f"{name}_dims")
     for d in range(MAX_DIMS):  # extent d, read while d < rank
@@ -173,10 +166,17 @@ def emit_array_check(b: ir.IRBuilder, fn: ir.Function, decline, layout: ArrayLay
         b.cbranch(b.icmp_signed(">", rank, ir.Constant(I64, d)), more, shaped)
         b.position_at_end(more)
         got = b.load(b.gep(dims, [ir.Constant(I64, d)], source_etype=I64), typ=I64)
-        require(b.icmp_signed("==", got, word(index(3 + d))), f"extent{d}")
+        require(b, fn, b.icmp_signed("==", got, word(index(3 + d))), decline, f"{name}_extent{d}")
     b.branch(shaped)
     b.position_at_end(shaped)
     return fl
+
+
+def require(b: ir.IRBuilder, fn: ir.Function, condition, decline, block: str) -> None:
+    """Go on in a new block ``block`` of ``fn`` where ``condition`` holds; else to ``decline``."""
+    passed = fn.append_basic_block(block)
+    b.cbranch(condition, passed, decline)
+    b.position_at_end(passed)
 
 
 def load_field(b: ir.IRBuilder, obj, offset: int, typ, name: str = ""):
@@ -204,12 +204,9 @@ def _find_owner(b: ir.IRBuilder, entry: ir.Function, decline, layout: ArrayLayou
             b.branch(decline)
             break
         base = load_field(b, current, layout.base, PTR, f"{name}_base")
-        has_base = entry.append_basic_block(f"{name}_has_base{depth}")
-        b.cbranch(b.icmp_unsigned("!=", base, ir.Constant(PTR, None)), has_base, decline)
-        b.position_at_end(has_base)
-        typed = entry.append_basic_block(f"{name}_array{depth}")
-        b.cbranch(is_array(b, layout, base, expected, 0, f"{name}_base{depth}"), typed, decline)
-        b.position_at_end(typed)
+        require(b, entry, b.icmp_unsigned("!=", base, ir.Constant(PTR, None)), decline, f"{name}_has_base{depth}")
+        is_base_array = is_array(b, layout, base, expected, 0, f"{name}_base{depth}")
+        require(b, entry, is_base_array, decline, f"{name}_array{depth}")
         current = base
         current_flags = load_field(b, base, layout.flags, I32, f"{name}_base_flags")
     b.position_at_end(found)

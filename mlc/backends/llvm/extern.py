@@ -80,11 +80,6 @@ def _vpdpbusd(b: ir.IRBuilder, acc, a, w):
     return b.call(fn, [acc, a, w])
 
 
-def _broadcast(b: ir.IRBuilder, scalar):
-    vec = b.insert_element(ir.Constant(_V16, None), scalar, ir.Constant(_I32, 0))
-    return b.shuffle_vector(vec, ir.Constant(_V16, None), ir.Constant(_V16, [0] * 16))
-
-
 def _vnni_dot(signed: bool) -> Callable[[ir.Function], None]:
     def define(fn: ir.Function) -> None:
         c_ptr, a_ptr, b_ptr = fn.args
@@ -96,52 +91,34 @@ def _vnni_dot(signed: bool) -> Callable[[ir.Function], None]:
             bias = 0x80808080 - (1 << 32)
             a = b.xor(a, ir.Constant(_I32, bias))  # a + 128 in each byte, read as unsigned
             acc = b.sub(acc, _vpdpbusd(b, ir.Constant(_V16, [0] * 16), ir.Constant(_V16, [bias] * 16), w))
-        a = _broadcast(b, a)
+        a = vector_sort.splat16(b, a)
         b.store(_vpdpbusd(b, acc, a, w), c_ptr, align=4)
         b.ret(ir.Constant(_I32, 0))
     return define
 
 
-def _prefetch_for_write(fn: ir.Function) -> None:
-    _prefetch(fn, write=1)
-
-
-def _prefetch_for_read(fn: ir.Function) -> None:
-    _prefetch(fn, write=0)
-
-
-def _prefetch_for_later(fn: ir.Function) -> None:
-    _prefetch(fn, write=0, locality=2)
-
-
-def _prefetch_ahead(fn: ir.Function) -> None:
-    """``mlc_prefetch_ahead(address, bytes)``: the line ``bytes`` past ``address``, to be read."""
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    ahead = b.gep(fn.args[0], [fn.args[1]], source_etype=ir.IntType(8))
-    i32 = [ir.Constant(_I32, v) for v in (0, 3, 1)]  # read, keep in every cache level, data
-    b.call(declare(fn.module, "llvm.prefetch.p0", ir.FunctionType(ir.VoidType(), [PTR, _I32, _I32, _I32])),
-           [ahead, *i32])
-    b.ret(ir.Constant(_I32, 0))
-
-
-def _prefetch(fn: ir.Function, write: int, locality: int = 3) -> None:
-    """``llvm.prefetch`` of the line at the address: ``locality`` 3 keeps it in every cache
-    level (x86: ``prefetcht0``, ``prefetchw`` for a write), 2 in all but the first (``prefetcht1``)."""
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    i32 = [ir.Constant(_I32, v) for v in (write, locality, 1)]  # read or write, the cache levels, data
-    b.call(declare(fn.module, "llvm.prefetch.p0", ir.FunctionType(ir.VoidType(), [PTR, _I32, _I32, _I32])),
-           [fn.args[0], *i32])
-    b.ret(ir.Constant(_I32, 0))
+def _prefetch(write: int, locality: int = 3, ahead: bool = False) -> Callable[[ir.Function], None]:
+    """``llvm.prefetch`` of the line at the address (``ahead``: of the line the second argument's
+    bytes past it): ``locality`` 3 keeps it in every cache level (x86: ``prefetcht0``,
+    ``prefetchw`` for a write), 2 in all but the first (``prefetcht1``)."""
+    def define(fn: ir.Function) -> None:
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        address = b.gep(fn.args[0], [fn.args[1]], source_etype=ir.IntType(8)) if ahead else fn.args[0]
+        i32 = [ir.Constant(_I32, v) for v in (write, locality, 1)]  # read or write, the cache levels, data
+        b.call(declare(fn.module, "llvm.prefetch.p0", ir.FunctionType(ir.VoidType(), [PTR, _I32, _I32, _I32])),
+               [address, *i32])
+        b.ret(ir.Constant(_I32, 0))
+    return define
 
 
 #: name -> kernel. Each takes element addresses and returns 0.
 EXTERN_KERNELS: dict[str, ExternKernel] = {k.name: k for k in (
     ExternKernel("mlc_x86_vnni_dot_16x4_u8s8", 3, ("avx512vnni",), _vnni_dot(signed=False)),
     ExternKernel("mlc_x86_vnni_dot_16x4_s8s8", 3, ("avx512vnni",), _vnni_dot(signed=True)),
-    ExternKernel(PREFETCH_FOR_WRITE, 1, (), _prefetch_for_write),
-    ExternKernel(PREFETCH_FOR_READ, 1, (), _prefetch_for_read),
-    ExternKernel(PREFETCH_FOR_LATER, 1, (), _prefetch_for_later),
-    ExternKernel(PREFETCH_AHEAD, 1, (), _prefetch_ahead, counts=1),
+    ExternKernel(PREFETCH_FOR_WRITE, 1, (), _prefetch(write=1)),
+    ExternKernel(PREFETCH_FOR_READ, 1, (), _prefetch(write=0)),
+    ExternKernel(PREFETCH_FOR_LATER, 1, (), _prefetch(write=0, locality=2)),
+    ExternKernel(PREFETCH_AHEAD, 1, (), _prefetch(write=0, ahead=True), counts=1),
     *(kernel for codec in vector_sort.CODECS for kernel in (
         ExternKernel(vsort_name("sort", codec), 3, ("avx512f",), vector_sort.define_sort(codec), counts=1),
         ExternKernel(vsort_name("half", codec), 3, ("avx512f",), vector_sort.define_half(codec), counts=2))),

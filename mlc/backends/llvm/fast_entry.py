@@ -51,7 +51,7 @@ from ...runtime.arguments import C_CONTIGUOUS
 from ...runtime.ndarray import NDArray
 from ...runtime.pointers import ARRAY_LAYOUT, ArrayLayout
 from ...target import Target
-from .entries import MAX_DIMS, SLOTS, emit_array_check, load_field, parameter_words
+from .entries import MAX_DIMS, SLOTS, emit_array_check, load_field, parameter_words, require as branch_unless
 from .jit import UnitBuild, target_layout
 from .types import I32, I64, PTR
 
@@ -199,10 +199,8 @@ def fast_call_ir(triple: str, data_layout: str, layout: ArrayLayout, bytes_offse
         return b.load(b.gep(words, [k if isinstance(k, ir.Value) else ir.Constant(I64, k)], source_etype=I64),
                       typ=I64)
 
-    def require(condition, name):
-        passed = fn.append_basic_block(name)
-        b.cbranch(condition, passed, decline)
-        b.position_at_end(passed)
+    def require(condition, name):  # (in this function's blocks, declining to ``decline``)
+        branch_unless(b, fn, condition, decline, name)
 
     @contextmanager
     def counting(name, limit):  # for name in range(limit): the with block's body

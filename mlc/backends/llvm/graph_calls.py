@@ -18,6 +18,7 @@ from ...ir.buffer import Buffer
 from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer
 from ...ir.expr import IntImm
 from ...runtime.callbacks import CALLBACK_SYMBOL
+from .intrinsics import declare
 from .types import I64, PTR
 
 __all__ = ["CallCodegen", "FunctionCalls", "CALLBACK_TABLE_SYMBOL"]
@@ -83,8 +84,7 @@ class CallCodegen:
         pointers += [b.inttoptr(self._index(e), PTR) for x in s.args for e in x.shape if not isinstance(e, IntImm)]
         index = len(self.calls.library)
         self.calls.library.append(s)
-        callback = module.globals.get(CALLBACK_SYMBOL) or ir.Function(
-            module, ir.FunctionType(ir.VoidType(), [PTR, I64, PTR]), name=CALLBACK_SYMBOL)
+        callback = declare(module, CALLBACK_SYMBOL, ir.FunctionType(ir.VoidType(), [PTR, I64, PTR]))
         table = module.globals.get(CALLBACK_TABLE_SYMBOL)
         if table is None:
             table = ir.GlobalVariable(module, PTR, name=CALLBACK_TABLE_SYMBOL)

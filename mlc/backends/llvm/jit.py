@@ -385,12 +385,9 @@ def reoptimise(compiled: CompiledModule, target: Target, entry_points: Iterable[
             continue
         if cancelled():
             return None
-        if threaded.available():
-            with llvm_output():
-                entry = _build_unit(text, target, False, 0)
-        else:
-            with llvm_output(), _LOCK:
-                entry = _build_unit(text, target, False, None)
+        worker = 0 if threaded.available() else None
+        with llvm_output(), (_LOCK if worker is None else nullcontext()):
+            entry = _build_unit(text, target, False, worker)
         object_cache.store(object_cache.cache_key(text, target.cpu, features), *entry)
         built.append(entry)
     with llvm_output(), _LOCK:

@@ -325,17 +325,12 @@ def _kernel(compiled: CompiledModule, symbol: str, func: PrimFunc, sites: SiteTa
 
         return checked_kernel, None, None
     cfunc = _entry(compiled, symbol, nparams, size_types)
-    if table is not None:
-        def calling_kernel(arrays, _cfunc=cfunc, _owner=compiled, _raise=table.raise_pending):
+    if table is not None or sizes:
+        def sized_kernel(arrays, _cfunc=cfunc, _owner=compiled, _table=table):
             set_num_threads(config().num_threads)
             _cfunc(*[data_pointer(a) for a in arrays], *[arrays[n].shape[d] for n, d in sizes])
-            _raise()
-
-        return calling_kernel, None, None
-    if sizes:
-        def sized_kernel(arrays, _cfunc=cfunc, _owner=compiled):
-            set_num_threads(config().num_threads)
-            _cfunc(*[data_pointer(a) for a in arrays], *[arrays[n].shape[d] for n, d in sizes])
+            if _table is not None:
+                _table.raise_pending()
 
         return sized_kernel, None, None
 
@@ -410,6 +405,7 @@ class LLVMModule(Module):
                  fast_math: bool = False, scheduled: IRModule | None = None):
         super().__init__(target, functions, sources, keepalive)
         self._units = units or (self._sources.get("ll", ""),)  # the optimised IR of each module
+        self._sources.setdefault("asm", lambda units=self._units, target=target: emit_assembly(units, target))
         self.fast_math = fast_math
         #: the module as scheduled, which an export generates again for its target
         self.scheduled = scheduled if scheduled is not None else IRModule({n: f.func for n, f in functions.items()})
@@ -460,8 +456,3 @@ class LLVMModule(Module):
         if entries is None:
             entries = [function_entry(name, f.func, f.name) for name, f in self.functions.items()]
         return export_library(self.scheduled, self.target, entries, path, cc=cc, fast_math=self.fast_math)
-
-    def get_source(self, fmt: str | None = None) -> str:
-        if fmt == "asm" and "asm" not in self._sources:
-            self._sources["asm"] = emit_assembly(self._units, self.target)
-        return super().get_source(fmt)

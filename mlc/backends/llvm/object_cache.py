@@ -47,16 +47,12 @@ class CacheKey:
 
     @property
     def digest(self) -> str:
-        return _hash(json.dumps(asdict(self), sort_keys=True).encode())
+        return disk_cache.digest(json.dumps(asdict(self), sort_keys=True).encode())
 
 
 def cache_key(ir_text: str, cpu: str, features: str) -> CacheKey:
-    return CacheKey(_hash(ir_text.encode()), cpu, features, __version__,
+    return CacheKey(disk_cache.digest(ir_text.encode()), cpu, features, __version__,
                     llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)))
-
-
-def _hash(data: bytes) -> str:
-    return disk_cache.digest(data)
 
 
 def directory() -> str | None:

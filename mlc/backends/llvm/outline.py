@@ -49,13 +49,8 @@ class ParallelCodegen:
             + [PTR] * len(checks) + [index_type, index_type], name)
         aliased = aliased_params(self.func)
         child = type(self)(module, self.func, body_fn, in_parallel=True)
-        child.fast_math = self.fast_math
-        child.streaming = self.streaming
-        child.streamed = self.streamed
-        child.stream_loaded = self.stream_loaded
-        child.vector_bytes = self.vector_bytes
-        child.loop_depth = self.loop_depth
-        child._has_load = self._has_load
+        for kept in ("fast_math", "streaming", "streamed", "stream_loaded", "vector_bytes", "loop_depth", "_has_load"):
+            setattr(child, kept, getattr(self, kept))  # the body is emitted as the kernel's loop would be
         args = iter(body_fn.args)
         for buf, _ in buffers:
             arg = next(args)

@@ -319,8 +319,9 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
             builder.call(task, [closure])
 
 
-def _field(builder: ir.IRBuilder, closure: ir.Value, n: int) -> ir.Value:
-    return builder.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
+def _field(builder: ir.IRBuilder, struct: ir.Value, n: int) -> ir.Value:
+    """Field ``n`` of the struct at ``struct`` (a closure, a site or the state: typed pointers)."""
+    return builder.gep(struct, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
 
 
 def _clock(builder: ir.IRBuilder) -> ir.Value | None:
@@ -338,7 +339,7 @@ def _state_field(builder: ir.IRBuilder, n: int) -> ir.Value:
     state = builder.module.globals.get(PARALLEL_STATE_SYMBOL)
     if state is None:
         state = ir.GlobalVariable(builder.module, _STATE_TYPE, PARALLEL_STATE_SYMBOL)
-    return builder.gep(state, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
+    return _field(builder, state, n)
 
 
 def _homes_table(module: ir.Module) -> ir.GlobalVariable:
@@ -347,10 +348,6 @@ def _homes_table(module: ir.Module) -> ir.GlobalVariable:
     if table is None:
         table = ir.GlobalVariable(module, ir.ArrayType(I64, len(PARALLEL_HOMES)), PARALLEL_HOMES_SYMBOL)
     return table
-
-
-def _site_field(builder: ir.IRBuilder, site: ir.Value, n: int) -> ir.Value:
-    return builder.gep(site, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
 
 
 def define_threads(module: ir.Module) -> None:
@@ -371,7 +368,7 @@ def define_threads(module: ir.Module) -> None:
     try_block, lock, taken, alone = (fn.append_basic_block(x) for x in ("try", "lock", "taken", "alone"))
     b.cbranch(b.icmp_signed(">", n, ir.Constant(I64, 1)), try_block, alone)
     b.position_at_end(try_block)
-    until = b.load_atomic(_site_field(b, site, _UNTIL), "monotonic", align=8, typ=I64)
+    until = b.load_atomic(_field(b, site, _UNTIL), "monotonic", align=8, typ=I64)
     b.cbranch(b.icmp_signed("<", now, until), alone, lock)
     b.position_at_end(lock)
     swapped = b.cmpxchg(_state_field(b, 0), ir.Constant(I32, 0), one, "acquire", "monotonic")
@@ -419,30 +416,30 @@ def define_review(module: ir.Module) -> None:
     b.position_at_end(paid)
     zero = ir.Constant(I64, 0)
     for n in (_LOSING, _PERIODS):
-        b.store_atomic(zero, _site_field(b, site, n), "monotonic", align=8)
+        b.store_atomic(zero, _field(b, site, n), "monotonic", align=8)
     b.branch(keep)
     b.position_at_end(lost)
-    losing_before = b.load_atomic(_site_field(b, site, _LOSING), "monotonic", align=8, typ=I64)
+    losing_before = b.load_atomic(_field(b, site, _LOSING), "monotonic", align=8, typ=I64)
     since = b.select(b.icmp_signed("==", losing_before, zero), started,
-                     b.load_atomic(_site_field(b, site, _SINCE), "monotonic", align=8, typ=I64))
+                     b.load_atomic(_field(b, site, _SINCE), "monotonic", align=8, typ=I64))
     losing = b.add(losing_before, ir.Constant(I64, 1))
-    b.store_atomic(since, _site_field(b, site, _SINCE), "monotonic", align=8)
-    b.store_atomic(losing, _site_field(b, site, _LOSING), "monotonic", align=8)
+    b.store_atomic(since, _field(b, site, _SINCE), "monotonic", align=8)
+    b.store_atomic(losing, _field(b, site, _LOSING), "monotonic", align=8)
     old = b.icmp_signed(">=", b.sub(ended, since), ir.Constant(I64, LOSING_TICKS))
     many = b.icmp_signed(">=", losing, ir.Constant(I64, MANY_LOSSES))
     stand_down = b.and_(b.icmp_signed(">=", losing, ir.Constant(I64, LOSSES_IN_A_ROW)), b.or_(old, many))
     b.cbranch(stand_down, pause_block, keep)
     b.position_at_end(pause_block)
-    periods = b.load_atomic(_site_field(b, site, _PERIODS), "monotonic", align=8, typ=I64)
+    periods = b.load_atomic(_field(b, site, _PERIODS), "monotonic", align=8, typ=I64)
     doublings = b.select(b.icmp_signed("<", periods, ir.Constant(I64, MAX_DOUBLINGS)), periods,
                          ir.Constant(I64, MAX_DOUBLINGS))
     factor = b.uitofp(b.shl(ir.Constant(I64, SERIAL_AFTER_LOSS), doublings), double)
     pause = b.fmul(loss, factor)
     cap = ir.Constant(double, float(MAX_SERIAL_TICKS))
     pause = b.select(b.fcmp_ordered("<", pause, cap), pause, cap)
-    b.store_atomic(b.add(ended, b.fptosi(pause, I64)), _site_field(b, site, _UNTIL), "monotonic", align=8)
-    b.store_atomic(b.add(periods, ir.Constant(I64, 1)), _site_field(b, site, _PERIODS), "monotonic", align=8)
-    b.store_atomic(zero, _site_field(b, site, _LOSING), "monotonic", align=8)  # a new run
+    b.store_atomic(b.add(ended, b.fptosi(pause, I64)), _field(b, site, _UNTIL), "monotonic", align=8)
+    b.store_atomic(b.add(periods, ir.Constant(I64, 1)), _field(b, site, _PERIODS), "monotonic", align=8)
+    b.store_atomic(zero, _field(b, site, _LOSING), "monotonic", align=8)  # a new run
     b.branch(keep)
     b.position_at_end(keep)
     b.ret_void()

@@ -33,9 +33,10 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from .intrinsics import call_intrinsic, declare
 from .parallel import openmp_available as _openmp_available
 
-__all__ = ["LEAF", "CODECS", "define_sort", "define_half"]
+__all__ = ["LEAF", "CODECS", "define_sort", "define_half", "splat16"]
 
 _I1, _I16, _I32, _I64 = ir.IntType(1), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 _PTR = ir.PointerType()
@@ -56,28 +57,14 @@ CODECS = {f"{short}{'_desc' if desc else ''}": (dtype, desc)
           for short, dtype in (("f32", "float32"), ("i32", "int32"), ("u32", "uint32")) for desc in (False, True)}
 
 
-def _declare(module, name, ret, args):
-    fn = module.globals.get(name)
-    if fn is None:
-        fn = ir.Function(module, ir.FunctionType(ret, args), name=name)
-        fn.attributes.add("nounwind")
-    return fn
-
-
-def _splat(value):
-    return ir.Constant(_V, [ir.Constant(_I32, value)] * _LANES)
+def splat16(b, scalar):
+    """The i32 ``scalar`` in each of 16 lanes."""
+    vec = b.insert_element(ir.Constant(_V, None), scalar, ir.Constant(_I32, 0))
+    return b.shuffle_vector(vec, ir.Constant(_V, None), ir.Constant(_V, [0] * _LANES))
 
 
 def _mask_const(bits):
     return ir.Constant(_M, [ir.Constant(_I1, int(b)) for b in bits])
-
-
-def _vmin(b, x, y):
-    return b.call(_declare(b.module, "llvm.smin.v16i32", _V, [_V, _V]), [x, y])
-
-
-def _vmax(b, x, y):
-    return b.call(_declare(b.module, "llvm.smax.v16i32", _V, [_V, _V]), [x, y])
 
 
 def _prefix_mask(b, count):
@@ -86,24 +73,32 @@ def _prefix_mask(b, count):
     return b.bitcast(b.trunc(bits, _I16), _M)
 
 
+def _lanes_from(b, count, start: int):
+    """The lanes of the vector of elements ``start`` to ``start + 15`` that are below ``count``
+    (an i32)."""
+    left = b.sub(count, ir.Constant(_I32, start))
+    left = b.select(b.icmp_signed("<", left, ir.Constant(_I32, 0)), ir.Constant(_I32, 0), left)
+    left = b.select(b.icmp_signed(">", left, ir.Constant(_I32, _LANES)), ir.Constant(_I32, _LANES), left)
+    return _prefix_mask(b, left)
+
+
 def _masked_load(b, ptr, mask, fill):
-    fn = _declare(b.module, "llvm.masked.load.v16i32.p0", _V, [_PTR, _I32, _M, _V])
+    fn = declare(b.module, "llvm.masked.load.v16i32.p0", ir.FunctionType(_V, [_PTR, _I32, _M, _V]))
     return b.call(fn, [ptr, ir.Constant(_I32, 4), mask, fill])
 
 
 def _masked_store(b, value, ptr, mask):
-    fn = _declare(b.module, "llvm.masked.store.v16i32.p0", ir.VoidType(), [_V, _PTR, _I32, _M])
+    fn = declare(b.module, "llvm.masked.store.v16i32.p0", ir.FunctionType(ir.VoidType(), [_V, _PTR, _I32, _M]))
     b.call(fn, [value, ptr, ir.Constant(_I32, 4), mask])
 
 
 def _compress(b, value, mask):
-    fn = _declare(b.module, "llvm.experimental.vector.compress.v16i32", _V, [_V, _M, _V])
+    fn = declare(b.module, "llvm.experimental.vector.compress.v16i32", ir.FunctionType(_V, [_V, _M, _V]))
     return b.call(fn, [value, mask, ir.Constant(_V, None)])
 
 
 def _popcount(b, mask):
-    fn = _declare(b.module, "llvm.ctpop.i16", _I16, [_I16])
-    return b.zext(b.call(fn, [b.bitcast(mask, _I16)]), _I32)
+    return b.zext(call_intrinsic(b, "ctpop", b.bitcast(mask, _I16)), _I32)
 
 
 def _at(b, ptr, index):
@@ -124,14 +119,14 @@ def _bitonic(b, regs):
                     p = r ^ step
                     if p < r:
                         continue
-                    lo, hi = _vmin(b, regs[r], regs[p]), _vmax(b, regs[r], regs[p])
+                    lo, hi = call_intrinsic(b, "smin", regs[r], regs[p]), call_intrinsic(b, "smax", regs[r], regs[p])
                     ascending = (r * _LANES) & k == 0
                     regs[r], regs[p] = (lo, hi) if ascending else (hi, lo)
             else:
                 perm = ir.Constant(_V, [ir.Constant(_I32, lane ^ j) for lane in range(_LANES)])
                 for r in range(len(regs)):
                     other = b.shuffle_vector(regs[r], ir.Constant(_V, None), perm)
-                    lo, hi = _vmin(b, regs[r], other), _vmax(b, regs[r], other)
+                    lo, hi = call_intrinsic(b, "smin", regs[r], other), call_intrinsic(b, "smax", regs[r], other)
                     take_lo = [((e & j) == 0) == ((e & k) == 0) for e in (r * _LANES + lane for lane in range(_LANES))]
                     regs[r] = b.select(_mask_const(take_lo), lo, hi)
             j //= 2
@@ -182,8 +177,8 @@ def _odd(b, codec, bits):
     """The lanes of ``bits`` holding a NaN or -0.0 (a float codec's; None for ints)."""
     if CODECS[codec][0] != "float32":
         return None
-    nan = b.icmp_signed(">", b.and_(bits, _splat(_MAX_KEY)), _splat(0x7F800000))
-    return b.or_(nan, b.icmp_signed("==", bits, _splat(_MIN_KEY)))
+    nan = b.icmp_signed(">", b.and_(bits, _const(_V, _MAX_KEY)), _const(_V, 0x7F800000))
+    return b.or_(nan, b.icmp_signed("==", bits, _const(_V, _MIN_KEY)))
 
 
 def _internal(module, name, ret, args):
@@ -224,11 +219,8 @@ def _define_network(module, codec):
         with b.goto_block(block):
             masks, regs = [], []
             for r in range(count):
-                left = b.sub(m32, ir.Constant(_I32, r * _LANES))
-                left = b.select(b.icmp_signed("<", left, ir.Constant(_I32, 0)), ir.Constant(_I32, 0), left)
-                left = b.select(b.icmp_signed(">", left, ir.Constant(_I32, _LANES)), ir.Constant(_I32, _LANES), left)
-                masks.append(_prefix_mask(b, left))
-                regs.append(_masked_load(b, _at(b, src, ir.Constant(_I64, r * _LANES)), masks[r], _splat(_MAX_KEY)))
+                masks.append(_lanes_from(b, m32, r * _LANES))
+                regs.append(_masked_load(b, _at(b, src, ir.Constant(_I64, r * _LANES)), masks[r], _const(_V, _MAX_KEY)))
             for r, v in enumerate(_bitonic(b, regs)):
                 v = b.select(decode, _decode(b, codec, v), v)
                 _masked_store(b, v, _at(b, dst, ir.Constant(_I64, r * _LANES)), masks[r])
@@ -257,15 +249,14 @@ def _define_partition(module, codec, encode, side="both"):
     src, dst, n, pivot, or_equal, flag = fn.args
     entry, loop, tail = (fn.append_basic_block(s) for s in ("entry", "loop", "tail"))
     b = ir.IRBuilder(entry)
-    pv = b.shuffle_vector(b.insert_element(ir.Constant(_V, None), pivot, ir.Constant(_I32, 0)),
-                          ir.Constant(_V, None), ir.Constant(_V, [ir.Constant(_I32, 0)] * _LANES))
+    pv = splat16(b, pivot)
     whole = b.and_(n, ir.Constant(_I64, -_LANES))
     b.branch(loop)
 
     def step(b, i, lo, hi, odd, valid):
         """Partition the keys at src[i:i+16] (those of ``valid`` lanes, None: all)."""
         v = (b.load(_at(b, src, i), typ=_V, align=4) if valid is None
-             else _masked_load(b, _at(b, src, i), valid, _splat(0)))
+             else _masked_load(b, _at(b, src, i), valid, _const(_V, 0)))
         if encode:
             seen = _odd(b, codec, v)
             if seen is not None:
@@ -320,8 +311,7 @@ def _define_partition_in_place(module):
     a, n, pivot, or_equal = fn.args
     entry, loop, body, done = (fn.append_basic_block(s) for s in ("entry", "loop", "body", "done"))
     b = ir.IRBuilder(entry)
-    pv = b.shuffle_vector(b.insert_element(ir.Constant(_V, None), pivot, ir.Constant(_I32, 0)),
-                          ir.Constant(_V, None), ir.Constant(_V, [ir.Constant(_I32, 0)] * _LANES))
+    pv = splat16(b, pivot)
 
     def put(b, v, lo, hi, valid):
         """``v``'s keys (of ``valid`` lanes: None, all) stored at ``a[lo:]`` (below) and before
@@ -345,11 +335,8 @@ def _define_partition_in_place(module):
     rest = b.trunc(b.and_(b.sub(n, b.add(block, block)), ir.Constant(_I64, _UNROLL * _LANES - 1)), _I32)
     lo, hi = ir.Constant(_I64, 0), n
     for j in range(_UNROLL):
-        left = b.sub(rest, ir.Constant(_I32, j * _LANES))
-        left = b.select(b.icmp_signed("<", left, ir.Constant(_I32, 0)), ir.Constant(_I32, 0), left)
-        left = b.select(b.icmp_signed(">", left, ir.Constant(_I32, _LANES)), ir.Constant(_I32, _LANES), left)
-        valid = _prefix_mask(b, left)
-        v = _masked_load(b, _at(b, a, ir.Constant(_I64, (_UNROLL + j) * _LANES)), valid, _splat(0))
+        valid = _lanes_from(b, rest, j * _LANES)
+        v = _masked_load(b, _at(b, a, ir.Constant(_I64, (_UNROLL + j) * _LANES)), valid, _const(_V, 0))
         lo, hi = put(b, v, lo, hi, valid)
     read_lo = b.add(block, b.zext(rest, _I64))
     read_hi = b.sub(n, block)
@@ -498,7 +485,7 @@ def _define_heap(module):
 def _depth_limit(b, n):
     """The levels of partitions a sort of ``n`` keys may take before its parts are heapsorted:
     2 floor(log2 n) (a quicksort whose pivots split well takes about log2(n / LEAF))."""
-    ctlz = b.call(_declare(b.module, "llvm.ctlz.i64", _I64, [_I64, _I1]), [n, ir.Constant(_I1, 0)])
+    ctlz = call_intrinsic(b, "ctlz", n, ir.Constant(_I1, 0))
     return b.mul(b.sub(ir.Constant(_I64, 63), ctlz), ir.Constant(_I64, 2))
 
 
@@ -631,7 +618,11 @@ def define_half(codec: str):
         samples, own_flag, note = b.alloca(_I32, LEAF), b.alloca(_I32), b.alloca(_I32)
         b.store(ir.Constant(_I32, 0), note)
         if _openmp_available():
-            team = b.call(_declare(fn.module, "omp_get_num_threads", _I32, []), [])
+            team = fn.module.globals.get("omp_get_num_threads")
+            if team is None:
+                team = declare(fn.module, "omp_get_num_threads", ir.FunctionType(_I32, []))
+                team.attributes.add("nounwind")
+            team = b.call(team, [])
             alone, shared = fn.append_basic_block("alone"), fn.append_basic_block("shared")
             b.cbranch(b.icmp_signed("<=", team, ir.Constant(_I32, 1)), alone, shared)
             b.position_at_end(alone)

@@ -21,16 +21,14 @@ __all__ = ["ReferenceBackend", "ReferenceModule"]
 
 
 class ReferenceModule(Module):
-    """A runtime Module of interpreted functions; ``get_source("tir")`` is the TIR it runs."""
+    """A runtime Module of interpreted functions; ``get_source("tir")`` is the TIR it runs
+    (printed when first asked for)."""
 
     SOURCE_FORMAT = "tir"
 
-    def get_source(self, fmt: str | None = None) -> str:
-        fmt = fmt or self.SOURCE_FORMAT
-        if fmt == "tir" and "tir" not in self._sources:
-            names = self.function_names
-            self._sources["tir"] = IRModule({n: self[n].func for n in names}).script()
-        return super().get_source(fmt)
+    def __init__(self, target, functions):
+        super().__init__(target, functions)
+        self._sources["tir"] = lambda f=self.functions: IRModule({n: x.func for n, x in f.items()}).script()
 
 
 #: Specialized Programs a function with symbolic shapes keeps (the oldest goes first).
@@ -80,4 +78,4 @@ class ReferenceBackend(HostBackend):
         for name, func in mod.items():
             if is_graph_main(func):
                 functions[name] = Function(name, func, GraphMainProgram(func, functions, name).run)
-        return ReferenceModule(target, functions, sources={})
+        return ReferenceModule(target, functions)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ...errors import MLCError
 from ...ir.buffer import Buffer
-from ...ir.ops import BINARY_OPS
+from ...ir.ops import BINARY_OPS, SCALAR_OPS
 from ...ir import dtype as dt
 from ...ir.expr import (VECTOR_WINDOW, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, Ramp,
                         Reduce, Select, Var)
@@ -73,7 +73,7 @@ class ExprEvaluator(ABC):
     def _const(self, e, ctx):
         value = self.constants.get(id(e))
         if value is None:
-            value = self.constants[id(e)] = V.constant(e.value, e.dtype)
+            value = self.constants[id(e)] = np.dtype(e.dtype).type(e.value)
         return value
 
     def _binary(self, e: Binary, ctx):
@@ -112,7 +112,7 @@ class ExprEvaluator(ABC):
         return steps
 
     def _not(self, e: Not, ctx):
-        return V.logical_not(self.evaluate(e.a, ctx))
+        return SCALAR_OPS["not"].numpy(self.evaluate(e.a, ctx))  # np.logical_not
 
     def _select(self, e: Select, ctx):
         cond = self.evaluate(e.cond, ctx)
@@ -211,7 +211,7 @@ class Evaluator(ExprEvaluator):
         v = np.asarray(self.ev(e.args[0], ctx.with_axis(Axis(n, lockstep=True), LANE, steps)))
         v = np.broadcast_to(v, np.broadcast_shapes(v.shape, steps.shape))
         return lane_tree(v, n, lambda x, half, width: (x[..., :half], x[..., half:width]),
-                         lambda x, k: x[..., k], lambda x, y: V.binary(op, x, y))
+                         lambda x, k: x[..., k], BINARY_OPS[op].numpy)
 
     def _window(self, e: Call, ctx: Ctx):
         offset, span, n = e.args[2].value, e.args[3].value, dt.lanes(e.dtype)

@@ -11,10 +11,12 @@ runs a statement before the next statement starts). The serial position of a
 lane is its C-order index over the serial axes; lockstep axes do not change it.
 
 >>> ctx = Ctx().with_axis(Axis(3, lockstep=False), None, None)
->>> ctx.shape, ctx.serial_positions().ravel().tolist()
-((3,), [0, 1, 2])
+>>> ctx.lanes(), ctx.serial_positions().ravel().tolist()
+(3, [0, 1, 2])
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -65,16 +67,9 @@ class Ctx:
     def ndim(self) -> int:
         return len(self.axes)
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(a.extent for a in self.axes)
-
     def lanes(self) -> int:
         """The number of lanes (active or not)."""
-        n = 1
-        for a in self.axes:
-            n *= a.extent
-        return n
+        return math.prod(a.extent for a in self.axes)
 
     def has_serial_axes(self) -> bool:
         return any(not a.lockstep for a in self.axes)

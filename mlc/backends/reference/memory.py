@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import BoundsError, MLCError, ShapeError
-from ...ir.buffer import Buffer
+from ...ir.buffer import Buffer, aligned_strides
 from ...ir.expr import IntImm
 from .lanes import Ctx, align, is_scalar
 from .values import identity, poison
@@ -58,7 +58,7 @@ class Storage:
             self.strides = _static(buffer.strides, "stride", buffer)
             self.size = 0 if 0 in self.dims else 1 + sum((n - 1) * s for n, s in zip(self.dims, self.strides))
         else:
-            self.strides = _compact_strides(self.dims)
+            self.strides = aligned_strides(self.dims, {})  # row-major
             self.size = int(np.prod(self.dims, dtype=np.int64))
         self.depth = depth
         self.per_thread = buffer.scope in _PER_THREAD_SCOPES and array is None
@@ -169,14 +169,6 @@ class Storage:
         return [(arr, arr.copy()) for arr in self.arrays.values()]
 
 
-def _compact_strides(dims: tuple[int, ...]) -> tuple[int, ...]:
-    strides, s = [], 1
-    for n in reversed(dims):
-        strides.append(s)
-        s *= n
-    return tuple(reversed(strides))
-
-
 # ------------------------------------------------------------------- writes
 
 def is_unique(flat: np.ndarray) -> bool:
@@ -235,8 +227,7 @@ def position_bounds(ctx: Ctx, flat, positions):
 
 def to_lanes(x, ndim: int) -> np.ndarray:
     """``x`` as an array with one dimension per lane axis."""
-    x = np.asarray(x)
-    return x.reshape(x.shape + (1,) * (ndim - x.ndim)) if x.ndim < ndim else x
+    return align(np.asarray(x), ndim)
 
 
 def uniform_store(flat, value, ctx: Ctx) -> bool:

@@ -5,9 +5,8 @@ dtype and returns values of the result dtype, so float32 math rounds like
 float32 and integers wrap around. Callers run inside ``np.errstate(all="ignore")``.
 
 >>> import numpy as np
->>> with np.errstate(all="ignore"):
-...     binary("floordiv", np.int32(-7), np.int32(2)), binary("truncdiv", np.int32(-7), np.int32(2))
-(np.int32(-4), np.int32(-3))
+>>> cast(np.array([1.5 + 2j]), "float32"), poison("int8"), identity(np.minimum, "float32")
+(array([1.5], dtype=float32), 127, np.float32(inf))
 """
 from __future__ import annotations
 
@@ -15,27 +14,9 @@ import numpy as np
 
 from ...errors import MLCError
 from ...ir.expr import REINTERPRET
-from ...ir.ops import BINARY_OPS, MATH_CALLS, SCALAR_OPS
+from ...ir.ops import BINARY_OPS, MATH_CALLS
 
-__all__ = ["binary", "logical_not", "call", "cast", "constant", "poison", "REDUCTIONS", "identity"]
-
-
-def constant(value, dtype: str):
-    """The NumPy scalar of ``dtype`` holding ``value``."""
-    return np.dtype(dtype).type(value)
-
-
-def binary(op: str, a, b):
-    """``a <op> b`` with NumPy semantics (:data:`mlc.ir.ops.BINARY_OPS`); both operands share one dtype."""
-    spec = BINARY_OPS.get(op)
-    if spec is None:
-        raise MLCError(f"reference interpreter: unknown binary op {op!r}")
-    return spec.numpy(a, b)
-
-
-def logical_not(a):
-    """The ``Not`` node: ``np.logical_not`` (the op table's "not")."""
-    return SCALAR_OPS["not"].numpy(a)
+__all__ = ["call", "cast", "poison", "REDUCTIONS", "identity"]
 
 
 def call(op: str, args: list, dtype: str):

@@ -15,7 +15,7 @@ from ....errors import CompileError
 from ....ir.calls import is_graph_main
 from ....ir.tir import IRModule
 from ..output import llvm_output
-from ..jit import _LOCK, _create_target_machine, _initialise, _parse, _run_pipeline, target_layout, unoptimised_only
+from ..jit import _LOCK, _create_target_machine, _initialise, _optimise_and_emit, target_layout, unoptimised_only
 from ..generate import generate_units, lower_for_llvm, symbol_names
 from ..support import support_ir
 
@@ -53,12 +53,4 @@ def _emit(text: str, target) -> bytes:
     with llvm_output(), _LOCK:
         _initialise()
         tm = _create_target_machine(target.cpu, target.features, opt=level, triple=target.triple, reloc="pic")
-        module = _parse(text)
-        try:
-            _run_pipeline(module, tm, level)
-            try:
-                return tm.emit_object(module)
-            except RuntimeError as err:
-                raise CompileError(f"LLVM could not generate machine code: {err}", source=str(module)) from None
-        finally:
-            module.close()
+        return _optimise_and_emit(text, tm, level)[0]

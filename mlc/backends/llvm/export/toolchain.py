@@ -13,12 +13,11 @@ from __future__ import annotations
 import platform
 import shlex
 import shutil
-import struct
 from collections.abc import Sequence
 from pathlib import Path
 
 from ....errors import ToolchainError
-from ..elf import machine_of
+from ..elf import machine_of, needed_libraries
 
 __all__ = ["find_cc", "run_cc", "check_library", "ALLOWED_LIBRARIES", "needed_libraries"]
 
@@ -66,39 +65,6 @@ def run_cc(command: Sequence[str], cwd: Path) -> None:
     if done.returncode != 0:
         raise ToolchainError(f"export: the C compiler failed (exit {done.returncode}):\n  {shlex.join(command)}\n"
                              f"{(done.stderr or done.stdout)[-4000:]}")
-
-
-_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
-_SHDR = struct.Struct("<IIQQQQIIQQ")
-_SHT_DYNAMIC, _DT_NEEDED, _DT_NULL = 6, 1, 0
-
-
-def needed_libraries(data: bytes) -> tuple[int, list[str]]:
-    """(ELF machine, the ``DT_NEEDED`` sonames) of a shared library's bytes.
-
-    >>> needed_libraries(b"not elf")
-    Traceback (most recent call last):
-    ...
-    mlc.errors.ToolchainError: the linked library is not an ELF64 little-endian file
-    """
-    if len(data) < _EHDR.size or data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        raise ToolchainError("the linked library is not an ELF64 little-endian file")
-    fields = _EHDR.unpack_from(data, 0)
-    machine, shoff, shnum = fields[2], fields[6], fields[12]
-    sections = [_SHDR.unpack_from(data, shoff + n * _SHDR.size) for n in range(shnum)]
-    needed = []
-    for _name, kind, _f, _a, offset, size, link, *_rest in sections:
-        if kind != _SHT_DYNAMIC:
-            continue
-        strings = sections[link][4]
-        for pos in range(offset, offset + size, 16):
-            tag, value = struct.unpack_from("<qQ", data, pos)
-            if tag == _DT_NULL:
-                break
-            if tag == _DT_NEEDED:
-                end = data.index(b"\0", strings + value)
-                needed.append(data[strings + value:end].decode())
-    return machine, needed
 
 
 def check_library(data: bytes, triple: str, command: Sequence[str]) -> None:
