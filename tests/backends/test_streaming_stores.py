@@ -79,6 +79,29 @@ def test_only_write_only_parameters_of_a_large_enough_kernel_stream():
     assert streaming_buffers(sums, 1) == frozenset()
 
 
+def test_a_streaming_kernel_is_walked_once_for_its_loads_and_stores(monkeypatch):
+    """Which outputs stream and which inputs their starts are checked against are read off
+    one walk of the body (not one per question); the answers are those of each question
+    asked on its own."""
+    from llvmlite import ir
+    from mlc.backends.llvm import codegen, streaming
+    func = lower(_add(1 << 10)["main"])
+    walked = []
+    real_walk = streaming.pre_order_nodes
+
+    def counted(root):
+        walked.append(root)
+        return real_walk(root)
+
+    monkeypatch.setattr(streaming, "pre_order_nodes", counted)
+    fn = codegen.emit_function(ir.Module(), func, "add", streaming_bytes=1)
+    assert [root for root in walked if root is func.body] == [func.body]
+    monkeypatch.undo()
+    assert streaming.streaming_buffers(func, 1) == {func.params[2]}
+    assert streaming.loaded_params(func) == tuple(func.params[:2])
+    assert fn.name == "add"
+
+
 @pytest.fixture
 def stream_everything(monkeypatch):
     """Every write-only output of a kernel built here streams (x86-64 hosts)."""

@@ -101,3 +101,34 @@ def test_relax_is_sound_and_canonical_is_exact(tree, fixed, lo, size):
             assert evaluate(s.min, {"i": fixed}) <= value
         if s.max is not None:
             assert value <= evaluate(s.max, {"i": fixed})
+
+
+@settings(max_examples=10, deadline=None)
+@given(values=st.lists(st.integers(-50, 50), min_size=42, max_size=42))
+def test_a_union_of_many_boxes_takes_each_corner_apart_once(values):
+    """Corners that differ by no constant make ``min(min(...), c)``: each union asks for the
+    linear form of the whole chain so far, whose parts were taken apart before (once each,
+    not once per later union: 40 unions, not 40 * 40 steps). The ends are the least and
+    greatest corner."""
+    from mlc.ir.arith.rewrite import Rewriter
+    xs = [Var(f"x{n}") for n in range(40)]
+    steps = []
+    original = Rewriter.sum
+
+    def counted(self, e):
+        steps.append(e)
+        return original(self, e)
+
+    Rewriter.sum = counted
+    try:
+        box = IntSet(xs[0] * 2 + j, xs[0] * 2 + j + 3)
+        for x in xs[1:]:
+            box = box.union(IntSet(x * 3 + i, x * 3 + i + 1))
+    finally:
+        Rewriter.sum = original
+    assert len(steps) <= 20 * len(xs), f"{len(steps)} rewriting steps"
+    env = {"i": values[0], "j": values[1], **{f"x{n}": v for n, v in enumerate(values[2:])}}
+    corners = [2 * env["x0"] + env["j"]] + [3 * env[f"x{n}"] + env["i"] for n in range(1, 40)]
+    ends = [2 * env["x0"] + env["j"] + 3] + [3 * env[f"x{n}"] + env["i"] + 1 for n in range(1, 40)]
+    assert evaluate(box.min, env) == min(corners)
+    assert evaluate(box.max, env) == max(ends)

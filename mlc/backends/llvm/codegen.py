@@ -118,8 +118,9 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     gen.allocator.placed = calls is not None  # a graph's main places its intermediates (.memory)
     gen.place_body = place_body
     gen.vector_bytes = vector_bytes
+    uses = streaming.buffer_uses(func)
     if calls is None:
-        gen.streaming = streaming.streaming_buffers(func, streaming_bytes)
+        gen.streaming = streaming.streaming_buffers(func, streaming_bytes, uses)
     for arg, param in zip(fn.args, func.params):
         arg.name = param.name
         distinct = not func.may_overlap(param) and id(param) not in aliased
@@ -134,7 +135,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
         for param in func.params:  # a symbolic element count, from the sizes passed in
             if len(param.shape) == 1 and not isinstance(param.shape[0], IntImm):
                 gen.extents[param] = gen._index(param.shape[0])
-    gen.stream_loaded = tuple(p for p in streaming.loaded_params(func) if p not in gen.streaming)
+    gen.stream_loaded = tuple(p for p in streaming.loaded_params(func, uses) if p not in gen.streaming)
     gen.stmt(func.body)
     gen.finish()
     if calls is not None or (gen.launches == 1 and launch_only(func.body)):

@@ -63,7 +63,7 @@ from .types import I64, itemsize
 
 __all__ = ["STREAMING_FRACTION", "streaming_threshold", "streaming_buffers", "streaming_alignment",
            "aligned_to", "mark_nontemporal", "emit_sfence", "PAGE_BYTES", "ALIAS_BEFORE", "ALIAS_AFTER",
-           "apart", "loaded_params", "stream_sites", "emit_apart"]
+           "apart", "loaded_params", "buffer_uses", "stream_sites", "emit_apart"]
 
 #: Write-only outputs of at least this fraction of the last-level cache together are
 #: streamed (glibc's non-temporal threshold for memcpy).
@@ -95,10 +95,11 @@ def _nbytes(buffer: Buffer) -> int | None:
     return n
 
 
-def _accesses(func: PrimFunc) -> tuple[set[Buffer], set[Buffer], set[Buffer]]:
+def buffer_uses(func: PrimFunc) -> tuple[set[Buffer], set[Buffer], set[Buffer]]:
     """(the buffers ``func`` loads from, not counting the loads that only name an address,
     as a hint's do; the buffers it stores to; those whose lines it asks for to be written,
-    ``mlc_prefetch_for_write``)."""
+    ``mlc_prefetch_for_write``), in one walk of its body: what :func:`streaming_buffers` and
+    :func:`loaded_params` read, found once for both."""
     loaded, stored, hinted, addresses = set(), set(), set(), set()
     for node in pre_order_nodes(func.body):
         if isinstance(node, AddressOf):
@@ -120,16 +121,17 @@ def _write_hinted(node) -> Buffer | None:
     return None
 
 
-def streaming_buffers(func: PrimFunc, threshold: int) -> frozenset[Buffer]:
+def streaming_buffers(func: PrimFunc, threshold: int, uses=None) -> frozenset[Buffer]:
     """The parameters of lowered ``func`` it stores to and never loads from (a hint's address
     is no load), when they (all of constant size) hold at least ``threshold`` bytes together,
     or when the parameters it only loads from do and it asks for the lines of each of them
     to be written ahead (a row kernel's last pass writing its rows: a schedule's mark of an
     output written in one sweep, beside inputs read in one; not a matmul's output, stored a
-    tile at a time while its inputs are read again and again from the cache); else none."""
+    tile at a time while its inputs are read again and again from the cache); else none.
+    ``uses``: :func:`buffer_uses` of ``func``, where the caller has it."""
     if threshold <= 0:
         return frozenset()
-    loaded, stored, hinted = _accesses(func)
+    loaded, stored, hinted = uses or buffer_uses(func)
     outputs = [p for p in func.params if p in stored and p not in loaded]
     sizes = [_nbytes(p) for p in outputs]
     if not outputs or any(s is None for s in sizes):
@@ -142,10 +144,11 @@ def streaming_buffers(func: PrimFunc, threshold: int) -> frozenset[Buffer]:
     return frozenset()
 
 
-def loaded_params(func: PrimFunc) -> tuple[Buffer, ...]:
+def loaded_params(func: PrimFunc, uses=None) -> tuple[Buffer, ...]:
     """The parameters of lowered ``func`` it loads from (a hint's address is no load): those
-    a streamed output's start is checked against (:func:`emit_apart`)."""
-    loaded, _, _ = _accesses(func)
+    a streamed output's start is checked against (:func:`emit_apart`). ``uses``:
+    :func:`buffer_uses` of ``func``, where the caller has it."""
+    loaded, _, _ = uses or buffer_uses(func)
     return tuple(p for p in func.params if p in loaded)
 
 

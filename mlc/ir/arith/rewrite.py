@@ -354,7 +354,29 @@ class Rewriter(Mutator):
         return linear_bound(s, self.var_bounds)
 
 
-_CANONICAL = Rewriter()
+class _Canonical(Rewriter):
+    """The engine without variable ranges. Its linear form of an expression depends on the
+    expression alone, so each distinct one (by :func:`expr_key`, at every level of a nested
+    expression) is built once and handed out as a copy: a growing ``min(min(...), x)`` or an
+    index that every statement of a loop nest rebuilds is not taken apart again each time."""
+
+    def sum(self, e: PrimExpr) -> Linear:
+        if not isinstance(e, Binary):
+            return super().sum(e)
+        key = expr_key(e)
+        hit = _FORMS.get(key)
+        if hit is None:
+            if len(_FORMS) >= _FORMS_KEPT:
+                _FORMS.clear()
+            hit = _FORMS[key] = (e, super().sum(e))  # (e kept: its variables' ids stay theirs)
+        return hit[1].copy()
+
+
+#: expr_key -> (the expression, its linear form without ranges); at most _FORMS_KEPT entries.
+_FORMS: dict[tuple, tuple[PrimExpr, Linear]] = {}
+_FORMS_KEPT = 1 << 15
+
+_CANONICAL = _Canonical()
 
 
 def linear(e: PrimExpr) -> Linear:

@@ -28,6 +28,7 @@ from ...errors import IRError
 from ...ir.expr import IntImm
 from ...ir.functor import Mutator, substitute
 from ...ir.tir import Allocate, Block, BlockRealize, IfThenElse, PrimFunc
+from .remembered import remembered
 
 __all__ = ["convert_blocks_to_loops"]
 
@@ -53,6 +54,7 @@ class _ConvertBlocks(Mutator):
                       "every block must be realized to be lowered")
 
 
+@remembered
 def convert_blocks_to_loops(func: PrimFunc) -> PrimFunc:
     """Replace blocks by their bodies: iterators substituted, buffers allocated."""
     body = _ConvertBlocks().visit(func.body)

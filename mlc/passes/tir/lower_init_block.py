@@ -27,6 +27,7 @@ from dataclasses import replace
 from ...ir.expr import PrimExpr, cast, make_binary
 from ...ir.functor import Mutator
 from ...ir.tir import Block, IfThenElse, PrimFunc, seq
+from .remembered import remembered
 
 __all__ = ["lower_init_block", "init_condition"]
 
@@ -51,6 +52,7 @@ class _LowerInit(Mutator):
         return replace(block, body=seq(init, block.body), init=None)
 
 
+@remembered
 def lower_init_block(func: PrimFunc) -> PrimFunc:
     """Replace every block's ``init`` by an ``IfThenElse`` in front of its body."""
     body = _LowerInit().visit(func.body)
