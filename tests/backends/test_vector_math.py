@@ -504,28 +504,37 @@ def test_written_out_routines_on_vectors_round_as_on_scalars(fast_math, n, targe
     """A routine lower_math writes out, in a loop the vectorize pass makes vector statements
     of (its local scalars vector Lets), gives bit for bit the results of the same loop
     built as written, a serial loop of scalars: whole vectors and a ragged end (3075), fewer
-    elements than a vector (13)."""
+    elements than a vector (13). Each routine is a function of its own (one kernel each, as
+    built alone), the functions of one dtype built in one module per schedule."""
     from mlc.passes.tir.lower_math import ROUTINE_DTYPES, ROUTINES
     from mlc.schedules import as_written
     rng = np.random.default_rng(7)
     specials = [0.5, 1e300, -1e300, 1e-310, -1e-310, np.nan, -np.inf, np.inf, -1.0, 1.0, -0.0, 0.0, 2.0, -3.0, 7.5]
+    inputs = {}  # dtype -> op -> the routine's operands
     for op in ROUTINES:
         for dtype in ROUTINE_DTYPES[op]:
             with np.errstate(over="ignore"):  # (10^30 is inf in float32)
                 x = np.concatenate([rng.uniform(-30, 30, 1020), rng.uniform(0.5, 1.5, 1020),
                                     10.0 ** rng.uniform(-30, 30, 1020), specials]).astype(dtype)[-n:]
-            xs = [x, x[::-1].copy()][:MATH_CALLS[op].arity]
+            inputs.setdefault(dtype, {})[op] = [x, x[::-1].copy()][:MATH_CALLS[op].arity]
+    for dtype, operands in inputs.items():
+        funcs = {}
+        for op, xs in operands.items():
             X = [te.placeholder((n,), dtype, f"X{k}") for k in range(len(xs))]
             Y = te.compute((n,), lambda i: getattr(te, op)(*[a[i] for a in X]), "Y")
-            mod = mlc.IRModule({"main": te.create_prim_func([*X, Y])})
-            vector, scalar = np.empty_like(x), np.empty_like(x)
+            funcs[op] = te.create_prim_func([*X, Y])
+        mod = mlc.IRModule(funcs)
+        vectors = mlc.build(mod, target, fast_math=fast_math)
+        scalars = mlc.build(mod, target, schedule=as_written, fast_math=fast_math)
+        bits = f"u{np.dtype(dtype).itemsize}"
+        for op, xs in operands.items():
+            vector, scalar = np.empty_like(xs[0]), np.empty_like(xs[0])
             with np.errstate(all="ignore"):
-                mlc.build(mod, target, fast_math=fast_math)["main"](*xs, vector)
-                mlc.build(mod, target, schedule=as_written, fast_math=fast_math)["main"](*xs, scalar)
+                vectors[op](*xs, vector)
+                scalars[op](*xs, scalar)
             nan = np.isnan(scalar)  # (a NaN's sign and payload are unspecified)
             np.testing.assert_array_equal(np.isnan(vector), nan, err_msg=f"{op} {dtype}")
-            np.testing.assert_array_equal(vector[~nan].view(f"u{x.itemsize}"), scalar[~nan].view(f"u{x.itemsize}"),
-                                          err_msg=f"{op} {dtype}")
+            np.testing.assert_array_equal(vector[~nan].view(bits), scalar[~nan].view(bits), err_msg=f"{op} {dtype}")
 
 
 @pytest.mark.parametrize("dtype, largest", [("float32", 255), ("float64", 208063)])
