@@ -178,7 +178,7 @@ def test_unary_ops_on_special_values(name, dtype):
     x = special_values(dtype)
     want = expect(UNARY[name], x)
     for target in mt.default_targets():
-        (got,) = run_op(name, [x], target) if target != "llvm" else [_through_the_unary_kernel(name, x, target)]
+        (got,) = run_op(name, [x], target)
         if name not in ROUNDING:
             _exactly(got, want)
             continue
@@ -191,15 +191,6 @@ def test_unary_ops_on_special_values(name, dtype):
             # the modulus, or the part itself where the other part is infinite or NaN
             bound = np.where(np.isfinite(scale), scale, np.abs(w))[~special]
             assert (error <= rounding_rtol(dtype) * bound).all(), f"{name} on {target}"
-
-
-def _through_the_unary_kernel(name, x, target):
-    """``name`` of the 1-d ``x`` by the kernel of :data:`EVERY_TARGET_SHAPE` that
-    test_unary_ops_match_numpy builds (one build serves both tests), its ten elements at a
-    time: every value runs in a whole vector's lanes or in a row's ragged end."""
-    size = math.prod(EVERY_TARGET_SHAPE)
-    chunks = np.resize(x, -(-x.size // size) * size).reshape(-1, *EVERY_TARGET_SHAPE)
-    return np.concatenate([run_op(name, [chunk], target)[0].reshape(-1) for chunk in chunks])[:x.size]
 
 
 @pytest.mark.parametrize("dtype", COMPLEX)
