@@ -79,8 +79,8 @@ UNARY_SHAPES = ((), (1,), (2, 5))
 #: The shape whose kernel runs on every target. The other two shapes are about the vector code
 #: LLVM makes of a loop of one lane or of none; the reference interpreter evaluates the same
 #: element computation (the op's TIR, the same for every shape) at every shape, and its 0-d and
-#: one-element loops are no op's own (test_elementwise's drawn shapes run them), so there the
-#: op runs on the two rows only.
+#: one-element kernels are no op's own (test_binary_ops_match_numpy_with_broadcasting draws
+#: complex shapes from 0-d up), so there the op runs on the two rows only.
 EVERY_TARGET_SHAPE = (2, 5)
 
 
