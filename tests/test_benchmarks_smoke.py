@@ -17,8 +17,8 @@ from benchmarks.peers import INSTALL_HINT, installed, mlc_cold, mlc_jit
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args, timeout=120):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run_cli(*args, timeout=120, env=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -199,9 +199,19 @@ def test_the_cli_knows_every_workload_without_importing_them():
     assert list(WORKLOADS) == WORKLOAD_NAMES
 
 
-def test_threads_option_limits_every_pool_before_numpy_loads(tmp_path):
-    out_file = tmp_path / "one.json"
-    proc = run_cli("--quick", "--tiny", "--threads", "1", "add", "--json", str(out_file))
+@pytest.fixture(scope="module")
+def one_thread_run(tmp_path_factory):
+    """One ``--quick --tiny --threads 1`` run of ``add``, with ``OPENBLAS_CORETYPE`` set in its
+    environment: the thread limits and the BLAS variables are each settled before NumPy loads,
+    neither reading the other, and the two tests below read what each did from the one run."""
+    out_file = tmp_path_factory.mktemp("one_thread") / "one.json"
+    proc = run_cli("--quick", "--tiny", "--threads", "1", "add", "--json", str(out_file),
+                   env={"OPENBLAS_CORETYPE": "Prescott"})
+    return proc, out_file
+
+
+def test_threads_option_limits_every_pool_before_numpy_loads(one_thread_run):
+    proc, out_file = one_thread_run
     assert proc.returncode == 0, proc.stderr
     assert "every contender limited to 1" in proc.stdout
     if hasattr(os, "sched_setaffinity"):  # and the process on one CPU (XLA's dots take no thread count)
@@ -414,11 +424,8 @@ def test_a_blas_whose_own_kernels_fail_keeps_the_environments_choice(monkeypatch
     assert blas_env.free_blas() is None  # nothing set: nothing to say
 
 
-def test_the_benchmark_header_says_what_it_did_with_the_blas_variables(tmp_path):
-    out_file = tmp_path / "run.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_CORETYPE": "Prescott"}
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--tiny", "add", "--json", str(out_file)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+def test_the_benchmark_header_says_what_it_did_with_the_blas_variables(one_thread_run):
+    proc, out_file = one_thread_run
     assert proc.returncode == 0, proc.stderr
     assert "BLAS: OPENBLAS_CORETYPE=Prescott" in proc.stdout and "unset for this run" in proc.stdout
     record = json.loads(out_file.read_text())

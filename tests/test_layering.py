@@ -20,8 +20,11 @@ being removed by work under way; an entry that no longer exists fails
 :func:`test_the_exceptions_listed_here_still_exist`, so the list only shrinks.
 """
 import ast
+import functools
 import pathlib
 import re
+
+import pytest
 
 import mlc
 
@@ -137,8 +140,11 @@ def _imports(path: pathlib.Path):
     return [(m, f, line) for m, f, line in dict.fromkeys(out) if m == "mlc" or m.startswith("mlc.")]
 
 
+@functools.cache
 def _edges():
-    """(importer, imported, inside a function?, path, line) over the whole package."""
+    """(importer, imported, inside a function?, path, line) over the whole package: parsed
+    once per process, by the first test that asks (not at import, which every worker does
+    while collecting)."""
     edges = []
     for path in sorted(PACKAGE.rglob("*.py")):
         src = _module(path)
@@ -146,7 +152,9 @@ def _edges():
     return edges
 
 
-EDGES = _edges()
+@pytest.fixture
+def edges():
+    return _edges()
 
 
 def _unit(module: str) -> str:
@@ -177,9 +185,9 @@ def test_every_module_belongs_to_a_layer():
     assert {u for u in units if _rank(u) is None} == set(), "place new packages in LAYERS"
 
 
-def test_imports_go_down_the_layers():
+def test_imports_go_down_the_layers(edges):
     wrong = []
-    for src, imported, _, path, line in EDGES:
+    for src, imported, _, path, line in edges:
         a, b = _unit(src), _unit(imported)
         if a == b or _listed(src, imported, IN_FLIGHT) or (src, imported) in DEFERRED:
             continue
@@ -189,18 +197,18 @@ def test_imports_go_down_the_layers():
     assert not wrong, "\n".join(wrong)
 
 
-def test_the_contracts_between_stages_hold():
+def test_the_contracts_between_stages_hold(edges):
     broken = [f"{path.relative_to(PACKAGE.parent)}:{line}: {src} imports {imported}: {why}"
-              for src, imported, _, path, line in EDGES
+              for src, imported, _, path, line in edges
               for importer, forbidden, why in RULES
               if _under(src, importer) and _under(imported, forbidden)
               and not _listed(src, imported, IN_FLIGHT)]
     assert not broken, "\n".join(broken)
 
 
-def test_module_level_imports_form_no_cycle():
+def test_module_level_imports_form_no_cycle(edges):
     graph: dict[str, set[str]] = {}
-    for src, imported, in_function, _, _ in EDGES:
+    for src, imported, in_function, _, _ in edges:
         if not in_function:
             graph.setdefault(src, set()).add(imported)
     state: dict[str, int] = {}
@@ -221,10 +229,10 @@ def test_module_level_imports_form_no_cycle():
             visit(node, [node])
 
 
-def test_imports_inside_functions_say_why():
+def test_imports_inside_functions_say_why(edges):
     lines = {}
     unexplained = []
-    for src, imported, in_function, path, line in EDGES:
+    for src, imported, in_function, path, line in edges:
         if not in_function:
             continue
         text = lines.setdefault(path, path.read_text().splitlines())
@@ -242,9 +250,9 @@ def test_imports_inside_functions_say_why():
                              + "\n".join(unexplained))
 
 
-def test_the_exceptions_listed_here_still_exist():
+def test_the_exceptions_listed_here_still_exist(edges):
     """Each IN_FLIGHT/DEFERRED entry names an import that exists: delete the lines work has removed."""
-    present = {(src, imported) for src, imported, _, _, _ in EDGES}
+    present = {(src, imported) for src, imported, _, _, _ in edges}
     for table in (IN_FLIGHT, DEFERRED, DEFERRED_IN_FLIGHT):
         stale = {(a, b) for a, b in table if not any(s == a and _under(i, b) for s, i in present)}
         assert not stale, f"no longer imported, delete from this file: {sorted(stale)}"

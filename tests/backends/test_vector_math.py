@@ -449,15 +449,23 @@ def test_hypot_special_values_like_numpy(dtype, target):
     assert same.all(), [(a, b, c, d) for a, b, c, d in zip(x[~same], y[~same], z[~same], want[~same])]
 
 
-def _loop_ir(op, dtype, target):
-    """The optimised IR of ``Y[i] = op(X[i])`` (``op(X[i], X[i])`` for two operands): one
-    loop of 4096 elements, vectorized by the vectorize pass (lower_math's routines)
-    or by LLVM's loop vectorizer (the others)."""
+@functools.cache
+def _loop_sources(op, dtype, target_name):
+    """The code of ``Y[i] = op(X[i])`` (``op(X[i], X[i])`` for two operands) for the pinned
+    target ``target_name`` of tests.targets: one loop of 4096 elements, vectorized by the
+    vectorize pass (lower_math's routines) or by LLVM's loop vectorizer (the others).
+    Generated once: one test reads its optimised IR, another its assembly."""
     from mlc.backends.llvm import compile_sources
+    from tests import targets
     X = te.placeholder((4096,), dtype, "X")
     fn = getattr(te, op)
     Y = te.compute((4096,), lambda i: fn(*[X[i]] * MATH_CALLS[op].arity), "Y")
-    return compile_sources(mlc.IRModule({"main": te.create_prim_func([X, Y])}), target)["ll"]
+    return compile_sources(mlc.IRModule({"main": te.create_prim_func([X, Y])}), getattr(targets, target_name))
+
+
+def _loop_ir(op, dtype, target_name):
+    """The optimised IR of :func:`_loop_sources`."""
+    return _loop_sources(op, dtype, target_name)["ll"]
 
 
 def routine_dtypes():
@@ -479,11 +487,9 @@ def test_every_routine_vectorises_without_a_libm_call(target_name):
     double on their rare large lanes, only in functions of their own, out of line
     (``__mlc_lanes.*``): the loop branches to a masked vector form's lanes loop where a lane
     is large (tests/backends/test_vector_trig.py)."""
-    from tests import targets
-    target = getattr(targets, target_name)
     for op, dtypes in routine_dtypes().items():
         for dtype in dtypes:
-            ir = _loop_ir(op, dtype, target)
+            ir = _loop_ir(op, dtype, target_name)
             defined = set(re.findall(r'define [^@]*@"?([\w.]+)', ir))
             out_of_line = re.findall(r'define internal [^@]*@"?__mlc_lanes\.[^{]*\{.*?\n\}', ir, re.S)
             loop_ir = functools.reduce(lambda text, fn: text.replace(fn, ""), out_of_line, ir)
@@ -504,28 +510,37 @@ def test_written_out_routines_on_vectors_round_as_on_scalars(fast_math, n, targe
     """A routine lower_math writes out, in a loop the vectorize pass makes vector statements
     of (its local scalars vector Lets), gives bit for bit the results of the same loop
     built as written, a serial loop of scalars: whole vectors and a ragged end (3075), fewer
-    elements than a vector (13)."""
+    elements than a vector (13). Each routine is a function of its own (one kernel each, as
+    built alone), the functions of one dtype built in one module per schedule."""
     from mlc.passes.tir.lower_math import ROUTINE_DTYPES, ROUTINES
     from mlc.schedules import as_written
     rng = np.random.default_rng(7)
     specials = [0.5, 1e300, -1e300, 1e-310, -1e-310, np.nan, -np.inf, np.inf, -1.0, 1.0, -0.0, 0.0, 2.0, -3.0, 7.5]
+    inputs = {}  # dtype -> op -> the routine's operands
     for op in ROUTINES:
         for dtype in ROUTINE_DTYPES[op]:
             with np.errstate(over="ignore"):  # (10^30 is inf in float32)
                 x = np.concatenate([rng.uniform(-30, 30, 1020), rng.uniform(0.5, 1.5, 1020),
                                     10.0 ** rng.uniform(-30, 30, 1020), specials]).astype(dtype)[-n:]
-            xs = [x, x[::-1].copy()][:MATH_CALLS[op].arity]
+            inputs.setdefault(dtype, {})[op] = [x, x[::-1].copy()][:MATH_CALLS[op].arity]
+    for dtype, operands in inputs.items():
+        funcs = {}
+        for op, xs in operands.items():
             X = [te.placeholder((n,), dtype, f"X{k}") for k in range(len(xs))]
             Y = te.compute((n,), lambda i: getattr(te, op)(*[a[i] for a in X]), "Y")
-            mod = mlc.IRModule({"main": te.create_prim_func([*X, Y])})
-            vector, scalar = np.empty_like(x), np.empty_like(x)
+            funcs[op] = te.create_prim_func([*X, Y])
+        mod = mlc.IRModule(funcs)
+        vectors = mlc.build(mod, target, fast_math=fast_math)
+        scalars = mlc.build(mod, target, schedule=as_written, fast_math=fast_math)
+        bits = f"u{np.dtype(dtype).itemsize}"
+        for op, xs in operands.items():
+            vector, scalar = np.empty_like(xs[0]), np.empty_like(xs[0])
             with np.errstate(all="ignore"):
-                mlc.build(mod, target, fast_math=fast_math)["main"](*xs, vector)
-                mlc.build(mod, target, schedule=as_written, fast_math=fast_math)["main"](*xs, scalar)
+                vectors[op](*xs, vector)
+                scalars[op](*xs, scalar)
             nan = np.isnan(scalar)  # (a NaN's sign and payload are unspecified)
             np.testing.assert_array_equal(np.isnan(vector), nan, err_msg=f"{op} {dtype}")
-            np.testing.assert_array_equal(vector[~nan].view(f"u{x.itemsize}"), scalar[~nan].view(f"u{x.itemsize}"),
-                                          err_msg=f"{op} {dtype}")
+            np.testing.assert_array_equal(vector[~nan].view(bits), scalar[~nan].view(bits), err_msg=f"{op} {dtype}")
 
 
 @pytest.mark.parametrize("dtype, largest", [("float32", 255), ("float64", 208063)])
@@ -546,7 +561,6 @@ def test_no_routine_converts_lane_by_lane(target_name):
     """No routine's loop converts between double and int64 through scalar registers: AVX2
     has no vector instruction for it (LLVM would extract each lane), so the routines written
     out as TIR go through a double's bits on every target (AVX-512 converts whole vectors: ``vcvttpd2qq``)."""
-    from mlc.backends.llvm import compile_sources
     from mlc.backends.llvm.cpus import converts_int64_vectors
     from tests import targets
     target = getattr(targets, target_name)
@@ -554,10 +568,7 @@ def test_no_routine_converts_lane_by_lane(target_name):
     vector_conversions = 0
     for op, dtypes in routine_dtypes().items():
         for dtype in dtypes:
-            X = te.placeholder((4096,), dtype, "X")
-            fn = getattr(te, op)
-            Y = te.compute((4096,), lambda i: fn(*[X[i]] * MATH_CALLS[op].arity), "Y")
-            asm = compile_sources(mlc.IRModule({"main": te.create_prim_func([X, Y])}), target)["asm"]
+            asm = _loop_sources(op, dtype, target_name)["asm"]  # (the loop the test above reads the IR of)
             assert not _SCALAR_CONVERSION.search(asm), f"{op} {dtype}: {_SCALAR_CONVERSION.search(asm)[0]}"
             vector_conversions += len(re.findall(r"vcvttpd2qq|vcvtqq2pd", asm))
     assert vector_conversions == 0 or target_name == "AVX512"
@@ -568,8 +579,7 @@ def test_float32_tanh_is_one_formula_without_rounding_or_nan_select():
     rounds k (no ``roundeven`` and conversion), NaN carries through the arithmetic (one
     compare: the clamp; no select putting NaN back), 2|x| folded into the constants, ln 2
     in one word, one division: at most 15 float operations in all."""
-    from tests import targets
-    ir = _loop_ir("tanh", "float32", targets.AVX2)
+    ir = _loop_ir("tanh", "float32", "AVX2")
     vector = r"<8 x float>"
     assert "roundeven" not in ir and "llvm.round." not in ir
     assert len(re.findall(rf"= fcmp \w+ {vector}", ir)) == 1

@@ -2,29 +2,41 @@
 distributions (p above 1e-4: with fixed keys the numbers are fixed, and a sampler off by a
 percent in a quantile fails at these sizes), chi-square tests of discrete draws, moments of the
 vector samplers. The samples of one dtype come from one jitted function (one build)."""
+import importlib
+
 import numpy as np
 import pytest
-from scipy import stats
 
 import mlc
 import mlc.random as mr
 
+
+class _OnFirstUse:
+    """``scipy.stats``, imported when a test first asks for it: the import takes seconds, and
+    every pytest-xdist worker collects this module, most of them to run none of its tests."""
+
+    def __getattr__(self, name):
+        return getattr(importlib.import_module("scipy.stats"), name)
+
+
+stats = _OnFirstUse()
+
 N = 20_000
 P_MIN = 1e-4
 
-CONTINUOUS = {  # name -> (draw(key, dtype), SciPy's distribution)
-    "uniform": (lambda k, d: mr.uniform(k, (N,), d, -1.0, 3.0), stats.uniform(-1.0, 4.0)),
-    "normal": (lambda k, d: mr.normal(k, (N,), d), stats.norm()),
-    "truncated_normal": (lambda k, d: mr.truncated_normal(k, -0.5, 2.0, (N,), d), stats.truncnorm(-0.5, 2.0)),
-    "exponential": (lambda k, d: mr.exponential(k, (N,), d), stats.expon()),
-    "gumbel": (lambda k, d: mr.gumbel(k, (N,), d), stats.gumbel_r()),
-    "logistic": (lambda k, d: mr.logistic(k, (N,), d), stats.logistic()),
-    "laplace": (lambda k, d: mr.laplace(k, (N,), d), stats.laplace()),
-    "cauchy": (lambda k, d: mr.cauchy(k, (N,), d), stats.cauchy()),
-    "gamma(0.3)": (lambda k, d: mr.gamma(k, 0.3, (N,), d), stats.gamma(0.3)),
-    "gamma(1)": (lambda k, d: mr.gamma(k, 1.0, (N,), d), stats.gamma(1.0)),
-    "gamma(7.5)": (lambda k, d: mr.gamma(k, 7.5, (N,), d), stats.gamma(7.5)),
-    "beta(2, 0.5)": (lambda k, d: mr.beta(k, 2.0, 0.5, (N,), d), stats.beta(2.0, 0.5)),
+CONTINUOUS = {  # name -> (draw(key, dtype), SciPy's distribution, made when asked)
+    "uniform": (lambda k, d: mr.uniform(k, (N,), d, -1.0, 3.0), lambda: stats.uniform(-1.0, 4.0)),
+    "normal": (lambda k, d: mr.normal(k, (N,), d), lambda: stats.norm()),
+    "truncated_normal": (lambda k, d: mr.truncated_normal(k, -0.5, 2.0, (N,), d), lambda: stats.truncnorm(-0.5, 2.0)),
+    "exponential": (lambda k, d: mr.exponential(k, (N,), d), lambda: stats.expon()),
+    "gumbel": (lambda k, d: mr.gumbel(k, (N,), d), lambda: stats.gumbel_r()),
+    "logistic": (lambda k, d: mr.logistic(k, (N,), d), lambda: stats.logistic()),
+    "laplace": (lambda k, d: mr.laplace(k, (N,), d), lambda: stats.laplace()),
+    "cauchy": (lambda k, d: mr.cauchy(k, (N,), d), lambda: stats.cauchy()),
+    "gamma(0.3)": (lambda k, d: mr.gamma(k, 0.3, (N,), d), lambda: stats.gamma(0.3)),
+    "gamma(1)": (lambda k, d: mr.gamma(k, 1.0, (N,), d), lambda: stats.gamma(1.0)),
+    "gamma(7.5)": (lambda k, d: mr.gamma(k, 7.5, (N,), d), lambda: stats.gamma(7.5)),
+    "beta(2, 0.5)": (lambda k, d: mr.beta(k, 2.0, 0.5, (N,), d), lambda: stats.beta(2.0, 0.5)),
 }
 
 
@@ -45,7 +57,7 @@ def continuous_samples():
 def test_continuous_samplers_pass_a_kolmogorov_smirnov_test(continuous_samples, name, dtype):
     x = continuous_samples[dtype][name]
     assert x.dtype == dtype and x.shape == (N,) and np.isfinite(x).all()
-    p = stats.kstest(x.astype("float64"), CONTINUOUS[name][1].cdf).pvalue
+    p = stats.kstest(x.astype("float64"), CONTINUOUS[name][1]().cdf).pvalue
     assert p > P_MIN, f"{name} {dtype}: KS p-value {p:.2e}"
 
 

@@ -102,6 +102,21 @@ def test_eigh_matches_numpy(x):
         np.testing.assert_allclose(_adjoint(v) @ v, np.broadcast_to(np.eye(n), v.shape), atol=tol)
 
 
+MATRIX_ORDS = ["fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf]
+VECTOR_ORDS = [2, 1, math.inf]
+
+
+def _svd_composites(rtol):
+    """Every function composed from the singular values, of one matrix argument: traced into
+    one program per backend, so that each drawn shape costs one build per backend instead of
+    one per function (each function's own lowering is traced and run all the same)."""
+    def composites(x):
+        return (L.matrix_rank(x, rtol=rtol), L.pinv(x) if rtol is None else None,
+                [L.matrix_norm(x, ord=o, keepdims=True) for o in MATRIX_ORDS], L.svdvals(x),
+                tuple(L.svd(x, full_matrices=False)), [L.vector_norm(x, ord=o, axis=-1) for o in VECTOR_ORDS])
+    return composites
+
+
 @settings(max_examples=12, deadline=None)
 @given(x=matrices(dtypes=INEXACT), rtol=st.sampled_from([None, 0.5]))
 @example(x=np.array([[4.08792e-103], [1.40129846e-45]]), rtol=None)  # NumPy's pinv underflows to 0
@@ -116,30 +131,44 @@ def test_svd_composites_match_numpy(x, rtol):
     # rank and pinv are ill-posed where a singular value sits near the cutoff (rounding decides)
     assume(not ((relative > np_rtol / 1e3) & (relative < max(np_rtol * 1e3, 1e-3))).any())
     want_rank = np.linalg.matrix_rank(x, rtol=np_rtol)
-    for got in _on_backends(L.matrix_rank, x, rtol=rtol):
-        _close(got, np.asarray(want_rank).astype("int64"), 0)
-    if rtol is None:
-        want = np.linalg.pinv(x, rtol=np_rtol).astype(x.dtype)
-        # entries far below the largest are rounding noise in either result (NumPy's may underflow
-        # to 0 where the exact value is tiny next to 1/s), so the absolute error scales with it
-        scale = max(float(np.abs(want).max(initial=0.0)), 1.0)
-        for got in _on_backends(L.pinv, x):
-            assert got.shape == want.shape and got.dtype == want.dtype
-            np.testing.assert_allclose(got, want, rtol=tol * 8, atol=tol * 8 * scale)
     real = np.finfo(x.dtype).dtype   # of the norms and singular values: complex64 -> float32
-    for ord_ in ["fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf]:
-        want = np.linalg.norm(x, ord=ord_, axis=(-2, -1), keepdims=True).astype(real)
-        for got in _on_backends(L.matrix_norm, x, ord=ord_, keepdims=True):
-            _close(got, want, tol)
-    for got in _on_backends(L.svdvals, x):
-        _close(got, np.linalg.svd(x, compute_uv=False), tol)
-    for u, s, vh in _on_backends(L.svd, x, full_matrices=False):   # unique up to phases: A = U S Vh
+    composites = _svd_composites(rtol)
+    for target in ("llvm", "reference"):
+        rank, pinv, matrix_norms, svdvals, (u, s, vh), vector_norms = mlc.jit(composites, target=target)(x)
+        _close(rank, np.asarray(want_rank).astype("int64"), 0)
+        if rtol is None:
+            want = np.linalg.pinv(x, rtol=np_rtol).astype(x.dtype)
+            # entries far below the largest are rounding noise in either result (NumPy's may
+            # underflow to 0 where the exact value is tiny next to 1/s), so the absolute error
+            # scales with it
+            scale = max(float(np.abs(want).max(initial=0.0)), 1.0)
+            assert pinv.shape == want.shape and pinv.dtype == want.dtype
+            np.testing.assert_allclose(pinv, want, rtol=tol * 8, atol=tol * 8 * scale)
+        for ord_, got in zip(MATRIX_ORDS, matrix_norms, strict=True):
+            _close(got, np.linalg.norm(x, ord=ord_, axis=(-2, -1), keepdims=True).astype(real), tol)
+        _close(svdvals, np.linalg.svd(x, compute_uv=False), tol)
+        # unique up to phases: A = U S Vh
         assert s.dtype == real and u.dtype == vh.dtype == x.dtype
         np.testing.assert_allclose((u * s[..., None, :]) @ vh, x, atol=tol)
-    for ord_ in [2, 1, math.inf]:
-        want = np.linalg.vector_norm(x, ord=ord_, axis=-1)
-        for got in _on_backends(L.vector_norm, x, ord=ord_, axis=-1):
-            _close(got, want, tol)
+        for ord_, got in zip(VECTOR_ORDS, vector_norms, strict=True):
+            _close(got, np.linalg.vector_norm(x, ord=ord_, axis=-1), tol)
+
+
+def test_svd_composites_eagerly():
+    """The same functions called eagerly (each compiled on its own), on one rank-deficient
+    batch of non-square matrices; the drawn matrices run them traced together above."""
+    x = np.array([[[1.0, 2.0, 1.0], [0.5, -1.0, 0.5]], [[0.0, 3.0, 0.0], [2.0, 1.0, 2.0]]])
+    tol = _tol(x.dtype, 3)
+    _close(L.matrix_rank(x), np.linalg.matrix_rank(x).astype("int64"), 0)
+    np.testing.assert_allclose(L.pinv(x), np.linalg.pinv(x), rtol=tol * 8, atol=tol * 8)
+    for ord_ in MATRIX_ORDS:
+        _close(L.matrix_norm(x, ord=ord_, keepdims=True), np.linalg.norm(x, ord=ord_, axis=(-2, -1), keepdims=True),
+               tol)
+    _close(L.svdvals(x), np.linalg.svd(x, compute_uv=False), tol)
+    u, s, vh = L.svd(x, full_matrices=False)
+    np.testing.assert_allclose((u * s[..., None, :]) @ vh, x, atol=tol)
+    for ord_ in VECTOR_ORDS:
+        _close(L.vector_norm(x, ord=ord_, axis=-1), np.linalg.vector_norm(x, ord=ord_, axis=-1), tol)
 
 
 @settings(max_examples=10, deadline=None)

@@ -42,22 +42,29 @@ def same(got, want, what):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_a_python_scalar_next_to_an_array_promotes_as_numpy(dtype, kind):
     """add, multiply, divide and maximum of the pair, on either side (one jit for the ops NumPy
-    takes), as a constant and as a traced argument, and in eager mlc.numpy."""
+    takes on both sides), as a constant and as a traced argument, and in eager mlc.numpy."""
     x = np.array([0, 1, 2], dtype) if dtype != "bool" else np.array([False, True, True])
     s = SCALARS[kind]
+    calls = {False: lambda fn, a, b: fn(a, b), True: lambda fn, a, b: fn(b, a)}  # scalar_first -> call
+    cases = []  # (scalar_first, op, NumPy's result)
     for scalar_first in (False, True):
-        side = "scalar first" if scalar_first else "scalar second"
-        wants = {op: numpy_result(op, x, s, scalar_first) for op in OPS}
-        ops = [op for op, w in wants.items()  # (mlc does not order complex numbers)
-               if w is not None and not (np.asarray(w).dtype.kind == "c" and op == "maximum")]
-        call = (lambda fn, a, b: fn(b, a)) if scalar_first else (lambda fn, a, b: fn(a, b))
-        as_constants = mlc.jit(lambda a: tuple(call(OPS[op], a, s) for op in ops))
-        for op, got in zip(ops, as_constants(x), strict=True):
-            same(got, wants[op], f"jit {op}({dtype}, {kind} constant), {side}")
-        if "multiply" in ops:  # a traced Python scalar is weak as a constant is
-            as_argument = mlc.jit(lambda a, b: call(np.multiply, a, b))
-            same(as_argument(x, s), wants["multiply"], f"jit multiply({dtype}, {kind} argument), {side}")
-            same(call(mnp.multiply, x, s), wants["multiply"], f"mlc.numpy.multiply({dtype}, {kind}), {side}")
+        for op in OPS:
+            want = numpy_result(op, x, s, scalar_first)
+            # (mlc does not order complex numbers)
+            if want is not None and not (np.asarray(want).dtype.kind == "c" and op == "maximum"):
+                cases.append((scalar_first, op, want))
+    as_constants = mlc.jit(lambda a: tuple(calls[first](OPS[op], a, s) for first, op, _ in cases))
+    for (first, op, want), got in zip(cases, as_constants(x), strict=True):
+        side = "scalar first" if first else "scalar second"
+        same(got, want, f"jit {op}({dtype}, {kind} constant), {side}")
+    products = [(first, want) for first, op, want in cases if op == "multiply"]
+    assert products, f"NumPy multiplies {dtype} and a Python {kind}"
+    # a traced Python scalar is weak as a constant is
+    as_argument = mlc.jit(lambda a, b: tuple(calls[first](np.multiply, a, b) for first, _ in products))
+    for (first, want), got in zip(products, as_argument(x, s), strict=True):
+        side = "scalar first" if first else "scalar second"
+        same(got, want, f"jit multiply({dtype}, {kind} argument), {side}")
+        same(calls[first](mnp.multiply, x, s), want, f"mlc.numpy.multiply({dtype}, {kind}), {side}")
 
 
 def test_complex64_times_a_float_stays_complex64():
