@@ -277,8 +277,10 @@ class _KernelRun(ExprEvaluator):
             self.axis[f"threadIdx.{a}"] = rest_t % b
             rest_b, rest_t = rest_b // g, rest_t // b
         self.memory: dict[int, _Memory] = {}
-        written = known.written(kernel.body)
-        for p in kernel.params:  # what the kernel only reads cannot race
+        # what the kernel only reads cannot race, nor can the global memory of a kernel of one
+        # thread (no other thread touches it)
+        written = known.written(kernel.body) if self.lanes > 1 else set()
+        for p in kernel.params:
             arr = params[id(p)]
             self.memory[id(p)] = _Memory(p, arr, arr.size, "global", id(p) in written)
         for b in kernel.shared + kernel.local:  # declared at the kernel's top, wherever allocated
