@@ -736,6 +736,11 @@ class _KernelRun(ExprEvaluator):
     def _record(self, mem: _Memory, where, lanes) -> None:
         """Remember the smallest and largest reader lane of each element in this epoch."""
         cur = mem.r_epoch[where] == self.epoch
+        if not _any(cur):  # (no element read yet in this epoch: the readers now are all there is)
+            mem.r_hi[where] = lanes
+            mem.r_lane[where[::-1]] = lanes[::-1]
+            mem.r_epoch[where] = self.epoch
+            return
         if _all(cur) and _all(mem.r_lane[where] <= lanes) and _all(mem.r_hi[where] >= lanes):
             return  # (each reader lies between the ones remembered: a thread reading again)
         old_lo = np.where(cur, mem.r_lane[where], _NONE)
