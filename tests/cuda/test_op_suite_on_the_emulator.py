@@ -3,10 +3,11 @@ NumPy, run on ``target="cuda-emulator"`` (the kernels a GPU build makes, launche
 thread on the CPU) as they run on "llvm" and "reference" in the main session.
 
 It is one test running pytest on ``tests/ops --mlc-target=cuda-emulator`` in a child process,
-so the default targets of this session are left as they are. The child runs the tests on
-:data:`WORKERS` pytest-xdist workers that take tests as they free up (the op files differ
-tenfold in what they cost the emulator, so a split by files leaves one worker with most of
-the suite); this session waits. A failure prints the child's summary. The files whose tests
+so the default targets of this session are left as they are. The child runs the files on
+:data:`WORKERS` pytest-xdist workers, each taking the next file as it frees up (the op files
+differ tenfold in what they cost the emulator, so a split fixed in advance leaves one worker
+with most of the suite; a file stays in one worker, whose build cache its tests share); this
+session waits. A failure prints the child's summary. The files whose tests
 name their targets themselves (:data:`SAME_ON_EVERY_TARGET`) would only repeat the main
 session's run, and so would the tests of the other files that never read the default targets
 (error messages, promotion rules, lowerings read as IR, tests that name "llvm" and
@@ -201,7 +202,7 @@ def test_every_op_matches_numpy_on_the_gpu_emulator(pytester: pytest.Pytester):
     files = [str(f) for f in _emulated_files()]
     child = subprocess.Popen(
         [sys.executable, "-m", "pytest", *files, *_deselected(files), "--mlc-target=cuda-emulator", "-q",
-         "-p", "no:cacheprovider", "-x", "-n", str(WORKERS), "--dist", "worksteal", "--rootdir", str(TESTS.parent)],
+         "-p", "no:cacheprovider", "-x", "-n", str(WORKERS), "--dist", "loadfile", "--rootdir", str(TESTS.parent)],
         cwd=str(pytester.path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=_child_environment())
     try:
