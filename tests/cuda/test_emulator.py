@@ -171,6 +171,38 @@ def test_blocks_writing_one_global_element_race():
         Emulator(_kernel(body, blocks=2)).run([_rand(32), np.zeros(32, "float32")])
 
 
+def _one_thread(body_of, n):
+    """:func:`_kernel`'s kernel with one block of one thread (A and B of ``n`` elements)."""
+    A, B = decl_buffer((n,), "float32", "A"), decl_buffer((n,), "float32", "B")
+    S = decl_buffer((1,), "float32", "S", scope="shared")
+    bx, tx = Var("bx"), Var("tx")
+    inner = For(tx, const(0), const(1), "thread_binding", body_of(bx, tx, S, A, B), "threadIdx.x")
+    return PrimFunc((A, B), For(bx, const(0), const(1), "thread_binding", Allocate(S, inner), "blockIdx.x"))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 40))
+def test_a_kernel_of_one_thread_rewrites_global_memory_in_order(n):
+    """One thread running a prefix sum in place in global memory (each element read after
+    the previous one was written) gives NumPy's cumsum, its traffic counted and its bounds
+    checked; the same statements in a kernel of two blocks are the blocks' race on B."""
+    def body(bx, tx, S, A, B, last=n):
+        i = Var("i")
+        step = BufferStore(B, _load(B, i - 1) + _load(A, i), (i,))
+        return seq(BufferStore(B, _load(A, const(0)), (const(0),)), For(i, const(1), const(last - 1), "serial", step))
+    a = RNG.integers(-9, 9, n).astype("float32")
+    b = np.zeros(n, "float32")
+    lone = Emulator(_one_thread(body, n))
+    lone.run([a, b])
+    np.testing.assert_array_equal(b, np.cumsum(a))
+    (stats,) = lone.stats
+    assert (stats.global_reads, stats.global_writes) == (1 + 2 * (n - 1), n)
+    with pytest.raises(BoundsError, match=rf"thread \(0, 0, 0\) of block \(0, 0, 0\) accesses A\[{n}\]"):
+        Emulator(_one_thread(lambda *args: body(*args, last=n + 1), n)).run([a, b])
+    with pytest.raises(RaceError, match=r"global buffer B\[0\].*threads of different blocks"):
+        Emulator(_kernel(lambda *args: body(*args, last=2), n=2, blocks=2)).run([a[:1].repeat(2), np.zeros(2, "float32")])
+
+
 def test_a_block_reading_what_another_block_wrote_races_even_across_a_barrier():
     def body(bx, tx, S, A, B):
         return seq(BufferStore(B, _load(A, bx * 16 + tx), (bx * 16 + tx,)), syncthreads(),

@@ -270,6 +270,7 @@ class _KernelRun(ExprEvaluator):
         self.nt, self.lanes = nt, nb * nt
         lane = np.arange(self.lanes, dtype=np.int64)
         self.lane, self.block_of, self.thread_of = lane, lane // nt, lane % nt
+        self._zeros = np.zeros(self.lanes, np.int64)  # (an element of global memory for every lane: + it)
         self.axis = {}
         rest_b, rest_t = self.block_of, self.thread_of
         for a, g, b in zip(AXES, kernel.grid, kernel.block):
@@ -277,8 +278,10 @@ class _KernelRun(ExprEvaluator):
             self.axis[f"threadIdx.{a}"] = rest_t % b
             rest_b, rest_t = rest_b // g, rest_t // b
         self.memory: dict[int, _Memory] = {}
-        written = known.written(kernel.body)
-        for p in kernel.params:  # what the kernel only reads cannot race
+        # what the kernel only reads cannot race, nor can the global memory of a kernel of one
+        # thread (no other thread touches it)
+        written = known.written(kernel.body) if self.lanes > 1 else set()
+        for p in kernel.params:
             arr = params[id(p)]
             self.memory[id(p)] = _Memory(p, arr, arr.size, "global", id(p) in written)
         for b in kernel.shared + kernel.local:  # declared at the kernel's top, wherever allocated
@@ -452,16 +455,16 @@ class _KernelRun(ExprEvaluator):
             raise MLCError(f"emulator: buffer {buffer.name} is neither a parameter nor allocated "
                            "in the kernel")
         if index is not None:  # evaluated by the caller
-            flat, width = index, dt.lanes(indices[0].dtype)
+            flat, width = index, _lanes(indices[0].dtype)
         elif len(indices) == 1:  # flattened buffers: the index as it is (no int64 copy)
             flat = np.asarray(self.ev(indices[0], mask, env))
-            width = dt.lanes(indices[0].dtype)
+            width = _lanes(indices[0].dtype)
         else:
             flat = np.int64(0)
             width = 1
             for idx, extent in zip(indices, buffer.shape):
                 i = self.ev(idx, mask, env)
-                width = max(width, dt.lanes(idx.dtype))
+                width = max(width, _lanes(idx.dtype))
                 flat = flat * np.int64(extent.value) + np.asarray(i, np.int64)
         if width == 1 and flat.ndim == 0:  # one element for every lane: check it once
             lanes = self.lane if mask is None else np.flatnonzero(mask)
@@ -469,7 +472,7 @@ class _KernelRun(ExprEvaluator):
                 self._out_of_bounds(buffer, mem, np.broadcast_to(flat, (self.lanes,)),
                                     np.ones(self.lanes, bool) if mask is None else mask)
             if mem.per == "global":
-                return mem, np.full(self.lanes, flat), lanes
+                return mem, self._zeros + flat, lanes
             return mem, mem.offset + flat, lanes
         shape = (self.lanes,) if width == 1 else (self.lanes, width)
         if flat.shape != shape:
@@ -734,6 +737,11 @@ class _KernelRun(ExprEvaluator):
     def _record(self, mem: _Memory, where, lanes) -> None:
         """Remember the smallest and largest reader lane of each element in this epoch."""
         cur = mem.r_epoch[where] == self.epoch
+        if not _any(cur):  # (no element read yet in this epoch: the readers now are all there is)
+            mem.r_hi[where] = lanes
+            mem.r_lane[where[::-1]] = lanes[::-1]
+            mem.r_epoch[where] = self.epoch
+            return
         if _all(cur) and _all(mem.r_lane[where] <= lanes) and _all(mem.r_hi[where] >= lanes):
             return  # (each reader lies between the ones remembered: a thread reading again)
         old_lo = np.where(cur, mem.r_lane[where], _NONE)
@@ -869,6 +877,17 @@ class _KernelRun(ExprEvaluator):
         if e.op == SHFL_DOWN:
             return self._shfl_down(e, ctx.mask, ctx.env)
         return super()._call(e, ctx)
+
+
+_LANES: dict[str, int] = {}
+
+
+def _lanes(dtype: str) -> int:
+    """``dt.lanes(dtype)``, each dtype's worked out once (an index's, at every access)."""
+    n = _LANES.get(dtype)
+    if n is None:
+        n = _LANES[dtype] = dt.lanes(dtype)
+    return n
 
 
 def _any(x) -> bool:
