@@ -4,7 +4,8 @@ A Python bool, int, float or complex next to an array is weak: it takes the arra
 when its kind fits (``complex64 * 2.5`` stays complex64, ``float16 + 3`` stays float16,
 ``int8 * 2.5`` is float64, ``float32 * 1j`` is complex64). Every (kind, dtype) pair, on
 either side, as a constant of the function and as a traced argument, under the jit and in
-eager ``mlc.numpy``: the result's dtype and values are NumPy's. Operations of Python scalars
+eager ``mlc.numpy``: the result's dtype and values are NumPy's, for ufuncs (whose loops
+decide) and for ``where`` (NEP 50's rules alone). Operations of Python scalars
 only promote by kind (bool < int < float < complex) to the default dtypes.
 """
 import itertools
@@ -53,18 +54,33 @@ def test_a_python_scalar_next_to_an_array_promotes_as_numpy(dtype, kind):
             # (mlc does not order complex numbers)
             if want is not None and not (np.asarray(want).dtype.kind == "c" and op == "maximum"):
                 cases.append((scalar_first, op, want))
-    as_constants = mlc.jit(lambda a: tuple(calls[first](OPS[op], a, s) for first, op, _ in cases))
-    for (first, op, want), got in zip(cases, as_constants(x), strict=True):
+    # where is no ufunc: its operands promote by NEP 50's rules alone, not by a loop's dtypes
+    cond = np.array([True, False, True])
+    wheres = [(first, np.where(cond, *calls[first](lambda a, b: (a, b), x, s))) for first in (False, True)]
+    as_constants = mlc.jit(lambda c, a: (tuple(calls[first](OPS[op], a, s) for first, op, _ in cases),
+                                         tuple(np.where(c, *calls[first](lambda u, v: (u, v), a, s))
+                                               for first, _ in wheres)))
+    got_ops, got_wheres = as_constants(cond, x)
+    for (first, op, want), got in zip(cases, got_ops, strict=True):
         side = "scalar first" if first else "scalar second"
         same(got, want, f"jit {op}({dtype}, {kind} constant), {side}")
+    for (first, want), got in zip(wheres, got_wheres, strict=True):
+        side = "scalar first" if first else "scalar second"
+        same(got, want, f"jit where(c, {dtype}, {kind} constant), {side}")
     products = [(first, want) for first, op, want in cases if op == "multiply"]
     assert products, f"NumPy multiplies {dtype} and a Python {kind}"
     # a traced Python scalar is weak as a constant is
-    as_argument = mlc.jit(lambda a, b: tuple(calls[first](np.multiply, a, b) for first, _ in products))
-    for (first, want), got in zip(products, as_argument(x, s), strict=True):
+    as_argument = mlc.jit(lambda c, a, b: (tuple(calls[first](np.multiply, a, b) for first, _ in products),
+                                           tuple(np.where(c, *calls[first](lambda u, v: (u, v), a, b))
+                                                 for first, _ in wheres)))
+    got_products, got_wheres = as_argument(cond, x, s)
+    for (first, want), got in zip(products, got_products, strict=True):
         side = "scalar first" if first else "scalar second"
         same(got, want, f"jit multiply({dtype}, {kind} argument), {side}")
         same(calls[first](mnp.multiply, x, s), want, f"mlc.numpy.multiply({dtype}, {kind}), {side}")
+    for (first, want), got in zip(wheres, got_wheres, strict=True):
+        side = "scalar first" if first else "scalar second"
+        same(got, want, f"jit where(c, {dtype}, {kind} argument), {side}")
 
 
 def test_complex64_times_a_float_stays_complex64():
