@@ -7,20 +7,11 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 import mlc
-from mlc import te
 from mlc.passes.tir.remembered import KEPT, remembered
+from tests.programs import mm_relu_module
 
 convert_blocks = importlib.import_module("mlc.passes.tir.convert_blocks")
 lower_init_block = importlib.import_module("mlc.passes.tir.lower_init_block")
-
-
-def _mm_relu(n, m, k):
-    A = te.placeholder((n, k), "float32", name="A")
-    B = te.placeholder((k, m), "float32", name="B")
-    r = te.reduce_axis((0, k), name="r")
-    Y = te.compute((n, m), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), name="Y")
-    C = te.compute((n, m), lambda i, j: te.max(Y[i, j], 0), name="C")
-    return mlc.IRModule({"mm_relu": te.create_prim_func([A, B, C])})
 
 
 @settings(max_examples=3, deadline=None)
@@ -40,7 +31,7 @@ def test_a_build_lowers_each_function_to_loops_once(n, m, k):
     lower_init_block._LowerInit.visit = counted("init", init_walk)
     convert_blocks._ConvertBlocks.visit = counted("blocks", block_walk)
     try:
-        lib = mlc.build(_mm_relu(n, m, k), target="llvm")
+        lib = mlc.build(mm_relu_module(n, m, k), target="llvm")
     finally:
         lower_init_block._LowerInit.visit, convert_blocks._ConvertBlocks.visit = init_walk, block_walk
     assert walks == {"init": 1, "blocks": 1}

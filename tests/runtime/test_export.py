@@ -17,6 +17,8 @@ from mlc import te
 from mlc.runtime import loader
 from mlc.runtime.loader import pack_trailer
 
+from tests.programs import mm_relu_module
+
 from .c_driver import have, run_c_program
 
 HAVE_CC = any(shutil.which(c) for c in ("cc", "gcc", "clang"))
@@ -24,20 +26,11 @@ needs_cc = pytest.mark.skipif(not HAVE_CC, reason="no C compiler (cc, gcc or cla
 LOADER = Path(loader.__file__)
 
 
-def mm_relu(n, m, k):
-    A = te.placeholder((n, k), "float32", name="A")
-    B = te.placeholder((k, m), "float32", name="B")
-    r = te.reduce_axis((0, k), name="r")
-    Y = te.compute((n, m), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), name="Y")
-    C = te.compute((n, m), lambda i, j: te.max(Y[i, j], 0), name="C")
-    return mlc.IRModule({"mm_relu": te.create_prim_func([A, B, C])})
-
-
 @needs_cc
 @settings(max_examples=3, deadline=None)
 @given(n=st.sampled_from([1, 7, 64]), m=st.sampled_from([1, 5, 48]), k=st.sampled_from([1, 3, 33]))
 def test_a_built_module_exports_and_loads_with_the_same_results(tmp_path_factory, n, m, k):
-    lib = mlc.build(mm_relu(n, m, k))
+    lib = mlc.build(mm_relu_module(n, m, k))
     path = lib.export(tmp_path_factory.mktemp("lib") / "mm.so")
     loaded = mlc.runtime.load(path)
     rng = np.random.default_rng(n * 100 + m * 10 + k)
@@ -201,7 +194,7 @@ def test_the_loader_runs_where_llvmlite_cannot_be_imported(tmp_path):
 
 
 def test_a_missing_compiler_is_a_clear_error(tmp_path, monkeypatch):
-    lib = mlc.build(mm_relu(2, 2, 2))
+    lib = mlc.build(mm_relu_module(2, 2, 2))
     with pytest.raises(mlc.ToolchainError, match="was not found on PATH"):
         lib.export(tmp_path / "x.so", cc="no-such-compiler-mlc")
     monkeypatch.setenv("PATH", str(tmp_path))
@@ -220,7 +213,7 @@ def test_the_library_needs_only_libc_libm_and_pthreads(tmp_path):
 
 @needs_cc
 def test_the_portable_form_rebuilds_for_this_cpu(tmp_path):
-    lib = mlc.build(mm_relu(9, 7, 5))
+    lib = mlc.build(mm_relu_module(9, 7, 5))
     path = mlc.export(lib, path=tmp_path / "mm.mlc", format="mlc")  # (lib.export(path, format="mlc"))
     with pytest.raises(mlc.LoadError, match="load_portable"):
         mlc.runtime.load(path)
@@ -256,7 +249,7 @@ def test_functions_named_like_c_keywords_export(tmp_path):
 
 def test_an_unknown_format_is_refused(tmp_path):
     with pytest.raises(mlc.MLCError, match="format must be"):
-        mlc.build(mm_relu(2, 2, 2)).export(tmp_path / "x.so", format="zip")
+        mlc.build(mm_relu_module(2, 2, 2)).export(tmp_path / "x.so", format="zip")
 
 
 def dynamic_rows(x):
@@ -322,7 +315,7 @@ needs_aarch64 = pytest.mark.skipif(
 
 
 def test_code_for_aarch64_is_built_but_not_run_here(tmp_path):
-    lib = mlc.build(mm_relu(4, 4, 4), target=AARCH64)
+    lib = mlc.build(mm_relu_module(4, 4, 4), target=AARCH64)
     assert lib.target.triple == "aarch64-linux-gnu" and str(lib.target) == AARCH64 + " -mattr=default"
     with pytest.raises(mlc.CompileError, match="not this machine"):
         lib["mm_relu"](np.ones((4, 4), "float32"), np.ones((4, 4), "float32"), np.empty((4, 4), "float32"))
@@ -335,7 +328,7 @@ def test_code_for_aarch64_is_built_but_not_run_here(tmp_path):
 @given(n=st.sampled_from([1, 37]), k=st.sampled_from([3, 64]))
 def test_aarch64_libraries_run_under_qemu_against_numpy(tmp_path_factory, n, k):
     folder = tmp_path_factory.mktemp("arm")
-    lib = mlc.build(mm_relu(n, 300, k), target=AARCH64)  # wide enough for a parallel loop
+    lib = mlc.build(mm_relu_module(n, 300, k), target=AARCH64)  # wide enough for a parallel loop
     path = lib.export(folder / "mm.so", cc="aarch64-linux-gnu-gcc")
     if loader.host_arch() != "aarch64":
         with pytest.raises(mlc.LoadError, match="aarch64 architecture"):
