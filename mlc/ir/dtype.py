@@ -6,6 +6,8 @@ scalars, which adapt to the typed operand).
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..errors import DTypeError
@@ -59,8 +61,10 @@ def vector(dtype: str, lanes: int) -> str:
     return dtype if lanes == 1 else f"{element(dtype)}x{lanes}"
 
 
+@lru_cache(maxsize=1024)
 def lanes(dtype: str) -> int:
-    """How many lanes a value of ``dtype`` has (1 for a scalar dtype)."""
+    """How many lanes a value of ``dtype`` has (1 for a scalar dtype); each dtype's worked out
+    once, as every index of an interpreted or emulated access asks."""
     head, sep, count = dtype.rpartition("x")
     return int(count) if sep and count.isdigit() and head in _SUPPORTED_SET else 1
 

@@ -455,16 +455,16 @@ class _KernelRun(ExprEvaluator):
             raise MLCError(f"emulator: buffer {buffer.name} is neither a parameter nor allocated "
                            "in the kernel")
         if index is not None:  # evaluated by the caller
-            flat, width = index, _lanes(indices[0].dtype)
+            flat, width = index, dt.lanes(indices[0].dtype)
         elif len(indices) == 1:  # flattened buffers: the index as it is (no int64 copy)
             flat = np.asarray(self.ev(indices[0], mask, env))
-            width = _lanes(indices[0].dtype)
+            width = dt.lanes(indices[0].dtype)
         else:
             flat = np.int64(0)
             width = 1
             for idx, extent in zip(indices, buffer.shape):
                 i = self.ev(idx, mask, env)
-                width = max(width, _lanes(idx.dtype))
+                width = max(width, dt.lanes(idx.dtype))
                 flat = flat * np.int64(extent.value) + np.asarray(i, np.int64)
         if width == 1 and flat.ndim == 0:  # one element for every lane: check it once
             lanes = self.lane if mask is None else np.flatnonzero(mask)
@@ -877,17 +877,6 @@ class _KernelRun(ExprEvaluator):
         if e.op == SHFL_DOWN:
             return self._shfl_down(e, ctx.mask, ctx.env)
         return super()._call(e, ctx)
-
-
-_LANES: dict[str, int] = {}
-
-
-def _lanes(dtype: str) -> int:
-    """``dt.lanes(dtype)``, each dtype's worked out once (an index's, at every access)."""
-    n = _LANES.get(dtype)
-    if n is None:
-        n = _LANES[dtype] = dt.lanes(dtype)
-    return n
 
 
 def _any(x) -> bool:
