@@ -17,6 +17,7 @@ lowers the same function object the same way. A remembered pass does that work o
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 
 __all__ = ["remembered", "KEPT"]
@@ -30,6 +31,7 @@ def remembered(pass_fn: Callable) -> Callable:
     """``pass_fn`` keeping its last :data:`KEPT` results by the identity of its argument
     (the argument is kept with its result, so its id is not reused while it is there)."""
     kept: dict[int, tuple] = {}
+    lock = threading.Lock()
 
     @functools.wraps(pass_fn)
     def run(func):
@@ -37,9 +39,10 @@ def remembered(pass_fn: Callable) -> Callable:
         if hit is not None and hit[0] is func:
             return hit[1]
         out = pass_fn(func)
-        if len(kept) >= KEPT:
-            del kept[next(iter(kept))]
-        kept[id(func)] = (func, out)
+        with lock:  # (builds run on the caller's thread and the background thread at once)
+            if len(kept) >= KEPT:
+                del kept[next(iter(kept))]
+            kept[id(func)] = (func, out)
         return out
 
     return run
