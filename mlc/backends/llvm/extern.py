@@ -52,6 +52,7 @@ from . import vector_sort
 from .intrinsics import declare
 from .targeting import lacks_features, module_target
 from .types import PTR, reg_type
+from .vectorize import splat
 
 __all__ = ["EXTERN_KERNELS", "ExternKernel", "emit_call_extern", "emit_address_of"]
 
@@ -91,7 +92,7 @@ def _vnni_dot(signed: bool) -> Callable[[ir.Function], None]:
             bias = 0x80808080 - (1 << 32)
             a = b.xor(a, ir.Constant(_I32, bias))  # a + 128 in each byte, read as unsigned
             acc = b.sub(acc, _vpdpbusd(b, ir.Constant(_V16, [0] * 16), ir.Constant(_V16, [bias] * 16), w))
-        a = vector_sort.splat16(b, a)
+        a = splat(b, a, 16)
         b.store(_vpdpbusd(b, acc, a, w), c_ptr, align=4)
         b.ret(ir.Constant(_I32, 0))
     return define

@@ -35,8 +35,9 @@ from llvmlite import ir
 
 from .intrinsics import call_intrinsic, declare
 from .parallel import openmp_available as _openmp_available
+from .vectorize import splat
 
-__all__ = ["LEAF", "CODECS", "define_sort", "define_half", "splat16"]
+__all__ = ["LEAF", "CODECS", "define_sort", "define_half"]
 
 _I1, _I16, _I32, _I64 = ir.IntType(1), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 _PTR = ir.PointerType()
@@ -55,12 +56,6 @@ _MIN_KEY = -0x80000000
 #: The codecs, by name: (dtype, descending).
 CODECS = {f"{short}{'_desc' if desc else ''}": (dtype, desc)
           for short, dtype in (("f32", "float32"), ("i32", "int32"), ("u32", "uint32")) for desc in (False, True)}
-
-
-def splat16(b, scalar):
-    """The i32 ``scalar`` in each of 16 lanes."""
-    vec = b.insert_element(ir.Constant(_V, None), scalar, ir.Constant(_I32, 0))
-    return b.shuffle_vector(vec, ir.Constant(_V, None), ir.Constant(_V, [0] * _LANES))
 
 
 def _mask_const(bits):
@@ -249,7 +244,7 @@ def _define_partition(module, codec, encode, side="both"):
     src, dst, n, pivot, or_equal, flag = fn.args
     entry, loop, tail = (fn.append_basic_block(s) for s in ("entry", "loop", "tail"))
     b = ir.IRBuilder(entry)
-    pv = splat16(b, pivot)
+    pv = splat(b, pivot, _LANES)
     whole = b.and_(n, ir.Constant(_I64, -_LANES))
     b.branch(loop)
 
@@ -311,7 +306,7 @@ def _define_partition_in_place(module):
     a, n, pivot, or_equal = fn.args
     entry, loop, body, done = (fn.append_basic_block(s) for s in ("entry", "loop", "body", "done"))
     b = ir.IRBuilder(entry)
-    pv = splat16(b, pivot)
+    pv = splat(b, pivot, _LANES)
 
     def put(b, v, lo, hi, valid):
         """``v``'s keys (of ``valid`` lanes: None, all) stored at ``a[lo:]`` (below) and before
