@@ -419,9 +419,7 @@ class _GridEvaluator(ExprEvaluator):
         ctx = _Grid({})
         if not isinstance(e, Binary):
             return self.evaluate(e, ctx)
-        steps = self._chains.get(id(e))
-        if steps is None:
-            steps = self._chains[id(e)] = self._steps(e)
+        steps = self.chain_steps(e)
         if any(logical or not isinstance(numpy, np.ufunc) for _, numpy, _, logical in steps):
             return self.evaluate(e, ctx)
         value, dtype = None, out.dtype

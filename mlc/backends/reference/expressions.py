@@ -80,12 +80,9 @@ class ExprEvaluator(ABC):
         """A chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as deep as the user
         wrote it) is evaluated from the bottom up on a loop, each in ``ctx`` (never down the
         second operand of ``and``/``or``, which runs in a narrower one). The chain's steps
-        are worked out once per node (:meth:`_steps`)."""
-        steps = self._chains.get(id(e))
-        if steps is None:
-            steps = self._chains[id(e)] = self._steps(e)
+        are worked out once per node (:meth:`chain_steps`)."""
         value = None
-        for node, numpy, below, logical in steps:
+        for node, numpy, below, logical in self.chain_steps(e):
             a = value if below == "a" else self.evaluate(node.a, ctx)
             if logical:  # the right side only where it decides
                 rest = ctx.narrow(a if node.op == "and" else np.logical_not(a))
@@ -97,9 +94,16 @@ class ExprEvaluator(ABC):
                 value = numpy(a, value if below == "b" else self.evaluate(node.b, ctx))
         return value
 
-    def _steps(self, e: Binary) -> list:
+    def chain_steps(self, e: Binary) -> list:
         """``e``'s chain bottom-up: (node, its NumPy function, which operand is the node
-        below ("a", "b" or None at the bottom), whether it short-circuits)."""
+        below ("a", "b" or None at the bottom), whether it short-circuits); worked out the
+        first time ``e`` is asked for."""
+        steps = self._chains.get(id(e))
+        if steps is None:
+            steps = self._chains[id(e)] = self._steps(e)
+        return steps
+
+    def _steps(self, e: Binary) -> list:
         chain = binary_chain(e, always_evaluated)
         steps = []
         for k in range(len(chain) - 1, -1, -1):
