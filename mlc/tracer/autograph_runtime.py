@@ -137,6 +137,38 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
     pred = control_flow._truth(test, f"the condition of the `if` at line {lineno}")
     traced = [k for k, v in enumerate(vals) if _traced(v)]
     probes = [_probe(fn, vals, traced, names) for fn in (false_fn, true_fn)]
+    reached = _written_through_views(probes, vals)
+    if reached:  # operands too, so that the conditional returns what the branches wrote into them
+        n = len(vals)
+        vals, names = vals + reached, names + tuple(f"an array written at line {lineno}" for _ in reached)
+        true_fn, false_fn = _passing_on(true_fn, n), _passing_on(false_fn, n)
+        traced = [k for k, v in enumerate(vals) if _traced(v)]
+        probes = [_probe(fn, vals, traced, names) for fn in (false_fn, true_fn)]
+        return _if_result(pred, true_fn, false_fn, vals, names, traced, probes, lineno)[:n]
+    return _if_result(pred, true_fn, false_fn, vals, names, traced, probes, lineno)
+
+
+def _written_through_views(probes, vals) -> tuple:
+    """The arrays from before an ``if`` that a branch writes through a view it takes of them,
+    without naming them as a variable the branch assigns (``v = a[1:]; v += 1``,
+    ``a[::2].fill(0)``, ``np.add(x, 1, out=a[1:3])``), each once."""
+    given = {id(v) for v in vals}
+    out: dict[int, Tracer] = {}
+    for p in probes:
+        for outer in p.captured_writes:
+            if id(outer) not in given:
+                out.setdefault(id(outer), outer)
+    return tuple(out.values())
+
+
+def _passing_on(fn, n: int):
+    """The branch ``fn`` of ``n`` variables, given more operands (arrays it reaches without
+    naming them: :func:`_written_through_views`), which it returns as they are left."""
+    return lambda *given: tuple(fn(*given[:n])) + tuple(given[n:])
+
+
+def _if_result(pred, true_fn, false_fn, vals, names, traced, probes, lineno) -> tuple:
+    """The variables after an ``if`` on the traced ``pred`` (:func:`if_stmt`), its branches probed."""
     graph, result = [], list(vals)
     for k, name in enumerate(names):
         outs = [p[k] for p in probes]
@@ -261,6 +293,7 @@ class _Probe(tuple):
     inputs: tuple
     named: list
     tied: set
+    captured_writes: list  # arrays from around the ``if`` the branch wrote through a view of them
 
 
 def _probe(fn, vals, traced, names=()) -> _Probe:
@@ -273,6 +306,7 @@ def _probe(fn, vals, traced, names=()) -> _Probe:
         owned = owners([given[k] for k in traced], [vals[k] for k in traced])
         out.named = [[(x, path) for x, path, _ in identities(o, owned)] for o in out]
         out.tied = tied(out, owned, range(len(out)))
+        out.captured_writes = ctx.written_captures()
         written = [(names[k], vals[k]) for k in traced if _wrote(given[k])]
         if written:
             refuse_split_views(written, [(names[k], vals[k]) for k in traced]
