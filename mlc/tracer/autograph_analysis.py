@@ -131,7 +131,8 @@ def _helper_call(node) -> bool:
     """Whether ``node`` is a bare call of a function by its plain name that is no builtin
     (``update(p, b)``): the rewrite makes it ``ag__.helper_stmt``, which checks when it runs
     that the function has no effects on Python objects (:func:`stores_only_into`)."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "helper_stmt" \
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and node.func.attr in ("helper_stmt", "array_stmt") \
             and isinstance(node.func.value, ast.Name) and node.func.value.id == HELPER:
         return True  # one the rewrite made already
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
@@ -140,7 +141,8 @@ def _helper_call(node) -> bool:
 
 def helper_arguments(stmts) -> list[str]:
     """The plain names passed to the functions ``stmts`` call as statements of their own
-    (``update(p, b)`` may write into ``p``), not looking into nested scopes, in order."""
+    (``update(p, b)`` may write into ``p``), and those whose methods they call so (``a.sort()``),
+    not looking into nested scopes, in order."""
     out: dict[str, None] = {}
     stack = list(stmts)
     while stack:
@@ -150,12 +152,18 @@ def helper_arguments(stmts) -> list[str]:
         if isinstance(node, ast.Expr) and _helper_call(node.value):
             call = node.value
             args = call.args[1:] if isinstance(call.func, ast.Attribute) else call.args  # ag__.helper_stmt(f, ...)
+            if isinstance(call.func, ast.Attribute) and call.func.attr == "array_stmt" \
+                    and isinstance(call.args[0], ast.Attribute) and call.args[0].attr in IN_PLACE_METHODS:
+                args = [call.args[0].value, *args]  # ag__.array_stmt(a.sort): the method writes into a
             for a in [*args, *(k.value for k in call.keywords)]:
                 if isinstance(a, ast.Name) and not a.id.startswith(HELPER):
                     out.setdefault(a.id, None)
         stack.extend(ast.iter_child_nodes(node))
     return list(out)
 
+
+#: The methods of NumPy's arrays that write into the array (``a.sort()``, ``a.fill(0)``).
+IN_PLACE_METHODS = frozenset({"sort", "fill", "put", "partition", "itemset", "resize", "setfield"})
 
 #: Names of Python's builtins.
 BUILTINS = frozenset(dir(builtins))

@@ -31,7 +31,7 @@ from .state import View
 from .aliases import alias, as_flag, identities, owners, refuse_split_views, tied, untraceable, views_of
 from .loop_rebinds import Plan, Rebound
 
-__all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
+__all__ = ["UNDEFINED", "call", "array_stmt", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
            "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "index_trick", "helper_stmt", "UNROLL",
            "UNROLL_NEST", "UNROLL_IN_LOOP", "nest_copies"]
 
@@ -161,9 +161,12 @@ def _written_through_views(probes, vals) -> tuple:
     return tuple(out.values())
 
 
-def _passing_on(fn, n: int):
-    """The branch ``fn`` of ``n`` variables, given more operands (arrays it reaches without
-    naming them: :func:`_written_through_views`), which it returns as they are left."""
+def _passing_on(fn, n: int, indexed: bool = False):
+    """The branch (or loop body, after its index where ``indexed``) ``fn`` of ``n`` variables,
+    given more (arrays it reaches without naming them: :func:`_written_through_views`), which
+    it returns as they are left."""
+    if indexed:
+        return lambda i, *given: tuple(fn(i, *given[:n])) + tuple(given[n:])
     return lambda *given: tuple(fn(*given[:n])) + tuple(given[n:])
 
 
@@ -329,6 +332,13 @@ def _written(original, new):
     a view of it, or the caller's array it stands for, sees the write."""
     if not _traced(original) or original._atom is new._atom:
         return new
+    ctx = current_trace()
+    if original._ctx is not ctx and ctx is not None:
+        # an array of the code around (an `if` in a loop's body writing one through a view): the
+        # write goes to this trace's stand-in for it, which that code then carries
+        # (:func:`_carrying_reached`, :func:`_written_through_views`)
+        ctx.capture(original)[...] = new
+        return original
     original[...] = new
     return original
 
@@ -537,8 +547,57 @@ def _traced_after_first_trip(cond, body, python: list[bool]) -> bool:
     return traced_outputs(cond, after)[0]
 
 
+def _carrying_reached(loop, fns: tuple, vals: tuple, names: tuple, maybe: int, lineno: int,
+                      share: frozenset = frozenset()) -> tuple:
+    """``loop(fns, vals, names, maybe, share)`` (a graph loop of Python's ``for`` or ``while``, ``fns`` its
+    functions of the variables, after a leading index where ``fns[-1]`` is the for body), traced
+    again carrying the arrays its body writes through views it takes of them without assigning
+    them (``v = u[1:-1]; v += d``, ``np.add(x, d, out=u[1:])``), and whose reads of them read the
+carried ones (``share``: :func:`_aliased`): those writes then reach the arrays.
+
+    >>> import numpy as np, mlc
+    >>> def relax(u, steps):
+    ...     for t in range(steps):             # a traced trip count: one compiled loop
+    ...         inner = u[1:-1]
+    ...         inner += 0.5 * (u[:-2] + u[2:])
+    ...     return u * 1.0
+    >>> mlc.jit(relax, tiered=False)(np.ones(4), np.int64(2))
+    array([1. , 3.5, 3.5, 1. ])
+    """
+    try:
+        return loop(fns, vals, names, maybe, share)
+    except control_flow.ViewWritesLost as err:
+        given = {id(v) for v in vals}
+        reached = tuple({id(a): a for a in err.arrays if id(a) not in given}.values())
+        if not reached:
+            raise
+    n = len(vals)
+    passing = [lambda *g, fn=fn: fn(*g[:n]) for fn in fns[:-1]] + [_passing_on(fns[-1], n, indexed=True)]
+    out = _carrying_reached(loop, tuple(passing), vals + reached,
+                            names + tuple(f"an array written at line {lineno}" for _ in reached),
+                            maybe + len(reached), lineno, share | frozenset(range(n, n + len(reached))))
+    return tuple(out[:n])
+
+
 def _graph_while(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, maybe: int, skipped,
                  accept=None) -> tuple:
+    """:func:`_graph_while_once`, carrying the arrays the body writes through views (:func:`_carrying_reached`)."""
+    return _carrying_reached(
+        lambda fns, v, m, k, share: _graph_while_once(fns[0], _unindexed(fns[1]), v, m, lineno, k, skipped, accept,
+                                                      share),
+        (cond_fn, _indexed(body_fn)), vals, names, maybe, lineno)
+
+
+def _indexed(body_fn):
+    return lambda i, *g: body_fn(*g)
+
+
+def _unindexed(body_fn):
+    return lambda *g: body_fn(None, *g)
+
+
+def _graph_while_once(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, maybe: int, skipped,
+                      accept=None, share: frozenset = frozenset()) -> tuple:
     """The variables after ``while cond: body`` as a graph loop from ``vals``, the condition
     tested before each iteration; ``skipped``: whether it runs no iteration (False where the
     condition is known to hold before it). ``accept``: called on the traced condition and body
@@ -551,7 +610,7 @@ def _graph_while(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, maybe
                                    f"the condition of the while loop at line {lineno}")
 
     what_loop = f"while loop at line {lineno}"
-    state = _LoopState(Plan(skipped))
+    state = _LoopState(Plan(skipped), share)
     n = len(positions)
 
     def body(carry):
@@ -751,6 +810,14 @@ def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects:
 
 
 def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: int, maybe: int = 0) -> tuple:
+    """:func:`_graph_for_once`, carrying the arrays the body writes through views (:func:`_carrying_reached`)."""
+    return _carrying_reached(lambda fns, v, m, k, share: _graph_for_once(start, stop, step, fns[0], v, m, lineno, k,
+                                                                          share),
+                             (body_fn,), vals, names, maybe, lineno)
+
+
+def _graph_for_once(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: int, maybe: int = 0,
+                    share: frozenset = frozenset()) -> tuple:
     """``for i in range(start, stop, step)`` as one compiled loop carrying the variables the
     body assigns (and, for those it rebinds, which arrays they name: :mod:`.loop_rebinds`)."""
     positions = _carries(vals, maybe)
@@ -763,7 +830,7 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
         if not _traced(count):
             count = max(count, 0)
     trips = (stop - start) if step == 1 else count
-    state = _LoopState(Plan(trips <= 0 if _traced(trips) else False))
+    state = _LoopState(Plan(trips <= 0 if _traced(trips) else False), share)
 
     def body(i, carry):
         given, extra = state.enter(vals, positions, carry)
@@ -814,8 +881,8 @@ class _LoopState:
     arrays they may still name (``plan``: :mod:`.loop_rebinds`), those it writes in place
     only (``kept``), and how it moves arrays between names (``moved``)."""
 
-    def __init__(self, plan: Plan):
-        self.plan, self.share = plan, frozenset()
+    def __init__(self, plan: Plan, share: frozenset = frozenset()):
+        self.plan, self.share = plan, share
         self.kept, self.moved, self.unknown = {}, {}, {}
 
     def enter(self, vals, positions, carry):
@@ -988,6 +1055,34 @@ def helper_stmt(fn, *args, **kwargs):
                          "loop would do once; make it return arrays (x = f(...)) or only write into the "
                          "arrays it is given" + describe_location(user_location()))
     return call(fn, *args, **kwargs)
+
+
+def array_stmt(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, a call of a method or of a module's function as a statement of
+    its own (``np.add(x, 1, out=x)``, ``a[::2].fill(0)``, ``x.sort()``): inside a compiled loop's
+    body, which runs once while traced, only one that changes nothing but arrays (a NumPy
+    function or ufunc, not of ``numpy.random``; a traced array's method), and no Python list,
+    dict or set among the arguments; else a TraceError (``lst.append(v)``: a loop over a static
+    range then runs as Python)."""
+    ctx = current_trace()
+    if ctx is not None and ctx.name in _LOOP_TRACES and not _changes_only_arrays(fn, args, kwargs):
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
+        raise TraceError(f"a compiled loop calls {name}(...) as a statement, for its effect, which may change "
+                         "Python objects (a list, a dict, a generator's state), and a compiled loop would do "
+                         "that once; make it compute arrays (x = f(...)) or write into arrays (out=)"
+                         + describe_location(user_location()))
+    return fn(*args, **kwargs)
+
+
+def _changes_only_arrays(fn, args, kwargs) -> bool:
+    if any(isinstance(a, (list, dict, set, bytearray)) for a in (*args, *kwargs.values())):
+        return False
+    if isinstance(fn, np.ufunc):
+        return True
+    if isinstance(getattr(fn, "__self__", None), Tracer):  # a traced array's method: a.fill(0), a.sort()
+        return True
+    module = getattr(fn, "__module__", None) or ""
+    return (module == "numpy" or module.startswith("numpy.")) and not module.startswith("numpy.random")
 
 
 #: The traces of a compiled loop's condition and body (:mod:`.control_flow`).

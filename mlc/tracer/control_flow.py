@@ -70,6 +70,16 @@ class _Traced:
         return [a.type for a in outs]
 
 
+class ViewWritesLost(TraceError):
+    """A loop's body or a branch wrote into ``arrays`` (Tracers of the code around it) through
+    views it took of them: its results alone would lose those writes. Python's loops and ifs
+    (:mod:`.autograph_runtime`) then carry the arrays and trace again."""
+
+    def __init__(self, message: str, arrays: list):
+        super().__init__(message)
+        self.arrays = arrays
+
+
 def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Sequence[bool],
            build_args: Callable[[list[Tracer]], tuple], what: str,
            coerce: Sequence[TensorType | None] | None = None, carry_status: bool = False,
@@ -91,10 +101,11 @@ def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Seq
             ctx.loop_index, ctx.loop_bounds = inputs[0]._atom, tuple(loop_bounds)
         out = fn(*build_args(inputs))
         if ctx.written_captures():
-            raise TraceError(f"{what} writes, through a view (such as v = u.T or v = u[1:]; v += 1), "
-                             "into an array of the code around it that it does not assign, which a "
-                             "compiled loop or conditional would lose; write the array by its own name "
-                             f"(u[1:] += 1, or u[...] = u + v.T), or copy the view{_where(3)}")
+            raise ViewWritesLost(
+                f"{what} writes, through a view (such as v = u.T or v = u[1:]; v += 1), "
+                "into an array of the code around it that it does not assign, which a "
+                "compiled loop or conditional would lose; write the array by its own name "
+                f"(u[1:] += 1, or u[...] = u + v.T), or copy the view{_where(3)}", ctx.written_captures())
         leaves, tree = pytree.flatten(out)
         tracers = []
         for k, leaf in enumerate(leaves):

@@ -1,8 +1,9 @@
 """An ``if`` on a traced value whose branch writes into an array through a view it takes
 (``v = a[1:4]; v -= 1``, ``a[::2].fill(7)``, ``np.add(x, 1, out=a[1:3])``) without naming the
 array as a variable it assigns: the write reaches the array, as in NumPy, whichever branch
-runs, and the caller's argument ends with NumPy's contents. (These writes were lost once:
-the conditional returned only the variables the branches assign.)"""
+runs, and the caller's argument ends with NumPy's contents; a compiled loop (a traced trip
+count or condition) whose body does the same carries the array. (Such writes were lost once in
+an ``if``: the conditional returned only the variables the branches assign; a loop refused them.)"""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -97,12 +98,82 @@ def view_in_a_branch_in_a_loop(a, steps):
     return a * 1.0
 
 
-def test_in_a_compiled_loop_the_write_is_kept_or_refused_never_lost():
-    a = np.array([2.0, 0.0, 0.0])
-    expected = view_in_a_branch_in_a_loop(a.copy(), 4)
-    try:
-        got = mlc.jit(view_in_a_branch_in_a_loop, tiered=False)(a.copy(), np.int64(4))
-    except TraceError as err:
-        assert "through a view" in str(err)
-    else:
-        np.testing.assert_array_equal(got, expected)
+def view_in_a_traced_loop(a, steps):
+    for t in range(steps):
+        inner = a[1:-1]
+        inner += 0.5 * (a[:-2] + a[2:])
+    return a * 1.0
+
+
+def view_in_a_while_loop(a, steps):
+    k = 0
+    while a.sum() < 40.0 and k < steps:
+        np.multiply(a[1:], 2.0, out=a[1:])
+        a[::2].fill(a[0] + 1.0)
+        k += 1
+    return a * 1.0
+
+
+def views_in_nested_loops(a, steps):
+    for t in range(steps):
+        for s in range(steps):
+            w = a[::-1]
+            w[:2] -= 0.25 * t
+    return a * 1.0
+
+
+LOOPS = [view_in_a_branch_in_a_loop, view_in_a_traced_loop, view_in_a_while_loop, views_in_nested_loops]
+
+
+@pytest.mark.parametrize("fn", LOOPS, ids=lambda fn: fn.__name__)
+def test_a_compiled_loop_carries_the_arrays_its_body_writes_through_views(fn):
+    """The trip count is traced, so each loop is compiled (not unrolled): it carries the array
+    its body writes through a view of it, as if the body named it."""
+    jitted = mlc.jit(fn, tiered=False)
+    for steps in (0, 1, 3):
+        a = np.array([2.0, 0.5, -1.0, 3.0, 1.0])
+        theirs, ours = a.copy(), a.copy()
+        expected = fn(theirs, steps)
+        np.testing.assert_array_equal(jitted(ours, np.int64(steps)), expected)
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_view_write_mlc_cannot_follow_is_still_refused():
+    """mlc.fori_loop's body is the user's function: it carries what it returns, nothing else."""
+    def f(a):
+        def body(i, s):
+            v = a[1:]
+            v += 1.0
+            return s + 1.0
+        return mlc.fori_loop(0, 3, body, np.float64(0.0))
+    with pytest.raises(TraceError, match="through a view"):
+        mlc.jit(f, tiered=False)(np.zeros(3))
+
+
+def test_a_compiled_loop_runs_array_methods_and_out_calls_and_refuses_list_methods():
+    def outs(a, steps):
+        for t in range(steps):
+            np.add(a[1:], a[:-1], out=a[1:])
+            a.sort()
+        return a * 1.0
+
+    a = np.array([3.0, -1.0, 2.0, 0.5])
+    theirs, ours = a.copy(), a.copy()
+    np.testing.assert_array_equal(mlc.jit(outs, tiered=False)(ours, np.int64(4)), outs(theirs, 4))
+    np.testing.assert_array_equal(ours, theirs)
+
+    def appends(a, steps):
+        seen = []
+        for t in range(steps):
+            seen.append(t)
+            a = a + 1.0
+        return a, len(seen)
+
+    def appends_20(a):
+        return appends(a, 20)
+
+    with pytest.raises(TraceError, match=r"append\(\.\.\.\) as a statement"):  # traced trips: compiled
+        mlc.jit(appends, tiered=False)(a, np.int64(3))
+    got, count = mlc.jit(appends_20, tiered=False)(a)  # static trips: run as Python, as NumPy does
+    np.testing.assert_array_equal(got, a + 20.0)
+    assert count == 20
