@@ -10,6 +10,7 @@ with the coefficients rounded to the format) is what the degree was chosen
 by. The approximated functions (see :mod:`.functions` for how they are used):
 
 * ``exp_q``:   (e^r - 1 - r) / r^2 in r, r in [-ln2/2, ln2/2]
+* ``exp_q_step``: the same, of a lower degree, for ``exp_log.tanh_step_denominator``
 * ``log_q``:   (2 atanh(s) / s - 2) / z in z = s^2, s in [-(3 - 2 sqrt 2), 3 - 2 sqrt 2]
 * ``tanh_small``: (tanh(x) - x) / x^3 in x^2, x in [0, 1/2] (float64 only)
 * ``erf_small``: erf(x) / x in x^2, x in [0, 1]; its constant term is a pair
@@ -25,6 +26,7 @@ from mlc.passes.tir.math.fast import TANH_RATIONAL_END
 #: (name, float dtype) -> degree
 DEGREES = {
     ("exp_q", "float32"): 5, ("exp_q", "float64"): 11,
+    ("exp_q_step", "float32"): 4,  # (the tanh step's denominator: exp_q, one degree less)
     ("log_q", "float32"): 3, ("log_q", "float64"): 7,
     ("tanh_small", "float64"): 10,  # float32 tanh needs none (functions.tanh)
     ("erf_small", "float32"): 7, ("erf_small", "float64"): 12,
@@ -52,6 +54,7 @@ def _problems(mp):
     return {
         "tanh_small": (tanh_small, lambda x: x * x, lambda d: (0, TANH_SMALL_END)),
         "exp_q": (exp_q, lambda r: r, lambda d: (-mp.log(2) / 2, mp.log(2) / 2)),
+        "exp_q_step": (exp_q, lambda r: r, lambda d: (-mp.log(2) / 2, mp.log(2) / 2)),
         "log_q": (log_q, lambda z: z, lambda d: (0, s_max**2)),
         "erf_small": (lambda x: mp.erf(x) / x if x else 2 / mp.sqrt(mp.pi), lambda x: x * x,
                       lambda d: (0, 1)),

@@ -264,6 +264,36 @@ def test_spatial_rule_vectorizes_and_parallelizes_with_a_ragged_tail():
     assert "T.where(j_0 * 16 + j_1 < 100)" in text
 
 
+@pytest.mark.parametrize("op, dtype, width", [("tanh", "float32", 32), ("sigmoid", "float32", 32),
+                                              ("erf", "float32", 32), ("expm1", "float32", 32),
+                                              ("exp", "float32", 16), ("log", "float32", 16),
+                                              ("none", "float32", 16), ("tanh", "float64", 8)])
+def test_spatial_rule_keeps_four_vectors_of_a_long_routine_in_flight(op, dtype, width):
+    """A block computing float32 tanh, sigmoid, erf or expm1 (a dependent chain ending in a
+    division) is split by four vectors (steps.ROUTINE_VECTORS), fewer where four do not
+    divide its extent and fewer do; exp, log, plain arithmetic and float64 by two."""
+    for n, want in ((4096, width), (48, min(width, 16)), (100, width if dtype == "float32" else 4)):
+        A = te.placeholder((n,), dtype, name="A")
+        f = (lambda v: v * 2) if op == "none" else getattr(te, op)
+        B = te.compute((n,), lambda i: 0.5 * A[i] * (1.0 + f(A[i] * 0.75)), name="B")
+        sch = Schedule(module(A, B))
+        schedule_spatial(sch, "main", "B", TWO_CORES)
+        assert f"T.vectorized({want})" in sch.mod.script(), (n, sch.mod.script())
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.sampled_from([1, 3, 7, 31, 33, 48, 100, 257]), st.sampled_from([1, 5, 40]),
+       st.sampled_from(["tanh", "sigmoid", "erf", "expm1"]))
+def test_routines_split_by_four_vectors_at_any_size(n, m, op):
+    """The tanh GELU and routines of steps.ROUTINE_VECTORS at ragged sizes: the default
+    schedule's wider vector loop (its guarded tail) gives the unscheduled program's values."""
+    A = te.placeholder((n, m), "float32", name="A")
+    f = getattr(te, op)
+    B = te.compute((n, m), lambda i, j: 0.5 * A[i, j] * (1.0 + f(0.79788456 * (A[i, j] + 0.044715 * A[i, j]
+                                                                                * A[i, j] * A[i, j]))), name="B")
+    check(module(A, B))
+
+
 def test_small_nests_stay_serial_and_one_core_never_goes_parallel():
     A = te.placeholder((4, 8), "float32", name="A")
     B = te.compute((4, 8), lambda i, j: A[i, j] * 2, name="B")

@@ -31,7 +31,8 @@ then per block:
    contiguous spatial loop so that loop can be vectorized, parallelize the
    outer spatial loops;
 4. ``schedule_spatial`` — everything else: vectorize the innermost
-   contiguous loop (split by the vector width; a predicate guards ragged
+   contiguous loop (split by two vector widths, four where the block computes
+   float32 tanh, sigmoid, erf or expm1: :data:`.steps.ROUTINE_VECTORS`; a predicate guards ragged
    sizes), parallelize fused outer loops.
 
 A rule that does not apply returns None; one whose primitive refuses is
@@ -50,7 +51,7 @@ from .conv import pads_conv, schedule_conv
 from .matmul import schedule_matmul
 from .patterns import contiguous_along, is_canonical, is_data_movement, is_injective, view, view_by_name
 from .rows import schedule_row_parts, schedule_row_reduction, schedule_rows
-from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
+from .steps import ROUTINE_VECTORS, CpuInfo, attempt, parallelize_outer, vectorize_innermost
 
 __all__ = ["schedule_cpu", "FUNCTION_RULES", "BLOCK_RULES", "inline_injective", "STENCIL_RECOMPUTE_OPS",
            "schedule_reduction", "schedule_spatial"]
@@ -181,9 +182,17 @@ def schedule_spatial(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
         inner = v.loops[-1].loop_var
         binding = [iv.var for iv, val in zip(v.block.iter_vars, v.realize.iter_values) if val is inner]
         if len(binding) == 1 and all(w.region and w.region[-1].min is binding[0] for w in v.block.writes):
-            attempt(sch, vectorize_innermost, block, cpu.lanes(v.block.writes[0].buffer.dtype))
+            attempt(sch, vectorize_innermost, block, cpu.lanes(v.block.writes[0].buffer.dtype), False,
+                    _vectors(v.block.body))
     attempt(sch, parallelize_outer, block, cpu)
     return {name}
+
+
+def _vectors(body) -> int:
+    """Vectors per step of a spatial loop computing ``body``: two, or more where it calls a
+    float math routine of :data:`.steps.ROUTINE_VECTORS`."""
+    return max([ROUTINE_VECTORS.get((e.op, e.dtype), 2) for e in pre_order_nodes(body) if isinstance(e, Call)],
+               default=2)
 
 
 #: Rules run once per function, in order; each returns the names of the blocks it

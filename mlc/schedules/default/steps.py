@@ -23,7 +23,7 @@ from .patterns import constant_extent, view
 
 __all__ = ["CpuInfo", "attempt", "restore", "choose", "decide", "Knobs", "parallel_loops", "vectorize_innermost",
            "parallelize_outer",
-           "vector_split", "REGISTERS_FREE", "register_rows", "row_tile_options",
+           "vector_split", "ROUTINE_VECTORS", "REGISTERS_FREE", "register_rows", "row_tile_options",
            "parallel_depth", "MIN_PARALLEL_WORK", "JOBS_PER_CORE", "SYMBOLIC_EXTENT_ESTIMATE",
            "estimated_extent"]
 
@@ -155,19 +155,33 @@ def attempt(sch, step, *args):
     return result
 
 
-def vector_split(extent: int, lanes: int) -> int | None:
-    """The inner extent to vectorize a loop of ``extent`` with: two vectors or one,
-    preferring a width that divides the extent; None when shorter than a vector."""
+def vector_split(extent: int, lanes: int, vectors: int = 2) -> int | None:
+    """The inner extent to vectorize a loop of ``extent`` with: ``vectors`` vectors (two by
+    default; :data:`ROUTINE_VECTORS` for some math routines' long chains), fewer (halving)
+    where that many do not divide the extent and fewer do, then one; None when shorter
+    than a vector."""
     if extent < lanes:
         return None
-    for width in (2 * lanes, lanes):
+    widths = [lanes * (vectors >> n) for n in range(vectors.bit_length()) if vectors >> n]
+    for width in widths:
         if extent % width == 0:
             return width
-    return 2 * lanes if extent >= 2 * lanes else lanes
+    return next(w for w in widths if extent >= w)
 
 
-def vectorize_innermost(sch, block, lanes: int, unroll_next: bool = False):
-    """Split the innermost loop of ``block`` by the vector width and vectorize the inner part.
+#: (op, dtype) -> vectors per step of an elementwise loop that computes that math routine,
+#: as lower_math writes it out (others: two). Each is a chain of about 20 dependent float32
+#: operations a lane ending in a division (expm1's near 0): four vectors side by side keep
+#: the FMA pipes busy where two leave them waiting on the chain. exp, log, atan and cos, and
+#: the float64 routines (four vectors of four lanes), measured no faster with four (the
+#: numbers: benchmarks/results/, "gelu-default-zen3").
+ROUTINE_VECTORS = {("tanh", "float32"): 4, ("sigmoid", "float32"): 4, ("erf", "float32"): 4,
+                   ("expm1", "float32"): 4}
+
+
+def vectorize_innermost(sch, block, lanes: int, unroll_next: bool = False, vectors: int = 2):
+    """Split the innermost loop of ``block`` by ``vectors`` times the vector width (or
+    fewer: :func:`vector_split`) and vectorize the inner part.
 
     ``unroll_next`` also unrolls the loop right above the vector loop (register tiles).
     Returns the vector loop, or None when the loop is shorter than a vector or not spatial.
@@ -176,10 +190,10 @@ def vectorize_innermost(sch, block, lanes: int, unroll_next: bool = False):
     if found is None:
         return None
     loops, v, extent = found
-    if extent is None:  # symbolic: two vectors per step, the ragged tail guarded
-        vec = sch.split(loops[-1], [None, 2 * lanes])[1]
+    if extent is None:  # symbolic: ``vectors`` vectors per step, the ragged tail guarded
+        vec = sch.split(loops[-1], [None, vectors * lanes])[1]
     else:
-        width = vector_split(extent, lanes)
+        width = vector_split(extent, lanes, vectors)
         if width is None:
             return None
         vec = loops[-1] if width == extent else sch.split(loops[-1], [None, width])[1]

@@ -28,6 +28,14 @@ COEFFICIENTS = {
         2.0916336419041584e-09,
         1.751475812031999e-10,
     ),
+    # exp_q_step float32: degree 4, max relative error 2^-22.9
+    ('exp_q_step', 'float32'): (
+        0.5,
+        0.16666577756404877,
+        0.041666753590106964,
+        0.008363095112144947,
+        0.0013906294479966164,
+    ),
     # log_q float32: degree 3, max relative error 2^-25.0
     ('log_q', 'float32'): (
         0.6666666865348816,
