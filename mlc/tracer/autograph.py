@@ -281,6 +281,8 @@ class _Transformer(ast.NodeTransformer):
         if returns:  # both branches return (_fold_returns made it so): the value is a result
             body, orelse = _set_return(body), _set_return(orelse)
         names = assigned(body + orelse)
+        # (and the arrays a statement's call may write into: update(p, b), np.copyto(b, a), b.sort())
+        names += [n for n in helper_arguments(body + orelse) if n not in names]
         if returns:
             names = [n for n in names if n != "ag__retval"] + ["ag__retval"]
         true_fn, false_fn = self._fresh("if_true", node), self._fresh("if_false", node)

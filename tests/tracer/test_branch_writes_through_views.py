@@ -177,3 +177,21 @@ def test_a_compiled_loop_runs_array_methods_and_out_calls_and_refuses_list_metho
     got, count = mlc.jit(appends_20, tiered=False)(a)  # static trips: run as Python, as NumPy does
     np.testing.assert_array_equal(got, a + 20.0)
     assert count == 20
+
+
+def in_place_calls_in_a_branch(a, b):
+    if np.any(b > 2):
+        b.sort()
+    else:
+        np.copyto(a, b)
+    return a + b
+
+
+@pytest.mark.parametrize("high", [True, False])
+def test_a_branch_calls_an_in_place_method_or_out_function_on_an_array_it_does_not_assign(high):
+    a, b = np.array([1.0, -2.0, 0.5]), np.array([4.0 if high else 0.0, -1.0, 2.0])
+    theirs, ours = (a.copy(), b.copy()), (a.copy(), b.copy())
+    expected = in_place_calls_in_a_branch(*theirs)
+    np.testing.assert_array_equal(mlc.jit(in_place_calls_in_a_branch, tiered=False)(*ours), expected)
+    for g, e in zip(ours, theirs):
+        np.testing.assert_array_equal(g, e)
