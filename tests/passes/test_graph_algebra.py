@@ -47,3 +47,72 @@ def test_a_gradient_reads_its_cotangent_in_place():
     graph = f.lower(X, w).graph
     assert graph.ops() == [] and graph.outputs[0] is graph.inputs[1]
     np.testing.assert_array_equal(f(X, w), w)
+
+
+# --- a matmul of a scaled operand is the scaled matmul: the scaling is the kernel's epilogue
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def _kernel_count(fn, *args):
+    return sum(b.op == "call_tir" for b in mlc.jit(fn).lower(*args).graph.bindings)
+
+
+def _gemm(alpha, C, A, B):
+    return alpha * A @ B + 1.2 * C
+
+
+def test_a_scaled_operand_is_no_kernel_of_its_own():
+    """``alpha * A @ B + beta * C``: one kernel, the scalings in the matmul's epilogue (the scaled
+    copy of A was a kernel and a pass over A of its own)."""
+    A, B, C = np.ones((5, 7)), np.ones((7, 3)), np.ones((5, 3))
+    g = _simplified(_gemm, np.float64(1.5), C, A, B)
+    (mm,) = [b for b in g.bindings if b.op == "matmul"]
+    assert mm.args[0] is g.inputs[2]  # A as it is
+    assert _kernel_count(_gemm, np.float64(1.5), C, A, B) == 1
+
+
+@pytest.mark.parametrize("fn", [
+    lambda s, a, b: (s * a) @ b,
+    lambda s, a, b: a @ (b * s),
+    lambda s, a, b: (a / s) @ b,
+    lambda s, a, b: (s * a) @ (b / s),
+])
+def test_scalings_move_past_the_matmul(fn):
+    a, b = np.ones((2, 3), "float32"), np.ones((3, 4), "float32")
+    g = _simplified(fn, np.float32(2), a, b)
+    (mm,) = [x for x in g.bindings if x.op == "matmul"]
+    assert mm.args == (g.inputs[1], g.inputs[2]), g.script()
+    assert g.ops()[0] == "matmul"
+
+
+@pytest.mark.parametrize("fn,args", [
+    (lambda s, a, b: (s * a) @ b, (np.float64(2), np.ones((2, 3), "float32"), np.ones((3, 4), "float32"))),
+    (lambda s, a, b: (s * a) @ b, (np.ones((2, 1)), np.ones((2, 3)), np.ones((3, 4)))),      # not a scalar
+    (lambda s, a, b: (s * a) @ b, (np.int64(2), np.ones((2, 3), "int64"), np.ones((3, 4), "int64"))),
+    (lambda s, a, b: (s / a) @ b, (np.float64(2), np.ones((2, 3)), np.ones((3, 4)))),        # s over a
+    (lambda s, a, b: (lambda sa: (sa @ b, sa))(s * a), (np.float64(2), np.ones((2, 3)), np.ones((3, 4)))),  # used twice
+])
+def test_other_scalings_stay(fn, args):
+    g = _simplified(fn, *args)
+    mm = [x for x in g.bindings if x.op == "matmul"][0]
+    assert mm.args[0] is not g.inputs[1], g.script()
+
+
+@settings(max_examples=6, deadline=None)
+@given(m=st.sampled_from([1, 2, 5, 17]), k=st.sampled_from([1, 3, 8, 33]), n=st.sampled_from([1, 4, 7, 19]),
+       batch=st.sampled_from([(), (3,)]), dtype=st.sampled_from(["float32", "float64"]),
+       alpha=st.floats(-4, 4, allow_nan=False), data=st.data())
+def test_scaled_matmuls_match_numpy(m, k, n, batch, dtype, alpha, data):
+    """alpha * A @ B + beta * C, A / alpha @ B and A @ (alpha * B) against NumPy, shapes of one
+    row, odd and larger than a tile, batched, alpha drawn (a NumPy scalar of the operands'
+    dtype: a scalar argument)."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    A = rng.standard_normal(batch + (m, k)).astype(dtype)
+    B = rng.standard_normal((k, n)).astype(dtype)
+    C = rng.standard_normal(batch + (m, n)).astype(dtype)
+    alpha = np.dtype(dtype).type(alpha if abs(alpha) > 1e-3 else 0.5)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for fn, args in ((_gemm, (alpha, C, A, B)), (lambda s, a, b: (a / s) @ b, (alpha, A, B)),
+                     (lambda s, a, b: a @ (s * b), (alpha, A, B))):
+        np.testing.assert_allclose(mlc.jit(fn)(*args), fn(*args), rtol=tol, atol=tol * 10)

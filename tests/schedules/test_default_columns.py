@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 import mlc
 from mlc import te
 from mlc.schedules import Schedule
-from mlc.schedules.default.columns import (MIN_BYTES, MIN_ROWS, NARROW_MIN_BYTES, NARROW_ROW_BYTES,
+from mlc.schedules.default.columns import (MIN_BYTES, MIN_ELEMENTS, MIN_ROWS, NARROW_MIN_BYTES, NARROW_ROW_BYTES,
                                            column_parts, schedule_columns)
 from mlc.schedules.default.steps import CpuInfo
 
@@ -98,9 +98,23 @@ def test_the_thresholds_are_what_the_rule_checks():
     assert applied(column_sum(rows, narrow + 1))[1] is None  # not narrow: MIN_BYTES
 
 
+def test_a_wide_float64_matrix_needs_min_elements_too():
+    """MIN_BYTES of float64 are half MIN_ELEMENTS: one thread's sweep (``data[:, i] @ data``,
+    600x500, in correlation's loop); twice as many rows are the rule's again."""
+    assert MIN_ELEMENTS == MIN_BYTES // 4
+    assert 600 * 500 * 8 >= MIN_BYTES and 600 * 500 < MIN_ELEMENTS
+    assert applied(vecmat(600, 500, "float64"))[1] is None
+    assert applied(column_sum(600, 500, "float64"))[1] is None
+    assert applied(vecmat(1200, 500, "float64"))[1] is not None
+    wide = MIN_ELEMENTS // MIN_ROWS  # float64 columns of MIN_ELEMENTS in MIN_ROWS rows
+    assert applied(column_sum(MIN_ROWS, wide, "float64"))[1] is not None
+    assert applied(column_sum(MIN_ROWS, wide - 1, "float64"))[1] is None
+
+
 @pytest.mark.parametrize("mod", [vecmat(512, 1024), column_sum(601, 1001), column_sum(300, 999, "float64"),
-                                 batch_of_one(700, 513)],
-                         ids=["vecmat", "ragged", "float64", "batch of one"])
+                                 batch_of_one(700, 513), vecmat(600, 500, "float64"), vecmat(1201, 437, "float64")],
+                         ids=["vecmat", "ragged", "float64", "batch of one", "float64 vecmat, other rules",
+                              "float64 vecmat, ragged"])
 def test_the_scheduled_reduction_equals_the_reference(mod):
     check(mod, rtol=1e-4, atol=1e-3)
 

@@ -26,10 +26,10 @@ vectorized innermost; then the parts' rows are added (a few KiB)::
 It halves a large ``x @ A`` and ``sum(axis=0)`` on two cores (the numbers are in
 ``benchmarks/results/decisions.md``, "CPU columns"). The rule takes
 a reduction only where the matrix is tall (:data:`MIN_ROWS`) and large
-(:data:`MIN_BYTES`), or its rows narrow and it at least :data:`NARROW_MIN_BYTES`
-(the other rules run such a matrix on one thread): smaller ones stay with the
-matmul or reduction rules, whose one sweep costs less than a second pass over
-partial sums and a parallel launch.
+(:data:`MIN_BYTES` and :data:`MIN_ELEMENTS`), or its rows narrow and it at least
+:data:`NARROW_MIN_BYTES` (the other rules run such a matrix on one thread): smaller
+ones stay with the matmul or reduction rules, whose one sweep costs less than a
+second pass over partial sums and a parallel launch.
 """
 from __future__ import annotations
 
@@ -39,13 +39,19 @@ from ..state import all_blocks
 from .patterns import contiguous_along, is_canonical, loop_extents, view
 from .steps import CpuInfo, attempt, vectorize_innermost
 
-__all__ = ["schedule_columns", "column_parts", "MIN_ROWS", "MIN_BYTES", "NARROW_ROW_BYTES",
+__all__ = ["schedule_columns", "column_parts", "MIN_ROWS", "MIN_BYTES", "MIN_ELEMENTS", "NARROW_ROW_BYTES",
            "NARROW_MIN_BYTES"]
 
 #: The fewest rows (the reduced extent) the rule takes.
 MIN_ROWS = 256
 #: The fewest bytes of the matrix the rule takes ...
 MIN_BYTES = 2 << 20
+#: ... and the fewest elements (MIN_BYTES of float32): what the threads share is a
+#: multiply-add (or an add) per element, so a float64 matrix of MIN_BYTES, half as many
+#: elements, is work that one sweep on one thread finishes as soon (the matmul rule's
+#: PARALLEL_MIN_MACS), and in a loop's body, where the threads wake at every iteration,
+#: sooner (``data[:, i] @ data`` of 600x500 float64: decisions.md, "CPU columns").
+MIN_ELEMENTS = MIN_BYTES // 4
 #: ... or, where its rows are at most NARROW_ROW_BYTES long, NARROW_MIN_BYTES.
 NARROW_ROW_BYTES = 512
 NARROW_MIN_BYTES = 256 << 10
@@ -86,7 +92,9 @@ def schedule_columns(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
     if not down or rows < MIN_ROWS:
         return None
     row_bytes = columns * max(dt.bits(rd.buffer.dtype) // 8 for rd in down)
-    if rows * row_bytes < (NARROW_MIN_BYTES if row_bytes <= NARROW_ROW_BYTES else MIN_BYTES):
+    narrow = row_bytes <= NARROW_ROW_BYTES
+    if rows * row_bytes < (NARROW_MIN_BYTES if narrow else MIN_BYTES) or \
+            (not narrow and rows * columns < MIN_ELEMENTS):
         return None
     lanes = cpu.lanes(out.buffer.dtype)
     parts = column_parts(rows, cpu)
