@@ -116,3 +116,12 @@ def test_scaled_matmuls_match_numpy(m, k, n, batch, dtype, alpha, data):
     for fn, args in ((_gemm, (alpha, C, A, B)), (lambda s, a, b: (a / s) @ b, (alpha, A, B)),
                      (lambda s, a, b: a @ (s * b), (alpha, A, B))):
         np.testing.assert_allclose(mlc.jit(fn)(*args), fn(*args), rtol=tol, atol=tol * 10)
+
+
+def test_a_float16_scaling_stays_before_the_matmul():
+    """(q * scale) @ k.T in float16: scaling the product instead would overflow it (65504)."""
+    q = np.full((2, 32), 64.0, np.float16)
+    k = np.full((3, 32), 64.0, np.float16)
+    got = mlc.jit(lambda q, k: (q * np.float16(0.125)) @ k.T, tiered=False)(q, k)
+    assert np.isfinite(got).all()
+    np.testing.assert_array_equal(got, (q * np.float16(0.125)) @ k.T)

@@ -30,8 +30,8 @@ prologue, so the scaled operand was a kernel of its own, a pass that reads and w
 whole copy of ``A``; the scaled result is the matmul kernel's epilogue, one multiply per
 element of ``C`` in its register tile (the way BLAS takes ``alpha``). The product is
 the same up to rounding, as any order of a matmul's sums is. It applies where the scalar
-is 0-d, of the operand's dtype (no promotion), a float or complex one, and the scaled
-operand has no other use.
+is 0-d, of the operand's dtype (no promotion), float32, float64 or complex (not float16,
+whose unscaled product overflows sooner), and the scaled operand has no other use.
 
 >>> a, b, s = Var("a", t), Var("b", TensorType((3, 4), "float32")), Var("s", TensorType((), "float32"))
 >>> sa, y = Var("sa", t), Var("y", TensorType((2, 4), "float32"))
@@ -66,6 +66,9 @@ def _is_one(atom, ones: set[int]) -> bool:
 
 #: ops that scale an operand by a scalar, and where the scalar is: (op, its position)
 _SCALINGS = (("multiply", 0), ("multiply", 1), ("divide", 1))
+#: The dtypes whose scaling moves past a matmul. Not float16 or bfloat16: their product may
+#: overflow where the scaled operand's does not (``(q * scale) @ k.T`` in attention).
+_WIDE_SCALED = frozenset({"float32", "float64", "complex64", "complex128"})
 
 
 def _scaling(b: Binding):
@@ -75,7 +78,7 @@ def _scaling(b: Binding):
     if len(b.args) != 2 or len(b.outputs) != 1:
         return None
     (out,) = b.outputs
-    if not out.dtype.startswith(("float", "complex", "bfloat")):
+    if out.dtype not in _WIDE_SCALED:
         return None
     for op, at in _SCALINGS:
         scalar, operand = b.args[at], b.args[1 - at]
