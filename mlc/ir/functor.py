@@ -22,7 +22,7 @@ from .expr import Binary, Call, CommReducer, IterVar, PrimExpr, Range, Var
 from .extern import CallExtern
 from .tir import BufferStore, For, Stmt
 
-__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "child_nodes", "post_order_dag", "uses_var", "substitute",
+__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "pre_order_statements", "child_nodes", "post_order_dag", "uses_var", "substitute",
            "binary_chain", "always_evaluated", "node_fields", "field_values", "NODE_TYPES",
            "census_mask", "census_bit", "census_facts"]
 
@@ -440,6 +440,33 @@ def pre_order_nodes(root):
             elif kind == _TUPLE:
                 for item in value:
                     if (kinds.get(type(item)) or _kind(type(item))) <= _EXPR:
+                        push(item)
+        if len(stack) - mark > 1:  # children come off the stack in field order
+            stack[mark:] = stack[mark:][::-1]
+
+
+def pre_order_statements(root):
+    """Yield every statement under ``root`` (itself included, when it is one), parents
+    first, as :func:`pre_order_nodes` orders them, without entering an expression: no
+    expression-level node holds a statement, so a search for loops, blocks or stores need
+    not walk a function's index and value expressions (most of its nodes).
+    """
+    stack = [root]
+    pop, push, kinds, getters = stack.pop, stack.append, _KINDS, _GETTERS
+    while stack:
+        node = pop()
+        if (kinds.get(type(node)) or _kind(type(node))) != _STMT:
+            continue
+        yield node
+        cls = type(node)
+        mark = len(stack)
+        for value in (getters.get(cls) or _getter(cls))(node):
+            kind = kinds.get(type(value)) or _kind(type(value))
+            if kind == _STMT:
+                push(value)
+            elif kind == _TUPLE:
+                for item in value:
+                    if (kinds.get(type(item)) or _kind(type(item))) == _STMT:
                         push(item)
         if len(stack) - mark > 1:  # children come off the stack in field order
             stack[mark:] = stack[mark:][::-1]

@@ -30,14 +30,11 @@ def instruction(fn):
     (sampling primitives) is recorded with the decision actually taken, which
     the primitive reports by returning it through ``self._last_decision``.
     """
-    sig = inspect.signature(fn)
-    names = list(sig.parameters)[1:]
+    inputs_of = _binder(inspect.signature(fn))
 
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
-        bound = sig.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        inputs = {name: bound.arguments[name] for name in names}
+        inputs = inputs_of(self, args, kwargs)
         self._depth += 1
         try:
             result = fn(self, *args, **kwargs)
@@ -51,6 +48,43 @@ def instruction(fn):
 
     wrapper.is_instruction = True
     return wrapper
+
+
+def _binder(sig: inspect.Signature):
+    """``inputs(self, args, kwargs)``: {parameter name: value} of a call of a primitive with
+    signature ``sig`` (``self`` left out, defaults filled in, in the signature's order), as
+    ``sig.bind`` and ``apply_defaults`` give it; a call whose parameters are all positional-
+    or-keyword is matched directly, any other call (or a call ``bind`` refuses, which then
+    raises its TypeError) goes through ``bind``."""
+    params = list(sig.parameters.values())[1:]
+    names = [p.name for p in params]
+
+    def bound(self, args, kwargs) -> dict:
+        b = sig.bind(self, *args, **kwargs)
+        b.apply_defaults()
+        return {name: b.arguments[name] for name in names}
+
+    if not all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params):
+        return bound
+    empty = inspect.Parameter.empty
+    defaults = [p.default for p in params]
+    known = frozenset(names)
+
+    def inputs(self, args, kwargs) -> dict:
+        n = len(args)
+        if n > len(names) or not known.issuperset(kwargs):
+            return bound(self, args, kwargs)
+        out = dict(zip(names, args))
+        if kwargs and any(name in out for name in kwargs):
+            return bound(self, args, kwargs)  # (a parameter given both ways)
+        for name, default in zip(names[n:], defaults[n:]):
+            value = kwargs.get(name, default)
+            if value is empty:
+                return bound(self, args, kwargs)  # (a required parameter missing)
+            out[name] = value
+        return out
+
+    return inputs
 
 
 def schedule_error(primitive: str, why: str, func: PrimFunc | None = None, node=None,
@@ -158,6 +192,7 @@ class ScheduleBase:
         other.__dict__.update(self.__dict__)
         other.trace = Trace(list(self.trace.insts))
         other._blocks, other._loops = dict(self._blocks), dict(self._loops)
-        other._rng = random.Random()
+        # (seeded with a constant, not from the system's entropy, before taking the state)
+        other._rng = random.Random.__new__(random.Random, 0)
         other._rng.setstate(self._rng.getstate())
         return other

@@ -42,6 +42,7 @@ from dataclasses import replace
 import numpy as np
 
 from ...ir.analysis import evaluate_index
+from ...ir.analysis.census import contains
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, PrimExpr, const
 from ...ir.extern import AddressOf
@@ -423,7 +424,8 @@ def compact_buffers(func: PrimFunc) -> PrimFunc:
         counts[id(node.buffer)] = counts.get(id(node.buffer), 0) + 1
     # A buffer whose address an external function takes keeps its layout (it reads a
     # region from the address); one allocated twice is left as it is.
-    addressed = {id(n.load.buffer) for n in pre_order_nodes(func.body) if isinstance(n, AddressOf)}
+    addressed = {id(n.load.buffer) for n in pre_order_nodes(func.body)
+                 if isinstance(n, AddressOf)} if contains(func.body, AddressOf) else set()
     candidates = [(node, depth) for node, depth in allocations
                   if counts[id(node.buffer)] == 1 and id(node.buffer) not in addressed]
     found = _all_accesses(frozenset(id(node.buffer) for node, _ in candidates), func.body)

@@ -50,7 +50,7 @@ from ...ir.analysis import blocks_under
 from ...ir.analysis.census import contains
 from ...ir.arith import Analyzer
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, cast, const, logical_and, logical_or
-from ...ir.functor import Mutator, pre_order_nodes, substitute, uses_var
+from ...ir.functor import Mutator, pre_order_nodes, pre_order_statements, substitute, uses_var
 from ...ir.range_mutator import RangeMutator
 from ...ir.arith import same_expr
 from ...ir.te import access_regions
@@ -175,7 +175,8 @@ class _Expand(RangeMutator):
 def expand_empty_reductions(func: PrimFunc) -> PrimFunc:
     """``func`` with every empty reduction turned into its init over the spatial domain, and
     every one that may be empty (a symbolic extent) guarded by that form where it is."""
+    # (blocks are statements: the search does not enter the expressions)
     if not contains(func.body, Block) or not any(isinstance(n, Block) and (has_empty_reduce_domain(n) or maybe_empty_reduce_extents(n))
-               for n in pre_order_nodes(func.body)):
+                                                 for n in pre_order_statements(func.body)):
         return func
     return func.with_body(_Expand().visit(func.body))

@@ -85,13 +85,16 @@ class _Simplify(RangeMutator):
 
     def index(self, e: PrimExpr) -> PrimExpr:
         """An index or loop bound, in canonical form under the enclosing loops' ranges."""
-        if dt.is_vector(e.dtype):
-            return e
+        if dt.is_vector(e.dtype) or type(e) is IntImm:
+            return e  # (a constant is its own canonical form: the statement stays itself)
         e = self.visit(e)
         key = expr_key(e)
         hit = self._indices.get(key)
         if hit is None:
-            hit = self._indices[key] = (e, self.analyzer.simplify(e))
+            simpler = self.analyzer.simplify(e)
+            if expr_key(simpler) == key:  # (its canonical form, built anew: ``e`` is kept)
+                simpler = e
+            hit = self._indices[key] = (e, simpler)
         if hit[1] is hit[0]:
             return e  # in canonical form already: this one is kept (its statement unchanged)
         return hit[1]
@@ -176,6 +179,8 @@ class _Simplify(RangeMutator):
         else_case = None if node.else_case is None else self.visit(node.else_case)
         if _is_nop(then_case) and (else_case is None or _is_nop(else_case)):
             return _NOP
+        if cond is node.condition and then_case is node.then_case and else_case is node.else_case:
+            return node
         return IfThenElse(cond, then_case, else_case)
 
     def visit_For(self, node: For):
