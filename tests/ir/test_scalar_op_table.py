@@ -31,8 +31,7 @@ from mlc.ir.ops import BINARY_OPS, MATH_CALLS, SCALAR_OPS
 from mlc.ir.structural import assert_structural_equal
 from tests.cuda.programs_complex import assert_division_agrees
 
-#: The length of every kernel: whole vectors of any width and a ragged end.
-N = 67
+N = 24
 #: The most operands an op of the table takes (threefry2x32's four words).
 MAX_ARITY = max(op.arity for op in SCALAR_OPS.values())
 
@@ -172,11 +171,8 @@ def run(lib, name, out_dtype, arrays):
 
 @pytest.mark.parametrize("dtype", dt.SUPPORTED)
 # float16 arrays reject drawn floats that do not round-trip through float16: that filter is
-# Hypothesis's own, and how much it filters depends on the draws.
-# Every example runs the same two modules (libraries(dtype), built once) on N drawn values per
-# operand: 3 examples of 67 values check as many values as 8 of 24 did, and the reference
-# interpreter, whose cost is per call and not per element, runs each op 3 times instead of 8.
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+# Hypothesis's own, and how much it filters depends on the draws
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_numpy_reference_and_llvm_agree_on_every_op(dtype, data):
     llvm, reference = libraries(dtype)
