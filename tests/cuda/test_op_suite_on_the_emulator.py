@@ -4,7 +4,7 @@ thread on the CPU) as they run on "llvm" and "reference" in the main session.
 
 It is one test running pytest on ``tests/ops --mlc-target=cuda-emulator`` in child processes,
 so the default targets of this session are left as they are: two children, each with half of
-the suite's files (balanced by size and :data:`EMULATOR_WEIGHT`), run side by side while this
+the suite's files (balanced by :data:`EMULATOR_SECONDS`), run side by side while this
 session waits. A failure prints the failing child's summary. The files whose tests name their
 targets themselves (:data:`SAME_ON_EVERY_TARGET`) would only repeat the main session's run, and
 so would the tests of the other files that never read the default targets (error messages,
@@ -23,11 +23,16 @@ TESTS = pathlib.Path(__file__).resolve().parents[1]
 CHILDREN = 2
 
 
-#: Files whose tests cost the emulator more than their size says, and by how much: the sort
-#: kernels run rows through serial per-thread loops (counters cleared, prefix sums), which the
-#: emulator steps through statement by statement (the weight puts about half of the suite's
-#: time in each child).
-EMULATOR_WEIGHT = {"test_sorting.py": 5}
+#: What each file's tests took in a child (seconds, the summed --durations of one run of both
+#: children on a busy 2-core host): the split balances these. A file's size says little about
+#: it (test_complex.py and test_nn.py are the same size; one takes five times the other). A file
+#: not listed counts :data:`SECONDS_PER_BYTE` of its size.
+EMULATOR_SECONDS = {"test_complex.py": 210, "test_elementwise.py": 117, "test_factorize.py": 80,
+                    "test_spectral.py": 71, "test_nn.py": 42, "test_reduce.py": 24, "test_shape.py": 21,
+                    "test_sorting.py": 21, "test_linalg.py": 11, "test_element.py": 3, "test_random_ops.py": 3,
+                    "test_scan.py": 2, "test_float16_logaddexp.py": 2, "test_accumulation.py": 2,
+                    "test_registry.py": 0}
+SECONDS_PER_BYTE = 2e-3
 
 #: Files whose tests never read the session's default targets (each names its targets, or runs
 #: only on the CPU): under ``--mlc-target=cuda-emulator`` they would run exactly as they run in
@@ -116,13 +121,13 @@ def _emulated_files():
     return [f for f in sorted((TESTS / "ops").glob("test_*.py")) if f.name not in SAME_ON_EVERY_TARGET]
 
 
-def _cost(f) -> int:
-    return f.stat().st_size * EMULATOR_WEIGHT.get(f.name, 1)
+def _cost(f) -> float:
+    return EMULATOR_SECONDS.get(f.name, f.stat().st_size * SECONDS_PER_BYTE)
 
 
 def _groups(files, count):
     """``files`` split into ``count`` groups of about equal total cost (largest first): their
-    size, weighted by :data:`EMULATOR_WEIGHT`."""
+    time in the emulator, :data:`EMULATOR_SECONDS`."""
     groups = [[] for _ in range(count)]
     costs = [0] * count
     for f in sorted(files, key=_cost, reverse=True):
