@@ -246,15 +246,27 @@ def _float_to_int(b: ir.IRBuilder, v: ir.Value, src: str, dst: str) -> ir.Value:
     return b.select(b.fcmp_ordered(">=", v, ir.Constant(v.type, half)), high, low)
 
 
-def cast(b: ir.IRBuilder, v: ir.Value, src: str, dst: str) -> ir.Value:
-    """``v.astype(dst)`` for a register value of dtype ``src`` (NumPy semantics).
+#: The element dtypes whose vector casts are one instruction (:func:`whole_vector_cast`).
+_VECTOR_CASTS = frozenset({"float32", "float64", "int32", "int64"})
+
+
+def whole_vector_cast(src: str, dst: str) -> bool:
+    """Whether a vector of ``src`` elements is cast to ``dst`` by one instruction, :func:`cast`
+    of the vector (floats widened or narrowed, a signed int to a float or a width), not lane
+    by lane (a float to an int: NumPy's out-of-range results, :func:`_float_to_int`)."""
+    return src in _VECTOR_CASTS and dst in _VECTOR_CASTS and not (dt.is_float(src) and dt.is_int(dst))
+
+
+def cast(b: ir.IRBuilder, v: ir.Value, src: str, dst: str, target: ir.Type | None = None) -> ir.Value:
+    """``v.astype(dst)`` for a register value of dtype ``src`` (NumPy semantics); ``target``:
+    the vector type of a :func:`whole_vector_cast`'s result.
 
     Float to int truncates toward zero; anything to bool is ``!= 0`` (NaN is
     true); bool to a number is 0 or 1.
     """
     if src == dst:
         return v
-    target = reg_type(dst)
+    target = target or reg_type(dst)
     if dst == "bool":
         if dt.is_float(src):
             return b.fcmp_unordered("!=", v, ir.Constant(v.type, 0.0))

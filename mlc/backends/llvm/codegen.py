@@ -372,9 +372,8 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
     def _cast(self, e: Cast) -> ir.Value:
         if dt.is_vector(e.dtype):
             src, dst = dt.element(e.value.dtype), dt.element(e.dtype)
-            if src in _WIDE_CASTS and dst in _WIDE_CASTS and not (dt.is_float(src) and dt.is_int(dst)):
-                v = self.expr(e.value)  # (a float widened or narrowed, a signed int to a float or a width)
-                return _vector_cast(self.builder, v, src, dst, vector_type(e.dtype))
+            if arith.whole_vector_cast(src, dst):
+                return arith.cast(self.builder, self.expr(e.value), src, dst, vector_type(e.dtype))
             return self._lane_by_lane(e)
         return arith.cast(self.builder, self.expr(e.value), e.value.dtype, e.dtype)
 
@@ -446,23 +445,9 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
             v = self.builder.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
         return v
 
+
 #: The dtypes of a bound value sign-extended to i64 once for the indices that use it.
 _NARROW_SIGNED = frozenset({"int8", "int16", "int32"})
-
-#: The element dtypes of the vector casts emitted as one instruction.
-_WIDE_CASTS = frozenset({"float32", "float64", "int32", "int64"})
-
-
-def _vector_cast(b: ir.IRBuilder, v: ir.Value, src: str, dst: str, ty: ir.Type) -> ir.Value:
-    """A vector of ``src`` elements converted to ``dst`` ones (floats, signed ints; not float
-    to int), lane for lane as the scalar cast."""
-    if dt.is_float(src) and dt.is_float(dst):
-        return b.fpext(v, ty) if dt.bits(src) < dt.bits(dst) else b.fptrunc(v, ty)
-    if dt.is_float(dst):
-        return b.sitofp(v, ty)
-    if dt.bits(src) == dt.bits(dst):
-        return v
-    return b.sext(v, ty) if dt.bits(src) < dt.bits(dst) else b.trunc(v, ty)
 
 
 _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
