@@ -92,7 +92,8 @@ class Program:
 
 @dataclass(frozen=True)
 class Mismatch:
-    """A program whose mlc result differs from NumPy's (or that mlc refused)."""
+    """A program whose mlc result differs from NumPy's (or that mlc refused): a
+    :class:`Program`, or a function body of :mod:`.fuzz_statements` (its source a ``def f``)."""
     program: Program
     target: str
     what: str
@@ -100,7 +101,9 @@ class Mismatch:
 
     def __str__(self) -> str:
         args = ", ".join(f"{k}=np.array({v.tolist()!r}, {v.dtype.name!r})" for k, v in self.inputs.items())
-        return f"[{self.target}] {self.what}\n    f = {self.program.source}\n    f({args})"
+        source = self.program.source
+        shown = source.rstrip("\n") if source.startswith("def ") else f"    f = {source}"
+        return f"[{self.target}] {self.what}\n{shown}\n    f({args})"
 
 
 class _Gen:

@@ -8,7 +8,7 @@ a traced value, a ``while`` loop with a traced condition, in-place sorts and cum
 sums. Every argument the program writes into is compared after the call too, as NumPy
 leaves it. A program NumPy refuses (a float written into an int array by ``+=``, an
 index out of range) is skipped; one mlc refuses, or computes differently, is a
-:class:`Mismatch` carrying its source and inputs. ``tools/fuzz.py --statements`` runs
+:class:`~.fuzz.Mismatch` carrying its source and inputs. ``tools/fuzz.py --statements`` runs
 many; ``tests/test_fuzz_statement_programs.py`` a few, seeded.
 
 >>> import random
@@ -28,7 +28,7 @@ import numpy as np
 from .. import numpy as _numpy  # noqa: F401 - gives traced arrays their methods before jit traces
 from ..errors import MLCError
 from ..tracer.jit import jit
-from .fuzz import SKIPPED, host_array
+from .fuzz import SKIPPED, Mismatch, host_array
 
 __all__ = ["StatementProgram", "Mismatch", "program", "run_program", "SKIPPED"]
 
@@ -63,19 +63,6 @@ class StatementProgram:
             return np.array([rng.randint(-4, 4) for _ in range(size)], dtype=dtype).reshape(shape)
         return {"a": draw((self.n,), self.dtypes[0]), "b": draw((self.n,), self.dtypes[1]),
                 "m": draw(self.shape, self.dtypes[2])}
-
-
-@dataclass
-class Mismatch:
-    """A program whose jitted run differs from NumPy's (or that mlc refused or crashed on)."""
-
-    program: StatementProgram
-    what: str
-    inputs: dict
-
-    def __str__(self) -> str:
-        args = ", ".join(f"{k}=np.array({v.tolist()!r}, dtype={v.dtype.name!r})" for k, v in self.inputs.items())
-        return f"{self.what}\n{self.program.source}\n    inputs: {args}"
 
 
 class _Gen:
@@ -273,11 +260,11 @@ def run_program(prog: StatementProgram, target: str, rng: random.Random) -> Mism
             got = jit(fn, target=target, tiered=False)(**theirs)
     except MLCError as err:
         first = str(err).splitlines()[0]
-        return Mismatch(prog, f"mlc refused on {target} what NumPy runs: {type(err).__name__}: {first}", arrays)
+        return Mismatch(prog, target, f"mlc refused what NumPy runs: {type(err).__name__}: {first}", arrays)
     names = ["a", "b", "m"] + [f"result {k}" for k in range(len(want))]
     pairs = list(zip([theirs[k] for k in "abm"] + list(got), [mine[k] for k in "abm"] + list(want)))
     for name, (g, w) in zip(names, pairs):
         problem = _differs(g, w)
         if problem is not None:
-            return Mismatch(prog, f"{name} differs on {target}: {problem}", arrays)
+            return Mismatch(prog, target, f"{name} differs: {problem}", arrays)
     return None
