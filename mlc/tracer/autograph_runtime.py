@@ -549,11 +549,11 @@ def _traced_after_first_trip(cond, body, python: list[bool]) -> bool:
 
 def _carrying_reached(loop, fns: tuple, vals: tuple, names: tuple, maybe: int, lineno: int,
                       share: frozenset = frozenset()) -> tuple:
-    """``loop(fns, vals, names, maybe, share)`` (a graph loop of Python's ``for`` or ``while``, ``fns`` its
-    functions of the variables, after a leading index where ``fns[-1]`` is the for body), traced
-    again carrying the arrays its body writes through views it takes of them without assigning
-    them (``v = u[1:-1]; v += d``, ``np.add(x, d, out=u[1:])``), and whose reads of them read the
-carried ones (``share``: :func:`_aliased`): those writes then reach the arrays.
+    """``loop(fns, vals, names, maybe, share)``: a graph loop of Python's ``for`` or ``while``,
+    ``fns`` its functions of the variables (the body last, its loop index first), traced again
+    carrying the arrays its body writes through views it takes of them without assigning them
+    (``v = u[1:-1]; v += d``, ``np.add(x, d, out=u[1:])``), its reads of them reading the
+    carried ones (``share``: :func:`_aliased`): those writes then reach the arrays.
 
     >>> import numpy as np, mlc
     >>> def relax(u, steps):
@@ -581,7 +581,8 @@ carried ones (``share``: :func:`_aliased`): those writes then reach the arrays.
 
 def _graph_while(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, maybe: int, skipped,
                  accept=None) -> tuple:
-    """:func:`_graph_while_once`, carrying the arrays the body writes through views (:func:`_carrying_reached`)."""
+    """:func:`_graph_while_once`, carrying the arrays the body writes through views
+    (:func:`_carrying_reached`)."""
     return _carrying_reached(
         lambda fns, v, m, k, share: _graph_while_once(fns[0], _unindexed(fns[1]), v, m, lineno, k, skipped, accept,
                                                       share),
@@ -810,7 +811,8 @@ def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects:
 
 
 def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: int, maybe: int = 0) -> tuple:
-    """:func:`_graph_for_once`, carrying the arrays the body writes through views (:func:`_carrying_reached`)."""
+    """:func:`_graph_for_once`, carrying the arrays the body writes through views
+    (:func:`_carrying_reached`)."""
     return _carrying_reached(lambda fns, v, m, k, share: _graph_for_once(start, stop, step, fns[0], v, m, lineno, k,
                                                                           share),
                              (body_fn,), vals, names, maybe, lineno)
@@ -1060,10 +1062,10 @@ def helper_stmt(fn, *args, **kwargs):
 def array_stmt(fn, *args, **kwargs):
     """``fn(*args, **kwargs)``, a call of a method or of a module's function as a statement of
     its own (``np.add(x, 1, out=x)``, ``a[::2].fill(0)``, ``x.sort()``): inside a compiled loop's
-    body, which runs once while traced, only one that changes nothing but arrays (a NumPy
-    function or ufunc, not of ``numpy.random``; a traced array's method), and no Python list,
-    dict or set among the arguments; else a TraceError (``lst.append(v)``: a loop over a static
-    range then runs as Python)."""
+    body, which runs once while traced, only one that changes nothing but arrays (a function
+    or ufunc of NumPy, not of ``numpy.random``, or of ``mlc.numpy``; a traced array's method),
+    and no Python list, dict or set among the arguments; else a TraceError (``lst.append(v)``:
+    a loop over a static range then runs as Python)."""
     ctx = current_trace()
     if ctx is not None and ctx.name in _LOOP_TRACES and not _changes_only_arrays(fn, args, kwargs):
         name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
@@ -1082,6 +1084,8 @@ def _changes_only_arrays(fn, args, kwargs) -> bool:
     if isinstance(getattr(fn, "__self__", None), Tracer):  # a traced array's method: a.fill(0), a.sort()
         return True
     module = getattr(fn, "__module__", None) or ""
+    if module == "mlc.numpy" or module.startswith("mlc.numpy."):  # mlc's NumPy functions
+        return True
     return (module == "numpy" or module.startswith("numpy.")) and not module.startswith("numpy.random")
 
 
