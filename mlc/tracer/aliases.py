@@ -168,12 +168,15 @@ def refuse_split_views(written, others, what: str) -> None:
         mine = _boxes(x)
         for other, y in others:
             if y is not x and mine & _boxes(y):
+                # (an array reached through a view has no name of its own: "an array written at line 6")
+                copy = next((f"{n} = {n}.copy()" for n in (name, other) if n.isidentifier()), "x = x.copy()")
+                name, other = (repr(n) if n.isidentifier() else n for n in (name, other))
                 raise TraceError(
-                    f"the {what} writes in place into {name!r}, which shares its memory with {other!r} (one is "
-                    f"a view of the other, or both of one array), and also uses {other!r}; a compiled loop or "
+                    f"the {what} writes in place into {name}, which shares its memory with {other} (one is "
+                    f"a view of the other, or both of one array), and also uses {other}; a compiled loop or "
                     "conditional carries them apart, so the write would not be seen through the other name. "
-                    f"Write through one name only inside it, or copy one of them before it ({name} = "
-                    f"{name}.copy())" + describe_location(user_location()))
+                    f"Write through one name only inside it, or copy one of them before it ({copy})"
+                    + describe_location(user_location()))
 
 
 def tied(values, owned: dict, positions) -> set:

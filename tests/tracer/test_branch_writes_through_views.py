@@ -195,3 +195,17 @@ def test_a_branch_calls_an_in_place_method_or_out_function_on_an_array_it_does_n
     np.testing.assert_array_equal(mlc.jit(in_place_calls_in_a_branch, tiered=False)(*ours), expected)
     for g, e in zip(ours, theirs):
         np.testing.assert_array_equal(g, e)
+
+
+def test_a_view_under_another_name_is_refused_with_a_fix_that_names_a_variable():
+    def f(a, b):
+        v = a[1:4:2]
+        v -= 0.5
+        if a.sum() > -1:
+            v = a[2:4]       # v is the branch's, and names a view of a: carried apart from a
+            v += 0.5
+        return a + v.sum()
+
+    with pytest.raises(TraceError, match=r"an array written at line \d+, which shares its memory with 'v'.*"
+                                         r"\(v = v\.copy\(\)\)"):
+        mlc.jit(f, tiered=False)(np.arange(5.0), np.zeros(5))
