@@ -493,19 +493,18 @@ class _Transformer(ast.NodeTransformer):
 
     def visit_Expr(self, node):
         bare = _helper_call(node.value)
-        method = isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute) and not (
-            isinstance(node.value.func.value, ast.Name) and node.value.func.value.id.startswith(_HELPER))
         self.generic_visit(node)
-        if bare and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute) \
-                and node.value.func.attr == "call":
-            node.value.func.attr = "helper_stmt"  # checked for effects where a compiled loop runs it
-        elif method and isinstance(node.value, ast.Call) and node.value.func.__class__ is ast.Attribute:
-            # np.add(x, 1, out=x), a[::2].fill(0), x.sort(): checked too (array_stmt): a compiled
-            # loop runs those that change only arrays, and refuses lst.append(v)
-            self.changed = True
-            call = node.value
-            node.value = ast.copy_location(ast.Call(_helper("array_stmt"), [call.func, *call.args], call.keywords),
-                                           call)
+        call = node.value
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+            return node
+        if isinstance(call.func.value, ast.Name) and call.func.value.id.startswith(_HELPER):  # ag__.<helper>(...)
+            if bare and call.func.attr == "call":
+                call.func.attr = "helper_stmt"  # checked for effects where a compiled loop runs it
+            return node
+        # np.add(x, 1, out=x), a[::2].fill(0), x.sort(): checked too (array_stmt): a compiled
+        # loop runs those that change only arrays, and refuses lst.append(v)
+        self.changed = True
+        node.value = ast.copy_location(ast.Call(_helper("array_stmt"), [call.func, *call.args], call.keywords), call)
         return node
 
     def visit_Lambda(self, node):
