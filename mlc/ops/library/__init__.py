@@ -8,7 +8,7 @@ nn (activations, softmax, normalisation, dense), conv (conv2d, pooling) and rand
 NumPy shape and dtype rules they share live in :mod:`._common`;
 ``broadcast_shapes`` and ``result_type`` are re-exported for the tracer.
 """
-from . import conv, element, element_loop, elementwise, factorize, gather, linalg, nn, random, reduce, rows, shape, sorting, spectral, update
+from . import conv, element, element_loop, elementwise, factorize, gather, linalg, nn, random, reduce, rows, shape, sorting, spectral, update, window
 from ._common import broadcast_shapes, normalize_axis, result_type
 from .shape import plan_getitem
 
