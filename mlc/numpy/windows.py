@@ -547,14 +547,17 @@ def matmul(a, b):
 def _window_columns(a, b: Window):
     """``a @ b`` of a vector and a matrix windowed along its columns (``data[:, i] @ data[:, i +
     1:]``) as ``window_matmul``: a product over the window's columns only (zeros at the others,
-    which are never read); None where the operands are not one float dtype (the masked form
-    then)."""
+    which are never read), its elements read one by one where it is stored into a slice (a
+    loop over the window's elements); None where the operands are not one float dtype (the
+    masked form then)."""
     if not isinstance(a, Tracer) or not window_dtypes(str(a.dtype), str(b.dtype)):
         return None
     bound = b._bounds[1]
     ctx = current_trace()
     lo, hi = (v if _traced(v) else ctx.scalar(v, "int64") for v in (bound.lo, bound.hi))
-    return Window(emit("window_matmul", [a, b.data(), lo, hi]), (bound,))
+    out = emit("window_matmul", [a, b.data(), lo, hi])
+    source = out.fresh()
+    return Window(out, (bound,), elem=lambda j: emit("element_get", [read_source(source, [j]), j]))
 
 
 def _loop_sum(bound: _Bound, term, dtype: np.dtype) -> Tracer:

@@ -9,10 +9,10 @@ used within the bounds only. Its kernel's column loop runs from ``lo`` to ``hi``
 window's ``hi - lo`` columns, not the axis's ``N`` — so a loop of such products does NumPy's
 work (a triangle: half the square's), where the whole-axis product does the square's.
 
-The kernel: the result's columns in tiles of :data:`TILE_BYTES` (the tile's partial sums stay
-in the first-level cache while the rows of ``b`` stream past), each tile zeroed, then for each
-row ``k`` of ``b`` the tile's columns inside the window updated, ``out[j] += a[k] * b[k, j]``: a
-loop of contiguous loads whose bounds are read from ``lo`` and ``hi`` (LLVM vectorizes it).
+The kernel: zeros outside the window; inside it, blocks of :data:`BLOCK_BYTES` of columns from
+``lo``, each a vector of sums ``acc[u] += a[k] * b[k, c + u]`` over the rows ``k`` of ``b`` (one
+vector load and multiply-add per row, the sums in registers), the last block ending at the
+window's end, a window narrower than a block column by column. The blocks' loop bounds are read from ``lo`` and ``hi`` when the kernel runs.
 
 >>> import numpy as np
 >>> from mlc.ops import get_op
@@ -30,16 +30,16 @@ from ...ir import expr as _e
 from ...ir import te
 from ...ir.buffer import decl_buffer
 from ...ir.expr import Var, cast, const
-from ...ir.tir import BufferStore, For, seq
+from ...ir.tir import BufferStore, For, IfThenElse, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
 from ._kernel import batch_loop
 
-__all__ = ["TILE_BYTES", "window_dtypes"]
+__all__ = ["BLOCK_BYTES", "window_dtypes"]
 
-#: The bytes of partial sums one tile of the result holds: an eighth of a 32 KiB first-level
-#: data cache, leaving the rest to the rows of ``b`` that stream through it.
-TILE_BYTES = 4096
+#: The bytes of one block of columns: four 256-bit vectors of sums, held in registers while
+#: the block's column of ``b`` is read row by row.
+BLOCK_BYTES = 128
 
 
 def window_dtypes(a_dtype: str, b_dtype: str) -> bool:
@@ -93,28 +93,49 @@ def _reference(a, b, lo, hi):
 
 
 def _prim_func(a: TensorType, b: TensorType, lo: TensorType, hi: TensorType):
-    """``(a, b, lo, hi, out)``: tiles of the columns (batch loops: independent), each zeroed
-    and then updated row by row of ``b`` over its columns inside the window."""
+    """``(a, b, lo, hi, out)``: zeros outside the window, then the window's columns in blocks of
+    :data:`BLOCK_BYTES` (batch loops: independent), each a vector of sums over the rows of ``b``;
+    the last block ends at the window's end (it computes again some columns of the one before,
+    the same values), and a window narrower than a block is summed column by column."""
     out_t = _infer(a, b, lo, hi)
     k_extent, n = int(b.shape[0]), int(b.shape[1])
     ab, bb = decl_buffer((k_extent,), a.dtype, "a"), decl_buffer((k_extent, n), b.dtype, "b")
     lob, hib = decl_buffer((), lo.dtype, "lo"), decl_buffer((), hi.dtype, "hi")
     out = decl_buffer((n,), out_t.dtype, "out")
-    tile = max(TILE_BYTES // np.dtype(out_t.dtype).itemsize, 1)
-    tiles = -(-n // tile) if n else 0
+    width = max(BLOCK_BYTES // np.dtype(out_t.dtype).itemsize, 1)
+    acc, one = decl_buffer((width,), out_t.dtype, "acc"), decl_buffer((1,), out_t.dtype, "acc1")
     first, last = _clamped(lob[()], hib[()], n)
+    zero_v, top = const(0, out.dtype), const(n, dt.INDEX)
 
-    def per_tile(t):
-        start = t * const(tile, dt.INDEX)
-        stop = _e.min(start + const(tile, dt.INDEX), const(n, dt.INDEX))
-        j, c, kv = Var("j", dt.INDEX), Var("c", dt.INDEX), Var("k", dt.INDEX)
-        zero = For(j, start, stop - start, "vectorized", BufferStore(out, const(0, out.dtype), (j,)))
-        s, e = _e.max(first, start), _e.min(last, stop)
-        update = BufferStore(out, out[c] + ab[kv] * bb[kv, c], (c,))
-        rows = For(kv, const(0, dt.INDEX), const(k_extent, dt.INDEX), "serial",
-                   For(c, s, _e.max(e - s, const(0, dt.INDEX)), "vectorized", update))
-        return seq(zero, rows)
-    return hand_written_func([ab, bb, lob, hib, out], batch_loop("t", tiles, per_tile))
+    def span(name, lo_, hi_, kind, body):
+        v = Var(name, dt.INDEX)
+        return For(v, lo_, _e.max(hi_ - lo_, const(0, dt.INDEX)), kind, body(v))
+
+    def lanes(name, body):
+        v = Var(name, dt.INDEX)
+        return For(v, const(0, dt.INDEX), const(width, dt.INDEX), "vectorized", body(v))
+
+    def rows(body):
+        v = Var("k", dt.INDEX)
+        return For(v, const(0, dt.INDEX), const(k_extent, dt.INDEX), "serial", body(v))
+
+    def per_block(t):
+        start = first + t * const(width, dt.INDEX)
+        c0 = _e.min(start, last - const(width, dt.INDEX))  # the last block ends at the window's end
+        whole = seq(lanes("u", lambda u: BufferStore(acc, zero_v, (u,))),
+                    rows(lambda k: lanes("u", lambda u: BufferStore(acc, acc[u] + ab[k] * bb[k, c0 + u], (u,)))),
+                    lanes("u", lambda u: BufferStore(out, acc[u], (c0 + u,))))
+        zero1 = (const(0, dt.INDEX),)
+        column = lambda c: seq(BufferStore(one, zero_v, zero1),  # noqa: E731
+                               rows(lambda k: BufferStore(one, one[zero1] + ab[k] * bb[k, c], zero1)),
+                               BufferStore(out, one[zero1], (c,)))
+        narrow = span("c", start, last, "serial", column)  # a window narrower than a block
+        return IfThenElse(start < last, IfThenElse(last - first >= const(width, dt.INDEX), whole, narrow))
+    blocks = -(-n // width) if n else 0
+    body = seq(span("j", const(0, dt.INDEX), first, "serial", lambda j: BufferStore(out, zero_v, (j,))),
+               span("j", last, top, "serial", lambda j: BufferStore(out, zero_v, (j,))),
+               batch_loop("t", blocks, per_block))
+    return hand_written_func([ab, bb, lob, hib, out], body, allocs=(acc, one))
 
 
 register_op("window_matmul", pattern="opaque", infer=_infer, lower=_lower, reference=_reference,
