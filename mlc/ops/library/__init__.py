@@ -1,7 +1,8 @@
 """The built-in op library: importing it registers every op.
 
 Modules by kind: elementwise (ufuncs, where, clip, astype), reduce, linalg
-(matmul, dot, einsum), factorize (Cholesky, LU: det, solve, inv), spectral
+(matmul, dot, einsum), window (a product over a window of columns whose bounds are
+read when the kernel runs), factorize (Cholesky, LU: det, solve, inv), spectral
 (QR, eigh, svd), shape (reshape, transpose, slicing, concat, pad, ...)
 nn (activations, softmax, normalisation, dense), conv (conv2d, pooling) and random
 (Threefry random bits). The
@@ -12,5 +13,5 @@ from . import conv, element, element_loop, elementwise, factorize, gather, linal
 from ._common import broadcast_shapes, normalize_axis, result_type
 from .shape import plan_getitem
 
-__all__ = ["conv", "elementwise", "factorize", "gather", "linalg", "nn", "random", "reduce", "shape", "sorting", "spectral", "broadcast_shapes", "normalize_axis", "result_type",
+__all__ = ["conv", "elementwise", "factorize", "gather", "linalg", "nn", "random", "reduce", "shape", "sorting", "spectral", "window", "broadcast_shapes", "normalize_axis", "result_type",
            "plan_getitem"]
