@@ -14,8 +14,8 @@ from ._harness import TARGETS, run_op
 
 
 @settings(max_examples=6, deadline=None)
-@given(k=st.sampled_from([1, 2, 5]), n=st.sampled_from([1, 3, 16, 17, 40]), dtype=st.sampled_from(["float32", "float64"]),
-       data=st.data())
+@given(k=st.sampled_from([1, 2, 5]), n=st.sampled_from([1, 3, 16, 17, 40]),
+       dtype=st.sampled_from(["float32", "float64"]), data=st.data())
 def test_window_matmul_is_numpys_product_on_the_window(k, n, dtype, data):
     rng = np.random.default_rng(data.draw(st.integers(0, 99)))
     a, b = rng.standard_normal(k).astype(dtype), rng.standard_normal((k, n)).astype(dtype)

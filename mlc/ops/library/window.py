@@ -4,15 +4,16 @@
 at the columns ``lo <= j < hi`` only, zeros at the others; ``lo`` and ``hi`` are 0-d int values
 (a loop's index, ``i + 1``), clamped into ``[0, N]``. It is what ``data[:, i] @ data[:, i + 1:]``
 computes in a compiled loop (:mod:`mlc.numpy.windows`): the slice's length changes with the
-loop's index while the loop is compiled once, so the product is made over the whole axis and
-used within the bounds only. Its kernel's column loop runs from ``lo`` to ``hi`` — the
+loop's index while the loop is compiled once, so the result spans the whole axis (a static
+shape) and is used within the bounds only. Its kernel's column loops run from ``lo`` to ``hi`` — the
 window's ``hi - lo`` columns, not the axis's ``N`` — so a loop of such products does NumPy's
 work (a triangle: half the square's), where the whole-axis product does the square's.
 
 The kernel: zeros outside the window; inside it, blocks of :data:`BLOCK_BYTES` of columns from
 ``lo``, each a vector of sums ``acc[u] += a[k] * b[k, c + u]`` over the rows ``k`` of ``b`` (one
 vector load and multiply-add per row, the sums in registers), the last block ending at the
-window's end, a window narrower than a block column by column. The blocks' loop bounds are read from ``lo`` and ``hi`` when the kernel runs.
+window's end, a window narrower than a block column by column. The loops' bounds are read from
+``lo`` and ``hi`` when the kernel runs.
 
 >>> import numpy as np
 >>> from mlc.ops import get_op

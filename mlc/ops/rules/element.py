@@ -1,5 +1,6 @@
 """Rules of the single-element ops (``element_get``, ``element_set``), of
-``dynamic_update_slice`` and of ``window_matmul``: their definitions as a gather and a ``where`` over the whole array (:class:`~.core.Composite`), which every
+``dynamic_update_slice`` and of ``window_matmul``: their definitions as a gather (a product)
+and a ``where`` over the whole array (:class:`~.core.Composite`), which every
 transformation already knows. ``element_loop`` is never transformed: it is made after
 tracing, by the graph pipeline.
 """
