@@ -21,7 +21,11 @@ by what may be done with one:
   (it replaces a mask, the masking and the reduction over the whole axis, three
   kernels or more, with one kernel of ``hi - lo`` iterations, so no axis is small
   enough for the masked form to win); the masked form for 2-D windows, windows
-  contracted with a 2-D operand and windows of values not read element by element;
+  contracted with a 2-D operand and windows of values not read element by element —
+  except a vector times a matrix windowed along its columns (``data[:, i] @ data[:, i + 1:]``,
+  one float dtype): ``window_matmul``, whose kernel runs over the window's columns only
+  (:mod:`mlc.ops.library.window`), so that a loop of them does the triangle's work, not the
+  square's;
 - ``np.flip``: the elements reversed within the bounds (one gather);
 - assignment ``x[lo:hi] = value`` and ``x[lo:hi] += value``: for a 1-D window
   whose value is a scalar or has an element recipe, a loop storing the window's
@@ -55,6 +59,7 @@ import numpy as np
 
 from ..errors import DTypeError, TraceError
 from ..ir.graph import Constant
+from ..ops.library.window import window_dtypes
 from ..tracer.source import describe_location, user_location
 from ..tracer.control_flow import fori_loop
 from ..tracer.intervals import atom_interval, outermost as _outermost, producer as _producer
@@ -528,11 +533,31 @@ def matmul(a, b):
         looped = _loop_dot(a, b)
         if looped is not None:
             return looped
+    if da == 1 and db == 2 and ba is None and not isinstance(a, Window) and _bound_at(b, 1) is not None:
+        windowed = _window_columns(a, b)
+        if windowed is not None:
+            return windowed
     fa = a.masked({ka}) if ba is not None else _data(a)
     fb = b.masked({kb}) if bb is not None else _data(b)
     out = _np().matmul(fa, fb)
     bounds = ([_bound_at(a, 0)] if da == 2 else []) + ([_bound_at(b, db - 1)] if db == 2 else [])
     return _wrap(out, bounds)
+
+
+def _window_columns(a, b: Window):
+    """``a @ b`` of a vector and a matrix windowed along its columns (``data[:, i] @ data[:, i +
+    1:]``) as ``window_matmul``: a product over the window's columns only (zeros at the others,
+    which are never read), its elements read one by one where it is stored into a slice (a
+    loop over the window's elements); None where the operands are not one float dtype (the
+    masked form then)."""
+    if not isinstance(a, Tracer) or not window_dtypes(str(a.dtype), str(b.dtype)):
+        return None
+    bound = b._bounds[1]
+    ctx = current_trace()
+    lo, hi = (v if _traced(v) else ctx.scalar(v, "int64") for v in (bound.lo, bound.hi))
+    out = emit("window_matmul", [a, b.data(), lo, hi])
+    source = out.fresh()
+    return Window(out, (bound,), elem=lambda j: emit("element_get", [read_source(source, [j]), j]))
 
 
 def _loop_sum(bound: _Bound, term, dtype: np.dtype) -> Tracer:

@@ -50,6 +50,8 @@ HAND_WRITTEN = {
                      TensorType((), "int64")], {}),
     "dynamic_update_slice": ([TensorType((6, 5), "float64"), TensorType((3, 2), "float64"), TensorType((), "int64"),
                               TensorType((), "int64")], {"steps": (2, -1)}),
+    "window_matmul": ([TensorType((5,), "float32"), TensorType((5, 37), "float32"), TensorType((), "int64"),
+                       TensorType((), "int64")], {}),
 }
 
 

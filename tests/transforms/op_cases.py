@@ -174,6 +174,8 @@ def _cases() -> dict[str, list[Case]]:
     cases["dynamic_update_slice"] = [
         Case((Arg((4, 3)), Arg((2, 1)), np.int64(1), np.int64(-1)), {"steps": (2, 1)}),
         Case((Arg((5,)), Arg((3,)), np.int64(3)), {"steps": (-1,)})]
+    cases["window_matmul"] = [Case((Arg((3,)), Arg((3, 5)), np.int64(1), np.int64(4))),
+                              Case((Arg((2,)), Arg((2, 4)), np.int64(-1), np.int64(9)))]
     cases["take_along_axis"] = [Case((Arg((3, 4)), np.array([[1, 1], [0, 3], [2, -1]])), {"axis": 1}),
                                 Case((Arg((4, 2)), np.array([[3], [0]]).reshape(1, 2)), {"axis": 0})]
     cases["index_add"] = [Case((Arg((4, 3)), np.array([[2], [0], [2], [-1]])), {"axis": 0, "size": 3}),

@@ -1,5 +1,6 @@
-"""Rules of the single-element ops (``element_get``, ``element_set``) and of
-``dynamic_update_slice``: their definitions as a gather and a ``where`` over the whole array (:class:`~.core.Composite`), which every
+"""Rules of the single-element ops (``element_get``, ``element_set``), of
+``dynamic_update_slice`` and of ``window_matmul``: their definitions as a gather (a product)
+and a ``where`` over the whole array (:class:`~.core.Composite`), which every
 transformation already knows. ``element_loop`` is never transformed: it is made after
 tracing, by the graph pipeline.
 """
@@ -10,7 +11,8 @@ import numpy as np
 from ..registry import define_rules
 from .core import Composite, RuleError, apply_op
 
-__all__ = ["element_get_composite", "element_set_composite", "dynamic_update_slice_composite"]
+__all__ = ["element_get_composite", "element_set_composite", "dynamic_update_slice_composite",
+           "window_matmul_composite"]
 
 
 def _flat(shape, indices):
@@ -66,6 +68,18 @@ def dynamic_update_slice_composite(x, v, *starts, steps=()):
     return apply_op("where", hit, value, x)
 
 
+def window_matmul_composite(a, b, lo, hi):
+    """``a @ b`` at the columns ``lo <= j < hi`` (clamped into the axis), zeros at the others,
+    as ``where(inside, a @ b, 0)``."""
+    n = b.shape[1]
+    j = np.arange(n, dtype=np.int64)
+    first = apply_op("minimum", apply_op("maximum", apply_op("astype", lo, dtype="int64"), np.int64(0)), np.int64(n))
+    last = apply_op("maximum", apply_op("minimum", apply_op("astype", hi, dtype="int64"), np.int64(n)), first)
+    inside = apply_op("logical_and", apply_op("greater_equal", j, first), apply_op("less", j, last))
+    product = apply_op("matmul", a, b)
+    return apply_op("where", inside, product, np.zeros((), product.dtype))
+
+
 def _pipeline_only(*args, **kwargs):
     raise RuleError("element_loop is made by the graph pipeline after tracing (from a for_loop of element "
                     "code), so no transformation meets it; transform the function before it is compiled")
@@ -77,6 +91,8 @@ def _register() -> None:
     define_rules("element_set", jvp=put, vjp=put, batch=put)
     region = Composite(dynamic_update_slice_composite)
     define_rules("dynamic_update_slice", jvp=region, vjp=region, batch=region)
+    window = Composite(window_matmul_composite)
+    define_rules("window_matmul", jvp=window, vjp=window, batch=window)
     define_rules("element_loop", jvp=_pipeline_only, vjp=_pipeline_only, batch=_pipeline_only)
 
 
