@@ -5,7 +5,8 @@ Each round runs one child process per checkout (its own compile cache, ``MLC_CAC
 plus the checkout's index), in turn: the child imports that checkout's ``mlc``, jits every
 case, and times each case and NumPy's matmul (OpenBLAS) ``--calls`` times, their median.
 Printed: for each case the median over the rounds of every contender in ms, and the ratios
-to NumPy and to the first checkout, with the load average before and after.
+to NumPy and to the first checkout, with the load average before and after; ``--cpu``: of the
+process's CPU time instead (for one thread each, less sensitive to the host's other work).
 """
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ CASES = {
     "gemv": ("gemv", 2000, 30000, False),
     "sgemm1024": (1024, 1024, 1024, False), "mlp64": ("mlp", 784, 128, False),
     "vecmat1024": (None, 1024, 1024, False),
+    "mm2_4096": (2, 4096, 4096, False), "mm4_4096": (4, 4096, 4096, False), "mm8_4096": (8, 4096, 4096, False),
+    "mm16_4096": (16, 4096, 4096, False), "mm24_4096": (24, 4096, 4096, False),
+    "mm2_wide": (2, 2000, 30000, False), "mm8_wide": (8, 2000, 30000, False), "mm13_wide": (13, 2000, 30000, True),
+    "mm16_wide": (16, 2000, 30000, False), "vec_wide": (None, 2000, 30000, False),
+    "mm16_1024": (16, 1024, 1024, False), "mm24_1024": (24, 1024, 1024, False),
 }
 
 
@@ -54,13 +60,15 @@ def _function(case: str):
     return (lambda x, w, b: np.maximum(x @ w + b, 0)) if relu else (lambda x, w, b: x @ w)
 
 
-def _median_ms(f, args, calls: int) -> float:
-    ts = []
+def _median_ms(f, args, calls: int) -> tuple[float, float]:
+    """Medians of the wall time and of the process's CPU time of ``calls`` calls, in ms."""
+    walls, cpus = [], []
     for _ in range(calls):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         f(*args)
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts) * 1e3
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    return statistics.median(walls) * 1e3, statistics.median(cpus) * 1e3
 
 
 def child(cases: list[str], calls: int) -> None:
@@ -72,7 +80,8 @@ def child(cases: list[str], calls: int) -> None:
         jf(*args)
         mlc.tiering.wait()
         np.testing.assert_allclose(jf(*args), f(*args), rtol=2e-3, atol=1e-2)
-        out[case] = {"mlc": _median_ms(jf, args, calls), "numpy": _median_ms(f, args, calls)}
+        (mlc_ms, mlc_cpu), (numpy_ms, numpy_cpu) = _median_ms(jf, args, calls), _median_ms(f, args, calls)
+        out[case] = {"mlc": mlc_ms, "numpy": numpy_ms, "mlc_cpu": mlc_cpu, "numpy_cpu": numpy_cpu}
     print(json.dumps(out))
 
 
@@ -82,6 +91,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--calls", type=int, default=5)
     ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--cpu", action="store_true", help="compare CPU time instead of wall time (one thread each: "
+                    "MLC_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1; less sensitive to other work on the host)")
     ap.add_argument("--child", action="store_true")
     a = ap.parse_args()
     cases = a.cases.split(",")
@@ -100,12 +111,13 @@ def main() -> None:
                     results[checkout].setdefault(case, {}).setdefault(who, []).append(t)
     print("load after:", os.getloadavg())
     first = a.checkouts[0]
+    mlc_key, numpy_key = ("mlc_cpu", "numpy_cpu") if a.cpu else ("mlc", "numpy")
     for case in cases:
-        numpy_ms = statistics.median(t for c in a.checkouts for t in results[c][case]["numpy"])
+        numpy_ms = statistics.median(t for c in a.checkouts for t in results[c][case][numpy_key])
         row = [f"{case:11s} numpy {numpy_ms:8.2f} ms"]
         for c in a.checkouts:
-            ms = statistics.median(results[c][case]["mlc"])
-            base = statistics.median(results[first][case]["mlc"])
+            ms = statistics.median(results[c][case][mlc_key])
+            base = statistics.median(results[first][case][mlc_key])
             row.append(f"{c}: {ms:8.2f} ms (numpy/mlc {numpy_ms / ms:5.2f}, first/this {base / ms:5.2f})")
         print(" | ".join(row))
 

@@ -34,17 +34,20 @@ def matmul(m, n, k, batch=0, transpose_b=False, epilogue="none", dtype="float32"
     tensors = [A, B]
     if epilogue == "relu":
         Y = te.compute(Y.shape, lambda *idx: te.max(Y[idx], 0), name="C")
-    elif epilogue == "bias":
+    elif epilogue in ("bias", "bias_relu"):
         bias = te.placeholder((n,), dtype, name="bias")
         tensors.append(bias)
-        Y = te.compute(Y.shape, lambda *idx: Y[idx] + bias[idx[-1]], name="C")
+        relu = epilogue == "bias_relu"
+        Y = te.compute(Y.shape, lambda *idx: te.max(Y[idx] + bias[idx[-1]], 0) if relu else Y[idx] + bias[idx[-1]],
+                       name="C")
     mod = mlc.IRModule({"main": te.create_prim_func(tensors + [Y])})
 
     def reference(a, b, *bias):
         out = a @ (np.swapaxes(b, -1, -2) if transpose_b else b)
         if epilogue == "relu":
             out = np.maximum(out, 0)
-        return out + bias[0] if bias else out
+        out = out + bias[0] if bias else out
+        return np.maximum(out, 0) if epilogue == "bias_relu" else out
     return mod, reference
 
 
@@ -291,7 +294,8 @@ def test_few_rows_read_a_large_b_along_its_rows():
     panel before: a new page the prefetchers do not follow; 20 ms -> 0.8)."""
     text = scheduled(matmul(8, 2000, 2000)[0], CpuInfo(512, 2)).mod["main"].script()
     assert "for j_0_0 in T.parallel(2):" in text
-    assert "for k_0, j_0_1, k_1 in T.grid(80, 63, 25):" in text
+    assert "for k_0, j_0_1 in T.grid(80, 63):" in text
+    assert 'for k_1 in T.serial(25, annotations={"mlc.prefetch_bytes": 320}):' in text  # 5 lines a row ahead
     assert "for i in T.unroll(8):" in text and "for j_1 in T.vectorized(16):" in text
 
 
@@ -302,7 +306,8 @@ def test_few_rows_of_several_register_tiles_read_a_large_b_along_its_rows():
     panel down B before)."""
     text = scheduled(matmul(8, 2000, 2000)[0], TWO_CORES).mod["main"].script()
     assert "for j_0_0 in T.parallel(2):" in text
-    assert "for k_0, j_0_1, i_0, k_1 in T.grid(80, 63, 2, 25):" in text
+    assert "for k_0, j_0_1, i_0 in T.grid(80, 63, 2):" in text
+    assert 'for k_1 in T.serial(25, annotations={"mlc.prefetch_bytes": 320}):' in text
     assert "for i_1 in T.unroll(4):" in text and "for j_1 in T.vectorized(16):" in text
 
 
@@ -312,8 +317,10 @@ SMALL_L2_AVX2 = CpuInfo(256, 2, caches=(32 << 10, 8 << 10, 16 << 10))
 
 @settings(max_examples=8, deadline=None)
 @given(st.integers(1, 33), st.sampled_from([16, 48, 80, 96, 33, 161]), st.sampled_from([128, 129, 257]),
-       st.sampled_from(["none", "relu", "bias"]), st.sampled_from(["float32", "float64"]))
+       st.sampled_from(["none", "relu", "bias", "bias_relu"]), st.sampled_from(["float32", "float64"]))
 def test_few_rows_of_several_register_tiles_of_any_size(m, n, k, epilogue, dtype):
+    """1 to 33 rows (streamed below STREAM_MAX_ROWS, B's rows prefetched; packed from it),
+    columns and reductions that no tile or block divides, fused epilogues, against NumPy."""
     check(*matmul(m, n, k, epilogue=epilogue, dtype=dtype), cpu=SMALL_L2_AVX2)
 
 
@@ -367,3 +374,4 @@ def test_avx2_blocks_of_rows_of_a_packed_a_compute_numpys_product(m, n, k, epilo
         text = check(*matmul(m, n, k, epilogue=epilogue), cpu=SMALL_CACHES_8_WAYS, seed=m + n + k)
     assert "B_global" in text and "A_global" in text
     assert ("T.unroll(4)" in text) == (k % 4 == 0)
+

@@ -7,8 +7,8 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc import te
-from mlc.schedules.default.matmul import (PACK_MIN_ROWS, WIDE_TILE_K_UNROLL, WIDE_TILE_REGISTERS, MatmulShape,
-                                          plan_matmul)
+from mlc.schedules.default.matmul import (PACK_MIN_ROWS, STREAM_MAX_ROWS, WIDE_TILE_K_UNROLL, WIDE_TILE_REGISTERS,
+                                          MatmulShape, plan_matmul)
 from mlc.schedules.default.steps import CpuInfo
 
 AVX512 = CpuInfo(vector_bits=512, cores=2)
@@ -98,15 +98,15 @@ def test_the_planned_schedule_computes_numpys_product(m, n, k):
 def test_few_rows_of_a_large_b_stream_b_along_its_rows():
     """Few rows (one row tile) and a B beyond its L2 share: blocks of the reduction, the column
     panels inside them (STREAM_K_STEPS, the most steps up to it that divide k); not for a B
-    in L2, nor for rows enough to pack B."""
+    in L2, nor for rows enough to pack B (STREAM_MAX_ROWS)."""
     assert plan_matmul(None, _shape(8, 2000, 2000, 16), AVX512).stream == 25
     assert plan_matmul(None, _shape(1, 2048, 4096, 16), AVX512).stream == 32  # a vector-matrix product
     assert plan_matmul(None, _shape(4, 2000, 30000, 8), AVX2).stream == 30
     assert plan_matmul(None, _shape(8, 256, 256, 16), AVX512).stream == 0  # B in L2
-    assert plan_matmul(None, _shape(PACK_MIN_ROWS, 2048, 2048, 16), AVX512).stream == 0  # B packed
+    assert plan_matmul(None, _shape(STREAM_MAX_ROWS, 2048, 2048, 16), AVX512).stream == 0  # B packed
 
 
-@pytest.mark.parametrize("m", [2, 5, 8, 13, PACK_MIN_ROWS - 1])
+@pytest.mark.parametrize("m", [2, 5, 8, 13, PACK_MIN_ROWS, 24, STREAM_MAX_ROWS - 1])
 def test_rows_of_several_register_tiles_stream_a_large_b_too(m):
     """Rows too few to pack B but more than one AVX2 register tile holds (4 to 6 rows of two
     vectors): B is streamed all the same, the row tiles inside each block of a panel (an
@@ -114,6 +114,55 @@ def test_rows_of_several_register_tiles_stream_a_large_b_too(m):
     plan = plan_matmul(None, _shape(m, 2000, 30000, 8), CpuInfo(vector_bits=256, cores=2))
     assert plan.stream == 30 and not plan.pack and plan.depth >= 1
     assert plan.mr < m or m <= 6
+
+
+ZEN3 = CpuInfo(vector_bits=256, cores=2, caches=(32 << 10, 512 << 10, 32 << 20), l1_ways=8)
+
+
+@pytest.mark.parametrize("m, n, k, steps, lines", [(1, 2000, 30000, 30, 4), (8, 2000, 30000, 30, 4),
+                                                   (13, 30000, 2000, 25, 5), (16, 4096, 4096, 32, 4),
+                                                   (24, 4096, 4096, 32, 4), (31, 2048, 8192, 32, 4)])
+def test_a_streamed_b_is_read_as_stored_and_prefetched_along_its_rows(m, n, k, steps, lines):
+    """Fewer than STREAM_MAX_ROWS rows of a B beyond its L2 share (and from PACK_MIN_ROWS rows,
+    beyond the L3), its columns contiguous: B is
+    streamed, not packed (from PACK_MIN_ROWS rows it was packed: a copy of B written and read
+    again), and the reduction loop asks for each row of the block's lines ahead: as many lines
+    as keep the block's rows' lines within a quarter of the L1 (STREAM_PREFETCH_L1_SHARE):
+    4 for 30 or 32 rows in 32 KiB, 5 for 25; 6 and 7 in 48 KiB."""
+    plan = plan_matmul(None, _shape(m, n, k, 8), ZEN3)
+    assert not plan.pack and plan.stream == steps and plan.depth >= 1
+    assert plan.prefetch == lines * 64
+    wide_l1 = CpuInfo(vector_bits=256, cores=2, caches=(48 << 10, 512 << 10, 32 << 20))
+    assert plan_matmul(None, _shape(m, n, k, 8), wide_l1).prefetch == (12288 // (64 * steps)) * 64
+
+
+def test_rows_enough_or_a_b_stored_across_its_columns_still_pack_b():
+    assert plan_matmul(None, _shape(STREAM_MAX_ROWS, 4096, 4096, 8), ZEN3).pack
+    assert plan_matmul(None, _shape(64, 2000, 30000, 8), ZEN3).pack
+    assert plan_matmul(None, _shape(PACK_MIN_ROWS, 4096, 4096, 8, b_contiguous=False), ZEN3).pack
+    assert plan_matmul(None, _shape(PACK_MIN_ROWS, 4004, 4096, 8), ZEN3).pack  # no two vectors divide n: no stream
+    assert plan_matmul(None, _shape(PACK_MIN_ROWS, 96, 96, 8), ZEN3).stream == 0  # B in L2: as stored
+    assert plan_matmul(None, _shape(PACK_MIN_ROWS, 1024, 1024, 8), ZEN3).pack  # B in L3: packed from there
+
+
+def test_the_streamed_schedule_annotates_the_block_loop_for_a_pinned_target():
+    """The default rules for a named CPU (its caches, not the host's) put the prefetch
+    distance on the reduction loop inside the column panels, which prefetch_streams reads."""
+    from mlc.ir.tir import For
+    from mlc.ir.functor import pre_order_nodes
+    from mlc.passes.tir.prefetch import PREFETCH_BYTES
+    from mlc.schedules.default import default_schedule
+    from mlc.target import Target
+    A = te.placeholder((16, 4096), "float32", "A")
+    B = te.placeholder((4096, 1024), "float32", "B")
+    r = te.reduce_axis((0, 4096), "r")
+    C = te.compute((16, 1024), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), "C")
+    sch = default_schedule(mlc.IRModule({"main": te.create_prim_func([A, B, C])}), Target("llvm", "znver3"))
+    loops = [n for n in pre_order_nodes(sch.mod["main"].body) if isinstance(n, For)]
+    ahead = [(int(n.extent.value), dict(n.annotations)[PREFETCH_BYTES]) for n in loops
+             if PREFETCH_BYTES in dict(n.annotations)]
+    assert [(steps, int(d)) for steps, d in ahead] == [(32, 256)]
+    assert "B_global" not in sch.mod["main"].script()  # B read as stored
 
 
 @pytest.mark.parametrize("m, n, k, caches, ways, packed", [

@@ -72,7 +72,7 @@ from ...ir.functor import pre_order_nodes
 from ...passes.tir.prefetch import PREFETCH_BYTES
 from .int8 import schedule_int8_vnni
 from .patterns import is_canonical, match_matmul, view
-from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
+from .steps import (CACHE_LINE, CpuInfo, attempt, choose, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
                     parallel_loops, parallel_tiles, register_rows, row_tile_options, vector_split)
 
 __all__ = ["schedule_matmul", "plan_matmul", "MatmulShape", "MatmulPlan", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "SMALL_PACK_MIN_ROWS", "PACK_A_L3_SHARE",
@@ -80,7 +80,7 @@ __all__ = ["schedule_matmul", "plan_matmul", "MatmulShape", "MatmulPlan", "ACCUM
            "COL_BLOCK_OPTIONS",
            "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS",
            "RAGGED_MIN_VECTORS", "STREAM_K_STEPS", "WIDE_TILE_K_UNROLL", "CACHE_BLOCK_SHARE", "MIN_BLOCK_ROWS", "PACK_ROWS",
-           "PANEL_PREFETCH_BYTES", "SET_ROWS_WAYS_SHARE"]
+           "PANEL_PREFETCH_BYTES", "SET_ROWS_WAYS_SHARE", "STREAM_MAX_ROWS", "STREAM_PREFETCH_L1_SHARE"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -138,6 +138,18 @@ COL_BLOCK_OPTIONS = (2, 4, 8, 16)
 #: B apart, a new page that no prefetcher follows (8 x 4000 by 4000 x 2000 on one AVX-512
 #: core: 3.5x faster, 1.9x NumPy's OpenBLAS).
 STREAM_K_STEPS = 32
+#: ... and a B larger than the L3 cache is streamed so, read as stored, instead of packed, up
+#: to this many rows (fewer than): the matmul is bound by reading B from memory, and a pack
+#: would write B and read it again; from 32 rows on (six AVX2 row tiles reusing each block of
+#: a panel) the packed kernel's larger tiles win on some shapes, and so they do on a B that
+#: the L3 holds, which the pack reads from there (benchmarks/results: the skinny matmul rows).
+STREAM_MAX_ROWS = 32
+#: ... and its reduction loop prefetches each row of B's block ahead along the row: as many
+#: cache lines as keep the lines asked for of all the block's rows (one stream each, more
+#: than the hardware prefetchers follow, each a row of B apart, a new page every 4 KiB)
+#: within this share of the L1 data cache. Without the hints the streams waited on memory:
+#: 8 x 30000 by 30000 x 2000 reached 40% of the copy bandwidth, NumPy's OpenBLAS 60%.
+STREAM_PREFETCH_L1_SHARE = 0.25
 #: Matmuls whose columns no vector divides get one accumulator per column with vectors
 #: down the rows, in tiles of up to this many columns.
 MAX_NARROW_COLUMNS = 12
@@ -407,14 +419,16 @@ class MatmulPlan:
     pack_in_panel: bool  #: each panel of B packed inside its iteration of the panel loop
     k_unroll: int  #: unroll factor of the reduction loop
     stream: int = 0  #: reduction steps per block with the column panels inside (0: none; STREAM_K_STEPS)
-    prefetch: int = 0  #: bytes ahead the reduction loop prefetches the panel of B (0: none; PANEL_PREFETCH_BYTES)
+    prefetch: int = 0  #: bytes ahead the reduction loop prefetches B: the packed panel (PANEL_PREFETCH_BYTES), or
+    #: a streamed block's rows (STREAM_PREFETCH_L1_SHARE); 0: none
 
 
 def _default_pack(s: MatmulShape, cpu: CpuInfo) -> tuple[bool, bool]:
     """(pack B, whether only for the wide tile): B larger than its L2 share, or stored with
     its columns strided (PACK_MIN_ROWS, PACK_B_L2_SHARE); else, on a CPU of
     WIDE_TILE_REGISTERS registers, a B in L2 that the threads' panels share evenly."""
-    pack = s.m >= PACK_MIN_ROWS and (s.b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes or not s.b_contiguous)
+    pack = s.m >= PACK_MIN_ROWS and (s.b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes or not s.b_contiguous) \
+        and not (s.m < STREAM_MAX_ROWS and s.b_bytes > cpu.caches[2] and _streamable(s, cpu))
     small_pack = not pack and s.has_rows and s.peel and s.b_contiguous \
         and cpu.vector_registers >= WIDE_TILE_REGISTERS and s.m >= SMALL_PACK_MIN_ROWS \
         and s.n % (4 * s.lanes) == 0 and s.n // (4 * s.lanes) % max(cpu.cores, 1) == 0
@@ -565,11 +579,37 @@ def plan_matmul(sch, s: MatmulShape, cpu: CpuInfo) -> MatmulPlan | None:
         stream = choose(sch, cpu, "matmul.stream", [0, *(c for c in K_BLOCK_OPTIONS if c < s.k)],
                         _stream_steps(s.k))
         k_unroll = 1 if stream else k_unroll
-    prefetch = choose(sch, cpu, "matmul.prefetch", [0, PANEL_PREFETCH_BYTES], PANEL_PREFETCH_BYTES if blocked else 0)
+    if stream:  # each row of B's block prefetched along the row (STREAM_PREFETCH_L1_SHARE)
+        ahead = _stream_prefetch(stream, cpu)
+        prefetch = choose(sch, cpu, "matmul.prefetch", [0, ahead], ahead)
+    else:
+        prefetch = choose(sch, cpu, "matmul.prefetch", [0, PANEL_PREFETCH_BYTES], PANEL_PREFETCH_BYTES if blocked else 0)
     return MatmulPlan(pack=pack, small_pack=small_pack, ragged=ragged, nr=nr, mr=mr, wide=wide, pack_a=pack_a,
                       block_rows=block_rows, row_blocks=row_blocks, rows_first=rows_first, col_block=col_block,
                       k_block=k_block, depth=depth, pack_in_panel=pack_in_panel, k_unroll=k_unroll, stream=stream,
-                      prefetch=0 if stream else prefetch)
+                      prefetch=prefetch)
+
+
+def _streamable(s: MatmulShape, cpu: CpuInfo) -> bool:
+    """What :func:`_streams_b` asks of the shape alone: one matrix, known rows, B stored with
+    its columns contiguous and larger than its L2 share, columns that two vectors divide, more
+    than one register tile of them, and a reduction of several blocks."""
+    return (not s.rows_symbolic and not s.batch_extents and s.b_contiguous and s.n % (2 * s.lanes) == 0
+            and s.n > 2 * s.lanes and s.b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes and s.k >= 4 * STREAM_K_STEPS)
+
+
+def _stream_prefetch(steps: int, cpu: CpuInfo) -> int:
+    """Bytes ahead along each row of B a streamed block of ``steps`` rows prefetches: whole
+    cache lines, as many as keep all the rows' lines in flight within the L1 share
+    (STREAM_PREFETCH_L1_SHARE), one at least.
+
+    >>> _stream_prefetch(30, CpuInfo(256, 2, caches=(32 << 10, 512 << 10, 32 << 20)))
+    256
+    >>> _stream_prefetch(32, CpuInfo(512, 2, caches=(48 << 10, 2 << 20, 32 << 20)))
+    384
+    """
+    lines = int(STREAM_PREFETCH_L1_SHARE * cpu.caches[0]) // (max(1, steps) * CACHE_LINE)
+    return max(1, lines) * CACHE_LINE
 
 
 def _streams_b(s: MatmulShape, pack: bool, ragged: bool, nr: int, wide: int, mr: int, row_blocks: int,
@@ -601,7 +641,8 @@ def _streamed(sch, block, name: str, pat, s: MatmulShape, plan: MatmulPlan, cpu:
             for k_0 in range(K / KC):
                 for j_0 in range(panels of the chunk):
                     for i_0 in range(M / MR):       # the row tiles (one where MR = M), each
-                        for k_1 in range(KC):       # reading the block of the panel from L1
+                        for k_1 in range(KC):       # reading the block of the panel from L1,
+                                                    # each row's line plan.prefetch bytes on asked for
                             for i_1 in T.unroll(MR):  # the register tile, its accumulators
                                 for j_1 in T.vectorized(NR):  # loaded and stored once a block
                                     C_local[i, j] += A[i, k] * B[k, j]
@@ -624,6 +665,8 @@ def _streamed(sch, block, name: str, pat, s: MatmulShape, plan: MatmulPlan, cpu:
     if threads > 1:
         jc, j0 = sch.split(j0, [threads, None])
     k0, k1 = sch.split(loops[pat.k], [None, plan.stream])
+    if plan.prefetch:
+        sch.annotate(k1, PREFETCH_BYTES, plan.prefetch)
     outer = [jc] if jc is not None else []
     tiles = [k0, j0] + ([i0] if i0 is not None else []) + [k1]
     sch.reorder(*outer, *tiles, *(rv for rv in (i1, ju, j1) if rv is not None))
