@@ -282,14 +282,10 @@ def _map(stmt) -> Map | None:
 
 def _access(buffer, indices, extents: dict) -> tuple | None:
     """The block iterators indexing ``buffer`` (one per axis, each over the whole axis, none
-    twice), or None."""
-    if (buffer.scope != "global" or buffer.strides or dt.lanes(buffer.dtype) != 1
-            or len(indices) != len(buffer.shape)):
-        return None
-    for index, size in zip(indices, buffer.shape):
-        if not (isinstance(index, Var) and index in extents and _is_int(size, extents[index])):
-            return None
-    if len(set(map(id, indices))) != len(indices):
+    twice), or None: a :func:`_window` of the whole buffer, unshifted."""
+    window = _window(buffer, indices, extents)
+    if window is None or any(index is not var or not _is_int(size, extents[var])
+                             for index, (var, _), size in zip(indices, window, buffer.shape)):
         return None
     return tuple(indices)
 
