@@ -22,6 +22,8 @@ import numpy as np
 N = 1024
 #: (rows, columns) of the element-wise module: 2^22 float32 values
 ELEMENTWISE = (4096, 1024)
+#: values of the window sum (a stencil: ``B[i] = A[i] + A[i + 1] + A[i + 2]``)
+WINDOW = 1 << 22
 
 
 def _modules():
@@ -36,15 +38,22 @@ def _modules():
         C = te.compute(ELEMENTWISE, lambda i, j: X[i, j] * s[j] + 1, name="C")
         return mlc.IRModule({"main": te.create_prim_func([X, s, C])})
 
+    def window_sum():
+        from benchmarks.workloads import _window_module
+        return _window_module(WINDOW)
+
     rng = np.random.default_rng(0)
     a, b = rng.random((N, N), dtype="float32"), rng.random((N, N), dtype="float32")
     x, s = rng.random(ELEMENTWISE, dtype="float32"), rng.random(ELEMENTWISE[1], dtype="float32")
+    w = rng.random(WINDOW, dtype="float32")
     return {
         "sgemm 1024^3": (lambda: matmul_module(N, N, N), "main", (a, b), lambda: a @ b,
                          lambda jnp: lambda p, q: p @ q),
         "mm_relu 1024^3": (lambda: mm_relu_module(N), "mm_relu", (a, b), lambda: np.maximum(a @ b, 0),
                            lambda jnp: lambda p, q: jnp.maximum(p @ q, 0)),
         "x * s + 1, 4096x1024": (scale_shift, "main", (x, s), lambda: x * s + 1, lambda jnp: lambda p, q: p * q + 1),
+        "window sum, 2^22": (window_sum, "main", (w,), lambda: w[:-2] + w[1:-1] + w[2:],
+                             lambda jnp: lambda p: p[:-2] + p[1:-1] + p[2:]),
     }
 
 

@@ -8,8 +8,8 @@ So, as a jitted function's first call runs its traced graph through NumPy
 (:mod:`mlc.tracer.tiering`), a tiered build (``mlc.build(..., tiered=True)``, by default
 ``MLC_TIERED``) for llvm of a module whose every function NumPy runs block by block
 (:func:`~.numpy_steps.numpy_steps`: contractions through BLAS, element-wise blocks such as a
-product's epilogue, ``max(Y, 0)`` or a bias, evaluated over whole arrays), each of more than
-:data:`~.tiers.QUICK_WORK_LIMIT` multiply-adds and expression nodes and with at most
+product's epilogue, ``max(Y, 0)`` or a bias, or a stencil's shifted reads, evaluated over whole
+arrays), each of more than :data:`~.tiers.QUICK_WORK_LIMIT` multiply-adds and expression nodes and with at most
 :data:`MAP_WORK_LIMIT` of them in element-wise blocks, returns at once a
 :class:`FirstTierModule`: its functions run through NumPy, while the background thread
 (:mod:`.background`) builds the module as an untiered build does (the user's schedule, or

@@ -8,16 +8,18 @@ as one NumPy step, or refuses the function (None):
   every index a block iterator over its whole axis: one ``np.matmul`` (BLAS) or ``np.einsum``
   (:func:`contraction` reads one nest);
 * a map (:class:`Map`): a block of spatial iterators only that stores an expression at
-  ``out[v0, v1, ...]``, each iterator once, over its whole axis; every load indexed the same
-  way (a permutation or a subset of the iterators: a transpose, a broadcast). Its expression is
+  ``out[v0, v1, ...]``, each iterator once, over its whole axis; every load indexed by the
+  iterators too (a permutation or a subset of them: a transpose, a broadcast), each shifted
+  by a constant where the shifted range stays inside the axis (``A[i] + A[i + 1] + A[i + 2]``,
+  a stencil: a view of each shifted slice, NumPy's spelling of it). Its expression is
   evaluated once over the whole grid of iterators, by the reference interpreter's expression
   evaluator (:class:`~mlc.backends.reference.expressions.ExprEvaluator`: its operators, casts,
   selects and math calls, with NumPy's semantics), so a map's results are the reference's
   (bit for bit but for math calls, which NumPy rounds within the op's tolerance);
 
 so a matrix product with its epilogue (the course's ``mm_relu``: a contraction into an
-intermediate, then ``max(Y, 0)``), a bias, or a large element-wise function. What reads an
-index other than a whole-axis iterator (a slice, a shift, a diagonal, a window), a reduction
+intermediate, then ``max(Y, 0)``), a bias, a large element-wise function or a stencil. What reads an
+index other than an iterator plus a constant (a diagonal, a stride, an index loaded), a reduction
 other than a product's sum, an ``if``, a scheduled function: refused, built as usual.
 
 >>> import numpy as np
@@ -266,9 +268,11 @@ def _map(stmt) -> Map | None:
             reads.setdefault(id(node.buffer), node.buffer)
         if type(node) not in _MAP_NODES:
             return None
-        if isinstance(node, BufferLoad) and (node.buffer is store.buffer
-                                             or _access(node.buffer, node.indices, extents) is None):
-            return None
+        if isinstance(node, BufferLoad):
+            if node.buffer is store.buffer or _window(node.buffer, node.indices, extents) is None:
+                return None
+            # (a shifted index is a view's offset, as cheap as the iterator alone: counted as one node)
+            nodes -= sum(_nodes(index) - 1 for index in node.indices)
         if (isinstance(node, Var) and node not in extents) or (isinstance(node, Call) and node.op not in MATH_CALLS):
             return None
     points = int(np.prod(list(extents.values()), dtype=object))
@@ -278,16 +282,48 @@ def _map(stmt) -> Map | None:
 
 def _access(buffer, indices, extents: dict) -> tuple | None:
     """The block iterators indexing ``buffer`` (one per axis, each over the whole axis, none
-    twice), or None."""
+    twice), or None: a :func:`_window` of the whole buffer, unshifted."""
+    window = _window(buffer, indices, extents)
+    if window is None or any(index is not var or not _is_int(size, extents[var])
+                             for index, (var, _), size in zip(indices, window, buffer.shape)):
+        return None
+    return tuple(indices)
+
+
+def _window(buffer, indices, extents: dict) -> tuple | None:
+    """((iterator, offset) per axis) of a load of ``buffer`` at ``indices`` in a map: each index
+    an iterator plus a constant (``v``, ``v + c``, ``c + v``; no iterator twice) whose range
+    ``[c, c + extent)`` lies inside the axis, so that the load is a view of a slice; None
+    otherwise.
+
+    >>> from mlc.ir.buffer import decl_buffer
+    >>> i = Var("i", "int32")
+    >>> A = decl_buffer((10,), "float32", "A")
+    >>> _window(A, (i + 2,), {i: 8}), _window(A, (i + 3,), {i: 8}), _window(A, (i - 1,), {i: 8})
+    (((i, 2),), None, None)
+    """
     if (buffer.scope != "global" or buffer.strides or dt.lanes(buffer.dtype) != 1
             or len(indices) != len(buffer.shape)):
         return None
+    window = []
     for index, size in zip(indices, buffer.shape):
-        if not (isinstance(index, Var) and index in extents and _is_int(size, extents[index])):
+        offset = 0
+        if isinstance(index, Binary) and index.op == "add":
+            var, const = (index.a, index.b) if isinstance(index.b, IntImm) else (index.b, index.a)
+            if not isinstance(const, IntImm):
+                return None
+            index, offset = var, const.value
+        if not (isinstance(index, Var) and index in extents and isinstance(size, IntImm)
+                and 0 <= offset and offset + extents[index] <= size.value):
             return None
-    if len(set(map(id, indices))) != len(indices):
+        window.append((index, offset))
+    if len({id(v) for v, _ in window}) != len(window):
         return None
-    return tuple(indices)
+    return tuple(window)
+
+
+def _nodes(expr) -> int:
+    return sum(1 for _ in pre_order_nodes(expr))
 
 
 def _operand(expr, acc: str, extents: dict):
@@ -401,7 +437,9 @@ class _GridEvaluator(ExprEvaluator):
         return np.arange(self.extents[self.axes[e]], dtype=e.dtype).reshape(shape)
 
     def _load(self, e, ctx):
-        return _on_grid(self.arrays[id(e.buffer)], tuple(e.indices), self.axes)
+        window = _window(e.buffer, e.indices, {v: self.extents[n] for v, n in self.axes.items()})
+        view = self.arrays[id(e.buffer)][tuple(slice(c, c + self.extents[self.axes[v]]) for v, c in window)]
+        return _on_grid(view, tuple(v for v, _ in window), self.axes)
 
     def _ramp(self, e, ctx):
         raise MLCError(f"{self.what}: a map has no vector expressions")

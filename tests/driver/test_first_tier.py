@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import mlc
 from mlc import te
-from mlc.driver import first_tier, numpy_steps
-from mlc.errors import MLCError
+from mlc.driver import first_tier, numpy_steps, tiers
+from mlc.errors import CompileError, MLCError
 from mlc.errors import ScheduleError
 from mlc.runtime.module import Module
 
@@ -142,7 +142,7 @@ def test_untiered_and_other_computations_build_at_once():
     cases = [
         te.compute((8, 8), lambda i, j: te.sum(A[i, half] * A[half, j], axis=half), "C"),  # half of an axis
         te.compute((8, 8, 2), lambda i, j, q: te.sum(A[i, r] * A[r, j], axis=r), "C"),  # q read by no factor
-        te.compute((7, 8), lambda i, j: A[i + 1, j] * 2, "C"),  # a shifted read
+        te.compute((4, 8), lambda i, j: A[i * 2, j], "C"),  # a stride
         te.compute((8,), lambda i: A[i, i], "C"),  # a diagonal
         te.compute((8,), lambda i: te.sum(A[i, r], axis=r), "C"),  # a sum that is no product
     ]
@@ -150,12 +150,59 @@ def test_untiered_and_other_computations_build_at_once():
         func = te.create_prim_func([A, C])
         assert first_tier.contraction(func) is None and numpy_steps.numpy_steps(func) is None
         assert not isinstance(mlc.build(func, "llvm", tiered=True), first_tier.FirstTierModule)
+    for C in (te.compute((8, 8), lambda i, j: A[i + 1, j] * 2, "C"),  # a shifted read past the axis
+              te.compute((7, 8), lambda i, j: A[i - 1, j] * 2, "C")):  # a shift before it
+        func = te.create_prim_func([A, C])
+        assert numpy_steps.numpy_steps(func) is None
+        with pytest.raises(CompileError, match="out of bounds"):  # (the build's error, as untiered)
+            mlc.build(func, "llvm", tiered=True)
     product = te.compute((8, 8), lambda i, j: te.sum(A[i, r] * A[r, j], axis=r), "P")
     relu = te.compute((8, 8), lambda i, j: te.max(product[i, j], 0), "C")  # two blocks: block by block
     for C in (relu, te.compute((8, 8), lambda i, j: A[i, j] * 2, "C")):
         func = te.create_prim_func([A, C])
         assert first_tier.contraction(func) is None and numpy_steps.numpy_steps(func) is not None
         assert isinstance(mlc.build(func, "llvm", tiered=True), first_tier.FirstTierModule)
+
+
+def _stencil(m, n):
+    """A window sum along both axes of ``A`` (shifted reads) times a broadcast row."""
+    A = te.placeholder((m + 2, n + 1), "float32", "A")
+    w = te.placeholder((n,), "float32", "w")
+    C = te.compute((m, n), lambda i, j: A[i, j] + A[i + 1, j] * w[j] - A[i + 2, 1 + j], "C")
+    return te.create_prim_func([A, w, C])
+
+
+@settings(max_examples=4, deadline=None)
+@given(m=sizes, n=sizes, seed=st.integers(0, 2 ** 16))
+def test_a_stencil_runs_through_numpy_then_the_optimised_build(m, n, seed):
+    rng = np.random.default_rng(seed)
+    a, w = rng.standard_normal((m + 2, n + 1), "float32"), rng.standard_normal(n, "float32")
+    expected = a[:m, :n] + a[1:m + 1, :n] * w - a[2:, 1:]
+    func = _stencil(m, n)
+    lib = mlc.build(func, "llvm", tiered=True)
+    assert isinstance(lib, first_tier.FirstTierModule) and lib.is_first_tier
+    f = lib["main"]
+    c = np.full((m, n), np.nan, "float32")
+    f(a, w, c)
+    theirs = np.empty((m, n), "float32")
+    mlc.build(func, "reference")["main"](a, w, theirs)
+    np.testing.assert_array_equal(c, theirs)
+    np.testing.assert_allclose(c, expected, rtol=1e-6, atol=1e-6)
+    built = lib.wait(timeout=BUILD_BOUND_S)
+    assert f.kernel is built["main"].kernel and not lib.is_first_tier
+    c[:] = np.nan
+    f(a, w, c)
+    np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_window_sum_of_2_22_values_takes_the_first_tier():
+    """The shifted reads count as the iterators they shift: the window sum of the benchmark's
+    size is within the maps' work limit."""
+    n = 1 << 22
+    A = te.placeholder((n,), "float32", "A")
+    B = te.compute((n - 2,), lambda i: A[i] + A[i + 1] + A[i + 2], "B")
+    steps = numpy_steps.numpy_steps(te.create_prim_func([A, B]))
+    assert tiers.QUICK_WORK_LIMIT < steps.map_work <= first_tier.MAP_WORK_LIMIT
 
 
 def test_maps_over_the_work_limit_build_at_once(monkeypatch):
