@@ -1,0 +1,17 @@
+"""``np.bincount`` of an index array known while tracing (a NumPy array; the weights traced)
+has NumPy's length, ``max(x) + 1`` (or ``minlength``), as it needs no ``minlength``: it was
+refused as a length known only from the values."""
+import numpy as np
+import pytest
+
+import mlc
+
+
+@pytest.mark.parametrize("idx, minlength", [([0, 0, 1], 0), ([2, 0, 2, 2], 2), ([1], 4), ([], 3)])
+def test_bincount_of_known_indices_has_numpys_length(idx, minlength):
+    i = np.array(idx, dtype=np.int64)
+    w = np.arange(1.0, len(idx) + 1)
+
+    def f(w):
+        return np.bincount(i, weights=w, minlength=minlength) * 2.0 + np.bincount(i, minlength=minlength)
+    np.testing.assert_array_equal(mlc.jit(f)(w), f(w))
