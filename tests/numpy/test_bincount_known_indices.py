@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import mlc
+from mlc.errors import TraceError
 
 
 @pytest.mark.parametrize("idx, minlength", [([0, 0, 1], 0), ([2, 0, 2, 2], 2), ([1], 4), ([], 3)])
@@ -20,3 +21,9 @@ def test_bincount_of_known_indices_has_numpys_length(idx, minlength):
         def loss(w):
             return np.sum(np.bincount(i, weights=w, minlength=minlength) ** 2)
         np.testing.assert_allclose(mlc.grad(loss)(w), 2 * np.bincount(i, weights=w)[i], rtol=1e-12)
+
+
+def test_bincount_of_traced_indices_under_grad_is_refused_naming_bincount():
+    """(It was refused as a narrowed Python int, which the function has none of.)"""
+    with pytest.raises(TraceError, match=r"np.bincount\(minlength=3\) of traced values"):
+        mlc.grad(lambda w, i: np.sum(np.bincount(i, weights=w, minlength=3) ** 2))(np.ones(2), np.array([0, 2]))
