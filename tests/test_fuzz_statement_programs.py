@@ -31,7 +31,8 @@ def test_random_statement_programs_equal_numpys_results_and_writes(target):
 def test_the_programs_hold_the_statements_they_are_for():
     rng = random.Random(0)
     text = "".join(program(rng).source for _ in range(40))
-    for construct in ("if ", "for i in range", "while k <", "v = ", "out=", ".sort()", "] += ", "m["):
+    for construct in ("if ", "for i in range", "while k <", "v = ", "out=", ".sort()", "] += ", "m[", "break",
+                      "continue", "    for j in range(i):", "while a[0] <", "np.random.default_rng(", ".astype(np.int8)"):
         assert construct in text, construct
 
 

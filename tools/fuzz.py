@@ -4,12 +4,16 @@
     python tools/fuzz.py 3000 --seed 7 --target llvm --target cuda-emulator
     python tools/fuzz.py 200 --depth 4 --stop-after 5
     python tools/fuzz.py 1000 --statements --target llvm --target cuda-emulator
+    python tools/fuzz.py 300 --transforms --seed 3    # grad, vjp, jvp, vmap and compositions, on the host
 
 The programs are mlc.testing.fuzz's (bool, small-integer, int and float arrays; ufuncs,
 operators, Python scalars, astype, broadcasting, reductions); with ``--statements``,
 mlc.testing.fuzz_statements' function bodies (in-place updates of the arguments, slices
 and views, masked writes, out=, element and window loops, ifs and whiles on traced
-values; the written arguments compared too). Each mismatch is printed
+values; the written arguments compared too); with ``--transforms``, mlc.testing.fuzz_transforms'
+differentiable programs under mlc.grad, vjp, jvp, vmap and their compositions, compared with
+finite differences and JAX (typed refusals, such as reverse mode through a while loop, are
+counted apart). Each mismatch is printed
 with the program's source and its inputs, ready to paste; the run ends with a count per
 target of programs that agreed, that NumPy refuses (skipped) and that differ. The exit
 status is 1 when any differs. The test suite runs a small seeded part of each
@@ -26,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's mlc
 
-from mlc.testing import fuzz, fuzz_statements  # noqa: E402
+from mlc.testing import fuzz, fuzz_statements, fuzz_transforms  # noqa: E402
 from mlc.testing.fuzz import SKIPPED  # noqa: E402
 
 
@@ -40,8 +44,13 @@ def main(argv=None) -> int:
     ap.add_argument("--stop-after", type=int, default=0, help="stop a target after this many mismatches")
     ap.add_argument("--statements", action="store_true",
                     help="programs of statements (in-place writes, loops, branches) instead of expressions")
+    ap.add_argument("--transforms", action="store_true",
+                    help="differentiable programs under grad, vjp, jvp, vmap (the host only; --depth: statements - 2)")
     args = ap.parse_args(argv)
-    if args.statements:
+    if args.transforms:
+        kind, draw = fuzz_transforms, lambda rng: fuzz_transforms.program(rng, statements=args.depth + 1)
+        args.target = ["host"]
+    elif args.statements:
         kind, draw = fuzz_statements, lambda rng: fuzz_statements.program(rng, statements=args.depth + 2)
     else:
         kind, draw = fuzz, lambda rng: fuzz.program(rng, max_depth=args.depth)
@@ -52,7 +61,8 @@ def main(argv=None) -> int:
         for n in range(args.programs):
             prog = draw(rng)
             try:
-                result = kind.run_program(prog, target, rng)
+                result = (kind.run_program(prog, rng) if args.transforms
+                          else kind.run_program(prog, target, rng))
             except Exception as err:  # a crash inside mlc is a finding too
                 print(f"[{target}] #{n} crashed: {type(err).__name__}: {err}\n    f = {prog.source}", flush=True)
                 counts["crashed"] += 1
@@ -61,6 +71,8 @@ def main(argv=None) -> int:
                 counts["agreed"] += 1
             elif result == SKIPPED:
                 counts["skipped"] += 1
+            elif result == fuzz_transforms.REFUSED:
+                counts["refused"] += 1
             else:
                 counts["differ"] += 1
                 print(f"#{n} {result}", flush=True)

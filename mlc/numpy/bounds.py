@@ -257,6 +257,8 @@ def check_indices(indices, n: int, what: str, axis: int, ctx=None) -> None:
     if indices.ndim == 0:
         check_index(indices, n, what, axis, ctx)
         return
+    if isinstance(n, (int, np.integer)) and _known_inside(indices, int(n)):
+        return  # (positions argsort, argmax or argmin made along an axis no longer than this one)
     ctx = ctx or _trace_of(indices)
     if transformed(ctx):
         outer = outer_value(ctx, indices)

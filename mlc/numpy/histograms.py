@@ -22,6 +22,7 @@ from ..errors import ShapeError, TraceError
 from ..tracer.operands import as_tracer
 from ..tracer.source import describe_location, user_location
 from ..tracer.trace import BELOW, is_tracing
+from ..tracer.tracer import Tracer
 from ._api import numpy_function
 from ..tracer.control_flow import fori_loop
 from .creation import arange, zeros
@@ -223,7 +224,15 @@ def histogram2d(x, y, bins=10, range=None, density=None, weights=None):  # noqa:
 def bincount(x, weights=None, minlength=0):
     """``np.bincount``: how many times each of 0, 1, ... occurs in the 1-D non-negative int ``x``
     (the sum of ``weights`` there). Traced, the length is ``minlength`` (a Python int), and each
-    call checks that every value is below it."""
+    call checks that every value is below it; where ``x`` is known while tracing (a NumPy array,
+    the weights traced) the length is NumPy's, ``max(x) + 1`` or ``minlength``."""
+    known = None if isinstance(x, Tracer) else np.asarray(x)
+    fits = (known is not None and known.ndim == 1 and known.dtype.kind in "biu"
+            and (not known.size or known.min() >= 0))
+    if fits:
+        minlength = max(int(minlength), int(known.max()) + 1 if known.size else 0)
+        if minlength == 0:  # (empty, as NumPy's)
+            return zeros((0,), "int64" if weights is None else "float64")
     t = as_tracer(x)
     if t.ndim != 1:
         raise ShapeError(f"np.bincount: x must be 1-D, got shape {tuple(t.shape)}{_where()}")
@@ -234,7 +243,7 @@ def bincount(x, weights=None, minlength=0):
                          f"@mlc.jit it is minlength: pass minlength=n with every value below n (got "
                          f"minlength={minlength!r}); the compiled function checks that at every call{_where()}")
     n = int(minlength)
-    if t.shape[0] and is_tracing():
+    if t.shape[0] and is_tracing() and not fits:  # (known values below the length need no check)
         low, high = _min(t).astype("int64"), _max(t).astype("int64")
         t._ctx.check_range(where(low < 0, low, high), BELOW, f"np.bincount(minlength={n})", n)
     w = None if weights is None else as_tracer(weights).astype("float64")

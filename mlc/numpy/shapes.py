@@ -24,7 +24,7 @@ from ..ops.library.shape import index_text, plan_getitem, reshape_shape
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.tracer import Tracer
 from ..tracer.source import describe_location, user_location
-from ..tracer.trace import is_tracing
+from ..tracer.trace import current_trace, is_tracing
 from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
 from .bounds import access_text, check_indices
@@ -287,7 +287,10 @@ def getitem(a, key):
                          f"reduction){describe_location(user_location())}") from None
     whole = all(lo == 0 and (hi is None or hi == n) and st == 1
                 for lo, hi, st, n in zip(starts, stops, steps, t.shape))
-    if not whole:
+    here = current_trace()
+    if not whole or (here is not None and here is not t._ctx and here.accepts(t)):  # (inside a compiled
+        # branch or loop body, a view of an array of the code around it is a view of the body's
+        # own stand-in for it, whose writes the body hands back, whatever part of it the view covers)
         t = emit("slice", [t], starts=starts, stops=stops, steps=steps)
     if _is_scalar_key(items, t.ndim):
         # x[1, 2]: NumPy's result is a scalar, a copy, not a view: a later write into x does

@@ -121,7 +121,8 @@ class _Gen:
         kinds = ["assign_slice", "augment_slice", "element", "mask", "out", "view", "overlap",
                  "matrix", "reduce_into", "inplace_method"]
         if depth == 0:  # (a name bound in one branch only would be unbound after the other)
-            kinds += ["temp", "if", "for_element", "for_window", "while"]
+            kinds += ["temp", "if", "for_element", "for_window", "while", "for_break", "for_continue", "nested",
+                      "while_reads", "random", "wrap"]
         kind = rng.choice(kinds)
         x = self.vec()
         if kind == "assign_slice":  # (from another array: see "overlap")
@@ -200,6 +201,40 @@ class _Gen:
                     f"for i in range({n - w + 1}):",
                     f"    {x}[i:i + {w}] {rng.choice('+*')}= {y}[:{w}] * {self.const()}",
                     f"    {acc} = {acc} + {x}[i]"]
+        if kind == "for_break":  # leaves the loop on a traced value
+            return [f"for i in range({n}):",
+                    f"    if {x}[i] {rng.choice('<>')} {self.int_const()}:",
+                    "        break",
+                    f"    {x}[i] += {self.vec()}[{n - 1} - i] * {self.const()}"]
+        if kind == "for_continue":
+            return [f"for i in range({rng.randint(0, 1)}, {n}):",
+                    f"    if {self.vec()}[i] {rng.choice('<>')} {self.int_const()}:",
+                    "        continue",
+                    f"    {x}[i] = {x}[i] * {rng.choice(('2', '-1'))} + {self.vec()}[i - 1]"]
+        if kind == "nested":  # a window that moves with both loops' variables
+            y = self.vec()
+            return [f"for i in range(1, {n}):",
+                    "    for j in range(i):",
+                    f"        {x}[j:i] {rng.choice(('+=', '-='))} {y}[i - j - 1]"]
+        if kind == "while_reads":  # the condition reads an array the body writes
+            return ["k = 0",
+                    f"while {x}[0] < {rng.randint(0, 6)} and k < {rng.randint(1, 5)}:",
+                    f"    {x}[0] += np.abs({self.vec()}[k % {n}]) + 1",
+                    f"    {x}[{n - 1}] -= 1",
+                    "    k += 1"]
+        if kind == "random":  # a seeded Generator made in the function: NumPy's own numbers
+            seed = rng.randint(0, 99)
+            draw = rng.choice((f"rng.integers(-3, 4, size={n})", f"rng.permutation({n})",
+                               f"rng.integers(0, 2, size={n}) * 2"))
+            return [f"rng = np.random.default_rng({seed})", f"{x} += {draw}"]
+        if kind == "wrap":  # small integer dtypes: products and sums wrap as NumPy's do
+            name = f"t{len(self.temps)}"
+            self.temps.append(name)
+            dtype = rng.choice(("int8", "uint8", "int16", "uint16", "int32"))
+            big = {"int8": 77, "uint8": 201, "int16": 20011, "uint16": 60001, "int32": 2**30 + 3}[dtype]
+            return [f"{name} = {x}.astype(np.{dtype}) * np.{dtype}({big})",
+                    f"{name} += np.{dtype}({big // 2})",
+                    f"{name}[::2] *= {name}[::-1][::2]"]
         # while: a traced condition, bounded by a counter
         return ["k = 0",
                 f"while k < {rng.randint(1, 4)} and {x}.sum() < {rng.randint(0, 40)}:",

@@ -57,14 +57,44 @@ def _int_constant(atom) -> bool:
     return isinstance(atom, Constant) and atom.data.ndim == 0 and atom.data.dtype.kind in "iu"
 
 
+#: ops whose every element is one of their operand's: an index array keeps its range through them
+_SAME_ELEMENTS = frozenset({"slice", "reshape", "transpose", "flip", "broadcast_to", "expand_dims", "squeeze",
+                            "moveaxis", "copy"})
+
+
+def _positions(binding):
+    """``(0, n - 1)`` for the positions ``argsort``/``argmax``/``argmin`` return (``n``: the
+    length of the axis they index; argsort's is its operand's last), else None."""
+    if binding.op not in ("argsort", "argmax", "argmin") or not binding.args:
+        return None
+    shape = binding.args[0].type.shape
+    if binding.op == "argsort":
+        axes = (len(shape) - 1,) if shape else ()
+    else:
+        axis = binding.attr("axis")
+        axes = range(len(shape)) if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
+    sizes = [shape[a] for a in axes]
+    if not all(isinstance(n, (int, np.integer)) for n in sizes):
+        return None  # (a dynamic axis)
+    n = math.prod(int(v) for v in sizes)
+    return (0, n - 1) if n else None
+
+
 def atom_interval(ctx, atom, depth: int = 12):
-    """``(lowest, highest)`` of the 0-d int ``atom`` of trace ``ctx`` (see the module), or None."""
+    """``(lowest, highest)`` of the int ``atom`` of trace ``ctx`` (see the module; of every
+    element of an index array made by ``argsort``, ``argmax``, ``argmin``, and views and
+    elementwise arithmetic of one), or None."""
     ctx, atom = outermost(ctx, atom)
     if _int_constant(atom):
         return int(atom.data), int(atom.data)
     binding = producer(ctx, atom) if depth > 0 else None
     if binding is None:
         return ctx.value_range(atom)
+    positions = _positions(binding)
+    if positions is not None:
+        return positions
+    if binding.op in _SAME_ELEMENTS and binding.args:
+        return atom_interval(ctx, binding.args[0], depth - 1)
     parts = [atom_interval(ctx, a, depth - 1) for a in binding.args]
     if binding.op in ("minimum", "maximum") and len(parts) == 2:  # np.clip(i, 0, n - 1) is in [0, n - 1]
         (a0, a1), (b0, b1) = (p or _ANY for p in parts)

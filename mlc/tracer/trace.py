@@ -298,6 +298,17 @@ class TraceContext:
                 return outer._ctx.value_range(outer._atom)
         return None
 
+    def owner_of_copy(self, value: Tracer) -> Tracer:
+        """``value`` (a Tracer of this trace) as a value of the innermost trace recording now,
+        where a copy of it is made: captured into that trace when it is a capturing one nested
+        in this one, so that a compiled branch or loop body that copies an array of the code
+        around it (``t = x.copy(); t[0] = 1``) owns the copy and may write into it."""
+        stack = _stack()
+        inner = stack[-1] if stack else self
+        if inner is self or not inner.accepts(value):
+            return value
+        return inner.capture(value)
+
     def accepts(self, value: Tracer) -> bool:
         """Whether ``value`` may be an operand here: this trace's own, or (for a capturing
         trace) one of an enclosing trace that is still recording."""

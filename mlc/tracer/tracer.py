@@ -133,14 +133,16 @@ class Tracer:
     def fresh(self) -> Tracer:
         """The same value as a new array object (what NumPy's copies are): a write into it
         leaves ``self`` alone."""
-        out = Tracer(self._ctx, self._atom, self.weak)
+        here = self._ctx.owner_of_copy(self)
+        out = Tracer(here._ctx, here._atom, self.weak)
         out.array0d = self.array0d
         return out
 
     def new_array(self) -> Tracer:
         """The same value as a new ndarray object (``np.array(x)``, ``np.copy(x)``): 0-d, it
         is an array that ``+=`` writes in place, not a NumPy scalar."""
-        out = Tracer(self._ctx, self._atom)
+        here = self._ctx.owner_of_copy(self)
+        out = Tracer(here._ctx, here._atom)
         out.array0d = True
         return out
 

@@ -33,7 +33,7 @@ from ..tracer.operands import as_tracer, is_weak_scalar
 from ..tracer.pytree import flatten, unflatten
 from ..tracer.source import describe_location, user_location
 from ..tracer.state import written_inputs
-from ..tracer.trace import CALL, TraceContext, current_trace, is_tracing
+from ..tracer.trace import BELOW, CALL, TraceContext, current_trace, is_tracing
 from ..tracer.tracer import Tracer
 
 __all__ = ["trace_function", "inline_graph", "is_array_leaf", "leaf_type", "TopLevel", "run_graph",
@@ -103,6 +103,12 @@ def trace_function(fn, leaves, treedef=None, name: str = "f", *, types=None, use
             except DTypeError as err:
                 raise TraceError(f"output {n} of {name} is not an array or number: {err}") from None
             outputs.append(ctx.capture(out) if out._ctx is not ctx else out)
+    below = [op for _, kind, op, _ in ctx.range_checks if kind == BELOW]
+    if below:  # (np.bincount(i, minlength=n) of traced i: each value below n)
+        raise TraceError(f"{name}: {below[0]} of traced values checks each against its length when the "
+                         "function runs, and a transformed function (mlc.grad, mlc.vmap...) returns no "
+                         "checks; pass the values as a NumPy array (known when tracing), or call it "
+                         "outside the transformed function" + describe_location(user_location()))
     if ctx.range_checks:
         raise TraceError(f"{name}: a traced Python int is converted to a narrower integer dtype inside a "
                          "transformed function, whose range cannot be checked there; pass it as an array "
