@@ -151,8 +151,11 @@ class Plan:
             if lost:
                 if wrote:
                     raise TraceError(_cannot(k, names, what))
-                # (any carried array: a loop that swaps them moves which one an index names)
-                unknown[k] = lost + [(vals[j], ()) for j in positions if isinstance(vals[j], Tracer)]
+                # (any carried array: a loop that swaps them moves which one an index names; and
+                # the arrays around the loop it may name on other paths: a write into one of them
+                # after the loop would reach it there)
+                unknown[k] = (lost + [key for key in keys if not isinstance(key[0], str)]
+                              + [(vals[j], ()) for j in positions if isinstance(vals[j], Tracer)])
                 continue
             if not keys and not wrote:  # a new array each iteration: its own where none ran (after)
                 self.fresh.add(k)

@@ -161,3 +161,30 @@ def test_what_a_compiled_loop_cannot_follow_is_refused():
         mlc.jit(swap_in_loop, tiered=False)(x, y)
     with pytest.raises(TraceError, match="shares its memory with 'v'"):
         mlc.jit(write_view_and_base, tiered=False)(x, y, np.int64(2))
+
+
+def view_rebound_after_a_write_through_it(a, b):
+    v = b[1:] * 1.0  # (a new array: the loop carries v)
+    for t in range(10):  # compiled: the `if` on a traced value
+        v = b[1:]
+        if b[1] > 0:
+            v[0] += 1  # (a write through the view: the loop carries b)
+        else:
+            v = a[1:]
+    a[1:] *= -1.0  # v is a view of a where the else ran: NumPy's v sees this write
+    return v
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0], ids=["then", "else"])
+def test_a_write_after_the_loop_into_an_array_a_variable_may_name_is_refused_or_seen(sign):
+    """A variable left naming, on some paths, a view of an array the loop carries (b, written
+    through it) and on others a view of one it reads (a): a write into a after the loop is
+    refused, never lost (mlc returned v without it)."""
+    a, b = np.array([2.0, 1.0, 0.0]), np.array([-2.0, 1.0, -3.0]) * sign
+    expected = view_rebound_after_a_write_through_it(a.copy(), b.copy())
+    try:
+        got = mlc.jit(view_rebound_after_a_write_through_it, tiered=False)(a.copy(), b.copy())
+    except TraceError as e:
+        assert "only the run decides" in str(e)
+        return
+    np.testing.assert_array_equal(got, expected)
