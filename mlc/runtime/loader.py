@@ -262,6 +262,31 @@ class Entries:
                         "call one by name: lib[name](...)")
 
 
+def bind_keywords(name: str, names, args: tuple, kwargs: dict) -> tuple:
+    """``args`` and ``kwargs`` as one positional tuple in the order of the parameter ``names``
+    (a call by keyword, as the Python function was called).
+
+    >>> bind_keywords("f", ["x", "y"], (1,), {"y": 2})
+    (1, 2)
+    """
+    if not kwargs:
+        return args
+    names = list(names)
+    out = list(args) + [None] * max(len(names) - len(args), 0)
+    given = [True] * len(args) + [False] * max(len(names) - len(args), 0)
+    for key, value in kwargs.items():
+        if key not in names:
+            raise ShapeError(f"{name}() has no argument {key!r}: it takes {', '.join(names)}")
+        n = names.index(key)
+        if n < len(args):
+            raise ShapeError(f"{name}() got argument {key!r} twice, by position and by keyword")
+        out[n], given[n] = value, True
+    missing = [names[n] for n, g in enumerate(given) if not g]
+    if missing:
+        raise ShapeError(f"{name}() is missing argument{'s' * (len(missing) > 1)} {', '.join(missing)}")
+    return tuple(out)
+
+
 def check_count(name: str, params, args) -> None:
     """Raise unless ``args`` has one argument per parameter (``params``: names first)."""
     if len(args) != len(params):
@@ -293,11 +318,11 @@ class Library(Entries):
         self._set_threads = getattr(handle, prefix + "set_num_threads")
         self._set_threads.argtypes, self._set_threads.restype = [ctypes.c_int], ctypes.c_int
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         only = self._only
         if only is None:
             raise self._not_sole()
-        return only(*args) if only.kind == "function" else only._run(args)
+        return only(*args, **kwargs)
 
     def set_num_threads(self, n: int) -> int:
         """Threads the library's parallel loops use from now on; returns the count in force."""
@@ -358,7 +383,10 @@ class LibraryFunction:
             elif len(self._inputs) == 2:
                 self._run = _two_in_one_out(cfunc, *self._input_specs, *self._output_specs[0], self._call_graph)
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            visible = self._around.visible if hasattr(self, "_around") else self._inputs
+            args = bind_keywords(self.name, [p[0] for p in visible], args, kwargs)
         if self.kind != "function":
             return self._run(args)
         self._call_function(args)

@@ -171,3 +171,30 @@ def test_a_c_caller_gets_the_written_argument_and_the_header_says_so(tmp_path):
     np.testing.assert_array_equal(result, scale_rows_in_place(expected, 4))
     np.testing.assert_array_equal(written, expected)
     assert int(check) == 4
+
+
+def scaled_sum(x, y):
+    return x * 2.0 + y
+
+
+@needs_cc
+@pytest.mark.parametrize("fn, make", [
+    (scaled_sum, lambda: (np.arange(5.0), np.ones(5))),
+    (scale_rows_in_place, lambda: (np.arange(6, dtype="int32").reshape(2, 3), 7)),
+], ids=["graph", "writing"])
+def test_a_loaded_function_takes_its_arguments_by_keyword_as_the_python_one(tmp_path, fn, make):
+    """``loaded(x, y=...)`` as ``fn(x, y=...)``: keywords bound by the parameters' names; an
+    unknown, doubled or missing one is a ShapeError naming the parameters."""
+    first, second = make()
+    names = fn.__code__.co_varnames[:2]
+    loaded = mlc.runtime.load(mlc.export(mlc.jit(fn), first, second, path=tmp_path / "k.so"))
+    copy = lambda v: v.copy() if isinstance(v, np.ndarray) else v  # noqa: E731
+    want = fn(copy(first), copy(second))
+    np.testing.assert_array_equal(loaded(copy(first), **{names[1]: copy(second)}), want)
+    np.testing.assert_array_equal(loaded(**{names[1]: copy(second), names[0]: copy(first)}), want)
+    with pytest.raises(mlc.errors.ShapeError, match="no argument 'z'"):
+        loaded(copy(first), z=copy(second))
+    with pytest.raises(mlc.errors.ShapeError, match="twice"):
+        loaded(copy(first), copy(second), **{names[0]: copy(first)})
+    with pytest.raises(mlc.errors.ShapeError, match=f"missing argument {names[1]}"):
+        loaded(**{names[0]: copy(first)})
