@@ -215,7 +215,7 @@ def _advanced_getitem(t, items: tuple, n: int, index):
     indexing with ``:`` there, then a gather (``take``) of the index's elements along that
     axis, whose dimensions take its place. A constant index out of range is refused as NumPy
     refuses it; a traced one is checked when the function runs (:mod:`.bounds`)."""
-    basic = getitem(t, items[:n] + (slice(None),) + items[n + 1:])
+    basic = indexed(t, items[:n] + (slice(None),) + items[n + 1:], stand_in=False)
     used = sum(1 for k in items if k is not None and k is not Ellipsis)
     axis = sum(t.ndim - used if k is Ellipsis else 1 for k in items[:n])
     size = basic.shape[axis]
@@ -238,6 +238,13 @@ def getitem(a, key):
     for a traced ``i``), a gather after it (:func:`_advanced_getitem`); with several, or ints
     beside them, on adjacent axes, one gather of those axes merged (:func:`.updates.gathered`).
     A constant boolean mask is the indices of its True elements."""
+    return indexed(a, key)
+
+
+def indexed(a, key, stand_in: bool = True):
+    """:func:`getitem`; ``stand_in=False`` for the index of a whole array taken on the way to
+    another (the basic part of ``a[:, i]``, the axis a window of ``a[:, :i]`` masks), which is
+    read, never written through: ``a`` itself, not a view of a compiled body's stand-in for it."""
     t = as_tracer(a)
     key = concrete_key(nonzero_key(key))
     items = key if isinstance(key, tuple) else (key,)
@@ -288,7 +295,7 @@ def getitem(a, key):
     whole = all(lo == 0 and (hi is None or hi == n) and st == 1
                 for lo, hi, st, n in zip(starts, stops, steps, t.shape))
     here = current_trace()
-    if not whole or (here is not None and here is not t._ctx and here.accepts(t)):  # (inside a compiled
+    if not whole or (stand_in and here is not None and here is not t._ctx and here.accepts(t)):  # (inside a compiled
         # branch or loop body, a view of an array of the code around it is a view of the body's
         # own stand-in for it, whose writes the body hands back, whatever part of it the view covers)
         t = emit("slice", [t], starts=starts, stops=stops, steps=steps)
@@ -320,4 +327,4 @@ def _is_scalar_key(items, ndim: int) -> bool:
         hasattr(k, "__index__") and not isinstance(k, (bool, np.bool_)) for k in items)
 
 
-use_indexing(getitem=getitem)
+use_indexing(getitem=getitem, indexed=indexed)

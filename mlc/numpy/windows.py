@@ -695,7 +695,7 @@ def window_getitem(t: Tracer, items: tuple) -> Tracer:
     if isinstance(t, Window):
         return t[items]  # refused
     plan = _Plan(t, items)
-    full = _F.getitem(t, plan.base)
+    full = _F.indexed(t, plan.base, stand_in=False)
     for axis, start, length in plan.fixed:
         at = _np().astype(start.strong(), "int64") + full._ctx.array(np.arange(length, dtype=np.int64))
         full = unchecked_take(full, at, axis=axis)
