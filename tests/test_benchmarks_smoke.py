@@ -199,19 +199,13 @@ def test_the_cli_knows_every_workload_without_importing_them():
     assert list(WORKLOADS) == WORKLOAD_NAMES
 
 
-@pytest.fixture(scope="module")
-def one_thread_run(tmp_path_factory):
+def test_one_thread_run_limits_every_pool_and_says_what_it_did_with_the_blas_variables(tmp_path):
     """One ``--quick --tiny --threads 1`` run of ``add``, with ``OPENBLAS_CORETYPE`` set in its
     environment: the thread limits and the BLAS variables are each settled before NumPy loads,
-    neither reading the other, and the two tests below read what each did from the one run."""
-    out_file = tmp_path_factory.mktemp("one_thread") / "one.json"
+    neither reading the other (one run for both: a benchmark process costs seconds)."""
+    out_file = tmp_path / "one.json"
     proc = run_cli("--quick", "--tiny", "--threads", "1", "add", "--json", str(out_file),
                    env={"OPENBLAS_CORETYPE": "Prescott"})
-    return proc, out_file
-
-
-def test_threads_option_limits_every_pool_before_numpy_loads(one_thread_run):
-    proc, out_file = one_thread_run
     assert proc.returncode == 0, proc.stderr
     assert "every contender limited to 1" in proc.stdout
     if hasattr(os, "sched_setaffinity"):  # and the process on one CPU (XLA's dots take no thread count)
@@ -220,6 +214,10 @@ def test_threads_option_limits_every_pool_before_numpy_loads(one_thread_run):
     assert record["threads"] == 1 and record["machine"]["threads"] == 1
     for blas in record["machine"]["blas"]:  # present when threadpoolctl is installed
         assert blas["num_threads"] == 1
+    # the BLAS variables: what was done with them is in the header and the record
+    assert "BLAS: OPENBLAS_CORETYPE=Prescott" in proc.stdout and "unset for this run" in proc.stdout
+    assert "unset for this run" in record["blas_env"]
+    assert all(b["architecture"] != "Katmai" for b in record["machine"]["blas"])  # Prescott's, as OpenBLAS names them
     assert run_cli("--threads", "0", "add").returncode == 2
 
 
@@ -422,15 +420,6 @@ def test_a_blas_whose_own_kernels_fail_keeps_the_environments_choice(monkeypatch
         assert os.environ["OPENBLAS_CORETYPE"] == "Haswell"
     monkeypatch.delenv("OPENBLAS_CORETYPE")
     assert blas_env.free_blas() is None  # nothing set: nothing to say
-
-
-def test_the_benchmark_header_says_what_it_did_with_the_blas_variables(one_thread_run):
-    proc, out_file = one_thread_run
-    assert proc.returncode == 0, proc.stderr
-    assert "BLAS: OPENBLAS_CORETYPE=Prescott" in proc.stdout and "unset for this run" in proc.stdout
-    record = json.loads(out_file.read_text())
-    assert "unset for this run" in record["blas_env"]
-    assert all(b["architecture"] != "Katmai" for b in record["machine"]["blas"])  # Prescott's, as OpenBLAS names them
 
 
 def test_under_an_emulated_isa_a_row_above_its_peak_is_marked_not_held_to_it(capsys):
