@@ -18,7 +18,6 @@ True
 """
 from __future__ import annotations
 
-import linecache
 import random
 import warnings
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import numpy as np
 from .. import numpy as _numpy  # noqa: F401 - gives traced arrays their methods before jit traces
 from ..errors import MLCError
 from ..tracer.jit import jit
-from .fuzz import SKIPPED, Mismatch, host_array
+from .fuzz import SKIPPED, Mismatch, defined, host_array
 
 __all__ = ["StatementProgram", "Mismatch", "program", "run_program", "SKIPPED"]
 
@@ -50,11 +49,7 @@ class StatementProgram:
     def function(self):
         """The program as a Python function whose source ``inspect`` finds (the jit's
         control-flow conversion reads it)."""
-        filename = f"<mlc-fuzz-statements-{abs(hash(self.source))}>"
-        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
-        scope = {"np": np}
-        exec(compile(self.source, filename, "exec"), scope)
-        return scope["f"]
+        return defined(self.source, "f", "mlc-fuzz-statements")
 
     def arrays(self, rng: random.Random) -> dict:
         """Inputs: small integer values (exact sums and products in every dtype)."""

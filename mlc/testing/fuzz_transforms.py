@@ -24,7 +24,6 @@ True
 """
 from __future__ import annotations
 
-import linecache
 import random
 import warnings
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ import numpy as np
 from .. import numpy as _numpy  # noqa: F401 - gives traced arrays their methods before jit traces
 from ..errors import MLCError
 from ..transforms import grad, jvp, value_and_grad, vjp, vmap
-from .fuzz import SKIPPED, Mismatch, host_array
+from .fuzz import SKIPPED, Mismatch, defined, host_array
 
 __all__ = ["TransformProgram", "program", "run_program", "TRANSFORMS", "REFUSED", "SKIPPED"]
 
@@ -65,11 +64,7 @@ class TransformProgram:
             w in body for w in ("for ", "while ", "if ", ".sort()"))
 
     def function(self, namespace=np):
-        filename = f"<mlc-fuzz-transforms-{abs(hash((self.source, namespace.__name__)))}>"
-        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
-        scope = {"np": namespace}
-        exec(compile(self.source, filename, "exec"), scope)
-        return scope["f"]
+        return defined(self.source, "f", "mlc-fuzz-transforms", namespace)
 
     def arrays(self, rng: random.Random) -> dict:
         """Distinct values in (-2, 2), away from each other (no ties for sort, maximum, where)."""

@@ -2,9 +2,7 @@
 aliases ``y = x``, views, swaps, under traced ``if``s and compiled ``for``/``while`` loops), run
 by NumPy and under ``mlc.jit``: the results and the caller's arrays after the call must be
 NumPy's exactly, or the trace refuses the program with a TraceError (never a wrong answer)."""
-import itertools
 import re
-import linecache
 import textwrap
 
 import numpy as np
@@ -12,10 +10,10 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc.errors import TraceError
+from mlc.testing.fuzz import defined
 
 NAMES = ("a", "b", "c")
 SCALARS = ("s", "q")
-_count = itertools.count()
 
 
 def _indent(lines):
@@ -118,11 +116,7 @@ def programs(draw):
 
 def _function(source: str):
     """``prog`` defined from ``source``, its source readable (the jit rewrites its control flow)."""
-    filename = f"<alias-program-{next(_count)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    scope = {"np": np}
-    exec(compile(source, filename, "exec"), scope)  # noqa: S102 - the generated program
-    return scope["prog"]
+    return defined(source, "prog", "alias-program")
 
 
 def _arguments(n, seed, m):
