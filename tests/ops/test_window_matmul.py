@@ -2,8 +2,10 @@
 anywhere: negative, past the end, crossed), zeros at the others, on every target; its kernel's
 column loop runs over the window only."""
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
+from mlc.errors import DTypeError, ShapeError
 from mlc.ir.expr import BufferLoad, IntImm
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import For
@@ -42,3 +44,18 @@ def test_the_kernels_column_loops_run_between_the_bounds():
     constant = [int(s.extent.value) for s in loops if isinstance(s.extent, IntImm)]
     assert bounded
     assert set(constant) <= {6, 16, 4}  # rows, lanes of a block, blocks (batch loop)
+
+
+def test_operands_it_does_not_take_are_refused_by_name():
+    infer = get_op("window_matmul").infer
+    bound = TensorType((), "int64")
+    with pytest.raises(ShapeError, match="vector's length 3 is not the matrix's number of rows 4"):
+        infer(TensorType((3,), "float64"), TensorType((4, 5), "float64"), bound, bound)
+    with pytest.raises(ShapeError, match="a vector and a matrix"):
+        infer(TensorType((3, 1), "float64"), TensorType((3, 5), "float64"), bound, bound)
+    with pytest.raises(DTypeError, match="float32 and float64"):
+        infer(TensorType((3,), "float32"), TensorType((3, 5), "float64"), bound, bound)
+    with pytest.raises(DTypeError, match="0-d int values"):
+        infer(TensorType((3,), "float64"), TensorType((3, 5), "float64"), TensorType((2,), "int64"), bound)
+    with pytest.raises(DTypeError, match="0-d int values"):
+        infer(TensorType((3,), "float64"), TensorType((3, 5), "float64"), bound, TensorType((), "float64"))
