@@ -322,7 +322,9 @@ class Library(Entries):
         only = self._only
         if only is None:
             raise self._not_sole()
-        return only(*args, **kwargs)
+        if kwargs or only.kind == "function":
+            return only(*args, **kwargs)
+        return only._run(args)  # (the call's fast path: no keywords to bind)
 
     def set_num_threads(self, n: int) -> int:
         """Threads the library's parallel loops use from now on; returns the count in force."""
@@ -373,8 +375,10 @@ class LibraryFunction:
         if self.kind == "program":
             cfunc.restype = ctypes.c_int
         call = entry.get("call")
+        self._names = [p[0] for p in self._inputs]  # what a call by keyword names
         if call is not None:
             self._around = _Around(self.name, call, self._inputs)
+            self._names = [p[0] for p in self._around.visible]
             inner, self.single = self._run, False
             self._run = lambda args: self._around(args, inner, entry["single"])
         elif self.kind == "graph" and self._plain_outputs and self.single and data_pointer is _struct_pointer:
@@ -385,8 +389,7 @@ class LibraryFunction:
 
     def __call__(self, *args, **kwargs):
         if kwargs:
-            visible = self._around.visible if hasattr(self, "_around") else self._inputs
-            args = bind_keywords(self.name, [p[0] for p in visible], args, kwargs)
+            args = bind_keywords(self.name, self._names, args, kwargs)
         if self.kind != "function":
             return self._run(args)
         self._call_function(args)
