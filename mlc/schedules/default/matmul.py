@@ -590,12 +590,17 @@ def plan_matmul(sch, s: MatmulShape, cpu: CpuInfo) -> MatmulPlan | None:
                       prefetch=prefetch)
 
 
+def _stream_shape(s: MatmulShape, cpu: CpuInfo) -> bool:
+    """What :func:`_streams_b` asks of the shape: one matrix, known rows, B stored with its
+    columns contiguous and larger than its L2 share, and a reduction of several blocks."""
+    return (not s.rows_symbolic and not s.batch_extents and s.b_contiguous
+            and s.b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes and s.k >= 4 * STREAM_K_STEPS)
+
+
 def _streamable(s: MatmulShape, cpu: CpuInfo) -> bool:
-    """What :func:`_streams_b` asks of the shape alone: one matrix, known rows, B stored with
-    its columns contiguous and larger than its L2 share, columns that two vectors divide, more
-    than one register tile of them, and a reduction of several blocks."""
-    return (not s.rows_symbolic and not s.batch_extents and s.b_contiguous and s.n % (2 * s.lanes) == 0
-            and s.n > 2 * s.lanes and s.b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes and s.k >= 4 * STREAM_K_STEPS)
+    """:func:`_stream_shape`, with columns that two vectors divide, more than one register
+    tile of them: what :func:`_streams_b` asks before the plan's tiles are chosen."""
+    return _stream_shape(s, cpu) and s.n % (2 * s.lanes) == 0 and s.n > 2 * s.lanes
 
 
 def _stream_prefetch(steps: int, cpu: CpuInfo) -> int:
@@ -618,10 +623,8 @@ def _streams_b(s: MatmulShape, pack: bool, ragged: bool, nr: int, wide: int, mr:
     whose B, unpacked, is larger than its L2 share: its column panels go inside blocks of the
     reduction (STREAM_K_STEPS), and the row tiles inside the panels, so that every row tile
     reuses the block of the panel from the L1 cache and B is read from memory once."""
-    return (not pack and not ragged and not s.rows_symbolic and not s.batch_extents and s.b_contiguous
-            and s.n % nr == 0 and nr * wide < s.n and row_blocks == 1
-            and not rows_first and not col_block and not k_block and s.b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes
-            and s.k >= 4 * STREAM_K_STEPS)
+    return (not pack and not ragged and s.n % nr == 0 and nr * wide < s.n and row_blocks == 1
+            and not rows_first and not col_block and not k_block and _stream_shape(s, cpu))
 
 
 def _stream_steps(k: int) -> int:
