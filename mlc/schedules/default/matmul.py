@@ -147,8 +147,8 @@ STREAM_MAX_ROWS = 32
 #: ... and its reduction loop prefetches each row of B's block ahead along the row: as many
 #: cache lines as keep the lines asked for of all the block's rows (one stream each, more
 #: than the hardware prefetchers follow, each a row of B apart, a new page every 4 KiB)
-#: within this share of the L1 data cache. Without the hints the streams waited on memory:
-#: 8 x 30000 by 30000 x 2000 reached 40% of the copy bandwidth, NumPy's OpenBLAS 60%.
+#: within this share of the L1 data cache. Without the hints the streams wait on memory
+#: (benchmarks/results: the skinny matmul prefetch rows).
 STREAM_PREFETCH_L1_SHARE = 0.25
 #: Matmuls whose columns no vector divides get one accumulator per column with vectors
 #: down the rows, in tiles of up to this many columns.
