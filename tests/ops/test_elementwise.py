@@ -154,18 +154,39 @@ def test_int_power_wraps_and_handles_big_exponents():
     check_op("power", [a, b], np.power(a, b))
 
 
-@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
-@pytest.mark.parametrize("exponent", [0.5, -1.0, 0.0, 1.0, 2.0, 1.5])
-@pytest.mark.parametrize("exponent_shape", [(), (1, 1), (3, 1), (3, 4)])
+POWER_DTYPES = ["float16", "float32", "float64"]
+POWER_EXPONENTS = [0.5, -1.0, 0.0, 1.0, 2.0, 1.5]
+POWER_EXPONENT_SHAPES = [(), (1, 1), (3, 1), (3, 4)]
+
+
+def _power_base(dtype):
+    return np.array([[-np.inf, -0.0, 0.0, np.inf], [4.0, 3.0, np.nan, 0.1], [-2.0, 1e-3, -1.0, 7.0]], dtype)
+
+
+@pytest.mark.parametrize("dtype", POWER_DTYPES)
+@pytest.mark.parametrize("exponent", POWER_EXPONENTS)
+@pytest.mark.parametrize("exponent_shape", POWER_EXPONENT_SHAPES)
 def test_float_power_follows_numpy_for_a_scalar_exponent(dtype, exponent, exponent_shape):
     """NumPy's float32/float64 power loop takes sqrt for an exponent of 0.5 that is one
     number for the whole array: (-inf) ** 0.5 is NaN and (-0) ** 0.5 is -0 there, where pow
-    (an exponent array, or float16) gives +inf and +0."""
-    base = np.array([[-np.inf, -0.0, 0.0, np.inf], [4.0, 3.0, np.nan, 0.1], [-2.0, 1e-3, -1.0, 7.0]], dtype)
+    (an exponent array, or float16) gives +inf and +0. The op, on the default targets."""
+    base = _power_base(dtype)
     b = np.full(exponent_shape, exponent, dtype)
     with np.errstate(all="ignore"):
         expected = np.power(base, b)
     check_op("power", [base, b], expected)
+
+
+@pytest.mark.parametrize("dtype", POWER_DTYPES)
+@pytest.mark.parametrize("exponent", POWER_EXPONENTS)
+@pytest.mark.parametrize("exponent_shape", POWER_EXPONENT_SHAPES)
+def test_jitted_float_power_follows_numpy_for_a_scalar_exponent(dtype, exponent, exponent_shape):
+    """The same through ``mlc.jit`` (its own target, whatever the default targets are): ``**``
+    of two arrays, and of an array and a Python number folded into the kernel."""
+    base = _power_base(dtype)
+    b = np.full(exponent_shape, exponent, dtype)
+    with np.errstate(all="ignore"):
+        expected = np.power(base, b)
     got = mlc.jit(lambda x, y: x ** y)(base, b)
     _assert_power_matches(got, expected)
     if exponent_shape == ():  # a Python number, folded into the kernel
