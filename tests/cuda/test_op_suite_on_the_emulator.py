@@ -23,14 +23,14 @@ TESTS = pathlib.Path(__file__).resolve().parents[1]
 CHILDREN = 2
 
 
-#: What each file's tests took on the emulator (seconds, the summed --durations of one run of
-#: the children's files in one process on a busy 2-core host): the split balances these. A
-#: file's size says little about it (test_complex.py and test_nn.py are about the same size;
-#: one takes five times the other). A file not listed counts :data:`SECONDS_PER_BYTE` of its size.
-EMULATOR_SECONDS = {"test_complex.py": 51, "test_elementwise.py": 38, "test_factorize.py": 38, "test_nn.py": 11,
-                    "test_spectral.py": 10, "test_shape.py": 6, "test_reduce.py": 6, "test_sorting.py": 6,
-                    "test_element.py": 3, "test_linalg.py": 3, "test_random_ops.py": 1, "test_scan.py": 1,
-                    "test_accumulation.py": 1, "test_float16_logaddexp.py": 0, "test_window_matmul.py": 0,
+#: What each file's tests took in a child (seconds, the summed --durations of one run of both
+#: children on a 2-core host at a load of 1.7): the split balances these. A file's size says
+#: little about it (test_complex.py and test_nn.py are about the same size; one takes three
+#: times the other). A file not listed counts :data:`SECONDS_PER_BYTE` of its size.
+EMULATOR_SECONDS = {"test_complex.py": 26, "test_factorize.py": 22, "test_elementwise.py": 13, "test_spectral.py": 10,
+                    "test_nn.py": 8, "test_shape.py": 5, "test_reduce.py": 4, "test_sorting.py": 3,
+                    "test_linalg.py": 2, "test_element.py": 1, "test_random_ops.py": 1, "test_scan.py": 1,
+                    "test_accumulation.py": 0, "test_float16_logaddexp.py": 0, "test_window_matmul.py": 0,
                     "test_registry.py": 0}
 SECONDS_PER_BYTE = 2e-3
 
