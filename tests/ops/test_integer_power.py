@@ -118,28 +118,3 @@ def test_a_power_of_0d_arrays_is_one_kernel(dtype, target):
         got = mlc.jit(lambda p, q: p ** q, target=target)(x, y)
         assert got.dtype == (x ** y).dtype and got.shape == ()
         np.testing.assert_array_equal(got, x ** y)
-
-
-@settings(max_examples=4, deadline=None)
-@given(n=st.sampled_from([1, 5, 17]), data=st.data())
-def test_statements_without_an_integer_power_are_not_walked(n, data):
-    """expand_integer_powers returns a statement whose census has no integer ``pow`` as it is,
-    without walking its stores; one with a power is still expanded, to NumPy's values."""
-    import mlc.passes.tir.integer_power as ip
-    x = data.draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n), label="x")
-    X = te.placeholder((n,), "int32", "X")
-    plain = lower(te.create_prim_func([X, te.compute((n,), lambda i: X[i] * 3 + 1, "Y")]))
-    powered = lower(te.create_prim_func([X, te.compute((n,), lambda i: ipow(X[i], X[i] % 4 + 1), "Y")]))
-
-    def no_walk(e):
-        raise AssertionError("a statement without an integer power was walked")
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ip, "_innermost_power", no_walk)
-        assert ip.expand_integer_powers(plain.body) is plain.body
-    expanded = ip.expand_integer_powers(powered.body)
-    assert not any(ip.is_integer_power(e) for e in pre_order_nodes(expanded))
-    got = np.empty(n, "int32")
-    mlc.build(powered, "llvm")["main"](np.array(x, "int32"), got)
-    a = np.array(x, "int64")
-    np.testing.assert_array_equal(got, a ** (a % 4 + 1))

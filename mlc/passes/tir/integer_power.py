@@ -47,7 +47,6 @@ Y[i] = pow_result0[0] + X[i]
 from __future__ import annotations
 
 from ...ir import dtype as dt
-from ...ir.analysis.census import labels
 from ...ir.buffer import decl_buffer
 from ...ir.expr import Call, IntImm, PrimExpr, Var, cast, const, logical_and, logical_not, make_binary, select
 from ...ir.functor import Mutator, pre_order_nodes
@@ -84,10 +83,7 @@ def unrolled_power(call: Call) -> PrimExpr | None:
 
 def expand_integer_powers(stmt: Stmt) -> Stmt:
     """``stmt`` with every integer ``pow`` call of its stores computed by a loop before the
-    store (see the module docstring); ``stmt`` itself, unwalked, where its census has no
-    integer ``pow`` call (most statements)."""
-    if not any(op == "pow" and dt.is_int(dtype) for op, dtype in labels(stmt, Call)):
-        return stmt
+    store (see the module docstring)."""
     return _Expand().visit(stmt)
 
 
