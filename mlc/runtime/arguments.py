@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import DTypeError, MLCError, ShapeError
 from ..ir.buffer import Buffer
 from ..ir.expr import IntImm
-from ..ir.functor import pre_order_nodes
+from ..ir.functor import pre_order_statements
 from ..ir.shape_vars import bind_shapes, shape_to_str
 from ..ir.tir import BufferStore, PrimFunc
 from .ndarray import NDArray, is_masked_array, subclass_refusal
@@ -144,8 +144,9 @@ def check_arguments(name: str, params: Sequence[Buffer], args: Sequence, written
 
 
 def written_params(func: PrimFunc) -> frozenset[int]:
-    """Positions of the parameters ``func`` stores to."""
-    stored = {id(n.buffer) for n in pre_order_nodes(func.body) if isinstance(n, BufferStore)}
+    """Positions of the parameters ``func`` stores to (its statements walked, not their
+    expressions: no expression holds a store)."""
+    stored = {id(n.buffer) for n in pre_order_statements(func.body) if isinstance(n, BufferStore)}
     return frozenset(n for n, p in enumerate(func.params) if id(p) in stored)
 
 

@@ -167,3 +167,32 @@ def test_the_run_time_test_of_page_offsets_is_apart():
     assert not apart(base + 16 - ALIAS_BEFORE, x) and apart(base + 16 - ALIAS_BEFORE - 16, x)
     assert not apart(base + 16 + ALIAS_AFTER - 16, x) and apart(base + 16 + ALIAS_AFTER, x)
     assert apart(base + 2048, x) and apart(base + 2048, c)  # an output where mlc puts it
+
+
+@pytest.mark.parametrize("n", [2, 7, 1000])  # (n = 1 lowers to no loop)
+@pytest.mark.parametrize("hinted", [False, True])
+def test_stream_sites_enter_expressions_only_where_the_loop_has_a_write_hint(n, hinted, monkeypatch):
+    """A loop's stream sites are its stores to streaming outputs and its write hints of them:
+    the same whether its expressions are walked (a loop with a hint) or its statements alone
+    (one without, whose expressions are not entered)."""
+    from mlc.backends.llvm import streaming
+    from mlc.ir.extern import PREFETCH_FOR_WRITE, address_of, call_extern
+    from mlc.ir.expr import BufferLoad
+    from mlc.ir.functor import pre_order_nodes
+    from mlc.ir.tir import BufferStore, Evaluate, For, SeqStmt
+    func = lower(_add(n)["main"])
+    loop = next(s for s in pre_order_nodes(func.body) if isinstance(s, For))
+    out = func.params[2]
+    store = next(s for s in pre_order_nodes(loop.body) if isinstance(s, BufferStore))
+    body = loop.body
+    if hinted:
+        hint = Evaluate(call_extern("int32", PREFETCH_FOR_WRITE, address_of(BufferLoad(out, store.indices, out.dtype))))
+        body = SeqStmt((hint, body))
+        loop = For(loop.loop_var, loop.min, loop.extent, loop.kind, body)
+    want = frozenset(id(s) for s in pre_order_nodes(loop.body)
+                     if isinstance(s, BufferStore) and s.buffer is out
+                     or getattr(s, "name", None) == PREFETCH_FOR_WRITE)
+    assert len(want) == 1 + hinted
+    if not hinted:
+        monkeypatch.setattr(streaming, "pre_order_nodes", lambda root: pytest.fail("expressions were walked"))
+    assert streaming.stream_sites(loop, frozenset({out})) == want

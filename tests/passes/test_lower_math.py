@@ -119,3 +119,28 @@ def test_a_call_on_a_select_side_that_loads_reads_only_where_the_side_is_taken(f
         got = np.empty(n, "float32")
         mlc.build(func, target, **options)["main"](a, b, idx, got)
         np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=target)
+
+
+@settings(max_examples=4, deadline=None)
+@given(n=st.sampled_from([1, 7, 33]), data=st.data())
+def test_a_store_without_tanh_is_not_walked_for_tanh_steps(n, data):
+    """The tanh steps of a store are looked for only where its census has a tanh call: a
+    store of other routines is lowered without that walk, to the same values."""
+    import mlc.passes.tir.lower_math as lm
+    x = data.draw(hnp.arrays("float64", (n,), elements=st.floats(0.5, 50.0)), label="x")
+    X = te.placeholder((n,), "float64", "X")
+    func = te.create_prim_func([X, te.compute((n,), lambda i: te.exp(X[i] * 0.1) * te.atan(X[i]) + te.log(X[i]), "Y")])
+
+    def no_walk(*args, **kwargs):
+        raise AssertionError("a store without tanh was walked for tanh steps")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lm, "post_order_dag", no_walk)
+        lowered = lower_math(lower(func))
+        got = np.empty(n, "float64")
+        mlc.build(func, "reference")["main"](x, got)
+    assert not any(isinstance(c, Call) and c.op in ("exp", "atan", "log") for c in pre_order_nodes(lowered.body))
+    np.testing.assert_allclose(got, np.exp(x * 0.1) * np.arctan(x) + np.log(x), rtol=1e-13)
+    T = te.compute((n,), lambda i: (1.0 + te.tanh(X[i])) * 0.25, "T")  # (a step: still found)
+    store = next(s for s in pre_order_nodes(lower(te.create_prim_func([X, T])).body) if type(s).__name__ == "BufferStore")
+    assert lm._stepped_tanh(store.value)

@@ -103,3 +103,29 @@ def test_checked_takes_another_librarys_array_as_the_kinds_view():
     assert type(out[0]) is _DeviceArray and out[0].data is x
     with pytest.raises(DTypeError, match="argument X must have dtype float32, got float64"):
         check.checked((Foreign(x.astype("float64")), _DeviceArray(y)))
+
+
+@settings(max_examples=5, deadline=None)
+@given(n=st.integers(1, 9), k=st.integers(1, 3))
+def test_written_params_are_the_stored_ones_found_without_entering_expressions(n, k):
+    """The parameters a function stores to, read off its statements (no expression holds a
+    store): the same as a walk of every node finds, without entering one expression."""
+    from unittest import mock
+
+    from mlc.ir.expr import PrimExpr
+    from mlc.ir.functor import pre_order_nodes
+    from mlc.ir.tir import BufferStore
+    from mlc.passes.tir import lower
+    import mlc.runtime.arguments as arguments
+    A = te.placeholder((n, k), "float32", "A")
+    B = te.compute((n, k), lambda i, j: A[i, j] * 2, "B")
+    C = te.compute((n,), lambda i: B[i, 0] + A[i, k - 1], "C")
+    f = lower(te.create_prim_func([A, B, C]))
+    want = frozenset(m for m, p in enumerate(f.params)
+                     if any(isinstance(s, BufferStore) and s.buffer is p for s in pre_order_nodes(f.body)))
+    seen = []
+    real = arguments.pre_order_statements
+    with mock.patch.object(arguments, "pre_order_statements", lambda root: (seen.append(s) or s for s in real(root))):
+        got = written_params(f)
+    assert got == want == frozenset({1, 2})
+    assert seen and not any(isinstance(s, PrimExpr) for s in seen)

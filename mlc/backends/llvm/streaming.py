@@ -53,10 +53,11 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from ...ir.analysis.census import contains
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad
 from ...ir.extern import PREFETCH_FOR_WRITE, AddressOf, CallExtern
-from ...ir.functor import pre_order_nodes
+from ...ir.functor import pre_order_nodes, pre_order_statements
 from ...ir.tir import BufferStore, For, PrimFunc
 from .intrinsics import declare
 from .types import I64, itemsize
@@ -154,9 +155,12 @@ def loaded_params(func: PrimFunc, uses=None) -> tuple[Buffer, ...]:
 
 def stream_sites(loop: For, streaming: frozenset[Buffer]) -> frozenset[int]:
     """The ids of the stores to ``streaming`` buffers in ``loop`` and of its hints that ask
-    for their lines to be written: what the loop's streamed and cached versions differ in."""
+    for their lines to be written: what the loop's streamed and cached versions differ in.
+    Its statements alone are walked where its census has no such hint (a hint is a call in
+    an expression; expressions are most of a loop's nodes)."""
+    hinted = contains(loop.body, CallExtern, PREFETCH_FOR_WRITE)
     sites = set()
-    for node in pre_order_nodes(loop.body):
+    for node in (pre_order_nodes if hinted else pre_order_statements)(loop.body):
         if (node.buffer if isinstance(node, BufferStore) else _write_hinted(node)) in streaming:
             sites.add(id(node))
     return frozenset(sites)

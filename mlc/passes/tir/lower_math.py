@@ -221,6 +221,8 @@ def _stepped_tanh(value: PrimExpr) -> frozenset:
     """The keys of the tanh calls of ``value`` that only ``1 +- tanh(z)`` terms use: written as
     the step's quotient, tanh's own formula is not needed (one used elsewhere too keeps the
     terms as they are, which reuse the formula)."""
+    if not any(op == "tanh" for op, _ in labels(value, Call)):  # (the census kept on the nodes: no walk)
+        return frozenset()
     uses: dict = {}
     in_terms: dict = {}
     for n in post_order_dag((value,), children):
