@@ -10,13 +10,15 @@ from hypothesis import given, settings, strategies as st
 import mlc
 from mlc import te
 from mlc.schedules import Schedule
-from mlc.schedules.default.columns import (MIN_BYTES, MIN_ELEMENTS, MIN_ROWS, NARROW_MIN_BYTES, NARROW_ROW_BYTES,
-                                           column_parts, schedule_columns)
+from mlc.schedules.default.columns import (MAX_ROWS_PER_STEP, MIN_BYTES, MIN_ELEMENTS, MIN_ROWS, NARROW_MIN_BYTES,
+                                           NARROW_ROW_BYTES, column_parts, rows_per_step, schedule_columns)
 from mlc.schedules.default.steps import CpuInfo
 
 from .test_default_cpu import check, module
 
 TWO_CORES = CpuInfo(256, 2)
+#: Zen 3's caches (32 KiB 8-way L1d): the rows a step adds depend on the L1's associativity.
+ZEN3 = CpuInfo(256, 2, caches=(32 << 10, 512 << 10, 32 << 20), l1_ways=8)
 
 
 def vecmat(rows, cols, dtype="float32"):
@@ -57,6 +59,24 @@ def test_a_tall_column_reduction_is_summed_in_parts_in_parallel():
     assert parts == 4
     assert f"Y_rf = T.alloc_buffer(({parts}, 1024))" in text and f"T.parallel({parts})" in text
     assert text.count("T.vectorized(16)") == 4  # the parts' rows and their sum, each with its init
+
+
+@pytest.mark.parametrize("cols, step", [(1024, 4), (4096, 4), (2000, 8), (1003, 8)])
+def test_each_step_adds_several_rows_to_the_partial_sums(cols, step):
+    """The part's rows go ``step`` at a time inside the vector loop's outer loop, unrolled, so
+    the partial sums are loaded and stored once a step; rows a multiple of 4 KiB apart (1024
+    and 4096 float32 columns) fill one L1 set and take half as many."""
+    assert rows_per_step(cols * 4, ZEN3) == step
+    sch, done = applied(vecmat(1024, cols), ZEN3)
+    text = sch.mod["main"].script()
+    assert done is not None and f"T.unroll({step})" in text, text
+    update = text[text.index("for r_1_0"):text.index('T.block("Y_rf_update")')]
+    assert f"for r_1_1 in T.unroll({step}):" in update and "T.vectorized(16)" in update
+    assert update.index("T.unroll") > update.index("j_0")  # the rows inside the column loop
+
+
+def test_without_the_associativity_a_step_takes_the_most_rows():
+    assert rows_per_step(4096, TWO_CORES) == MAX_ROWS_PER_STEP
 
 
 def test_a_batch_of_one_row_is_a_column_reduction_too():
@@ -143,3 +163,15 @@ def test_jitted_column_reductions_equal_numpy(rows, cols, dtype, op):
         return
     tol = 1e-4 if dtype == "float32" else 1e-10
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(rows))
+
+
+@settings(max_examples=6, deadline=None)
+@given(rows=st.integers(MIN_ROWS, 3000).map(lambda r: r | 1), cols=st.sampled_from([1024, 2048, 999, 1001, 17]),
+       dtype=st.sampled_from(["float32", "float64"]))
+def test_a_vector_of_odd_length_times_a_matrix_equals_numpy(rows, cols, dtype):
+    """``x @ A``, x of odd length: the parts' rows are ragged in the steps of rows_per_step."""
+    rng = np.random.default_rng(rows + cols)
+    x, A = rng.standard_normal(rows).astype(dtype), rng.standard_normal((rows, cols)).astype(dtype)
+    got = mlc.jit(lambda x, A: x @ A)(x, A)
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(got, x @ A, rtol=tol, atol=tol * np.sqrt(rows))

@@ -13,13 +13,17 @@ prefetchers do not follow (a 1024x1024 ``x @ A`` ran at half NumPy's speed).
 So the rows are cut into parts (:func:`column_parts`: two per thread), the
 reduction is rfactored over the parts, and each part is summed in parallel
 into a row of partial sums of its own, streaming its rows whole, the columns
-vectorized innermost; then the parts' rows are added (a few KiB)::
+vectorized innermost, a few rows at a time (:func:`rows_per_step`: each vector
+of partial sums loaded and stored once for all of them, as BLAS's gemv kernels
+add four or eight columns of a column-major matrix at a time); then the parts'
+rows are added (a few KiB)::
 
     for r_0 in T.parallel(4):                  # the parts of the rows
         for j in T.vectorized(...): Y_rf[r_0, j] = 0
-        for r_1 in range(256):                 # the part's rows, each read whole
-            for j_0, j_1 in ...:               # vectorized along the row
-                Y_rf[r_0, j] = Y_rf[r_0, j] + x[r_0 * 256 + r_1] * A[r_0 * 256 + r_1, j]
+        for r_1_0, j_0 in T.grid(64, 64):      # the part's rows, 4 at a time, each read whole
+            for r_1_1 in T.unroll(4):          # the step's rows, on one vector of sums
+                for j_1 in T.vectorized(16):
+                    Y_rf[r_0, j] = Y_rf[r_0, j] + x[r_0 * 256 + r] * A[r_0 * 256 + r, j]
     for r_0 in range(4):
         for j_0, j_1 in ...: Y[j] = Y[j] + Y_rf[r_0, j]
 
@@ -40,7 +44,7 @@ from .patterns import contiguous_along, is_canonical, loop_extents, view
 from .steps import CpuInfo, attempt, vectorize_innermost
 
 __all__ = ["schedule_columns", "column_parts", "MIN_ROWS", "MIN_BYTES", "MIN_ELEMENTS", "NARROW_ROW_BYTES",
-           "NARROW_MIN_BYTES"]
+           "NARROW_MIN_BYTES", "MAX_ROWS_PER_STEP", "ROW_STEP_WAYS_SHARE", "rows_per_step"]
 
 #: The fewest rows (the reduced extent) the rule takes.
 MIN_ROWS = 256
@@ -55,6 +59,15 @@ MIN_ELEMENTS = MIN_BYTES // 4
 #: ... or, where its rows are at most NARROW_ROW_BYTES long, NARROW_MIN_BYTES.
 NARROW_ROW_BYTES = 512
 NARROW_MIN_BYTES = 256 << 10
+#: Each part adds up to this many of its rows to a vector of its partial sums at a time
+#: (:func:`rows_per_step`): a step loads and stores the sums once for all of them instead of
+#: once a row, and the loop is bound by the reads of the matrix, not by the sums' stores
+#: (benchmarks/results: the column rule rows).
+MAX_ROWS_PER_STEP = 8
+#: ... fewer (halved) where the step's rows as stored would take more than this share of the
+#: ways of one L1 set (the CPU's associativity, :attr:`CpuInfo.l1_ways`): the share the matmul
+#: rule leaves a register tile's rows (:data:`.matmul.SET_ROWS_WAYS_SHARE`).
+ROW_STEP_WAYS_SHARE = 0.5
 
 
 def column_parts(rows: int, cpu: CpuInfo) -> int:
@@ -98,10 +111,10 @@ def schedule_columns(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
         return None
     lanes = cpu.lanes(out.buffer.dtype)
     parts = column_parts(rows, cpu)
-    return attempt(sch, _split_rows, func_name, name, parts, lanes)
+    return attempt(sch, _split_rows, func_name, name, parts, lanes, rows_per_step(row_bytes, cpu))
 
 
-def _split_rows(sch, func_name: str, name: str, parts: int, lanes: int) -> set[str] | None:
+def _split_rows(sch, func_name: str, name: str, parts: int, lanes: int, step: int) -> set[str] | None:
     """Rows in ``parts`` rfactored and summed in parallel, then the parts added up; the
     names of the blocks it made and ``name``'s (None, undone, if a row is shorter than a
     vector)."""
@@ -115,6 +128,7 @@ def _split_rows(sch, func_name: str, name: str, parts: int, lanes: int) -> set[s
     if vectorize_innermost(sch, rf, lanes) is None:
         return None
     sch.parallel(part)
+    row = _step_rows(sch, rf, row, step)
     sch.decompose_reduction(rf, row)
     *unit, j, part = sch.get_loops(block)  # the parts added up, a whole row of them at a time
     sch.reorder(*unit, part, j)
@@ -125,3 +139,36 @@ def _split_rows(sch, func_name: str, name: str, parts: int, lanes: int) -> set[s
 
 def _block_names(sch, func_name: str) -> set[str]:
     return {loc.node.block.name_hint for loc in all_blocks(sch.mod[func_name])}
+
+
+
+def rows_per_step(row_bytes: int, cpu: CpuInfo) -> int:
+    """The rows of a part added to each vector of its partial sums at a time: MAX_ROWS_PER_STEP,
+    halved while those rows, ``row_bytes`` apart, would take more than ROW_STEP_WAYS_SHARE
+    of the ways of one set of the L1 data cache (rows a multiple of 4 KiB long put all their
+    lines of a step in one set, beside the partial sums' and the lines the prefetchers bring).
+
+    >>> zen3 = CpuInfo(256, 2, caches=(32 << 10, 512 << 10, 32 << 20), l1_ways=8)
+    >>> rows_per_step(16384, zen3), rows_per_step(8000, zen3), rows_per_step(120000, zen3)
+    (4, 8, 8)
+    >>> rows_per_step(4096, CpuInfo(256, 2, caches=(48 << 10, 2 << 20, 32 << 20), l1_ways=12))
+    4
+    """
+    rows = MAX_ROWS_PER_STEP
+    while rows > 1 and cpu.l1_set_lines(rows, [row_bytes]) > ROW_STEP_WAYS_SHARE * cpu.l1_ways:
+        rows //= 2
+    return rows
+
+
+def _step_rows(sch, rf, row, rows: int):
+    """``rows`` rows of the part (``row``, the partial sums' reduction loop) at a time, unrolled
+    inside the vector loop's outer loop, so each vector of partial sums is loaded and stored
+    once for them all. Returns the loop of steps, the reduction's outermost loop now."""
+    if rows <= 1:
+        return row
+    loops = sch.get_loops(rf)
+    step, within = sch.split(row, [None, rows])
+    if loops[-2] is not row:  # columns in more than one vector: the step's rows go inside them
+        sch.reorder(loops[-2], within)
+    sch.unroll(within)
+    return step
