@@ -8,6 +8,7 @@ the ops complex numbers do not have (ordering, floor division) refuse them with 
 inferred."""
 import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -110,7 +111,7 @@ def test_binary_ops_match_numpy_with_broadcasting(name, dtype, data):
     sa, sb = data.draw(broadcast_pair(max_dims=2))
     a, b = data.draw(arrays(dtype, sa), label="a"), data.draw(arrays(dtype, sb), label="b")
     assume(_numpy_agrees_with_itself(BINARY[name], a, b))
-    assume(name != "divide" or not _reciprocal_overflows(b))
+    assume(name != "divide" or not (_reciprocal_overflows(b) or _reciprocal_is_subnormal(b)))
     check(name, [a, b], False)
 
 
@@ -121,6 +122,34 @@ def _reciprocal_overflows(b) -> bool:
     larger = np.maximum(np.abs(b.real), np.abs(b.imag))
     with np.errstate(divide="ignore", over="ignore"):
         return bool(np.any((larger > 0) & np.isinf(np.reciprocal(larger))))
+
+
+def _reciprocal_is_subnormal(b) -> bool:
+    """Whether NumPy's complex division by some element of ``b`` multiplies by a subnormal
+    reciprocal (``1 / c`` of a divisor part past ``1 / tiny``): the reciprocal keeps fewer
+    bits, and NumPy's quotient lands ulps from the true one, where mlc's division of the
+    scaled operands rounds as a normal one does (the test below)."""
+    larger = np.maximum(np.abs(b.real), np.abs(b.imag))
+    with np.errstate(divide="ignore", over="ignore"):
+        r = np.reciprocal(larger)
+    return bool(np.any((r > 0) & (r < np.finfo(r.dtype).tiny)))
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_division_by_a_huge_divisor_is_as_close_as_a_normal_one(dtype):
+    """a / b where NumPy's reciprocal of ``b`` is subnormal: NumPy's quotient is ulps off the
+    true one; mlc's (its operands scaled by powers of two) is no farther, within two roundings."""
+    huge = 3.3733381e38 if dtype == "complex64" else 1.5e308
+    a, b = np.array([8.516787e7j], dtype), np.array([complex(0, huge)], dtype)
+    assert _reciprocal_is_subnormal(b)
+    true = float(Fraction(float(a.imag[0])) / Fraction(float(b.imag[0])))  # the exact quotient, rounded
+    part = np.finfo(dtype).dtype.type
+    ulp = float(np.spacing(part(true)))
+    numpys = abs(float((a / b).real[0]) - true)
+    for target in mt.default_targets():
+        (got,) = run_op("divide", [a, b], target)
+        error = abs(float(got.real[0]) - true)
+        assert got.imag[0] == 0 and error <= min(2 * ulp, numpys), (target, got, true, numpys / ulp)
 
 
 @pytest.mark.parametrize("dtype", COMPLEX)
