@@ -115,9 +115,9 @@ def schedule_columns(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
 
 
 def _split_rows(sch, func_name: str, name: str, parts: int, lanes: int, step: int) -> set[str] | None:
-    """Rows in ``parts`` rfactored and summed in parallel, then the parts added up; the
-    names of the blocks it made and ``name``'s (None, undone, if a row is shorter than a
-    vector)."""
+    """Rows in ``parts`` rfactored and summed in parallel, ``step`` rows at a time
+    (:func:`_step_rows`), then the parts added up; the names of the blocks it made and
+    ``name``'s (None, undone, if a row is shorter than a vector)."""
     before = _block_names(sch, func_name)
     block = sch.get_block(name, func_name)
     r = sch.get_loops(block)[-1]
@@ -139,7 +139,6 @@ def _split_rows(sch, func_name: str, name: str, parts: int, lanes: int, step: in
 
 def _block_names(sch, func_name: str) -> set[str]:
     return {loc.node.block.name_hint for loc in all_blocks(sch.mod[func_name])}
-
 
 
 def rows_per_step(row_bytes: int, cpu: CpuInfo) -> int:
