@@ -53,7 +53,7 @@ def pool(padded: np.ndarray, x_shape: Sequence[int], kernel: Sequence[int], stri
         pads = pads * spatial * 2
     strides = strides or [1] * spatial
     if pooling_type not in ("AVG", "MAX", "LPPOOL"):
-        raise NotImplementedError(f"Pooling type {pooling_type} does not support. Should be AVG, MAX")
+        raise ValueError(f"pool: pooling_type must be 'AVG', 'MAX' or 'LPPOOL', got {pooling_type!r}")
     counts, pixels = _window_positions(x_shape, kernel, strides, pads_required, pads, dilations)
     keep_nan = count_include_pad == 1 and pooling_type in ("AVG", "LPPOOL")
     # windows of the same size per dimension share one gather: the positions by window shape
@@ -78,7 +78,7 @@ def pool(padded: np.ndarray, x_shape: Sequence[int], kernel: Sequence[int], stri
             for k, mask in enumerate(masks):  # the windows leaving out the same NaNs
                 rows = np.flatnonzero(which == k)
                 out[tuple(w[rows] for w in where)] = _reduce(values[rows][:, mask], pooling_type, p)
-    return y.astype(padded.dtype)
+    return y
 
 
 def _reduce(rows: np.ndarray, pooling_type: str, p: int) -> np.ndarray:
