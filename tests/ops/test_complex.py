@@ -16,8 +16,8 @@ from hypothesis import assume, given, settings, strategies as st
 
 import mlc.testing as mt
 from mlc import DTypeError
-from mlc.target import Target
 from mlc.ops import TensorType, get_op
+from mlc.target import Target
 
 from ._harness import TARGETS, arrays, assert_close, broadcast_pair, check_op, numpy_call, run_op, shapes
 
