@@ -122,6 +122,7 @@ class ScheduleBase:
         self._blocks: dict[BlockRV, tuple[str, str]] = {}
         self._loops: dict[LoopRV, tuple[str, Var]] = {}
         self._rng = random.Random(seed)
+        self._rng_owned = True  # False while copies share the generator (see copy)
         self._depth = 0
         self._last_decision = None
 
@@ -183,7 +184,13 @@ class ScheduleBase:
                 self._blocks[rv] = (fn, new)
 
     def _sample(self):
-        """The schedule's random generator (deterministic under ``seed``)."""
+        """The schedule's random generator (deterministic under ``seed``), its own: a copy
+        shares its original's generator until either draws from it (see :meth:`copy`)."""
+        if not self._rng_owned:
+            # (seeded with a constant, not from the system's entropy, before taking the state)
+            rng = random.Random.__new__(random.Random, 0)
+            rng.setstate(self._rng.getstate())
+            self._rng, self._rng_owned = rng, True
         return self._rng
 
     def copy(self):
@@ -192,7 +199,7 @@ class ScheduleBase:
         other.__dict__.update(self.__dict__)
         other.trace = Trace(list(self.trace.insts))
         other._blocks, other._loops = dict(self._blocks), dict(self._loops)
-        # (seeded with a constant, not from the system's entropy, before taking the state)
-        other._rng = random.Random.__new__(random.Random, 0)
-        other._rng.setstate(self._rng.getstate())
+        # the generator is shared and left as it is until one of the two draws: that one
+        # takes a copy of it first (:meth:`_sample`); a search copies far more often than it draws
+        self._rng_owned = other._rng_owned = False
         return other

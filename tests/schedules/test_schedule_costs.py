@@ -102,3 +102,17 @@ def test_a_copy_takes_the_generator_state_without_seeding_anew():
         fresh = sch.copy()
         assert [int(t) for t in other.sample_perfect_tile(j, 3)] == [int(t) for t in fresh.sample_perfect_tile(j, 3)]
         assert [other._sample().random() for _ in range(3)] == [fresh._sample().random() for _ in range(3)]
+
+
+def test_a_schedule_and_its_copies_draw_the_same_whichever_draws_first():
+    """A copy shares its original's generator until one of them draws (no state copied per
+    copy): the one that draws first must not move the other's numbers."""
+    sch = Schedule(vector_module(6, 48), seed=5)
+    first, second = sch.copy(), sch.copy()
+    grandchild = first.copy()
+    drawn = [sch._sample().random() for _ in range(4)]
+    assert [second._sample().random() for _ in range(4)] == drawn
+    assert [first._sample().random() for _ in range(4)] == drawn
+    assert [grandchild._sample().random() for _ in range(4)] == drawn
+    later = sch.copy()  # after the original drew: its next numbers
+    assert later._sample().random() == sch._sample().random()

@@ -257,6 +257,7 @@ VNNI_CPUS = frozenset({"cascadelake", "cooperlake", "icelake-client", "icelake-s
                        "graniterapids-d", "diamondrapids", "znver4", "znver5"})
 
 
+@lru_cache(maxsize=32)
 def has_avx512_vnni(cpu: str, features: str, triple: str = "") -> bool:
     """Whether code for ``cpu`` and ``features`` may use AVX-512 VNNI (``vpdpbusd`` on 512-bit
     vectors): the features say so (``+avx512vnni``/``-avx512vnni``; the host's list every

@@ -944,7 +944,7 @@ class ComputeLocationPrimitives(ScheduleBase):
             raise schedule_error("sample_compute_location",
                                  f"block {name!r} has no loop where compute_at is legal", func, bloc.node)
         if decision is None:
-            decision = self._rng.randrange(len(candidates))
+            decision = self._sample().randrange(len(candidates))
         elif not isinstance(decision, int) or not 0 <= decision < len(candidates):
             raise schedule_error("sample_compute_location",
                                  f"decision {decision!r} is out of range: block {name!r} has "
