@@ -45,6 +45,9 @@ def _make(kind: str, p: int, others: list):
         return fresh.astype("float64" if dtype != "float64" else "float32")
     if kind == "shape":
         return np.zeros((7,) + shape, dtype)
+    if kind == "extent":  # the rank expected, one extent not (the first or the last)
+        return np.zeros(shape[:-1] + (shape[-1] + 1,), dtype) if len(shape) % 2 else \
+            np.zeros((shape[0] + 1,) + shape[1:], dtype) if shape else fresh
     if kind == "strided":
         return np.repeat(fresh[..., None], 2, axis=-1)[..., 0] if shape else fresh
     if kind == "readonly":
@@ -64,7 +67,7 @@ def _make(kind: str, p: int, others: list):
     return fresh
 
 
-_KINDS = ["plain", "nd", "view", "dtype", "shape", "strided", "readonly", "subclass", "swapped", "list",
+_KINDS = ["plain", "nd", "view", "dtype", "shape", "extent", "strided", "readonly", "subclass", "swapped", "list",
           "same", "sibling"]
 
 

@@ -103,9 +103,9 @@ def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, 
     decline = entry.append_basic_block("decline")
     owner_slots = [b.alloca(PTR, name=f"{arg.name}_owner") for arg in fn.args]
 
-    def expected(k: int):
-        return b.load(b.gep(table, [ir.Constant(I64, 0), ir.Constant(I64, k)],
-                            source_etype=ir.ArrayType(I64, size)), typ=I64)
+    def expected(k):  # the table's word k (an int, or an i64 value)
+        index = k if isinstance(k, ir.Value) else ir.Constant(I64, k)
+        return b.load(b.gep(table, [ir.Constant(I64, 0), index], source_etype=ir.ArrayType(I64, size)), typ=I64)
 
     # the pairs whose owners must differ, as the Python check asks (never looser): any pair
     # with a written argument in it
@@ -159,17 +159,29 @@ def emit_array_check(b: ir.IRBuilder, fn: ir.Function, decline, layout: ArrayLay
     ok = b.and_(ok, b.icmp_signed("==", rank, word(index(1))))
     ok = b.and_(ok, b.icmp_unsigned("==", b.and_(fl, need), need))
     require(b, fn, ok, decline, f"{name}_rank")
-    shaped = fn.append_basic_block(f"{name}_shaped")
-    dims = load_field(b, obj, layout.dimensions, PTR, f"{name}_dims")
-    for d in range(MAX_DIMS):  # extent d, read while d < rank
-        more = fn.append_basic_block(f"{name}_dim{d}")
-        b.cbranch(b.icmp_signed(">", rank, ir.Constant(I64, d)), more, shaped)
-        b.position_at_end(more)
-        got = b.load(b.gep(dims, [ir.Constant(I64, d)], source_etype=I64), typ=I64)
-        require(b, fn, b.icmp_signed("==", got, word(index(3 + d))), decline, f"{name}_extent{d}")
-    b.branch(shaped)
-    b.position_at_end(shaped)
+    _check_extents(b, fn, decline, load_field(b, obj, layout.dimensions, PTR, f"{name}_dims"), rank,
+                   word, index(3), name)
     return fl
+
+
+def _check_extents(b: ir.IRBuilder, fn: ir.Function, decline, dims, rank, word, first, name: str) -> None:
+    """Branch to ``decline`` unless each extent ``d < rank`` of the array's ``dims`` equals the
+    table's word ``first + d``; else go on in a new block. A loop over the rank (known to
+    equal the table's, at most MAX_DIMS), not one written out per dimension: the entry is
+    compiled unoptimised, and every kernel has one."""
+    entered = b.block
+    head, body, shaped = (fn.append_basic_block(f"{name}_{part}") for part in ("extents", "extent", "shaped"))
+    b.branch(head)
+    b.position_at_end(head)
+    d = b.phi(I64, name=f"{name}_d")
+    d.add_incoming(ir.Constant(I64, 0), entered)
+    b.cbranch(b.icmp_signed("<", d, rank), body, shaped)
+    b.position_at_end(body)
+    got = b.load(b.gep(dims, [d], source_etype=I64), typ=I64)
+    want = word(b.add(first, d) if isinstance(first, ir.Value) else b.add(d, ir.Constant(I64, first)))
+    d.add_incoming(b.add(d, ir.Constant(I64, 1)), body)
+    b.cbranch(b.icmp_signed("==", got, want), head, decline)
+    b.position_at_end(shaped)
 
 
 def require(b: ir.IRBuilder, fn: ir.Function, condition, decline, block: str) -> None:
