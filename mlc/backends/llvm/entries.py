@@ -200,25 +200,30 @@ def _find_owner(b: ir.IRBuilder, entry: ir.Function, decline, layout: ArrayLayou
                 expected, name: str) -> None:
     """Store into ``slot`` the array that owns ``obj``'s memory: ``obj`` if its ``flags`` say
     it owns it, else the first down its chain of bases that does, at most OWNER_DEPTH bases
-    down, each an ndarray or NDArray; branch to ``decline`` otherwise."""
-    found = entry.append_basic_block(f"{name}_owned")
-    current, current_flags = obj, flags
-    for depth in range(OWNER_DEPTH + 1):
-        here = entry.append_basic_block(f"{name}_owner{depth}")
-        further = entry.append_basic_block(f"{name}_base{depth}")
-        owns = b.icmp_unsigned("!=", b.and_(current_flags, ir.Constant(I32, OWNDATA)), ir.Constant(I32, 0))
-        b.cbranch(owns, here, further)
-        b.position_at_end(here)
-        b.store(current, slot)
-        b.branch(found)
-        b.position_at_end(further)
-        if depth == OWNER_DEPTH:
-            b.branch(decline)
-            break
-        base = load_field(b, current, layout.base, PTR, f"{name}_base")
-        require(b, entry, b.icmp_unsigned("!=", base, ir.Constant(PTR, None)), decline, f"{name}_has_base{depth}")
-        is_base_array = is_array(b, layout, base, expected, 0, f"{name}_base{depth}")
-        require(b, entry, is_base_array, decline, f"{name}_array{depth}")
-        current = base
-        current_flags = load_field(b, base, layout.flags, I32, f"{name}_base_flags")
+    down, each an ndarray or NDArray; branch to ``decline`` otherwise. A loop down the chain,
+    not one written out per step, as :func:`_check_extents`."""
+    entered = b.block
+    head, further, step, found = (entry.append_basic_block(f"{name}_{part}")
+                                  for part in ("owner", "base", "base_step", "owned"))
+    b.branch(head)
+    b.position_at_end(head)
+    current = b.phi(PTR, name=f"{name}_current")
+    current_flags = b.phi(I32, name=f"{name}_current_flags")
+    depth = b.phi(I64, name=f"{name}_depth")
+    current.add_incoming(obj, entered)
+    current_flags.add_incoming(flags, entered)
+    depth.add_incoming(ir.Constant(I64, 0), entered)
+    b.store(current, slot)
+    owns = b.icmp_unsigned("!=", b.and_(current_flags, ir.Constant(I32, OWNDATA)), ir.Constant(I32, 0))
+    b.cbranch(owns, found, further)
+    b.position_at_end(further)
+    b.cbranch(b.icmp_signed("<", depth, ir.Constant(I64, OWNER_DEPTH)), step, decline)
+    b.position_at_end(step)
+    base = load_field(b, current, layout.base, PTR, f"{name}_base")
+    require(b, entry, b.icmp_unsigned("!=", base, ir.Constant(PTR, None)), decline, f"{name}_has_base")
+    require(b, entry, is_array(b, layout, base, expected, 0, f"{name}_base"), decline, f"{name}_base_array")
+    current.add_incoming(base, b.block)
+    current_flags.add_incoming(load_field(b, base, layout.flags, I32, f"{name}_base_flags"), b.block)
+    depth.add_incoming(b.add(depth, ir.Constant(I64, 1)), b.block)
+    b.branch(head)
     b.position_at_end(found)
