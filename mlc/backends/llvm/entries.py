@@ -204,7 +204,7 @@ def _find_owner(b: ir.IRBuilder, entry: ir.Function, decline, layout: ArrayLayou
     not one written out per step, as :func:`_check_extents`."""
     entered = b.block
     head, further, step, found = (entry.append_basic_block(f"{name}_{part}")
-                                  for part in ("owner", "base", "base_step", "owned"))
+                                  for part in ("chain", "chain_next", "chain_step", "owned"))
     b.branch(head)
     b.position_at_end(head)
     current = b.phi(PTR, name=f"{name}_current")
