@@ -158,18 +158,27 @@ class Emitter:
         set_module_target(module, self.target)
         return module
 
-    def kernel(self, module: ir.Module, name: str, func: PrimFunc, place_body) -> None:
+    def kernel(self, module: ir.Module, name: str, func: PrimFunc, place_body,
+               entries: ir.Module | None = None) -> None:
         """Kernel ``name`` into ``module`` (its parallel loops' functions where ``place_body``
-        says), and, in a build without a main, its object and checked entries beside it."""
+        says), and, in a build without a main, its object and checked entries into ``entries``
+        (by default beside it; a build of several units puts them into its unoptimised glue,
+        where LLVM's quick code generator takes them: beside the kernel they went through
+        the O3 pipeline and the full code generator, which took longer than the kernel's own
+        code for a small kernel)."""
         if size_params(func):
             self.sizes[name] = size_sources(func)
         fn = self.kernels[name] = emit_function(
             module, func, self.symbols[name], name, self.sites, self.fast_math,
             streaming_bytes=self.streaming_bytes, place_body=place_body, vector_bytes=self.vector_bytes)
         if self.called and self.sites is None and self.objects is not None and _takes_arrays_only(fn):
-            self.objects[name] = emit_object_entry(module, fn, ARRAY_DATA_OFFSET).name
+            entries = module if entries is None else entries
+            callee = fn if entries is module else _declaration(entries, fn)
+            for declared, arg in zip(callee.args, fn.args):
+                declared.name = arg.name  # (the entries name their values after them)
+            self.objects[name] = emit_object_entry(entries, callee, ARRAY_DATA_OFFSET).name
             if self.checked is not None and ARRAY_LAYOUT is not None and _static_shapes(func):
-                self.checked[name] = emit_checked_entry(module, fn, ARRAY_LAYOUT, checks_aliasing(func),
+                self.checked[name] = emit_checked_entry(entries, callee, ARRAY_LAYOUT, checks_aliasing(func),
                                                         written_params(func)).name
 
     def main(self, module: ir.Module, name: str, func: PrimFunc) -> None:

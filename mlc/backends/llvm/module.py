@@ -159,7 +159,7 @@ class LLVMBuild:
                 self.parts += len(parts)
                 launcher = launch_only(func.body) and parallel.openmp_available()
                 self.emit.kernel(self.glue if launcher else parts[0], name, func,
-                                 BodyPlacement(parts, tasks=self.glue))
+                                 BodyPlacement(parts, tasks=self.glue), entries=self.glue)
                 texts += [str(m) for m in parts if instructions(m)]
         return texts
 
