@@ -9,6 +9,9 @@ function its LLVM symbol. The JIT (:mod:`.module`) and the exporter
 """
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import NamedTuple
+
 from llvmlite import ir
 
 from ...errors import CompileError
@@ -150,6 +153,7 @@ class Emitter:
         self.sizes: dict[str, tuple[tuple[int, int], ...]] = {}  # the size sources of each kernel
         self.streaming_bytes = streaming_threshold(self.triple, target.caches)
         self.vector_bytes = target.vector_bits // 8
+        self._entry_signatures: list[_EntrySignature] = []  # for entry_unit
 
     def module(self, name: str) -> ir.Module:
         """A new, empty LLVM module for the target."""
@@ -158,28 +162,37 @@ class Emitter:
         set_module_target(module, self.target)
         return module
 
-    def kernel(self, module: ir.Module, name: str, func: PrimFunc, place_body,
-               entries: ir.Module | None = None) -> None:
+    def kernel(self, module: ir.Module, name: str, func: PrimFunc, place_body, entries: bool = True) -> None:
         """Kernel ``name`` into ``module`` (its parallel loops' functions where ``place_body``
-        says), and, in a build without a main, its object and checked entries into ``entries``
-        (by default beside it; a build of several units puts them into its unoptimised glue,
-        where LLVM's quick code generator takes them: beside the kernel they went through
-        the O3 pipeline and the full code generator, which took longer than the kernel's own
-        code for a small kernel)."""
+        says), and, in a build without a main, its object and checked entries beside it; not
+        ``entries``: they go into the unit of :meth:`entry_unit` instead."""
         if size_params(func):
             self.sizes[name] = size_sources(func)
         fn = self.kernels[name] = emit_function(
             module, func, self.symbols[name], name, self.sites, self.fast_math,
             streaming_bytes=self.streaming_bytes, place_body=place_body, vector_bytes=self.vector_bytes)
         if self.called and self.sites is None and self.objects is not None and _takes_arrays_only(fn):
-            entries = module if entries is None else entries
-            callee = fn if entries is module else _declaration(entries, fn)
-            for declared, arg in zip(callee.args, fn.args):
-                declared.name = arg.name  # (the entries name their values after them)
-            self.objects[name] = emit_object_entry(entries, callee, ARRAY_DATA_OFFSET).name
-            if self.checked is not None and ARRAY_LAYOUT is not None and _static_shapes(func):
-                self.checked[name] = emit_checked_entry(entries, callee, ARRAY_LAYOUT, checks_aliasing(func),
-                                                        written_params(func)).name
+            checked = self.checked is not None and ARRAY_LAYOUT is not None and _static_shapes(func)
+            signature = _EntrySignature(fn.name, fn.function_type, tuple(arg.name for arg in fn.args), checked,
+                                        checked and checks_aliasing(func),
+                                        frozenset(written_params(func)) if checked else frozenset())
+            if entries:
+                self.objects[name], checked_name = _emit_entries(module, fn, signature)
+            else:
+                self._entry_signatures.append(signature)
+                self.objects[name], checked_name = _entry_names(signature)
+            if checked_name is not None:
+                self.checked[name] = checked_name
+
+    def entry_unit(self) -> str | None:
+        """The IR text of a unit of its own holding the object and checked entries of the
+        kernels :meth:`kernel` emitted without them (None where none has any), each calling its
+        kernel in another unit. Glue, which the JIT takes at LLVM's O0 with its quick code
+        generator (beside a kernel they went through the O3 pipeline and the full code
+        generator, longer than a small kernel's own code took), made once per process for
+        each set of signatures (kernels of one signature share its object cache entry too)."""
+        signatures, self._entry_signatures = tuple(self._entry_signatures), []
+        return _entry_unit_text(self.triple, self.data_layout, signatures) if signatures else None
 
     def main(self, module: ir.Module, name: str, func: PrimFunc) -> None:
         """A graph's main ``name`` into ``module``, after every kernel it calls."""
@@ -206,6 +219,46 @@ def _takes_arrays_only(fn: ir.Function) -> bool:
     """Whether ``fn`` can have an object entry: every parameter an array (no size passed by
     value), and ndarrays' data pointers where expected (:data:`ARRAY_DATA_OFFSET`)."""
     return ARRAY_DATA_OFFSET is not None and all(arg.type == PTR for arg in fn.args)
+
+
+class _EntrySignature(NamedTuple):
+    """What a kernel's object and checked entries depend on: its symbol, function type and
+    parameters' names; whether it has a checked entry, whether that checks that written
+    arguments do not share memory, and which parameters it writes."""
+    symbol: str
+    function_type: ir.FunctionType
+    params: tuple[str, ...]
+    checked: bool
+    noalias: bool
+    written: frozenset[int]
+
+
+def _entry_names(signature: _EntrySignature) -> tuple[str, str | None]:
+    """(the object entry's symbol, the checked entry's or None) of ``signature``."""
+    return f"{signature.symbol}__objects", f"{signature.symbol}__checked" if signature.checked else None
+
+
+def _emit_entries(module: ir.Module, fn: ir.Function, signature: _EntrySignature) -> tuple[str, str | None]:
+    """The object entry of ``fn`` (and its checked entry where ``signature`` has one) into
+    ``module``; their symbols."""
+    objects = emit_object_entry(module, fn, ARRAY_DATA_OFFSET).name
+    checked = None
+    if signature.checked:
+        checked = emit_checked_entry(module, fn, ARRAY_LAYOUT, signature.noalias, signature.written).name
+    return objects, checked
+
+
+@lru_cache(maxsize=256)
+def _entry_unit_text(triple: str, data_layout: str, signatures: tuple[_EntrySignature, ...]) -> str:
+    """The IR text of a unit holding the entries of kernels of ``signatures``, each declared."""
+    module = ir.Module(name="mlc.entries")
+    module.triple, module.data_layout = triple, data_layout
+    for signature in signatures:
+        fn = ir.Function(module, signature.function_type, name=signature.symbol)
+        for arg, name in zip(fn.args, signature.params):
+            arg.name = name
+        _emit_entries(module, fn, signature)
+    return str(module)
 
 
 #: An instruction of a function LLVM does not optimise (``optnone``: a kernel's launch code, a

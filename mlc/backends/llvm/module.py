@@ -159,8 +159,11 @@ class LLVMBuild:
                 self.parts += len(parts)
                 launcher = launch_only(func.body) and parallel.openmp_available()
                 self.emit.kernel(self.glue if launcher else parts[0], name, func,
-                                 BodyPlacement(parts, tasks=self.glue), entries=self.glue)
+                                 BodyPlacement(parts, tasks=self.glue), entries=False)
                 texts += [str(m) for m in parts if instructions(m)]
+            entries = self.emit.entry_unit()
+            if entries is not None:
+                texts.append(entries)
         return texts
 
     def finish(self, mod: IRModule) -> LLVMModule:
