@@ -218,7 +218,7 @@ def census_mask(root) -> int:
     mask = getattr(root, "_census", None)
     if mask is not None:
         return mask
-    kinds, kind_of, getters, setters = _KINDS, _kind, _GETTERS, _SETTERS
+    kinds, kind_of, getters, setters, own_plain = _KINDS, _kind, _GETTERS, _SETTERS, _OWN_PLAIN
     memo: dict[int, int] = {}  # masks of this walk's nodes that have no slot to keep them
     stack = [root]
     while stack:
@@ -227,7 +227,10 @@ def census_mask(root) -> int:
             stack.pop()
             continue
         cls = type(node)
-        mask = _own_mask(node)
+        plain = own_plain.get(cls)  # (an unlabelled class's mask by dtype, met before: no call)
+        mask = None if plain is None else plain.get(getattr(node, "dtype", None))
+        if mask is None:
+            mask = _own_mask(node)
         missing = False
         for value in (getters.get(cls) or _getter(cls))(node):
             kind = kinds.get(type(value)) or kind_of(type(value))

@@ -441,8 +441,35 @@ def unoptimised_only(ir_text: str) -> bool:
     >>> unoptimised_only('define void @"f"(ptr %".1")\\n{\\n}')
     False
     """
-    defines = _DEFINE.findall(ir_text)
-    return bool(defines) and all(re.search(r"\boptnone\b", line) for line in defines)
+    defines = _define_lines(ir_text)
+    return bool(defines) and all(_OPTNONE.search(line) for line in defines)
+
+
+_OPTNONE = re.compile(r"\boptnone\b")
+
+
+def _define_lines(ir_text: str) -> list[str]:
+    """The lines of ``ir_text`` that begin with ``define``, found by searching for the word
+    rather than matching a pattern at every line's start (every unit is asked).
+
+    >>> _define_lines('declare void @"g"()\\ndefine void @"f"() optnone\\n{\\n}\\ndefined')
+    ['define void @"f"() optnone']
+    """
+    lines = []
+    at = 0 if ir_text.startswith("define") else _line_with(ir_text, "define", 0)
+    while at != -1:
+        end = ir_text.find("\n", at)
+        end = len(ir_text) if end == -1 else end
+        if _DEFINE.match(ir_text, at, end):
+            lines.append(ir_text[at:end])
+        at = _line_with(ir_text, "define", end)
+    return lines
+
+
+def _line_with(text: str, prefix: str, start: int) -> int:
+    """Where the first line after ``start`` that begins with ``prefix`` begins, or -1."""
+    at = text.find("\n" + prefix, start)
+    return -1 if at == -1 else at + 1
 
 
 def _optimise_and_emit(ir_text: str, tm: llvm.TargetMachine, level: int,

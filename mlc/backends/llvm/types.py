@@ -8,6 +8,7 @@ complex128 ``{double, double}``.
 """
 from __future__ import annotations
 
+import struct
 import warnings
 
 import numpy as np
@@ -21,6 +22,7 @@ __all__ = ["reg_type", "mem_type", "compute_dtype", "constant", "int_constant", 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 
+_FLOAT32 = struct.Struct("<f")
 _FLOATS = {"float16": ir.HalfType(), "float32": ir.FloatType(), "float64": ir.DoubleType()}
 
 
@@ -60,14 +62,30 @@ def constant(dtype: str, value) -> ir.Constant:
         part = dt.component(dtype)
         return ir.Constant(reg_type(dtype), [constant(part, value.real), constant(part, value.imag)])
     if dt.is_float(dtype):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # out-of-range -> inf, as NumPy does
-            rounded = float(np.array(value, dtype="float64").astype(dtype))
-        return ir.Constant(reg_type(dtype), rounded)
+        return ir.Constant(reg_type(dtype), _rounded(dtype, value))
     if dtype == "bool":
         return ir.Constant(I1, int(bool(value)))
     bits = dt.bits(dtype)
     return ir.Constant(ir.IntType(bits), signed(int(value), bits))  # LLVM prints them signed
+
+
+def _rounded(dtype: str, value) -> float:
+    """``value`` rounded to the float ``dtype`` as NumPy rounds it (through float64), as a
+    Python float: ``_rounded("float32", 0.1) == 0.10000000149011612``.
+
+    float64 and an in-range float32 are converted by Python itself (``struct`` rounds a
+    double to a float as a C cast does); the rest, float16 and a float32 out of range (which
+    NumPy makes an infinity), by NumPy."""
+    if dtype == "float64":
+        return float(value)
+    if dtype == "float32":
+        try:
+            return _FLOAT32.unpack(_FLOAT32.pack(float(value)))[0]
+        except OverflowError:
+            pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # out-of-range -> inf, as NumPy does
+        return float(np.array(value, dtype="float64").astype(dtype))
 
 
 def signed(value: int, width: int) -> int:

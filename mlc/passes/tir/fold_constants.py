@@ -36,7 +36,7 @@ __all__ = ["fold_constants", "fold_constants_stmt"]
 def fold_constants(func: PrimFunc) -> PrimFunc:
     """``func`` with its constant integer operations and constant branches folded (returned
     as it is, after one walk, where there are none: most functions)."""
-    if not any(_foldable(n) for n in pre_order_nodes(func.body)):
+    if not any(map(_foldable, pre_order_nodes(func.body))):
         return func
     body = fold_constants_stmt(func.body)
     return func if body is func.body else func.with_body(body)
@@ -56,10 +56,15 @@ def fold_constants_stmt(stmt: Stmt, values: dict[Var, PrimExpr] | None = None) -
 
 
 def _foldable(n) -> bool:
-    if isinstance(n, Binary):
+    cls = type(n)  # (none of these classes has subclasses)
+    if cls is Binary:
         return _folds(n)
-    if isinstance(n, (Not, Select, IfThenElse)):
-        return _known(n.a if isinstance(n, Not) else n.cond if isinstance(n, Select) else n.condition) is not None
+    if cls is Not:
+        return _known(n.a) is not None
+    if cls is Select:
+        return _known(n.cond) is not None
+    if cls is IfThenElse:
+        return _known(n.condition) is not None
     return False
 
 
