@@ -413,7 +413,9 @@ def _build_unit(ir_text: str, target: Target, quick: bool, worker: int | None) -
         context.close()
 
 
-_DEFINE = re.compile(r"^define\b[^\n]*", re.M)
+#: a ``define`` line, after its newline: searching for "\ndefine" is several times quicker than
+#: matching ``^define`` at every line's start under re.M (every unit is asked)
+_DEFINE = re.compile(r"\ndefine\b[^\n]*")
 
 
 def opt_level(ir_text: str, quick: bool = False) -> int:
@@ -449,27 +451,12 @@ _OPTNONE = re.compile(r"\boptnone\b")
 
 
 def _define_lines(ir_text: str) -> list[str]:
-    """The lines of ``ir_text`` that begin with ``define``, found by searching for the word
-    rather than matching a pattern at every line's start (every unit is asked).
+    """The lines of ``ir_text`` that begin with ``define``.
 
     >>> _define_lines('declare void @"g"()\\ndefine void @"f"() optnone\\n{\\n}\\ndefined')
     ['define void @"f"() optnone']
     """
-    lines = []
-    at = 0 if ir_text.startswith("define") else _line_with(ir_text, "define", 0)
-    while at != -1:
-        end = ir_text.find("\n", at)
-        end = len(ir_text) if end == -1 else end
-        if _DEFINE.match(ir_text, at, end):
-            lines.append(ir_text[at:end])
-        at = _line_with(ir_text, "define", end)
-    return lines
-
-
-def _line_with(text: str, prefix: str, start: int) -> int:
-    """Where the first line after ``start`` that begins with ``prefix`` begins, or -1."""
-    at = text.find("\n" + prefix, start)
-    return -1 if at == -1 else at + 1
+    return [line[1:] for line in _DEFINE.findall("\n" + ir_text)]
 
 
 def _optimise_and_emit(ir_text: str, tm: llvm.TargetMachine, level: int,
