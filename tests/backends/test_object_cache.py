@@ -46,8 +46,8 @@ def objects(root):
 
 def kernel_objects(root):
     """The cache entries under ``root`` that define a kernel ``main``: a build's units less
-    its glue (the checked and object entries, compiled unoptimised in a unit of their own,
-    which only declares the kernel, and which programs of one signature share)."""
+    its entries unit (the checked and object entries, compiled unoptimised in a unit of their
+    own, which only declares the kernel, and which programs of one signature share)."""
     found = []
     for path in objects(root):
         with open(path, "rb") as f:
@@ -59,7 +59,7 @@ def kernel_objects(root):
 def test_second_build_loads_the_cached_object(tmp_path, monkeypatch):
     with override(cache_dir=str(tmp_path)):
         mlc.build(scaled(), "llvm")
-        assert len(kernel_objects(tmp_path)) == 1 and len(objects(tmp_path)) == 2  # (and the glue)
+        assert len(kernel_objects(tmp_path)) == 1 and len(objects(tmp_path)) == 2  # (and the entries unit)
 
         def no_compile(*args):
             raise AssertionError("compiled again instead of loading the cache")
@@ -86,7 +86,7 @@ def test_different_programs_and_targets_have_different_keys(tmp_path):
     with override(cache_dir=str(tmp_path)):
         mlc.build(scaled(factor=2.0), "llvm")
         mlc.build(scaled(factor=3.0), "llvm")
-        assert len(kernel_objects(tmp_path)) == 2 and len(objects(tmp_path)) == 3  # one glue: the same entries
+        assert len(kernel_objects(tmp_path)) == 2 and len(objects(tmp_path)) == 3  # one entries unit: the same entries
         a, b = run(mlc.build(scaled(factor=3.0), "llvm"))
         np.testing.assert_array_equal(b, a * 3 + 1)
     assert object_cache.cache_key("x", "znver3", "+avx2") != object_cache.cache_key("x", "znver3", "-avx2")
@@ -199,7 +199,7 @@ def build_and_check():
     mlc.build(mod, "llvm")["main"](a, b)
     assert (b == a * 2 + 1).all()
 
-def entry():  # the kernel's (not the glue's: its checked entries, which only declare it)
+def entry():  # the kernel's (not the entries unit's, which only declares it)
     (path,) = [p for p in glob.glob(os.path.join(sys.argv[1], "llvm", "*.entry"))
                if b"define void @main(" in open(p, "rb").read()]
     with open(path, "rb") as f:

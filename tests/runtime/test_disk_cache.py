@@ -30,8 +30,8 @@ def entries(root) -> list[str]:
 
 
 def kernel_entries(root) -> list[str]:
-    """The entries that define the kernel ``main``: not the build's glue (its checked and
-    object entries, a unit of their own that programs of one signature share)."""
+    """The entries that define the kernel ``main``: not the build's entries unit (its checked
+    and object entries, a unit of their own that programs of one signature share)."""
     return [path for path in entries(root) if b"define void @main(" in open(path, "rb").read()]
 
 
@@ -160,9 +160,9 @@ def test_building_many_programs_keeps_the_cache_under_its_limit_and_the_recent_o
     """The repro: every program built added its entry (about 25 KB), and nothing went."""
     with override(cache_dir=str(tmp_path), cache_size=None):
         mlc.build(scaled(16), "llvm")
-        first = mlc.cache.info().bytes  # a kernel's entry and the glue's
+        first = mlc.cache.info().bytes  # a kernel's entry and the entries unit's
         mlc.build(scaled(17), "llvm")
-        entry = mlc.cache.info().bytes - first  # a kernel's (the glue is the same)
+        entry = mlc.cache.info().bytes - first  # a kernel's (the entries unit is the same)
     limit = first + 5 * entry
     with override(cache_dir=str(tmp_path), cache_size=limit):
         for n in range(18, 37):
@@ -181,7 +181,7 @@ def test_cache_info_and_clear(tmp_path):
         assert mlc.cache.info() == mlc.cache.CacheInfo(str(tmp_path), 0, 0, 5 << 20)
         mlc.build(scaled(16), "llvm")
         mlc.build(scaled(17), "llvm")
-        found = mlc.cache.info()  # two kernels and the glue they share
+        found = mlc.cache.info()  # two kernels and the entries unit they share
         assert found.entries == 3 and found.bytes == sum(s for _, s, _ in cache_space.scan(str(tmp_path)))
         assert found.location == str(tmp_path) and found.limit == 5 << 20
         assert mlc.cache.clear() == 3
