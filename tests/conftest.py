@@ -2,9 +2,11 @@
 
 ``MLC_TIERED`` is off unless the environment sets it (see below).
 
-Profiles: "dev" for quick local runs, "ci" (the default under CI=true) runs more.
-They are mlc.testing's profiles (the plugin, loaded here, also offers them as
-"mlc-dev"/"mlc-ci" and adds ``--mlc-target``).
+Profiles: "dev" for quick local runs, "ci" (the default under CI=true) runs more,
+derandomized, and "deep" as "ci". They are mlc.testing's profiles (the plugin, loaded
+here, also offers them as "mlc-dev"/"mlc-ci" and adds ``--mlc-target``). Each property
+test draws the run's share of the examples it names (tests/depth.py): "ci" two fifths,
+"deep" and "dev" all.
 
 ``./run test`` runs the suite in one pytest-xdist worker per core. A test marked
 ``cores`` (the parallel runtime's tests: which thread ran which chunk, whether a
@@ -16,6 +18,7 @@ and then holds the room alone, so it waits for the tests under way to end, and n
 new one starts until it is done. In one process nothing is locked.
 """
 import fcntl
+import gc
 import os
 import tempfile
 from contextlib import contextmanager
@@ -31,10 +34,31 @@ from hypothesis import settings
 
 from mlc.testing.profiles import register_profiles
 
+from tests.depth import PROFILE, drawn_examples, share
+
 pytest_plugins = ("mlc.testing.pytest_plugin", "pytester")
 
 register_profiles(prefix="")
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+settings.register_profile("deep", settings.get_profile("ci"))
+settings.load_profile(PROFILE)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each collected property test draws this run's share of its examples (tests/depth.py)."""
+    part = share()
+    if part == 1.0:
+        return
+    done = set()
+    for item in items:
+        test = getattr(getattr(item, "obj", None), "__func__", getattr(item, "obj", None))
+        chosen = getattr(test, "_hypothesis_internal_use_settings", None)
+        if chosen is None or id(test) in done:
+            continue
+        done.add(id(test))
+        drawn = drawn_examples(chosen.max_examples, part)
+        if drawn != chosen.max_examples:
+            test._hypothesis_internal_use_settings = settings(chosen, max_examples=drawn)
+
 
 _locks: dict[str, int] = {}
 
@@ -70,3 +94,11 @@ def _turn(alone: bool):
 def pytest_runtest_protocol(item, nextitem):
     with _turn(item.get_closest_marker("cores") is not None):
         yield
+
+
+def pytest_collection_finish(session):
+    """What collection made lives to the end of the run (the modules, the test items, the
+    strategies): moved out of the collector's sight, so that its full collections during the
+    run walk only what the tests make."""
+    gc.collect()
+    gc.freeze()

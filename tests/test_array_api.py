@@ -3,7 +3,7 @@
 The suite is not part of the project: it is read from ``../shared/array-api-tests``
 beside the repository (or from ``$MLC_ARRAY_API_TESTS``) and run in a subprocess with
 ``ARRAY_API_TESTS_MODULE=mlc.numpy``, ``ARRAY_API_TESTS_VERSION=2024.12``, the fft
-extension off (the linalg extension is on: ``mlc.numpy.linalg`` has all of it, for real and complex dtypes), ``--max-examples`` :data:`MAX_EXAMPLES` and derandomized examples,
+extension off (the linalg extension is on: ``mlc.numpy.linalg`` has all of it, for real and complex dtypes), ``--max-examples`` :data:`MAX_EXAMPLES` (the run's share of them: tests/depth.py) and derandomized examples,
 so a run is reproducible (the same examples each time) and takes a few minutes on two
 cores. Complex dtypes are on, as the standard has them.
 
@@ -26,6 +26,8 @@ import subprocess
 import sys
 
 import pytest
+
+from tests.depth import drawn_examples
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SKIPS = pathlib.Path(__file__).with_name("array_api_skips.txt")
@@ -98,11 +100,12 @@ def test_array_api_conformance(tmp_path):
         pytest.fail(f"the Array API conformance suite needs {', '.join(missing)}: install the test "
                     "extra (pip install -e '.[test]') or set MLC_SKIP_ARRAY_API_SUITE=1")
     report_path = tmp_path / "report.json"
+    drawn = drawn_examples(MAX_EXAMPLES)
     env = dict(os.environ, ARRAY_API_TESTS_MODULE="mlc.numpy", ARRAY_API_TESTS_VERSION="2024.12",
                PYTHONDONTWRITEBYTECODE="1",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     command = [sys.executable, "-m", "pytest", str(suite / "array_api_tests"), "-p", "no:cacheprovider",
-               "-q", "--tb=line", "-o", "addopts=", "--max-examples", str(MAX_EXAMPLES), "--derandomize",
+               "-q", "--tb=line", "-o", "addopts=", "--max-examples", str(drawn), "--derandomize",
                "--disable-deadline", "--disable-extension", "fft", "--skips-file", str(SKIPS),
                "--json-report", f"--json-report-file={report_path}"]
     # cwd: Hypothesis writes its example database there, not into the suite's folder
@@ -111,7 +114,7 @@ def test_array_api_conformance(tmp_path):
                              timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
         pytest.fail(f"the Array API conformance suite ran past {TIMEOUT_S} s with --max-examples "
-                    f"{MAX_EXAMPLES}")
+                    f"{drawn}")
     if not report_path.exists():
         pytest.fail(f"the Array API conformance suite did not run (exit {run.returncode}):\n"
                     f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
@@ -119,7 +122,7 @@ def test_array_api_conformance(tmp_path):
     failed, passed = _failures(report)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(report.get("summary", {}).items()) if k != "collected")
     print(f"Array API conformance (mlc.numpy, 2024.12, linalg on, fft off, "
-          f"--max-examples {MAX_EXAMPLES}): {passed} passed; {summary}")
+          f"--max-examples {drawn}): {passed} passed; {summary}")
     assert not failed, (f"{len(failed)} Array API conformance test(s) failed that "
                         "tests/array_api_skips.txt does not list (fix them, or list them there with "
                         "a reason):\n" + "\n".join(failed) + "\n" + run.stdout[-6000:])

@@ -9,14 +9,17 @@ import pytest
 
 from mlc.testing import fuzz_statements
 from mlc.testing.fuzz_statements import SKIPPED, program, run_program
+from tests.depth import drawn_examples
 
-#: (seed, programs) per target: a few seconds of CPU on a 2-core host.
+#: (seed, programs) per target: a few seconds of CPU on a 2-core host (a run draws its share of
+#: the programs, as of a property test's examples: tests/depth.py).
 RUNS = {"llvm": (0, 40), "cuda-emulator": (1, 15)}
 
 
 @pytest.mark.parametrize("target", sorted(RUNS))
 def test_random_statement_programs_equal_numpys_results_and_writes(target):
     seed, count = RUNS[target]
+    count = drawn_examples(count)
     rng = random.Random(seed)
     outcomes, mismatches = collections.Counter(), []
     for _ in range(count):
