@@ -155,12 +155,12 @@ _WEAK_LOOP_UFUNCS = frozenset(name for name, value in vars(np).items()  # (no ge
 
 
 def trace_of(values) -> TraceContext:
-    """The trace the Tracers among ``values`` belong to (else the active one); while a capturing
-    trace records (a function being transformed), that trace, which captures the others."""
-    ctx = current_trace()
+    """The trace the first Tracer among ``values`` belongs to (else the active one). Operands
+    are made in the capturing trace running inside it, if one is (:func:`_innermost`)."""
     for v in values:
         if isinstance(v, Tracer):
-            return ctx if ctx is not None and ctx.captures and ctx.accepts(v) else v._ctx
+            return v._ctx
+    ctx = current_trace()
     if ctx is None:
         raise TraceError("no trace is active; mlc.numpy functions trace only inside @mlc.jit")
     return ctx

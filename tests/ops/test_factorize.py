@@ -61,13 +61,14 @@ def test_cholesky_of_rows_longer_than_a_vector(x, upper):
     test_cholesky.hypothesis.inner_test(x, upper)
 
 
+@pytest.mark.parametrize("dtype", FLOAT)
 @settings(max_examples=4, deadline=None)
 @given(x=well_conditioned(max_batch=1, max_n=3, real=True), n=st.integers(64, 83), data=st.data())
-def test_cholesky_in_parallel_panels(x, n, data):
+def test_cholesky_in_parallel_panels(dtype, x, n, data):
     """A real lower factor of order 64 and more: panels of columns whose row updates run in
     parallel (orders not a multiple of the panel nor of the vector leave a narrower last panel
-    and scalar rests)."""
-    dtype = x.dtype.name
+    and scalar rests). Both real dtypes always: a float32 vector of partial sums spans two
+    panels, so every other panel's row products end in a scalar rest (a float64 one, never)."""
     y = data.draw(arrays(dtype, x.shape[:-2] + (n, n), special=False, bound=1.0))
     spd = np.ascontiguousarray(y @ _adjoint(y) + n * np.eye(n, dtype=dtype))
     expected = np.linalg.cholesky(spd)

@@ -36,6 +36,16 @@ def test_a_traced_index_array_gathers_as_numpy(data, axis, index_shape):
     np.testing.assert_array_equal(got, X[key(index)])
 
 
+@pytest.mark.parametrize("key", [lambda i: (None, slice(None), i), lambda i: (i, None), lambda i: (Ellipsis, None, i),
+                                 lambda i: (slice(None, None, -1), i)])
+def test_one_traced_index_array_beside_none_ellipsis_and_slices_gathers_as_numpy(key):
+    index = np.array([2, 0, -1])
+    got = mlc.jit(lambda a, i: a[key(i)])(X, index)
+    expected = X[key(index)]
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_a_constant_index_out_of_range_is_refused_as_numpy_refuses_it():
     with pytest.raises(mlc.ShapeError, match="index 9 is out of bounds for axis 1 with size 4"):
         mlc.jit(lambda a: a[:, [0, 9]])(X)
