@@ -138,14 +138,20 @@ def test_a_launcher_the_kernel_moved_goes_back_with_its_mask_unchanged():
         moved_to = _getcpu()
         place_launcher(home)
         return moved_to, _getcpu(), os.sched_getaffinity(0)
-    # The scheduler may move the thread again between widening its mask and reading its CPU
-    # (other work on the host): try until the precondition holds, then judge the placement.
-    for _ in range(20):
+    # The scheduler may move the thread again between widening its mask and reading its CPU,
+    # and between restoring its mask and reading where it went (other work on the host): the
+    # tries where the precondition held are judged together, the mask every time, the CPU by
+    # most of them (a launcher left where the kernel moved it stays there: none would land).
+    landed = []
+    for _ in range(40):
         moved_to, now, mask = _on_a_thread(steps)
         if moved_to == elsewhere:
-            break
-    assert moved_to == elsewhere
-    assert now == home and mask == set(_ALLOWED)
+            assert mask == set(_ALLOWED)
+            landed.append(now)
+            if len(landed) == 5:
+                break
+    assert len(landed) == 5, "the kernel's move could not be staged: the thread never stayed on the other CPU"
+    assert landed.count(home) >= 4, f"CPUs the launcher ran on after going back to CPU {home}: {landed}"
 
 
 def test_a_launcher_where_it_started_stays_put():
