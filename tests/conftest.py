@@ -34,7 +34,7 @@ from hypothesis import settings
 
 from mlc.testing.profiles import register_profiles
 
-from tests.depth import PROFILE, drawn_examples, share
+from tests.depth import PROFILE, draw_shares_of, share
 
 pytest_plugins = ("mlc.testing.pytest_plugin", "pytester")
 
@@ -45,19 +45,12 @@ settings.load_profile(PROFILE)
 
 def pytest_collection_modifyitems(config, items):
     """Each collected property test draws this run's share of its examples (tests/depth.py)."""
-    part = share()
-    if part == 1.0:
-        return
-    done = set()
-    for item in items:
-        test = getattr(getattr(item, "obj", None), "__func__", getattr(item, "obj", None))
-        chosen = getattr(test, "_hypothesis_internal_use_settings", None)
-        if chosen is None or id(test) in done:
-            continue
-        done.add(id(test))
-        drawn = drawn_examples(chosen.max_examples, part)
-        if drawn != chosen.max_examples:
-            test._hypothesis_internal_use_settings = settings(chosen, max_examples=drawn)
+    try:
+        part = share()
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
+    if part < 1.0:
+        draw_shares_of(items, part)
 
 
 _locks: dict[str, int] = {}

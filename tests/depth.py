@@ -4,9 +4,10 @@ A property test names its examples (``@settings(max_examples=N)``, or the profil
 a run draws :func:`share` of them (:func:`drawn_examples`), so that the whole suite fits CI's
 time on two cores: the ``ci`` profile (``CI=true``, what ``.ci/run`` uses) draws two fifths,
 ``deep`` (the ``ci`` profile otherwise: derandomized) and ``dev`` all of them.
-``MLC_EXAMPLE_SHARE`` sets the share for a run (the op suite on the emulator runs its child
-sessions at half the share: they repeat tests the main session runs on the CPU targets). Suites
-run in a child process scale their own example counts by it too (the Array API suite).
+``MLC_EXAMPLE_SHARE`` sets the share for a run (a number in (0, 1]). The op suite on the
+emulator runs its child sessions at half a share below 1 (they repeat tests the main session
+runs on the CPU targets), at all of them in a run that draws all. Suites run in a child process
+scale their own example counts by it too (the Array API suite).
 
     HYPOTHESIS_PROFILE=deep ./run test    # every example the tests name, derandomized
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["PROFILE", "SHARES", "FEWEST_EXAMPLES", "share", "drawn_examples"]
+__all__ = ["PROFILE", "SHARES", "FEWEST_EXAMPLES", "share", "drawn_examples", "draw_shares_of"]
 
 #: The Hypothesis profile of this run (tests/conftest.py loads it).
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
@@ -30,7 +31,16 @@ FEWEST_EXAMPLES = 3
 def share() -> float:
     """The share of each property test's examples this run draws."""
     given = os.environ.get("MLC_EXAMPLE_SHARE")
-    return float(given) if given else SHARES.get(PROFILE, 1.0)
+    if not given:
+        return SHARES.get(PROFILE, 1.0)
+    try:
+        part = float(given)
+    except ValueError:
+        part = None
+    if part is None or not 0 < part <= 1:
+        raise ValueError(f"MLC_EXAMPLE_SHARE={given!r}: expected the share of each property test's "
+                         "examples a run draws, a number in (0, 1] such as 0.4; unset it for the profile's")
+    return part
 
 
 def drawn_examples(written: int, part: float | None = None) -> int:
@@ -41,3 +51,21 @@ def drawn_examples(written: int, part: float | None = None) -> int:
     if written <= FEWEST_EXAMPLES:
         return written
     return max(FEWEST_EXAMPLES, round(written * part))
+
+
+def draw_shares_of(items, part: float) -> None:
+    """Give each property test among the collected pytest ``items`` ``part`` of its examples
+    (:func:`drawn_examples`): its Hypothesis settings, which it reads when called, replaced."""
+    from hypothesis import settings
+
+    done = set()
+    for item in items:
+        obj = getattr(item, "obj", None)
+        test = getattr(obj, "__func__", obj)  # (a method's function holds the settings)
+        chosen = getattr(test, "_hypothesis_internal_use_settings", None)
+        if chosen is None or id(test) in done:  # (a parametrized test: once)
+            continue
+        done.add(id(test))
+        drawn = drawn_examples(chosen.max_examples, part)
+        if drawn != chosen.max_examples:
+            test._hypothesis_internal_use_settings = settings(chosen, max_examples=drawn)

@@ -3,8 +3,9 @@
 The suite is not part of the project: it is read from ``../shared/array-api-tests``
 beside the repository (or from ``$MLC_ARRAY_API_TESTS``) and run in a subprocess with
 ``ARRAY_API_TESTS_MODULE=mlc.numpy``, ``ARRAY_API_TESTS_VERSION=2024.12``, the fft
-extension off (the linalg extension is on: ``mlc.numpy.linalg`` has all of it, for real and complex dtypes), ``--max-examples`` :data:`MAX_EXAMPLES` (the run's share of them: tests/depth.py) and derandomized examples,
-so a run is reproducible (the same examples each time) and takes a few minutes on two
+extension off (the linalg extension is on: ``mlc.numpy.linalg`` has all of it, for real and
+complex dtypes), ``--max-examples`` :data:`MAX_EXAMPLES` (the run's share of them:
+tests/depth.py) and derandomized examples, so a run is reproducible (the same examples each time) and takes a few minutes on two
 cores. Complex dtypes are on, as the standard has them.
 
 ``tests/array_api_skips.txt`` lists the suite's tests that are not run, each group with

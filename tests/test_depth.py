@@ -46,3 +46,10 @@ def test_the_share_follows_the_profile_and_the_environment(monkeypatch):
         assert depth.share() == expected
     monkeypatch.setenv("MLC_EXAMPLE_SHARE", "0.25")
     assert depth.share() == 0.25
+
+
+@pytest.mark.parametrize("given", ["0", "1.5", "-0.4", "half"])
+def test_a_share_outside_zero_to_one_is_refused(monkeypatch, given):
+    monkeypatch.setenv("MLC_EXAMPLE_SHARE", given)
+    with pytest.raises(ValueError, match=r"MLC_EXAMPLE_SHARE=.*a number in \(0, 1\]"):
+        share()
