@@ -171,13 +171,15 @@ def test_the_run_time_test_of_page_offsets_is_apart():
 
 @pytest.mark.parametrize("n", [2, 7, 1000])  # (n = 1 lowers to no loop)
 @pytest.mark.parametrize("hinted", [False, True])
-def test_stream_sites_enter_expressions_only_where_the_loop_has_a_write_hint(n, hinted, monkeypatch):
-    """A loop's stream sites are its stores to streaming outputs and its write hints of them:
-    the same whether its expressions are walked (a loop with a hint) or its statements alone
-    (one without, whose expressions are not entered)."""
+@pytest.mark.parametrize("vector", [False, True])
+def test_stream_sites_enter_expressions_only_where_the_loop_has_a_write_hint(n, hinted, vector, monkeypatch):
+    """A loop's stream sites are its vector stores to streaming outputs (a scalar store is
+    the same in both versions) and its write hints of them: the same whether its expressions
+    are walked (a loop with a hint) or its statements alone (one without, whose expressions
+    are not entered)."""
     from mlc.backends.llvm import streaming
     from mlc.ir.extern import PREFETCH_FOR_WRITE, address_of, call_extern
-    from mlc.ir.expr import BufferLoad
+    from mlc.ir.expr import Broadcast, BufferLoad, Ramp
     from mlc.ir.functor import pre_order_nodes
     from mlc.ir.tir import BufferStore, Evaluate, For, SeqStmt
     func = lower(_add(n)["main"])
@@ -185,14 +187,42 @@ def test_stream_sites_enter_expressions_only_where_the_loop_has_a_write_hint(n, 
     out = func.params[2]
     store = next(s for s in pre_order_nodes(loop.body) if isinstance(s, BufferStore))
     body = loop.body
+    if vector:  # the store as vectorize_loops leaves it: 8 lanes at a stride-1 Ramp
+        store = BufferStore(out, Broadcast(store.value, 8), (Ramp(store.indices[0], 1, 8),))
+        body = store
     if hinted:
-        hint = Evaluate(call_extern("int32", PREFETCH_FOR_WRITE, address_of(BufferLoad(out, store.indices, out.dtype))))
-        body = SeqStmt((hint, body))
-        loop = For(loop.loop_var, loop.min, loop.extent, loop.kind, body)
+        element = BufferLoad(out, (loop.loop_var,), out.dtype)
+        body = SeqStmt((Evaluate(call_extern("int32", PREFETCH_FOR_WRITE, address_of(element))), body))
+    loop = For(loop.loop_var, loop.min, loop.extent, loop.kind, body)
     want = frozenset(id(s) for s in pre_order_nodes(loop.body)
-                     if isinstance(s, BufferStore) and s.buffer is out
+                     if isinstance(s, BufferStore) and s.buffer is out and vector
                      or getattr(s, "name", None) == PREFETCH_FOR_WRITE)
-    assert len(want) == 1 + hinted
+    assert len(want) == vector + hinted
     if not hinted:
         monkeypatch.setattr(streaming, "pre_order_nodes", lambda root: pytest.fail("expressions were walked"))
     assert streaming.stream_sites(loop, frozenset({out})) == want
+
+
+@each_pinned_target
+def test_a_loop_of_scalar_streamed_stores_is_emitted_once(isa, target):
+    """A streamed output stored by scalar stores (a loop LLVM's vectorizer widens: a select
+    the TIR leaves scalar) would be the same code in the loop's streamed and cached
+    versions: the loop is emitted once, with no test of page offsets; a loop whose stores
+    the TIR vectorized still has both versions."""
+    from mlc.backends.llvm.streaming import PAGE_BYTES
+
+    def kernel(n, f):
+        A = te.placeholder((n,), "float64", name="A")
+        C = te.compute((n,), lambda i: f(A[i]), name="C")
+        return mlc.IRModule({"main": te.create_prim_func([A, C])})
+
+    def unoptimized(mod):
+        with pinned_threads():
+            return compile_sources(schedule_module(mod, target), target)["ll-unoptimized"]
+
+    page_test = f", {PAGE_BYTES - 1}"
+    selects = unoptimized(kernel(1 << 22, lambda a: te.if_then_else(a < 0, -a, a * 2)))  # 32 MiB written
+    assert page_test not in selects
+    assert selects.count("fcmp") == 1  # one copy of the loop's body
+    vectors = unoptimized(kernel(1 << 22, lambda a: te.sqrt(a) * a))
+    assert vectors.count(page_test) == 1

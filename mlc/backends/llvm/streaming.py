@@ -55,7 +55,7 @@ from llvmlite import ir
 
 from ...ir.analysis.census import contains
 from ...ir.buffer import Buffer
-from ...ir.expr import BufferLoad
+from ...ir.expr import BufferLoad, Ramp
 from ...ir.extern import PREFETCH_FOR_WRITE, AddressOf, CallExtern
 from ...ir.functor import pre_order_nodes, pre_order_statements
 from ...ir.tir import BufferStore, For, PrimFunc
@@ -64,7 +64,7 @@ from .types import I64, itemsize
 
 __all__ = ["STREAMING_FRACTION", "streaming_threshold", "streaming_buffers", "streaming_alignment",
            "aligned_to", "mark_nontemporal", "emit_sfence", "PAGE_BYTES", "ALIAS_BEFORE", "ALIAS_AFTER",
-           "apart", "loaded_params", "buffer_uses", "stream_sites", "emit_apart"]
+           "apart", "loaded_params", "buffer_uses", "stream_sites", "non_temporal_store", "emit_apart"]
 
 #: Write-only outputs of at least this fraction of the last-level cache together are
 #: streamed (glibc's non-temporal threshold for memcpy).
@@ -154,16 +154,44 @@ def loaded_params(func: PrimFunc, uses=None) -> tuple[Buffer, ...]:
 
 
 def stream_sites(loop: For, streaming: frozenset[Buffer]) -> frozenset[int]:
-    """The ids of the stores to ``streaming`` buffers in ``loop`` and of its hints that ask
-    for their lines to be written: what the loop's streamed and cached versions differ in.
-    Its statements alone are walked where its census has no such hint (a hint is a call in
-    an expression; expressions are most of a loop's nodes)."""
+    """The ids of the vector stores to ``streaming`` buffers in ``loop`` that a streamed
+    version stores non-temporally (:func:`non_temporal_store`) and of its hints that ask for
+    their lines to be written: what the loop's streamed and cached versions differ in. A
+    loop whose stores are scalar (LLVM's loop vectorizer widens them) has none: both
+    versions would be the same code, twice LLVM's work. Its statements alone are walked
+    where its census has no such hint (a hint is a call in an expression; expressions are
+    most of a loop's nodes).
+
+    >>> from mlc.ir.buffer import decl_buffer
+    >>> from mlc.ir.expr import Var, Ramp, Broadcast, const
+    >>> out = decl_buffer((64,), "float32", "out")
+    >>> i = Var("i", "int64")
+    >>> scalar = For(i, const(0, "int64"), const(64, "int64"), "serial",
+    ...              BufferStore(out, const(1.0, "float32"), (i,)))
+    >>> vector = For(i, const(0, "int64"), const(8, "int64"), "serial",
+    ...              BufferStore(out, Broadcast(const(1.0, "float32"), 8), (Ramp(i * 8, 1, 8),)))
+    >>> len(stream_sites(scalar, frozenset({out}))), len(stream_sites(vector, frozenset({out})))
+    (0, 1)
+    """
     hinted = contains(loop.body, CallExtern, PREFETCH_FOR_WRITE)
     sites = set()
     for node in (pre_order_nodes if hinted else pre_order_statements)(loop.body):
-        if (node.buffer if isinstance(node, BufferStore) else _write_hinted(node)) in streaming:
+        if isinstance(node, BufferStore):
+            if node.buffer in streaming and non_temporal_store(node):
+                sites.add(id(node))
+        elif _write_hinted(node) in streaming:
             sites.add(id(node))
     return frozenset(sites)
+
+
+def non_temporal_store(store: BufferStore) -> bool:
+    """Whether ``store``, to a streamed output, is non-temporal in a loop's streamed version:
+    a vector stored at a stride-1 ``Ramp`` of a size a non-temporal store takes
+    (:func:`streaming_alignment`). A scalar store, or one scattered lane by lane, is the same
+    in both versions."""
+    index = store.indices[0] if len(store.indices) == 1 else None
+    return (isinstance(index, Ramp) and index.stride == 1
+            and streaming_alignment(store.buffer.dtype, index.lanes) is not None)
 
 
 def apart(stored: int, loaded: int) -> bool:
