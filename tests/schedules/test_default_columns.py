@@ -1,14 +1,16 @@
 """The column rule of the default CPU schedule (:mod:`mlc.schedules.default.columns`):
 a reduction down the columns of a tall matrix (``a.sum(axis=0)``, ``x @ A``) has its
-rows cut into parts summed in parallel, then the parts added; smaller ones, row
-reductions and one-thread builds are left to the other rules. Results equal the
+rows cut into parts summed in parallel, then the parts added; on one thread, a sum's rows
+are swept in order into the output; smaller ones, row reductions and a max on one thread
+are left to the other rules. Results equal the
 reference interpreter and NumPy, ragged sizes included."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import mlc
 from mlc import te
+from mlc.config import override
 from mlc.schedules import Schedule
 from mlc.schedules.default.columns import (MAX_ROWS_PER_STEP, MIN_BYTES, MIN_ELEMENTS, MIN_ROWS, NARROW_MIN_BYTES,
                                            NARROW_ROW_BYTES, column_parts, rows_per_step, schedule_columns)
@@ -102,8 +104,31 @@ def test_small_matrices_and_row_reductions_are_left_to_the_other_rules(mod, why)
     assert applied(mod)[1] is None, why
 
 
-def test_one_thread_is_left_to_the_other_rules():
-    assert applied(vecmat(1024, 1024), CpuInfo(256, 1))[1] is None
+ONE_CORE = CpuInfo(256, 1, caches=(32 << 10, 512 << 10, 32 << 20), l1_ways=8)
+
+
+@pytest.mark.parametrize("cols, step", [(1024, 4), (2000, 8)])
+def test_one_thread_sweeps_the_rows_into_the_output_several_at_a_time(cols, step):
+    """One thread: no parts, no partial sums, nothing parallel: the rows in order, ``step`` of
+    them added to each vector of the output at a time, inside the column loop."""
+    sch, done = applied(vecmat(1024, cols), ONE_CORE)
+    assert done == {"Y", "Y_init", "Y_update"}
+    text = sch.mod["main"].script()
+    assert "Y_rf" not in text and "T.parallel" not in text
+    update = text[text.index('T.block("Y_init")'):]
+    assert f"T.unroll({step})" in update and "T.vectorized(16)" in update
+    assert update.index("T.unroll") > update.index("j_0")  # the rows inside the column loop
+    assert applied(column_sum(1024, cols), ONE_CORE)[1] is not None
+
+
+def test_one_thread_leaves_a_max_and_small_matrices_to_the_other_rules():
+    """A max's steps would be a chain of compares and selects, slower swept than the other rules
+    run it on one thread; below the thresholds the other rules' plans stay, as with threads."""
+    A = te.placeholder((1024, 1024), "float32", "A")
+    r = te.reduce_axis((0, 1024), "r")
+    assert applied(module(A, te.compute((1024,), lambda j: te.max(A[r, j], axis=r), name="Y")), ONE_CORE)[1] is None
+    assert applied(vecmat(MIN_ROWS - 1, 4096), ONE_CORE)[1] is None
+    assert applied(vecmat(300, 300), ONE_CORE)[1] is None
 
 
 def test_the_thresholds_are_what_the_rule_checks():
@@ -139,14 +164,30 @@ def test_the_scheduled_reduction_equals_the_reference(mod):
     check(mod, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("mod", [vecmat(512, 1024), column_sum(601, 1001), batch_of_one(1100, 513),
+                                 vecmat(1201, 437, "float64")],
+                         ids=["vecmat", "ragged", "batch of one", "float64 vecmat, ragged"])
+def test_the_one_thread_sweep_equals_the_reference(mod):
+    with override(num_threads=1):
+        scheduled = check(mod, rtol=1e-4, atol=1e-3)
+    text = scheduled["main"].script()
+    assert "Y_rf" not in text and "r_0, j_0 in T.grid(" in text  # the sweep: steps of rows, then columns
+
+
 @settings(max_examples=8, deadline=None)
 @given(rows=st.integers(MIN_ROWS, 2200), cols=st.integers(1, 1100), dtype=st.sampled_from(["float32", "float64"]),
-       op=st.sampled_from(["vecmat", "batch of one", "sum", "mean", "max", "argmin"]))
-def test_jitted_column_reductions_equal_numpy(rows, cols, dtype, op):
+       op=st.sampled_from(["vecmat", "batch of one", "sum", "mean", "max", "argmin"]), threads=st.sampled_from([1, 2]))
+@example(rows=1029, cols=1024, dtype="float32", op="vecmat", threads=1).via("the one-thread sweep, ragged steps")
+def test_jitted_column_reductions_equal_numpy(rows, cols, dtype, op, threads):
     rng = np.random.default_rng(rows * 7 + cols)
     A = rng.standard_normal((rows, cols)).astype(dtype)
     A[rng.integers(rows), rng.integers(cols)] = np.nan  # the reductions propagate it (vecmat too)
     x = rng.standard_normal(rows).astype(dtype)
+    with override(num_threads=threads):
+        _check_column_reduction(A, x, op, dtype, rows)
+
+
+def _check_column_reduction(A, x, op, dtype, rows):
     if op == "vecmat":
         got, want = mlc.jit(lambda x, A: x @ A)(x, A), x @ A
     elif op == "batch of one":

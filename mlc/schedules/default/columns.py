@@ -1,4 +1,5 @@
-"""The column rule: a reduction down the columns of a tall matrix, its rows split among the threads.
+"""The column rule: a reduction down the columns of a tall matrix, its rows split among the threads
+(or, on one thread, swept in order).
 
 A reduction whose reduced axis runs down a matrix's rows while its output runs
 along them (``a.sum(axis=0)``, a vector times a matrix ``x @ A``, with ``x`` of one
@@ -28,7 +29,11 @@ rows are added (a few KiB)::
         for j_0, j_1 in ...: Y[j] = Y[j] + Y_rf[r_0, j]
 
 It halves a large ``x @ A`` and ``sum(axis=0)`` on two cores (the numbers are in
-``benchmarks/results/decisions.md``, "CPU columns"). The rule takes
+``benchmarks/results/decisions.md``, "CPU columns"). On one thread there is nothing to split:
+a sum's rows are swept in order into the output itself, a few at a time as above
+(:func:`_sweep_rows`), where the other rules' plans walked the columns in blocks, each block
+down every row (a 4096 x 4096 float32 ``x @ A`` on one core at 0.43x NumPy's ``sgemv``, swept
+0.8-1.0x); a max is left to them (its steps would be a chain of compares and selects). The rule takes
 a reduction only where the matrix is tall (:data:`MIN_ROWS`) and large
 (:data:`MIN_BYTES` and :data:`MIN_ELEMENTS`), or its rows narrow and it at least
 :data:`NARROW_MIN_BYTES` (the other rules run such a matrix on one thread): smaller
@@ -38,7 +43,9 @@ second pass over partial sums and a parallel launch.
 from __future__ import annotations
 
 from ...ir import dtype as dt
+from ...ir.expr import Binary, BufferLoad
 from ...ir.functor import uses_var
+from ...ir.tir import BufferStore
 from ..state import all_blocks
 from .patterns import contiguous_along, is_canonical, loop_extents, view
 from .steps import CpuInfo, attempt, vectorize_innermost
@@ -85,7 +92,7 @@ def schedule_columns(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
     v = view(sch, block)
     blk = v.block
     ivs = blk.iter_vars
-    if not blk.is_reduction or cpu.cores < 2 or len(ivs) < 2 or len(v.loops) != len(ivs):
+    if not blk.is_reduction or len(ivs) < 2 or len(v.loops) != len(ivs):
         return None
     # (unit axes: a batch of one row, ``x[None] @ A``), the columns, the rows
     *unit, (s, kind_s), (r, kind_r) = ((iv.var, iv.iter_type) for iv in ivs)
@@ -110,8 +117,34 @@ def schedule_columns(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
             (not narrow and rows * columns < MIN_ELEMENTS):
         return None
     lanes = cpu.lanes(out.buffer.dtype)
+    if cpu.cores < 2:  # (a max's steps are a chain of compares and selects: left to the other rules)
+        if not _sums(blk):
+            return None
+        return attempt(sch, _sweep_rows, func_name, name, lanes, rows_per_step(row_bytes, cpu))
     parts = column_parts(rows, cpu)
     return attempt(sch, _split_rows, func_name, name, parts, lanes, rows_per_step(row_bytes, cpu))
+
+
+def _sums(blk) -> bool:
+    """Whether reduction block ``blk`` adds to its output (``Y[j] = Y[j] + ...``)."""
+    body = blk.body
+    return isinstance(body, BufferStore) and isinstance(body.value, Binary) and body.value.op == "add" \
+        and isinstance(body.value.a, BufferLoad) and body.value.a.buffer is body.buffer
+
+
+def _sweep_rows(sch, func_name: str, name: str, lanes: int, step: int) -> set[str] | None:
+    """One thread's form: the rows swept in order into the output itself, ``step`` rows at a
+    time (:func:`_step_rows`), the columns vectorized innermost; the names of the blocks it
+    made and ``name``'s (None, undone, if a row is shorter than a vector)."""
+    before = _block_names(sch, func_name)
+    block = sch.get_block(name, func_name)
+    *unit, j, row = sch.get_loops(block)
+    sch.reorder(*unit, row, j)
+    if vectorize_innermost(sch, block, lanes) is None:
+        return None
+    row = _step_rows(sch, block, row, step)
+    sch.decompose_reduction(block, row)
+    return {name} | (_block_names(sch, func_name) - before)
 
 
 def _split_rows(sch, func_name: str, name: str, parts: int, lanes: int, step: int) -> set[str] | None:
