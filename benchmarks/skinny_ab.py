@@ -104,6 +104,8 @@ def main() -> None:
     for _ in range(a.rounds):
         for i, checkout in enumerate(a.checkouts):
             env = dict(os.environ, PYTHONPATH=os.path.abspath(checkout), MLC_CACHE_DIR=f"{cache}-{i}")
+            if a.cpu:  # (what --cpu says: one thread each, whatever the caller's environment)
+                env.update(MLC_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
             run = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", "--cases", a.cases,
                                   "--calls", str(a.calls)], env=env, capture_output=True, text=True, check=True)
             for case, times in json.loads(run.stdout.strip().splitlines()[-1]).items():
