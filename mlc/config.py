@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
@@ -37,7 +37,7 @@ from functools import lru_cache
 from .errors import ConfigError
 from .frozen import frozen
 
-__all__ = ["Config", "config", "override", "usable_cores", "MAX_THREADS", "CACHE_SIZE", "JIT_CACHE_SIZE"]
+__all__ = ["Config", "config", "override", "on_override", "usable_cores", "MAX_THREADS", "CACHE_SIZE", "JIT_CACHE_SIZE"]
 
 #: The most threads ``MLC_NUM_THREADS`` may ask for. libgomp starts an OS thread for each
 #: member of a team, and each has a 64-byte counter in one static table of this many
@@ -84,10 +84,28 @@ def override(**changes) -> Iterator[Config]:
     1
     """
     _OVERRIDES.append(replace(config(), **changes))
+    _changed()
     try:
         yield _OVERRIDES[-1]
     finally:
         _OVERRIDES.pop()
+        _changed()
+
+
+_LISTENERS: list[Callable[[], None]] = []
+
+
+def on_override(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` each time an :func:`override` begins and ends: code that keeps a
+    value read from the configuration (the llvm runtime's thread count, which a build stores
+    and calls of code built earlier read) reads it again, so that nothing of an override
+    outlasts its ``with``."""
+    _LISTENERS.append(listener)
+
+
+def _changed() -> None:
+    for listener in _LISTENERS:
+        listener()
 
 
 def usable_cores() -> int:

@@ -59,3 +59,22 @@ def test_listeners_hear_of_each_change(monkeypatch):
         mlc.set_num_threads(1)
         mlc.set_num_threads(2)
     assert heard == [1, 2]
+
+
+def test_a_build_under_an_override_of_the_thread_count_leaves_nothing_when_it_ends():
+    """A build stores the configured thread count where calls of every built function read it;
+    one under ``override(num_threads=1)`` stored 1, and the functions built before ran their
+    parallel loops on one thread after the ``with`` ended, until the next build."""
+    import numpy as np
+
+    from mlc.backends.llvm.symbols import PARALLEL_STATE
+    f = mlc.jit(lambda a: a * 2, tiered=False)
+    f(np.ones(8))
+    assert PARALLEL_STATE.num_threads == mlc.get_num_threads()
+    with override(num_threads=1):
+        g = mlc.jit(lambda a: a * 3, tiered=False)
+        g(np.ones(8))
+        assert PARALLEL_STATE.num_threads == 1
+    assert PARALLEL_STATE.num_threads == mlc.get_num_threads() == config().num_threads
+    f(np.ones(8))
+    assert PARALLEL_STATE.num_threads == config().num_threads

@@ -53,8 +53,10 @@ global ``<body>.site``, :data:`SITE_TYPE`):
 * ``num_threads`` is ``mlc.config.config().num_threads`` (MLC_NUM_THREADS,
   default: every core the process may run on), at most what
   :func:`mlc.set_num_threads` allows. :func:`set_num_threads` stores it; the
-  llvm runtime does so at every build, before every call of a built function
-  and when ``mlc.set_num_threads`` is called;
+  llvm runtime does so at every build, before every bounds-checked call, when
+  ``mlc.set_num_threads`` is called and when a configuration override
+  (:func:`mlc.config.override`) begins or ends; calls on the fast path read
+  what was stored;
 * a launch uses ``min(num_threads, extent)`` threads (never more than
   :data:`~mlc.config.MAX_THREADS`), and only if it takes the
   pool with a try-lock (``cmpxchg busy, 0 -> 1``). While a launch from another
@@ -117,7 +119,7 @@ from collections.abc import Sequence
 
 from llvmlite import ir
 
-from ...config import MAX_THREADS, config
+from ...config import MAX_THREADS, config, on_override
 from ...runtime import threads
 from . import placement
 from .intrinsics import declare
@@ -209,8 +211,8 @@ def warn_serial() -> None:
 
 def set_num_threads(n: int) -> None:
     """The thread count launches use from now on: ``n`` (the configured count), at most
-    what :func:`mlc.set_num_threads` allows, at least 1; 1 in a fork child. Called before
-    every call of a built function: the usual case, no change, costs one compare."""
+    what :func:`mlc.set_num_threads` allows, at least 1; 1 in a fork child. Called at every
+    build and before every bounds-checked call: the usual case, no change, costs one compare."""
     if n == _threads_set[0] and not _forked:
         return
     _threads_set[0] = n
@@ -223,13 +225,15 @@ _threads_set = [0]  # the count set_num_threads was last given (0: nothing yet)
 
 
 def _limit_changed() -> None:
-    """:func:`mlc.set_num_threads` was called: store the count it allows at once (for callers
-    of the C entry points) and make the next call's check look again."""
+    """:func:`mlc.set_num_threads` was called, or a configuration override began or ended:
+    store the count now allowed at once (for the calls of code built earlier and callers of
+    the C entry points) and make the next call's check look again."""
     _threads_set[0] = 0
     set_num_threads(config().num_threads)
 
 
 threads.on_change(_limit_changed)
+on_override(_limit_changed)  # (a build under override(num_threads=1) stored 1: its with ends, the count again)
 
 
 def body_function(module: ir.Module, owner: str, arg_types: Sequence[ir.Type],
