@@ -19,7 +19,8 @@ then per block:
 
 0. ``schedule_columns`` (:mod:`.columns`) — a reduction down the columns of a
    tall, large matrix (``a.sum(axis=0)``, ``x @ A``): the rows cut into parts
-   summed in parallel (rfactor), each row read whole, then the parts added;
+   summed in parallel (rfactor), each row read whole, then the parts added (on
+   one thread, a sum's rows swept in order into the output);
 1. ``schedule_matmul`` (:mod:`.matmul`) — register tiling of
    ``C[...] += A[...] * B[...]`` with B packed into panels, the reduction
    between the outer tiles and the register tile, a local accumulator,
