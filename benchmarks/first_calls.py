@@ -19,7 +19,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-ROWS = ["softmax", "layer_norm", "mm_relu", "sgemm1024", "sgemm2048", "mlp", "mlp_adam_step", "mlp_per_example"]
+ROWS = ["black_scholes", "softmax", "layer_norm", "mm_relu", "sgemm1024", "sgemm2048", "mlp", "mlp_adam_step", "mlp_per_example"]
 
 
 def _timed(contender, settings=None) -> float:
