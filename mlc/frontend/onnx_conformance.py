@@ -7,9 +7,16 @@ through :class:`~mlc.frontend.onnx_backend.MLCBackend` and compares as ONNX's ow
 runner does (same count, dtype and shape of every output, values within the
 case's ``rtol``/``atol``, NaN equal to NaN).
 
+A case of one's own runs the same way (``next(c for c in oc.node_cases() if c.name ==
+"test_relu")`` is the wheel's, after some seconds generating them all):
+
+>>> import numpy as np
+>>> from onnx import TensorProto, helper
 >>> from mlc.frontend import onnx_conformance as oc
->>> case = next(c for c in oc.node_cases() if c.name == "test_relu")
->>> oc.run_case(case).passed
+>>> x, y = (helper.make_tensor_value_info(n, TensorProto.FLOAT, [3]) for n in "xy")
+>>> model = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu", [x], [y]))
+>>> data = np.array([-1.0, 0.0, 2.0], "float32")
+>>> oc.run_case(oc.NodeCase("relu", model, (([data], [np.maximum(data, 0)]),), 1e-7, 0.0)).passed
 True
 
 ``tools/onnx_conformance.py`` prints the table by op; ``tests/frontend/test_onnx_conformance.py``
