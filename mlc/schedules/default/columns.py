@@ -118,9 +118,7 @@ def schedule_columns(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
         return None
     lanes = cpu.lanes(out.buffer.dtype)
     if cpu.cores < 2:  # (a max's steps are a chain of compares and selects: left to the other rules)
-        if not _sums(blk):
-            return None
-        return attempt(sch, _sweep_rows, func_name, name, lanes, rows_per_step(row_bytes, cpu))
+        return attempt(sch, _sweep_rows, func_name, name, lanes, rows_per_step(row_bytes, cpu)) if _sums(blk) else None
     parts = column_parts(rows, cpu)
     return attempt(sch, _split_rows, func_name, name, parts, lanes, rows_per_step(row_bytes, cpu))
 
