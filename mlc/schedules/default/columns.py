@@ -32,8 +32,8 @@ It halves a large ``x @ A`` and ``sum(axis=0)`` on two cores (the numbers are in
 ``benchmarks/results/decisions.md``, "CPU columns"). On one thread there is nothing to split:
 a sum's rows are swept in order into the output itself, a few at a time as above
 (:func:`_sweep_rows`), where the other rules' plans walked the columns in blocks, each block
-down every row (a 4096 x 4096 float32 ``x @ A`` on one core at 0.43x NumPy's ``sgemv``, swept
-0.8-1.0x); a max is left to them (its steps would be a chain of compares and selects). The rule takes
+down every row, at half NumPy's ``sgemv`` or less (decisions.md, "CPU columns"); a max is left
+to them (its steps would be a chain of compares and selects). The rule takes
 a reduction only where the matrix is tall (:data:`MIN_ROWS`) and large
 (:data:`MIN_BYTES` and :data:`MIN_ELEMENTS`), or its rows narrow and it at least
 :data:`NARROW_MIN_BYTES` (the other rules run such a matrix on one thread): smaller
