@@ -3,7 +3,7 @@
 MCJIT would otherwise look unknown names up in the whole process (and crash
 on a name it cannot find). Instead mlc registers the addresses of the
 functions it knows kernels can need — libm functions the math intrinsics
-lower to, ``malloc``/``free``, the ``mem*`` functions loop idioms become,
+lower to, ``malloc``/``free`` (and ``madvise``, for huge pages), the ``mem*`` functions loop idioms become,
 the half-precision conversions of libgcc, libgomp's entry points for
 parallel loops and the C library's CPU placement functions,
 :data:`PARALLEL_STATE` (mlc's process-wide thread-pool state, see
@@ -45,7 +45,7 @@ _LIBM = tuple(dict.fromkeys([*(n for base in _LIBM_BASE for n in (base, base + "
 #: library -> names looked up in it.
 RUNTIME_SYMBOLS: dict[str, tuple[str, ...]] = {
     "m": _LIBM,
-    "c": ("malloc", "calloc", "free", "memset", "memcpy", "memmove",
+    "c": ("malloc", "calloc", "free", "memset", "memcpy", "memmove", "madvise",
           "sched_getcpu", "sched_getaffinity", "sched_setaffinity"),
     "pthread": ("pthread_getspecific", "pthread_setspecific"),
     "gcc_s": ("__truncdfhf2", "__truncsfhf2", "__extendhfsf2"),
