@@ -151,7 +151,7 @@ def test_a_large_kept_block_is_advised_to_take_huge_pages():
     """The 8 MiB scratch a call keeps lies in a mapping flagged ``hg`` (madvise(MADV_HUGEPAGE)
     took: its range whole pages inside the block), whatever the system then gives it; the
     result is unchanged. (A radix sort's scatter to 2048 places of its scratch missed the TLB
-    on nearly every store on 4 KiB pages: one-thread sort 80 -> 64 ms on a Zen 3 host.)"""
+    on nearly every store on 4 KiB pages.)"""
     import ctypes
     import gc
 

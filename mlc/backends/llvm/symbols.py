@@ -3,9 +3,10 @@
 MCJIT would otherwise look unknown names up in the whole process (and crash
 on a name it cannot find). Instead mlc registers the addresses of the
 functions it knows kernels can need — libm functions the math intrinsics
-lower to, ``malloc``/``free`` (and ``madvise``, for huge pages), the ``mem*`` functions loop idioms become,
-the half-precision conversions of libgcc, libgomp's entry points for
-parallel loops and the C library's CPU placement functions,
+lower to, ``malloc``/``free`` (and ``madvise``, for huge pages), the ``mem*``
+functions loop idioms become, the half-precision conversions of libgcc,
+libgomp's entry points for parallel loops and the C library's CPU placement
+functions,
 :data:`PARALLEL_STATE` (mlc's process-wide thread-pool state, see
 :mod:`.parallel`) and :data:`PARALLEL_HOMES` (the pooled launch's home counters),
 :data:`PLACEMENT_KEY` (where team threads keep, see

@@ -102,9 +102,8 @@ def _l1_ways(target: Target) -> int:
 #: The L1 data cache's associativity of the named CPUs whose L1 is the 32 KiB of
 #: :data:`~mlc.target.DEFAULT_CACHES` (8 ways, 4 KiB a way; the cores of these names all have
 #: it): the code built for one of them (``-mcpu=haswell``, portable AVX2 code) lays out a
-#: matmul's A as on such a core. An 8-way Zen 3 ran AVX2 code for haswell with A as stored at
-#: 0.93x OpenBLAS at 2048^3, where its own code packs it (benchmarks/results/decisions.md).
-#: CPUs with another L1 (Ice Lake and later: 48 KiB, 12 ways; Zen 5) are not named: unknown.
+#: matmul's A as on such a core (unknown, it read A as stored on an 8-way host whose own code
+#: packs it: benchmarks/results/decisions.md, "AVX2 sgemm on Zen 3"). CPUs with another L1 (Ice Lake and later: 48 KiB, 12 ways; Zen 5) are not named: unknown.
 NAMED_L1_WAYS = dict.fromkeys(("haswell", "broadwell", "skylake", "skylake-avx512", "cascadelake", "cooperlake",
                                "znver1", "znver2", "znver3", "znver4"), 8)
 
