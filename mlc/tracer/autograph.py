@@ -133,7 +133,7 @@ def _tree(fn):
         return None
     func.decorator_list = []
     ast.increment_lineno(module, first - 1)
-    transformer = _Transformer(_loads(func), _stores(func))
+    transformer = _Transformer(_loads(func), _stores(func), _loop_spans(func), _nested_loads(func))
     func = transformer.visit(func)
     if not transformer.changed:
         return None
@@ -220,12 +220,25 @@ def _stores(func) -> list[tuple[str, int]]:
     return [(n.id, n.lineno) for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
 
 
+def _loop_spans(func) -> list[tuple[int, int]]:
+    """(first line, last line) of every loop in ``func``."""
+    return [(n.lineno, n.end_lineno) for n in ast.walk(func) if isinstance(n, (ast.For, ast.While))]
+
+
+def _nested_loads(func) -> set[str]:
+    """The names read inside the functions, lambdas and classes ``func`` defines (which may run
+    later than the line they stand on)."""
+    inner = [n for body in func.body for n in ast.walk(body)
+             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))]
+    return {n.id for scope in inner for n in ast.walk(scope) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
 class _Transformer(ast.NodeTransformer):
     """Rewrites ``if``/``while``/``for range`` statements and the expressions that test
     traced values (see the module). ``loads``: (name, line) of the function's reads."""
 
-    def __init__(self, loads=(), stores=()):
-        self.loads, self.stores = loads, stores
+    def __init__(self, loads=(), stores=(), loops=(), nested_loads=frozenset()):
+        self.loads, self.stores, self.loops, self.nested_loads = loads, stores, loops, nested_loads
         self.kept_index: set[int] = set()  # lines of the for loops whose index is kept (_keeping_index)
         self.changed = False
         self.counter = 0
@@ -287,12 +300,14 @@ class _Transformer(ast.NodeTransformer):
             names = [n for n in names if n != "ag__retval"] + ["ag__retval"]
         true_fn, false_fn = self._fresh("if_true", node), self._fresh("if_false", node)
         self.changed = True
+        # the user's variables nothing reads after the if: the branches' own (if_stmt)
+        unread = self._unread_after(node, names)
         stmts = [
             _function(true_fn, names, body, _tuple(names)),
             _function(false_fn, names, orelse, _tuple(names)),
             ast.Assign([_tuple(names, store=True)], _call(
                 "if_stmt", test, _name(true_fn), _name(false_fn), _values(names),
-                _const(tuple(names)), _const(node.lineno))),
+                _const(tuple(names)), _const(node.lineno), *([_const(unread)] if unread else []))),
         ]
         if returns:
             stmts.append(ast.Return(_name("ag__retval")))
@@ -342,6 +357,18 @@ class _Transformer(ast.NodeTransformer):
         end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
         again = min((line for n, line in self.stores if n == name and line > end), default=None)
         return any(n == name and line > end and (again is None or line < again) for n, line in self.loads)
+
+    def _unread_after(self, node, names) -> tuple[str, ...]:
+        """The user's variables among ``names`` that nothing reads once the statement ``node``
+        ran: no read on a later line, on an earlier line inside a loop around it (the next
+        iteration's), or inside a function, lambda or class the function defines (which may
+        run later)."""
+        end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
+        around = min((first for first, last in self.loops if first < node.lineno and end <= last),
+                     default=node.lineno)
+        read = {n for n, line in self.loads if line > end or around <= line < node.lineno}
+        user = {n for n, _ in self.stores}
+        return tuple(n for n in names if n in user and n not in read and n not in self.nested_loads)
 
     def _read_outside(self, node) -> set[str]:
         """The names the function reads outside the statement ``node`` (on a line before it, as

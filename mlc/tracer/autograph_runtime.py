@@ -20,7 +20,7 @@ from importlib import import_module
 
 import numpy as np
 
-from ..errors import ShapeError, TraceError
+from ..errors import DTypeError, ShapeError, TraceError
 from . import control_flow
 from .source import describe_location, user_location
 from .autograph_analysis import effect_free_function
@@ -126,17 +126,29 @@ def _where(lineno: int) -> str:
 # ------------------------------------------------------------------------------- if
 
 
-def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> tuple:
+def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int, unread: tuple = ()) -> tuple:
     """``if test: <true_fn> else: <false_fn>``: Python's ``if`` on a Python value; on a traced
     one, a conditional of the graph whose results are the variables both branches leave
     arrays (a variable either branch leaves unbound is unbound after it). The branches get
     the traced variables as operands: an array a branch writes in place (``x[0] = v``) is the
-    branch's own version, and the array written after the conditional."""
+    branch's own version, and the array written after the conditional.
+
+    ``unread``: the variables nothing reads after the statement (:mod:`.autograph`'s line
+    table). One of them unbound before it is the branches' own (a view each binds, of another
+    shape in each: ``v = a[1:3]`` in one, ``v = a[:0]`` in the other): no result, unbound
+    after it; what a branch writes through it reaches its array as any write through a view
+    the branch takes does (:func:`_written_through_views`). One bound before it stays a result
+    (a branch that rebinds it to a view and writes through that writes the array it named). A branch whose
+    trace fails as NumPy's run of it would (a cast ``same_kind`` refuses, shapes that do not
+    broadcast) is a check instead: the function raises that error when it runs and the
+    condition takes the branch (:func:`_one_branch_traced`)."""
     if not _traced(test):
         return tuple((true_fn if test else false_fn)(*vals))
     pred = control_flow._truth(test, f"the condition of the `if` at line {lineno}")
     traced = [k for k, v in enumerate(vals) if _traced(v)]
-    probes = [_probe(fn, vals, traced, names) for fn in (false_fn, true_fn)]
+    probes, refused = _probes((false_fn, true_fn), vals, traced, names)
+    if refused:
+        return _one_branch_traced(test, (false_fn, true_fn), refused, vals, lineno)
     reached = _written_through_views(probes, vals)
     if reached:  # operands too, so that the conditional returns what the branches wrote into them
         n = len(vals)
@@ -144,8 +156,39 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
         true_fn, false_fn = _passing_on(true_fn, n), _passing_on(false_fn, n)
         traced = [k for k, v in enumerate(vals) if _traced(v)]
         probes = [_probe(fn, vals, traced, names) for fn in (false_fn, true_fn)]
-        return _if_result(pred, true_fn, false_fn, vals, names, traced, probes, lineno)[:n]
-    return _if_result(pred, true_fn, false_fn, vals, names, traced, probes, lineno)
+        return _if_result(pred, true_fn, false_fn, vals, names, traced, probes, lineno, unread)[:n]
+    return _if_result(pred, true_fn, false_fn, vals, names, traced, probes, lineno, unread)
+
+
+#: The errors of a branch's trace that NumPy raises too when it runs that branch: a program
+#: whose condition never takes the branch runs in NumPy, so the branch becomes a check.
+_RUN_TIME_ERRORS = (DTypeError, ShapeError)
+
+
+def _probes(fns, vals, traced, names) -> tuple[list, dict]:
+    """(each branch probed, or None where its trace raised one of _RUN_TIME_ERRORS; branch
+    number -> that error)."""
+    probes, refused = [], {}
+    for n, fn in enumerate(fns):
+        try:
+            probes.append(_probe(fn, vals, traced, names))
+        except _RUN_TIME_ERRORS as err:
+            probes.append(None)
+            refused[n] = err
+    return probes, refused
+
+
+def _one_branch_traced(test, fns, refused: dict, vals, lineno: int) -> tuple:
+    """The ``if`` on the traced ``test`` whose branch ``fns[n]`` for each ``n`` in ``refused``
+    fails to trace with that error: the error is raised when the compiled function runs and the
+    condition takes that branch (``n`` 1: true, 0: false; :func:`raise_if`); the other branch
+    runs as the statement. Both failing: the true branch's error, now."""
+    if len(refused) == 2:
+        raise refused[1]
+    (n, err), = refused.items()
+    taken = test if n == 1 else np.logical_not(test)
+    raise_if(taken, lambda: err, lineno)
+    return tuple(fns[1 - n](*vals))
 
 
 def _written_through_views(probes, vals) -> tuple:
@@ -170,12 +213,15 @@ def _passing_on(fn, n: int, indexed: bool = False):
     return lambda *given: tuple(fn(*given[:n])) + tuple(given[n:])
 
 
-def _if_result(pred, true_fn, false_fn, vals, names, traced, probes, lineno) -> tuple:
+def _if_result(pred, true_fn, false_fn, vals, names, traced, probes, lineno, unread=()) -> tuple:
     """The variables after an ``if`` on the traced ``pred`` (:func:`if_stmt`), its branches probed."""
     graph, result = [], list(vals)
     for k, name in enumerate(names):
         outs = [p[k] for p in probes]
-        if any(_unbound(o) for o in outs):
+        if name in unread and _unbound(vals[k]):  # the branches' own: no result
+            result[k] = _Undefined(f"variable {name!r} is assigned inside the `if` at line {lineno}, whose "
+                                   "condition is traced, and read nowhere after it")
+        elif any(_unbound(o) for o in outs):
             result[k] = _Undefined(
                 f"variable {name!r} is assigned in only one branch of the `if` at line {lineno}, whose "
                 f"condition is traced (both branches are compiled); give it a value before the `if`")

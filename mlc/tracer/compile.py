@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..driver import build, main_entry, pausing_between
+from .. import errors
 from ..errors import BoundsError, DTypeError, ShapeError
 from ..ir.arith import eval_int
 from ..ir.expr import max as expr_max
@@ -83,7 +84,7 @@ class RangeCheck(NamedTuple):
         if self.dtype == RAISES:  # the user's own raise, under a condition known at run time
             if v:
                 name, _, message = self.op.partition("\x00")
-                cls = getattr(builtins, name, None)
+                cls = getattr(builtins, name, None) or getattr(errors, name, None)  # (a branch's: if_stmt)
                 raise (cls if isinstance(cls, type) and issubclass(cls, Exception) else RuntimeError)(message)
             return
         if self.dtype == BELOW:
