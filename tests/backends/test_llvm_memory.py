@@ -102,26 +102,13 @@ def test_heap_blocks_start_on_a_cache_line():
     page): a kept scratch block starts on a cache line, so that no vector load of a packed
     panel straddles two; its finalizer frees what malloc returned (a wrong pointer would
     crash here)."""
-    import ctypes
     import gc
-    import re
 
-    import numpy as np
-
-    from mlc import build
     from mlc.backends.llvm.memory import HEAP_ALIGN
 
-    n = 1 << 16  # 256 KiB: kept between calls
-    lib = build(_through_scratch(n), "llvm")
-    x = np.arange(n, dtype="float32")
-    out = np.empty(n, "float32")
-    lib["main"](x, out)
-    np.testing.assert_array_equal(out, x + 1)
-    compiled = lib._keepalive[0]
-    slot, = re.findall(r'@"?(__mlc_kept\.[\w.$-]*)"?\s*=', compiled.optimized_ir)
-    block = ctypes.c_void_p.from_address(compiled.global_address(slot)).value
+    lib, block = _kept_block_after_a_call(1 << 16)  # 256 KiB: kept between calls
     assert block and block % HEAP_ALIGN == 0
-    del lib, compiled
+    del lib
     gc.collect()
 
 
@@ -152,17 +139,28 @@ def test_a_large_kept_block_is_advised_to_take_huge_pages():
     took: its range whole pages inside the block), whatever the system then gives it; the
     result is unchanged. (A radix sort's scatter to 2048 places of its scratch missed the TLB
     on nearly every store on 4 KiB pages.)"""
-    import ctypes
     import gc
-
-    import numpy as np
-
-    from mlc import build
 
     if not _system_takes_huge_page_advice():
         pytest.skip("this system does not flag a mapping madvise(MADV_HUGEPAGE) asks for huge pages "
                     "(a kernel without transparent huge pages): nothing to check")
     n = 1 << 21  # 8 MiB of float32
+    lib, block = _kept_block_after_a_call(n)
+    flags = _mapping_flags(block + 2 * n)  # (its middle: the page where it starts is not whole)
+    del lib
+    gc.collect()
+    assert "hg" in flags, f"the kept block's mapping has flags {flags}"
+
+
+def _kept_block_after_a_call(n: int):
+    """(the library of ``_through_scratch(n)``, called once and checked; the address of the
+    scratch block it keeps)."""
+    import ctypes
+
+    import numpy as np
+
+    from mlc import build
+
     lib = build(_through_scratch(n), "llvm")
     x = np.arange(n, dtype="float32")
     out = np.empty(n, "float32")
@@ -170,11 +168,7 @@ def test_a_large_kept_block_is_advised_to_take_huge_pages():
     np.testing.assert_array_equal(out, x + 1)
     compiled = lib._keepalive[0]
     slot, = re.findall(r'@"?(__mlc_kept\.[\w.$-]*)"?\s*=', compiled.optimized_ir)
-    block = ctypes.c_void_p.from_address(compiled.global_address(slot)).value
-    flags = _mapping_flags(block + 2 * n)  # (its middle: the page where it starts is not whole)
-    del lib, compiled
-    gc.collect()
-    assert "hg" in flags, f"the kept block's mapping has flags {flags}"
+    return lib, ctypes.c_void_p.from_address(compiled.global_address(slot)).value
 
 
 def _system_takes_huge_page_advice() -> bool:
