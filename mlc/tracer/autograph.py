@@ -220,6 +220,12 @@ def _stores(func) -> list[tuple[str, int]]:
     return [(n.id, n.lineno) for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
 
 
+def _last_line(node) -> int:
+    """The last line of the statement ``node`` (its deepest part's, where the rewriting added
+    nodes without an end)."""
+    return max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
+
+
 def _loop_spans(func) -> list[tuple[int, int]]:
     """(first line, last line) of every loop in ``func``."""
     return [(n.lineno, n.end_lineno) for n in ast.walk(func) if isinstance(n, (ast.For, ast.While))]
@@ -239,6 +245,7 @@ class _Transformer(ast.NodeTransformer):
 
     def __init__(self, loads=(), stores=(), loops=(), nested_loads=frozenset()):
         self.loads, self.stores, self.loops, self.nested_loads = loads, stores, loops, nested_loads
+        self.user_names = {n for n, _ in stores}  # (the variables the user's source assigns)
         self.kept_index: set[int] = set()  # lines of the for loops whose index is kept (_keeping_index)
         self.changed = False
         self.counter = 0
@@ -354,7 +361,7 @@ class _Transformer(ast.NodeTransformer):
         """Whether the function reads ``name`` after the statement ``node`` before assigning it
         again (by line numbers: a read on a later line than the statement, and not on or after
         the line of the next assignment)."""
-        end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
+        end = _last_line(node)
         again = min((line for n, line in self.stores if n == name and line > end), default=None)
         return any(n == name and line > end and (again is None or line < again) for n, line in self.loads)
 
@@ -363,18 +370,17 @@ class _Transformer(ast.NodeTransformer):
         ran: no read on a later line, on an earlier line inside a loop around it (the next
         iteration's), or inside a function, lambda or class the function defines (which may
         run later)."""
-        end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
+        end = _last_line(node)
         around = min((first for first, last in self.loops if first < node.lineno and end <= last),
                      default=node.lineno)
         read = {n for n, line in self.loads if line > end or around <= line < node.lineno}
-        user = {n for n, _ in self.stores}
-        return tuple(n for n in names if n in user and n not in read and n not in self.nested_loads)
+        return tuple(n for n in names if n in self.user_names and n not in read and n not in self.nested_loads)
 
     def _read_outside(self, node) -> set[str]:
         """The names the function reads outside the statement ``node`` (on a line before it, as
         a loop around it may, or after it): where the statement leaves one unbound, such a read
         would see that."""
-        end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
+        end = _last_line(node)
         return {n for n, line in self.loads if not node.lineno <= line <= end}
 
     def _keeping_index(self, node):

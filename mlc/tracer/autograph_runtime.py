@@ -138,17 +138,17 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int, unr
     shape in each: ``v = a[1:3]`` in one, ``v = a[:0]`` in the other): no result, unbound
     after it; what a branch writes through it reaches its array as any write through a view
     the branch takes does (:func:`_written_through_views`). One bound before it stays a result
-    (a branch that rebinds it to a view and writes through that writes the array it named). A branch whose
-    trace fails as NumPy's run of it would (a cast ``same_kind`` refuses, shapes that do not
-    broadcast) is a check instead: the function raises that error when it runs and the
-    condition takes the branch (:func:`_one_branch_traced`)."""
+    (a branch that rebinds it to a view and writes through that writes the array it named).
+    A branch whose trace fails as NumPy's run of it would (a cast ``same_kind`` refuses,
+    shapes that do not broadcast) is a check instead: the function raises that error when it
+    runs and the condition takes the branch (:func:`_one_branch_traced`)."""
     if not _traced(test):
         return tuple((true_fn if test else false_fn)(*vals))
-    pred = control_flow._truth(test, f"the condition of the `if` at line {lineno}")
     traced = [k for k, v in enumerate(vals) if _traced(v)]
     probes, refused = _probes((false_fn, true_fn), vals, traced, names)
     if refused:
         return _one_branch_traced(test, (false_fn, true_fn), refused, vals, lineno)
+    pred = control_flow._truth(test, f"the condition of the `if` at line {lineno}")
     reached = _written_through_views(probes, vals)
     if reached:  # operands too, so that the conditional returns what the branches wrote into them
         n = len(vals)

@@ -103,7 +103,8 @@ def _l1_ways(target: Target) -> int:
 #: :data:`~mlc.target.DEFAULT_CACHES` (8 ways, 4 KiB a way; the cores of these names all have
 #: it): the code built for one of them (``-mcpu=haswell``, portable AVX2 code) lays out a
 #: matmul's A as on such a core (unknown, it read A as stored on an 8-way host whose own code
-#: packs it: benchmarks/results/decisions.md, "AVX2 sgemm on Zen 3"). CPUs with another L1 (Ice Lake and later: 48 KiB, 12 ways; Zen 5) are not named: unknown.
+#: packs it: benchmarks/results/decisions.md, "AVX2 sgemm on Zen 3"). CPUs with another L1
+#: (Ice Lake and later: 48 KiB, 12 ways; Zen 5) are not named: unknown.
 NAMED_L1_WAYS = dict.fromkeys(("haswell", "broadwell", "skylake", "skylake-avx512", "cascadelake", "cooperlake",
                                "znver1", "znver2", "znver3", "znver4"), 8)
 
