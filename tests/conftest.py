@@ -34,7 +34,7 @@ from hypothesis import settings
 
 from mlc.testing.profiles import register_profiles
 
-from tests.depth import PROFILE, draw_shares_of, share
+from tests.depth import PROFILE, draw_shares_of, fewest, share
 
 pytest_plugins = ("mlc.testing.pytest_plugin", "pytester")
 
@@ -47,6 +47,7 @@ def pytest_collection_modifyitems(config, items):
     """Each collected property test draws this run's share of its examples (tests/depth.py)."""
     try:
         part = share()
+        fewest()  # (refused here, as a usage error, rather than by the first test that draws)
     except ValueError as err:
         raise pytest.UsageError(str(err)) from None
     if part < 1.0:

@@ -4,10 +4,12 @@ A property test names its examples (``@settings(max_examples=N)``, or the profil
 a run draws :func:`share` of them (:func:`drawn_examples`), so that the whole suite fits CI's
 time on two cores: the ``ci`` profile (``CI=true``, what ``.ci/run`` uses) draws two fifths,
 ``deep`` (the ``ci`` profile otherwise: derandomized) and ``dev`` all of them.
-``MLC_EXAMPLE_SHARE`` sets the share for a run (a number in (0, 1]). The op suite on the
-emulator runs its child sessions at half a share below 1 (they repeat tests the main session
-runs on the CPU targets), at all of them in a run that draws all. Suites run in a child process
-scale their own example counts by it too (the Array API suite).
+``MLC_EXAMPLE_SHARE`` sets the share for a run (a number in (0, 1]), ``MLC_FEWEST_EXAMPLES``
+the fewest examples a test drawing a share keeps (:data:`FEWEST_EXAMPLES` by default). The op
+suite on the emulator runs its child sessions at half a share below 1 and down to one example
+a test (they repeat tests the main session runs on the CPU targets), at all of them in a run
+that draws all. Suites run in a child process scale their own example counts by it too (the
+Array API suite).
 
     HYPOTHESIS_PROFILE=deep ./run test    # every example the tests name, derandomized
 
@@ -18,13 +20,13 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["PROFILE", "SHARES", "FEWEST_EXAMPLES", "share", "drawn_examples", "draw_shares_of"]
+__all__ = ["PROFILE", "SHARES", "FEWEST_EXAMPLES", "share", "fewest", "drawn_examples", "draw_shares_of"]
 
 #: The Hypothesis profile of this run (tests/conftest.py loads it).
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
 #: profile -> the share of each test's examples it draws (1 where not listed)
 SHARES = {"ci": 0.4}
-#: A test naming this many examples or fewer draws them all.
+#: A test naming this many examples or fewer draws them all (``MLC_FEWEST_EXAMPLES``: another floor).
 FEWEST_EXAMPLES = 3
 
 
@@ -43,14 +45,27 @@ def share() -> float:
     return part
 
 
-def drawn_examples(written: int, part: float | None = None) -> int:
+def fewest() -> int:
+    """The fewest examples a test drawing a share keeps: ``MLC_FEWEST_EXAMPLES``, by default
+    :data:`FEWEST_EXAMPLES`."""
+    given = os.environ.get("MLC_FEWEST_EXAMPLES")
+    if not given:
+        return FEWEST_EXAMPLES
+    if not given.isdigit() or int(given) < 1:
+        raise ValueError(f"MLC_FEWEST_EXAMPLES={given!r}: expected the fewest examples a property test "
+                         "keeps, a whole number of at least 1 such as 3; unset it for the default")
+    return int(given)
+
+
+def drawn_examples(written: int, part: float | None = None, floor: int | None = None) -> int:
     """How many of a property test's ``written`` examples a run drawing ``part`` of them
-    (by default :func:`share`) draws: at least :data:`FEWEST_EXAMPLES`, and all of them
-    where the test names no more."""
+    (by default :func:`share`) draws: at least ``floor`` (by default :func:`fewest`), and all
+    of them where the test names no more."""
     part = share() if part is None else part
-    if written <= FEWEST_EXAMPLES:
+    floor = fewest() if floor is None else floor
+    if written <= floor:
         return written
-    return max(FEWEST_EXAMPLES, round(written * part))
+    return max(floor, round(written * part))
 
 
 def draw_shares_of(items, part: float) -> None:

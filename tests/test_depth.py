@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tests.depth import FEWEST_EXAMPLES, drawn_examples, share
+from tests.depth import FEWEST_EXAMPLES, drawn_examples, fewest, share
 
 _drawn: list[int] = []
 
@@ -35,7 +35,19 @@ def test_the_share_counts_examples_down_to_the_fewest_and_leaves_fewer_alone():
     assert [drawn_examples(n, 0.5) for n in (1, 3, 4, 6, 7, 8, 100)] == [1, 3, 3, 3, 4, 4, 50]
     assert [drawn_examples(n, 0.25) for n in (2, 8, 100)] == [2, 3, 25]
     assert all(drawn_examples(n, 1.0) == n for n in range(1, 50))
+    assert [drawn_examples(n, 0.2, floor=1) for n in (1, 3, 6, 8, 15)] == [1, 1, 1, 2, 3]
     assert FEWEST_EXAMPLES == 3 and 0 < share() <= 1
+
+
+def test_the_fewest_examples_follow_the_environment(monkeypatch):
+    monkeypatch.delenv("MLC_FEWEST_EXAMPLES", raising=False)
+    assert fewest() == FEWEST_EXAMPLES
+    monkeypatch.setenv("MLC_FEWEST_EXAMPLES", "1")
+    assert fewest() == 1 and drawn_examples(3, 0.2) == 1
+    for given in ("0", "-1", "two", "1.5"):
+        monkeypatch.setenv("MLC_FEWEST_EXAMPLES", given)
+        with pytest.raises(ValueError, match=r"MLC_FEWEST_EXAMPLES=.*a whole number of at least 1"):
+            fewest()
 
 
 def test_the_share_follows_the_profile_and_the_environment(monkeypatch):
