@@ -86,6 +86,23 @@ def test_compute_inline_into_a_reduction_and_two_consumers():
     assert_same_numerics(make(), sch.mod)
 
 
+def test_compute_inline_of_reads_at_the_same_and_at_other_indices():
+    """Reads at the same index nodes share one substituted value, a read at the iterators
+    themselves is the producer's value as it is: each read still computes its own element."""
+    def make(n=6):
+        A = te.placeholder((n,), "float32", name="A")
+        B = te.compute((n,), lambda i: A[i] * 2 + 1, name="B")
+        C = te.compute((n,), lambda i: B[i] * B[i] + B[n - 1 - i] - B[n - 1 - i] * B[i], name="C")
+        return te_module(A, C)
+    sch = Schedule(make())
+    sch.compute_inline(sch.get_block("B"))
+    A = te.placeholder((6,), "float32", name="A")
+    C = te.compute((6,), lambda i: (A[i] * 2 + 1) * (A[i] * 2 + 1) + (A[5 - i] * 2 + 1)
+                   - (A[5 - i] * 2 + 1) * (A[i] * 2 + 1), name="C")
+    mlc.assert_structural_equal(sch.mod, te_module(A, C))
+    assert_same_numerics(make(), sch.mod)
+
+
 def test_reverse_compute_inline_into_a_split_producer():
     sch = Schedule(elementwise_chain(3, 10))
     _, j = sch.get_loops(sch.get_block("B"))

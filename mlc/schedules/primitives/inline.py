@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import replace as dc_replace
 
 from ...ir.buffer import BufferRegion
-from ...ir.expr import BufferLoad, IntImm, Var
+from ...ir.expr import BufferLoad, IntImm, PrimExpr, Var
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.arith import IntSet, expr_key, same_expr
 from ...ir.tir import BlockRealize, BufferStore, PrimFunc
@@ -58,16 +58,28 @@ def _iterator_indices(indices, iter_vars) -> bool:
 
 
 class _InlineLoads(Mutator):
-    """Replace loads of ``buffer`` with ``value`` (iterators bound to the load's indices)."""
+    """Replace loads of ``buffer`` with ``value`` (iterators bound to the load's indices).
+    Loads at the same index nodes share one substituted value (the IR is immutable: a
+    formula reading an input twice, as elementwise consumers do, walks ``value`` once), and
+    a load at the iterators themselves is ``value`` as it is."""
 
     def __init__(self, buffer, iter_vars, value):
         self.buffer, self.iter_vars, self.value = buffer, iter_vars, value
+        self._substituted: dict[tuple[int, ...], tuple[tuple, PrimExpr]] = {}
 
     def visit_BufferLoad(self, node: BufferLoad):
         node = self.generic_visit(node)
         if node.buffer is not self.buffer:
             return node
-        return substitute(self.value, dict(zip(self.iter_vars, node.indices)))
+        key = tuple(map(id, node.indices))
+        got = self._substituted.get(key)
+        if got is None:
+            if all(i is v for i, v in zip(node.indices, self.iter_vars)):
+                value = self.value
+            else:
+                value = substitute(self.value, dict(zip(self.iter_vars, node.indices)))
+            got = self._substituted[key] = (node.indices, value)  # (the indices kept: their ids stay theirs)
+        return got[1]
 
 
 def _between(func: PrimFunc, first: BlockRealize, last: BlockRealize) -> list[BlockRealize]:
