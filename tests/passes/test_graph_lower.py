@@ -105,6 +105,25 @@ def test_inline_keeps_large_multiply_read_stages():
     assert te.create_prim_func([A, new_out2]).root_block.alloc_buffers == ()
 
 
+def test_reads_of_an_inlined_stage_at_the_same_indices_share_one_value():
+    """A stage read twice at the reader's axes is substituted once (one value, used twice);
+    a read at other indices gets its own; the function computes what NumPy does."""
+    A = te.placeholder((8,), "float32", "A")
+    B = te.compute((8,), lambda i: A[i] * 2 + 1, name="B")
+    C = te.compute((7,), lambda i: B[i] * B[i] + B[i + 1], name="C")
+    (out,) = inline_stages([C])
+    (body,) = out.op.body
+    square, shifted = body.a, body.b
+    assert square.a is square.b and shifted is not square.a
+    assert [str(n) for n in pre_order_nodes(shifted) if isinstance(n, BufferLoad)] == ["A[i + 1]"]
+    lib = mlc.build(te.create_prim_func([A, out]), target="llvm")
+    a = np.arange(8, dtype="float32")
+    got = np.zeros(7, "float32")
+    lib["main"](a, got)
+    b = a * 2 + 1
+    np.testing.assert_array_equal(got, b[:7] * b[:7] + b[1:])
+
+
 def test_a_chain_of_reshapes_inlines_to_one_load_at_the_axes():
     """A reshape reads its input at the divisions and remainders of a flat index: inlined into
     a reshape back, its load's indices are simplified under the reader's axes, so a chain of

@@ -71,20 +71,32 @@ class LoadInliner(Mutator):
     """Replaces each load of a buffer in ``inlined`` (``id(buffer)`` -> (its axes' variables, the
     value at those axes), already inlined) by that value at the load's indices; with an
     ``simplifier`` (under the reading stage's axes), the indices of the loads that value
-    makes are simplified."""
+    makes are simplified. Loads of a buffer at the same index nodes share one value (a
+    formula reading a stage twice at its axes, as an elementwise chain does, substitutes and
+    simplifies it once): set :attr:`simplifier` through :meth:`for_stage`, which starts afresh."""
 
     def __init__(self, inlined: dict[int, tuple[tuple, object]], simplifier: IndexSimplifier | None = None):
         self.inlined = inlined
+        self.for_stage(simplifier)
+
+    def for_stage(self, simplifier: IndexSimplifier | None) -> None:
+        """Inline into a stage whose indices ``simplifier`` simplifies (None: left as they are)."""
         self.simplifier = simplifier
+        self._values: dict[tuple, tuple[tuple, object]] = {}
 
     def visit_BufferLoad(self, load: BufferLoad):
         load = self.generic_visit(load)
         entry = self.inlined.get(id(load.buffer))
         if entry is None:
             return load
-        axes, body = entry
-        value = substitute(body, dict(zip(axes, load.indices)))
-        return value if self.simplifier is None else self.simplifier.visit(value)
+        key = (id(load.buffer), *map(id, load.indices))
+        got = self._values.get(key)
+        if got is None:
+            axes, body = entry
+            value = substitute(body, dict(zip(axes, load.indices)))
+            value = value if self.simplifier is None else self.simplifier.visit(value)
+            got = self._values[key] = (load.indices, value)  # (the indices kept: their ids stay theirs)
+        return got[1]
 
 
 def _inlinable(t: Tensor, outputs: set[int]) -> bool:
@@ -123,7 +135,7 @@ def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
             continue
         new_op = new_ops.get(id(op))
         if new_op is None:
-            inliner.simplifier = IndexSimplifier({iv.var: iv.dom for iv in (*op.axis, *_reduce_axes(op.body))})
+            inliner.for_stage(IndexSimplifier({iv.var: iv.dom for iv in (*op.axis, *_reduce_axes(op.body))}))
             bodies = tuple(inliner.visit(b) for b in op.body)
             inputs = _inputs_of(bodies, rebuilt)
             new_op = new_ops[id(op)] = ComputeOp(op.name, op.axis, bodies, inputs, op.tag)
