@@ -67,6 +67,46 @@ def _getter(cls: type) -> Callable[[Any], tuple]:
     return getter
 
 
+#: Field annotations that never hold an IR node, a buffer or a tuple of them: a walk need not
+#: read such fields (an operator's name, a dtype, a constant's value, a loop's kind).
+_SCALAR_ANNOTATIONS = frozenset({"str", "int", "float", "bool", "str | None", "int | None", "float | None",
+                                 "bool | None"})
+
+#: class -> (getter of the values of its fields that may hold nodes, their positions among all
+#: its fields): what a walk enters (a Var, an IntImm, a FloatImm have none).
+_PARTS: dict[type, tuple[Callable[[Any], tuple], tuple[int, ...]]] = {}
+
+
+def _parts(cls: type) -> tuple[Callable[[Any], tuple], tuple[int, ...]]:
+    """``cls``'s entry of :data:`_PARTS`: its fields but those annotated as scalars."""
+    parts = _PARTS.get(cls)
+    if parts is None:
+        fields = dataclasses.fields(cls)
+        positions = tuple(n for n, f in enumerate(fields) if f.type not in _SCALAR_ANNOTATIONS)
+        names = tuple(fields[n].name for n in positions)
+        if not names:
+            getter = _no_parts
+        elif len(names) == 1:
+            name = names[0]
+            getter = lambda node: (getattr(node, name),)  # noqa: E731 - (one field: no attrgetter tuple)
+        else:
+            getter = operator.attrgetter(*names)
+        parts = _PARTS[cls] = (getter, positions)
+    return parts
+
+
+def _no_parts(node) -> tuple:
+    return ()
+
+
+def _rebuild_parts(node, positions: tuple[int, ...], new_parts: list):
+    """``node`` rebuilt with the values of its fields at ``positions`` replaced by ``new_parts``."""
+    values = list((_GETTERS.get(type(node)) or _getter(type(node)))(node))
+    for n, value in zip(positions, new_parts):
+        values[n] = value
+    return _rebuild(node, values)
+
+
 def _rebuild(node, values: list):
     """``node``'s class built from ``values`` (all its fields, in order): positionally for
     a :func:`~mlc.frozen.frozen` class, whose ``__init__`` takes exactly its fields, so
@@ -129,6 +169,11 @@ def _skips_expressions(cls: type) -> bool:
 
 #: (mutator class, node class) -> the mutator's ``visit_<NodeClass>`` method, or None.
 _METHODS: dict[tuple[type, type], Callable | None] = {}
+
+#: mutator class -> {node class: the mutator's ``visit_<NodeClass>`` method, or None} (a walk's
+#: lookups, without a key tuple each).
+_METHODS_OF: dict[type, dict[type, Callable | None]] = {}
+_UNSET = object()
 
 #: mutator class -> whether it walks as :class:`Mutator` does (no walk method overridden).
 _PLAIN: dict[type, bool] = {}
@@ -218,7 +263,7 @@ def census_mask(root) -> int:
     mask = getattr(root, "_census", None)
     if mask is not None:
         return mask
-    kinds, kind_of, getters, setters, own_plain = _KINDS, _kind, _GETTERS, _SETTERS, _OWN_PLAIN
+    kinds, kind_of, all_parts, setters, own_plain = _KINDS, _kind, _PARTS, _SETTERS, _OWN_PLAIN
     memo: dict[int, int] = {}  # masks of this walk's nodes that have no slot to keep them
     stack = [root]
     while stack:
@@ -232,7 +277,7 @@ def census_mask(root) -> int:
         if mask is None:
             mask = _own_mask(node)
         missing = False
-        for value in (getters.get(cls) or _getter(cls))(node):
+        for value in (all_parts.get(cls) or _parts(cls))[0](node):
             kind = kinds.get(type(value)) or kind_of(type(value))
             if kind <= _EXPR:
                 items = (value,)
@@ -338,16 +383,20 @@ class Mutator:
         mutator has no ``visit_<Class>`` for are entered without a Python call each, so an
         expression thousands of operations deep (the user's) is no deeper to Python.
 
-        A frame is [node or tuple, its values, the next value's index, the new values or
-        None, whether it is a tuple]; a finished frame hands its rebuilt node to its parent.
+        A frame is [node or tuple, its values (a node's: of the fields that may hold nodes,
+        :func:`_parts`), the next value's index, the new values or None, whether it is a
+        tuple]; a finished frame hands its rebuilt node to its parent.
         """
         cls = type(self)
-        kinds, getters, methods = _KINDS, _GETTERS, _METHODS
+        kinds, all_parts = _KINDS, _PARTS
+        methods = _METHODS_OF.get(cls)  # node class -> this mutator's visit_<Class>, or None
+        if methods is None:
+            methods = _METHODS_OF[cls] = {}
         skips = _SKIPS.get(cls)
         if skips is None:
             skips = _skips_expressions(cls)
         wanted = _wanted(cls)
-        frames = [[root, (getters.get(type(root)) or _getter(type(root)))(root), 0, None, False]]
+        frames = [[root, (all_parts.get(type(root)) or _parts(type(root)))[0](root), 0, None, False]]
         while True:
             frame = frames[-1]
             values, n = frame[1], frame[2]
@@ -358,17 +407,16 @@ class Mutator:
                 if kind == _LEAF or (skips and (kind == _EXPR or kind == _BUFFER)):
                     continue
                 if kind <= _EXPR:
-                    key = (cls, type(value))
-                    try:
-                        method = methods[key]
-                    except KeyError:
-                        method = methods[key] = getattr(cls, "visit_" + key[1].__name__, None)
+                    vcls = type(value)
+                    method = methods.get(vcls, _UNSET)
+                    if method is _UNSET:
+                        method = methods[vcls] = getattr(cls, "visit_" + vcls.__name__, None)
                     if method is None:
                         if wanted is not None:  # a subtree with no node it visits stays itself
                             mask = getattr(value, "_census", None)
                             if mask is not None and not (mask & wanted):
                                 continue
-                        frames.append([value, (getters.get(key[1]) or _getter(key[1]))(value), 0, None, False])
+                        frames.append([value, (all_parts.get(vcls) or _parts(vcls))[0](value), 0, None, False])
                         continue
                     new = method(self, value)
                 elif kind == _BUFFER:
@@ -381,7 +429,8 @@ class Mutator:
             else:  # the frame is done: its node, rebuilt where a value changed
                 frames.pop()
                 node, _, _, new_values, is_tuple = frame
-                new = node if new_values is None else tuple(new_values) if is_tuple else _rebuild(node, new_values)
+                new = (node if new_values is None else tuple(new_values) if is_tuple
+                       else _rebuild_parts(node, _PARTS[type(node)][1], new_values))
                 if not frames:
                     return new
                 frame = frames[-1]
@@ -429,14 +478,16 @@ def pre_order_nodes(root):
     Walks with an explicit stack; buffers and their shapes are not entered.
     """
     stack = [root]
-    pop, push, kinds, getters = stack.pop, stack.append, _KINDS, _GETTERS
+    pop, push, kinds, all_parts = stack.pop, stack.append, _KINDS, _PARTS
     while stack:
         node = pop()
         yield node
         cls = type(node)
-        values = (getters.get(cls) or _getter(cls))(node)
+        getter, positions = all_parts.get(cls) or _parts(cls)
+        if not positions:  # (a variable or a constant: most of an expression's nodes)
+            continue
         mark = len(stack)
-        for value in values:
+        for value in getter(node):
             kind = kinds.get(type(value)) or _kind(type(value))
             if kind <= _EXPR:
                 push(value)
@@ -455,7 +506,7 @@ def pre_order_statements(root):
     not walk a function's index and value expressions (most of its nodes).
     """
     stack = [root]
-    pop, push, kinds, getters = stack.pop, stack.append, _KINDS, _GETTERS
+    pop, push, kinds, all_parts = stack.pop, stack.append, _KINDS, _PARTS
     while stack:
         node = pop()
         if (kinds.get(type(node)) or _kind(type(node))) != _STMT:
@@ -463,7 +514,7 @@ def pre_order_statements(root):
         yield node
         cls = type(node)
         mark = len(stack)
-        for value in (getters.get(cls) or _getter(cls))(node):
+        for value in (all_parts.get(cls) or _parts(cls))[0](node):
             kind = kinds.get(type(value)) or _kind(type(value))
             if kind == _STMT:
                 push(value)
@@ -481,7 +532,7 @@ def child_nodes(node) -> list:
     out = []
     kinds = _KINDS
     cls = type(node)
-    for value in (_GETTERS.get(cls) or _getter(cls))(node):
+    for value in (_PARTS.get(cls) or _parts(cls))[0](node):
         kind = kinds.get(type(value)) or _kind(type(value))
         if kind <= _EXPR:
             out.append(value)

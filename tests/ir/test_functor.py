@@ -48,7 +48,7 @@ class _LoopsAndBuffers(_Loops):
 
 def _generic_visits(monkeypatch) -> list[str]:
     """The class names of the nodes a walk enters (reads the fields of) from now on: the
-    generic walk, on its explicit stack or not, asks ``_GETTERS`` for each."""
+    generic walk asks ``_PARTS`` for each on its explicit stack, ``_GETTERS`` otherwise."""
     seen: list[str] = []
 
     class Recording(dict):
@@ -57,6 +57,7 @@ def _generic_visits(monkeypatch) -> list[str]:
             return super().get(key, default)
 
     monkeypatch.setattr(functor, "_GETTERS", Recording(functor._GETTERS))
+    monkeypatch.setattr(functor, "_PARTS", Recording(functor._PARTS))
     return seen
 
 
@@ -133,3 +134,74 @@ def test_a_visit_method_of_no_known_statement_class_still_enters_expressions(mon
 
     assert _LoopsAndLater().visit(func.body) is func.body
     assert set(_EXPRESSIONS) <= set(seen)
+
+
+def _every_field_walk(root) -> list:
+    """Every IR node under ``root``, parents first, reading every field of every node (what
+    the walks did before they skipped the fields annotated as scalars); buffers not entered."""
+    out, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        kids = []
+        for value in functor.field_values(node):
+            items = value if isinstance(value, tuple) else (value,)
+            kids.extend(v for v in items if isinstance(v, functor.NODE_TYPES))
+        stack.extend(reversed(kids))
+    return out
+
+
+def _programs():
+    """Block-level and lowered functions holding every kind of node the passes make: blocks,
+    reductions, selects, casts, math calls written out, Lets, vector loops, an if."""
+    import numpy as np
+
+    import mlc
+    from mlc.backends.llvm import LLVM_TIR_PASSES
+    from mlc.passes.tir import run_passes
+
+    def program(x, y):
+        z = np.where(x > 0, np.exp(x) * y, np.log1p(np.abs(y)))
+        return z.sum(axis=1), np.tanh(z).astype("float64") ** 3, np.maximum(x, y)[::2]
+    args = (np.linspace(-1, 1, 60, dtype="float32").reshape(6, 10), np.ones((6, 10), "float32"))
+    scheduled = mlc.jit(program).lower(*args).scheduled()
+    funcs = [f for f in scheduled.values() if hasattr(f, "body")]
+    return funcs + [run_passes(f, LLVM_TIR_PASSES) for f in funcs] + [_func()]
+
+
+def test_the_walks_read_every_field_that_holds_a_node():
+    """The walks read only the fields not annotated as scalars (``_parts``): over programs of
+    every kind of node they meet the nodes, in the order, that reading every field meets."""
+    A = te.placeholder((8, 6), "float32", "A")
+    k = te.reduce_axis((0, 6), "k")
+    masked = te.sum(A[0, k], axis=k, where=k > 2)  # (a te Reduce with its condition)
+    classes = set()
+    for root in [*(f.body for f in _programs()), masked]:
+        want = _every_field_walk(root)
+        classes |= {type(n) for n in want}
+        assert [id(n) for n in pre_order_nodes(root)] == [id(n) for n in want]
+        assert _Counting().visit(root) is root
+    assert {"Block", "BlockRealize", "For", "Let", "Select", "Cast", "Call", "IterVar", "Reduce"} <= {
+        c.__name__ for c in classes}
+
+
+class _RenameLoads(Mutator):
+    def visit_Var(self, var: Var):
+        return Var(var.name + "_", var.dtype) if var.name == "i" else var
+
+
+def test_a_rewrite_under_fields_of_scalars_and_nodes_keeps_the_scalars():
+    """A node rebuilt from the parts a walk changed keeps its scalar fields (an operator, a
+    dtype, a loop's kind) where they were."""
+    func = _func()
+    new = _RenameLoads().visit(func.body)
+    before, after = _every_field_walk(func.body), _every_field_walk(new)
+    assert len(before) == len(after)
+    for old, got in zip(before, after):
+        assert type(old) is type(got)
+        if isinstance(old, Var):  # (the renamed variables: their names are the change)
+            continue
+        for (name, a), (_, b) in zip(functor.node_fields(old), functor.node_fields(got)):
+            if isinstance(a, (str, int, float, bool)) or a is None:
+                assert a == b, (type(old).__name__, name)
+    assert any(isinstance(n, Var) and n.name == "i_" for n in after)
