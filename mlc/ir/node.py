@@ -3,7 +3,10 @@
 A node is a frozen, slotted dataclass (:func:`mlc.frozen.frozen`) compared
 structurally through :mod:`mlc.ir.structural`, never by a generated ``__eq__``:
 two nodes are equal as Python objects only when they are the same object, and hash
-by identity::
+by identity. Its field annotations are read: the walks (:mod:`mlc.ir.functor`) never
+enter a field annotated ``str``, ``int``, ``float`` or ``bool`` (or one of them
+``| None``), so a field that may hold a node, a buffer or a tuple of them is
+annotated as what it holds::
 
     >>> import dataclasses
     >>> @node
