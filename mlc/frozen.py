@@ -21,6 +21,10 @@ It is made differently, for speed:
 - ``__init__`` stores each field through its slot's descriptor: about twice as fast
   as the stock frozen ``__init__`` (an ``object.__setattr__`` per field). Passes build
   hundreds of thousands of IR nodes in a compile.
+- A slot that a base class declares besides the fields (a value the class keeps for
+  itself, as the IR's nodes keep their census) starts as None: reading an unset slot
+  raises inside ``getattr(node, name, None)``, several times the cost of a read, and
+  the walks read such a slot of every node they meet.
 - ``__setattr__``, ``__delattr__``, ``__eq__``, ``__hash__``, ``__repr__``,
   ``__getstate__`` and ``__setstate__`` are functions shared by every class instead
   of source compiled for each, which is most of what a frozen dataclass costs to
@@ -73,6 +77,9 @@ def _make_init(cls, fields):
     """``__init__(self, a, b=<default>)`` storing each argument through its slot."""
     scope: dict = {"_MISSING": dataclasses.MISSING}
     params, body = ["self"], []
+    for n, (name, owner) in enumerate(_kept_slots(cls, {f.name for f in fields})):
+        scope[f"_keep_{n}"] = owner.__dict__[name].__set__
+        body.append(f"    _keep_{n}(self, None)")
     for f in fields:
         # the slot may belong to a base class: the first along the MRO that has it
         owner = next(c for c in cls.__mro__ if f.name in c.__dict__)
@@ -94,6 +101,19 @@ def _make_init(cls, fields):
     init = scope["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     return init
+
+
+def _kept_slots(cls, fields: set[str]) -> list[tuple[str, type]]:
+    """(name, the class declaring it) of each slot of ``cls``'s bases that is not a field
+    (``__weakref__`` and ``__dict__`` aside)."""
+    out, seen = [], set(fields)
+    for c in cls.__mro__:
+        slots = c.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in seen and not name.startswith("__"):
+                seen.add(name)
+                out.append((name, c))
+    return out
 
 
 def _frozen_setattr(self, name, value):

@@ -143,3 +143,25 @@ def test_ir_nodes_are_frozen_identity_compared_and_pickle():
 
     assert Leaf(1) != Leaf(1) and Leaf(1).v == 1
 
+
+
+class _Kept:
+    """A base keeping a value of its own beside the fields (as IR nodes keep their census)."""
+    __slots__ = ("_kept", "__weakref__")
+
+
+@frozen(eq=False)
+class WithKept(_Kept):
+    a: int
+
+
+def test_a_slot_a_base_declares_besides_the_fields_starts_as_none():
+    """Read before it is set, the slot is None (not an unset slot, which ``getattr`` reads
+    through an exception); fields, replace and pickling are as before."""
+    w = WithKept(3)
+    assert w._kept is None and w.a == 3
+    assert [f.name for f in dataclasses.fields(WithKept)] == ["a"]
+    object.__setattr__(w, "_kept", 7)
+    assert dataclasses.replace(w, a=4)._kept is None
+    assert pickle.loads(pickle.dumps(w)).a == 3
+    assert mlc.ir.Var("x", "int32")._census is None  # (the IR's census, before it is counted)
