@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import types
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -205,16 +206,43 @@ def compute(shape, fcompute: Callable, name: str = "compute", tag: str = ""):
 
 
 def _axis_names(fcompute, ndim: int, name: str) -> list[str]:
+    names, star_first = _parameters(fcompute)
+    if star_first:
+        return [f"i{n}" for n in range(ndim)]
+    if len(names) != ndim:
+        raise ShapeError(f"compute {name}: the shape has {ndim} dimension(s) but fcompute "
+                         f"takes {len(names)} index argument(s)")
+    return list(names)
+
+
+def _parameters(fcompute) -> tuple[tuple[str, ...], bool]:
+    """(the names of ``fcompute``'s parameters, whether the first is ``*args``), as
+    :func:`inspect.signature` gives them; for a plain function (no ``__signature__`` or
+    ``__wrapped__`` of its own) remembered by its code object, which alone decides them (every
+    stage asks: a lambda made afresh per stage shares its code)."""
+    if type(fcompute) is not types.FunctionType or {"__signature__", "__wrapped__"} & fcompute.__dict__.keys():
+        return _signature_parameters(fcompute)
+    code = fcompute.__code__
+    got = _PARAMETERS.get(code)
+    if got is None:
+        if len(_PARAMETERS) >= _PARAMETERS_KEPT:  # (code made at run time, by exec: bounded)
+            _PARAMETERS.clear()
+        got = _PARAMETERS[code] = _signature_parameters(fcompute)
+    return got
+
+
+#: code object -> :func:`_parameters` of the plain functions of that code; at most
+#: :data:`_PARAMETERS_KEPT` of them.
+_PARAMETERS: dict = {}
+_PARAMETERS_KEPT = 4096
+
+
+def _signature_parameters(fcompute) -> tuple[tuple[str, ...], bool]:
     try:
         params = list(inspect.signature(fcompute).parameters.values())
     except (TypeError, ValueError):
         params = []
-    if params and params[0].kind == inspect.Parameter.VAR_POSITIONAL:
-        return [f"i{n}" for n in range(ndim)]
-    if len(params) != ndim:
-        raise ShapeError(f"compute {name}: the shape has {ndim} dimension(s) but fcompute "
-                         f"takes {len(params)} index argument(s)")
-    return [p.name for p in params]
+    return tuple(p.name for p in params), bool(params) and params[0].kind == inspect.Parameter.VAR_POSITIONAL
 
 
 def _check_body(body, name: str) -> PrimExpr:

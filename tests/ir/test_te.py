@@ -117,3 +117,33 @@ def test_irmodule_is_dict_like_and_sets_global_symbol():
         mod["triple"]
     with pytest.raises(IRError, match="PrimFunc"):
         mlc.IRModule({"x": 1})
+
+
+def test_axis_names_from_every_kind_of_callable():
+    """Names from a lambda's or a function's parameters (remembered by code: a lambda made
+    afresh for each stage), ``i0, i1`` for ``*i``, and through ``inspect.signature`` for
+    what is not a plain function (a partial, a wrapper naming its signature)."""
+    import functools
+    A = te.placeholder((4, 5), "float32", "A")
+
+    def row_col(row, col):
+        return A[row, col] + 1
+
+    def names(fcompute):
+        return [iv.var.name for iv in te.compute((4, 5), fcompute, "B").op.axis]
+
+    for _ in range(2):  # (the second time from what was remembered)
+        assert names(lambda r, c: A[r, c]) == ["r", "c"]
+        assert names(row_col) == ["row", "col"]
+        assert names(lambda *i: A[i]) == ["i0", "i1"]
+    assert names(functools.partial(lambda scale, a, b: A[a, b] * scale, 2.0)) == ["a", "b"]
+
+    def wrap(f):  # one code for every wrapper: each wrapper's names are its __wrapped__'s
+        @functools.wraps(f)
+        def wrapped(*i):
+            return f(*i)
+        return wrapped
+    assert names(wrap(row_col)) == ["row", "col"]
+    assert names(wrap(lambda y, x: A[y, x])) == ["y", "x"]
+    with pytest.raises(ShapeError, match="takes 3 index argument"):
+        te.compute((4, 5), lambda a, b, c: A[a, b], "B")
