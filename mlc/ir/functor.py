@@ -37,11 +37,15 @@ def _field_names(cls) -> tuple[str, ...]:
 @lru_cache(maxsize=None)
 def _field_values(cls) -> Callable[[Any], tuple]:
     """``getter(node)``: the values of ``cls``'s fields, as a tuple, in declaration order."""
-    names = _field_names(cls)
+    return _attributes_getter(_field_names(cls))
+
+
+def _attributes_getter(names: tuple[str, ...]) -> Callable[[Any], tuple]:
+    """``getter(node)``: the attributes ``names`` of a node, as a tuple (one: no attrgetter)."""
     if len(names) == 1:
         name = names[0]
         return lambda node: (getattr(node, name),)
-    return operator.attrgetter(*names) if names else (lambda node: ())
+    return operator.attrgetter(*names) if names else _no_parts
 
 
 def node_fields(node) -> tuple[tuple[str, Any], ...]:
@@ -83,15 +87,7 @@ def _parts(cls: type) -> tuple[Callable[[Any], tuple], tuple[int, ...]]:
     if parts is None:
         fields = dataclasses.fields(cls)
         positions = tuple(n for n, f in enumerate(fields) if f.type not in _SCALAR_ANNOTATIONS)
-        names = tuple(fields[n].name for n in positions)
-        if not names:
-            getter = _no_parts
-        elif len(names) == 1:
-            name = names[0]
-            getter = lambda node: (getattr(node, name),)  # noqa: E731 - (one field: no attrgetter tuple)
-        else:
-            getter = operator.attrgetter(*names)
-        parts = _PARTS[cls] = (getter, positions)
+        parts = _PARTS[cls] = (_attributes_getter(tuple(fields[n].name for n in positions)), positions)
     return parts
 
 
@@ -167,13 +163,15 @@ def _skips_expressions(cls: type) -> bool:
     return skips
 
 
-#: (mutator class, node class) -> the mutator's ``visit_<NodeClass>`` method, or None.
-_METHODS: dict[tuple[type, type], Callable | None] = {}
-
-#: mutator class -> {node class: the mutator's ``visit_<NodeClass>`` method, or None} (a walk's
-#: lookups, without a key tuple each).
+#: mutator class -> {node class: the mutator's ``visit_<NodeClass>`` method, or None}, filled
+#: as the walks meet node classes.
 _METHODS_OF: dict[type, dict[type, Callable | None]] = {}
 _UNSET = object()
+
+
+def _methods_of(cls: type) -> dict[type, Callable | None]:
+    """Mutator class ``cls``'s entry of :data:`_METHODS_OF`."""
+    return _METHODS_OF.setdefault(cls, {})
 
 #: mutator class -> whether it walks as :class:`Mutator` does (no walk method overridden).
 _PLAIN: dict[type, bool] = {}
@@ -362,11 +360,10 @@ class Mutator:
     """
 
     def visit(self, node):
-        key = (type(self), type(node))
-        try:
-            method = _METHODS[key]
-        except KeyError:
-            method = _METHODS[key] = getattr(key[0], "visit_" + key[1].__name__, None)
+        methods = _METHODS_OF.get(type(self)) or _methods_of(type(self))
+        method = methods.get(type(node), _UNSET)
+        if method is _UNSET:
+            method = methods[type(node)] = getattr(type(self), "visit_" + type(node).__name__, None)
         return method(self, node) if method is not None else self.generic_visit(node)
 
     def visit_buffer(self, buffer: Buffer) -> Buffer:
@@ -389,9 +386,7 @@ class Mutator:
         """
         cls = type(self)
         kinds, all_parts = _KINDS, _PARTS
-        methods = _METHODS_OF.get(cls)  # node class -> this mutator's visit_<Class>, or None
-        if methods is None:
-            methods = _METHODS_OF[cls] = {}
+        methods = _METHODS_OF.get(cls) or _methods_of(cls)
         skips = _SKIPS.get(cls)
         if skips is None:
             skips = _skips_expressions(cls)
