@@ -13,7 +13,10 @@ reference to it, so a buffer that nothing but the pool refers to is free, and
 the next output of its size gets it, pages already mapped. The pool holds at
 most :func:`limit_bytes` of buffers, in use or not; an output that would go
 over it, once the free buffers have been let go, is allocated as usual.
-:func:`release` lets every free buffer go now.
+:func:`release` lets every free buffer go now. :func:`map_ahead` maps the pages of the
+buffers a call's outputs will take before the call: a jitted function's first call does so
+while its kernels compile on another thread (:mod:`.meanwhile`), so that its run does not
+wait for them.
 
 >>> raw = take(MIN_BYTES)
 >>> address = raw.ctypes.data
@@ -29,12 +32,15 @@ import threading
 
 import numpy as np
 
-__all__ = ["MIN_BYTES", "LIMIT_BYTES", "take", "release", "limit_bytes", "set_limit", "pooled_bytes"]
+__all__ = ["MIN_BYTES", "LIMIT_BYTES", "take", "map_ahead", "release", "limit_bytes", "set_limit", "pooled_bytes"]
 
 #: Outputs of at least this many bytes come from the pool. Smaller blocks come from
 #: glibc's heap, which keeps their pages (above 128 KiB once a block of that size has
 #: been freed, up to its 32 MiB cap).
 MIN_BYTES = 16 << 20
+#: The stride :func:`map_ahead` writes at: one byte a page (of 4 KiB, the smallest page a
+#: Linux, macOS or Windows host maps) makes the system map each.
+PAGE_BYTES = 4096
 #: The most the pool holds, in use or not: 1 GiB, or a sixteenth of the machine's
 #: memory where that is less.
 LIMIT_BYTES = 1 << 30
@@ -91,6 +97,40 @@ def take(nbytes: int) -> np.ndarray | None:
         raw = np.empty(nbytes, np.uint8)
         _pool.append(raw)
         return raw
+
+
+def map_ahead(sizes) -> int:
+    """For each of ``sizes`` (bytes; those under MIN_BYTES are passed by), a buffer of that
+    size in the pool, free and with every page mapped, for the :func:`take` of a call about
+    to come: one the pool has, or a new one (none where the pool would go over its limit,
+    or the memory is not there). Equal sizes get buffers of their own. The bytes of the
+    buffers made ready.
+
+    The pages a new buffer's first writes fault in (the system zeroes each, and where a
+    large mapping gets huge pages, may first compact memory for them) cost a new output's
+    first call about as much as its kernel's run (benchmarks/results/decisions.md,
+    "Runtime"): a caller that would otherwise wait maps them here.
+
+    >>> address = take(MIN_BYTES).ctypes.data   # (dropped at once: a free buffer)
+    >>> map_ahead([MIN_BYTES, MIN_BYTES, 4096])  # that one, and a second one
+    33554432
+    >>> take(MIN_BYTES).ctypes.data == address
+    True
+    """
+    held = []  # (held until all are taken: equal sizes get buffers of their own)
+    for nbytes in sizes:
+        if nbytes < MIN_BYTES:
+            continue
+        try:
+            raw = take(nbytes)
+        except MemoryError:
+            break
+        if raw is None:
+            break
+        raw[::PAGE_BYTES] = 0  # (a page mapped already takes the write as any other)
+        raw[-1] = 0  # (the last page, where the buffer does not start a page)
+        held.append(raw)
+    return sum(raw.nbytes for raw in held)
 
 
 def _shrink_to(most: int) -> bool:

@@ -29,7 +29,7 @@ from .memory import memory, memory_kind_of, memory_kinds
 from .pointers import data_pointer
 
 __all__ = ["c_contiguous", "Device", "cpu", "device", "NDArray", "DeviceArray", "array", "empty", "check_device",
-           "allocator", "host_empty", "aligned_empty", "empty_maker", "numpy_allocates",
+           "allocator", "host_empty", "pooled_sizes", "aligned_empty", "empty_maker", "numpy_allocates",
            "module_device", "to_device", "is_masked_array",
            "redefined_operators", "subclass_refusal", "device_count", "device_kinds",
            "in_device_memory", "FAST_DEVICE_ARRAYS",
@@ -279,6 +279,29 @@ def host_empty(shape, dtype) -> np.ndarray:
         return np.empty(shape, dtype)
     raw = host_pool.take(nbytes + OUTPUT_SLACK) if nbytes >= host_pool.MIN_BYTES else None
     return _output_view(np.empty(nbytes + OUTPUT_SLACK, np.uint8) if raw is None else raw, shape, dtype)
+
+
+def pooled_sizes(outputs) -> list[int]:
+    """The sizes of the :mod:`.host_pool` buffers :func:`host_empty` gives outputs of these
+    ``(shape, dtype)``: those of at least :data:`.host_pool.MIN_BYTES`, of whole-number
+    shapes (a symbolic one, or a dtype NumPy has no name for, is passed by). A jitted
+    function's first call maps their pages while its kernels compile
+    (:func:`.host_pool.map_ahead`, :mod:`.meanwhile`).
+
+    >>> pooled_sizes([((1 << 22,), "float64"), ((8,), "float32")])
+    [33558528]
+    """
+    sizes = []
+    for shape, dtype in outputs:
+        if not all(isinstance(n, int) for n in shape):
+            continue
+        try:
+            nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        except TypeError:
+            continue
+        if nbytes >= host_pool.MIN_BYTES:  # (as host_empty takes it)
+            sizes.append(nbytes + OUTPUT_SLACK)
+    return sizes
 
 
 def aligned_empty(shape, dtype, raw: np.ndarray | None = None, nbytes: int | None = None) -> np.ndarray:

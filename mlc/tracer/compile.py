@@ -9,6 +9,7 @@ per call), its outputs put back into the function's output pytree.
 from __future__ import annotations
 
 import builtins
+from contextlib import nullcontext
 
 from typing import NamedTuple
 
@@ -23,7 +24,11 @@ from ..ir.graph import Graph
 from ..ops.library.reduce import EMPTY_REDUCTION
 from ..ir.tir import IRModule
 from ..passes.graph import GRAPH_PIPELINE, run_graph_passes
+from ..passes.graph.emit_main import main_outputs
 from ..runtime.entry import MainEntry
+from ..runtime.meanwhile import meanwhile
+from ..runtime import host_pool
+from ..runtime.ndarray import module_device, pooled_sizes
 from ..runtime.sizes import EmptyTake
 from ..target import Target
 from .numpy_random import draw_key
@@ -304,10 +309,23 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     ``key_sources`` for the graph's last inputs (:func:`_with_keys`). The graph's last
     ``len(writes)`` outputs are written into the arguments at ``writes`` after each run
     (:mod:`.writeback`), for calls whose arguments share memory as ``aliases`` says.
-    ``quick``: a first tier (``mlc.build(quick=True)``), whose ``lib.optimized()`` comes later."""
-    lib = build(graph.module, Target.from_str(target), schedule, database=database, fast_math=fast_math,
-                quick=quick, tiered=False)  # (the jit tiers its calls itself: .tiering)
+    ``quick``: a first tier (``mlc.build(quick=True)``), whose ``lib.optimized()`` comes later.
+    On the host, while the build waits for its compiler threads, the pages of the outputs'
+    memory are mapped for the first run (:mod:`mlc.runtime.meanwhile`)."""
+    target = Target.from_str(target)
+    work = _map_outputs(graph) if module_device(target).kind == "cpu" else None
+    with meanwhile(work) if work is not None else nullcontext():
+        lib = build(graph.module, target, schedule, database=database, fast_math=fast_math,
+                    quick=quick, tiered=False)  # (the jit tiers its calls itself: .tiering)
     return _function_of(graph, lib, out_tree, checks, nonempty, copies, key_sources, writes, aliases)
+
+
+def _map_outputs(graph: Graph):
+    """The work that maps the pages of the memory of ``graph``'s main's outputs ahead of
+    its first run (:func:`~mlc.runtime.host_pool.map_ahead`), or None where no output is
+    large enough to take it from the pool (:func:`~mlc.runtime.ndarray.pooled_sizes`)."""
+    sizes = pooled_sizes([(v.shape, v.dtype) for v in main_outputs(graph)[0]])
+    return (lambda: host_pool.map_ahead(sizes)) if sizes else None
 
 
 def _function_of(graph: Graph, lib, out_tree, checks, nonempty, copies, key_sources, writes,

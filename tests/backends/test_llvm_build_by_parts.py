@@ -312,3 +312,29 @@ def test_builds_by_parts_on_two_threads_at_once_both_finish_and_compute_right():
     for n, program in enumerate(programs):
         np.testing.assert_allclose(results[n], program(*[a.astype(np.float64) for a in args]), rtol=1e-3, atol=1e-4)
     assert not capturing()
+
+
+def test_finish_does_the_callers_work_while_a_thread_still_builds(monkeypatch):
+    """The work named by :func:`~mlc.runtime.meanwhile.meanwhile` runs in ``finish`` while a
+    background thread builds (which is held until it has run), and not where every unit
+    was built by the time the calling thread had nothing left to do."""
+    from mlc.runtime.meanwhile import meanwhile
+    ran = threading.Event()
+    real = jit._build_unit
+
+    def held(*args):
+        assert ran.wait(30), "finish did not do the caller's work while the unit was building"
+        return real(*args)
+
+    monkeypatch.setattr(jit, "_build_unit", held)
+    with override(num_threads=2, cache_dir=""), meanwhile(ran.set):
+        build = jit.UnitBuild(HOST)
+        build.submit(SEVEN)
+        assert build.finish(["seven"]).address("seven")
+    monkeypatch.setattr(jit, "_build_unit", real)
+    done = []
+    with override(num_threads=1, cache_dir=""), meanwhile(lambda: done.append(1)):
+        build = jit.UnitBuild(HOST)  # (no background thread: nothing to wait for)
+        build.submit(SEVEN)
+        build.finish(["seven"])
+    assert done == []

@@ -127,3 +127,99 @@ def test_set_limit_refuses_a_negative_or_non_integer_limit():
     for bad in (-1, 1.5, "1G"):
         with pytest.raises(ValueError, match="set_limit"):
             host_pool.set_limit(bad)
+
+
+# ---------------------------------------------------------------- mapped ahead of a first call
+
+def _resident_pages(array: np.ndarray) -> list[bool] | None:
+    """Whether each page of ``array``'s memory is mapped (Linux's ``mincore``); None where
+    the system has no such call."""
+    import ctypes
+    import mmap
+    try:
+        mincore = ctypes.CDLL(None, use_errno=True).mincore
+    except (OSError, AttributeError):
+        return None
+    page = mmap.PAGESIZE
+    start = array.ctypes.data // page * page
+    length = array.ctypes.data + array.nbytes - start
+    vec = (ctypes.c_ubyte * ((length + page - 1) // page))()
+    if mincore(ctypes.c_void_p(start), ctypes.c_size_t(length), vec) != 0:
+        return None
+    return [bool(v & 1) for v in vec]
+
+
+def test_map_ahead_maps_every_page_of_a_new_buffer_and_the_next_take_gets_it():
+    size = (33 << 20) + OUTPUT_SLACK  # (over glibc's largest mmap threshold: a mapping of its own)
+    host_pool.set_limit(size)
+    fresh = host_pool.take(size)
+    untouched = _resident_pages(fresh)
+    del fresh
+    host_pool.release()
+    assert host_pool.map_ahead([size]) == size
+    assert host_pool.pooled_bytes() == (size, size)  # one buffer, free
+    if untouched is None:
+        pytest.skip("no mincore on this system: the mapping is not observable")
+    assert not all(untouched)  # (a new mapping's pages are not all there before its first writes)
+    mapped = host_pool.take(size)
+    assert all(_resident_pages(mapped))
+    assert host_pool.pooled_bytes() == (size, 0)  # that buffer
+
+
+def test_map_ahead_gives_equal_sizes_buffers_of_their_own_and_passes_small_sizes_by():
+    size = 4 * N + OUTPUT_SLACK
+    assert host_pool.map_ahead([size, size, host_pool.MIN_BYTES - 1]) == 2 * size
+    assert host_pool.pooled_bytes() == (2 * size, 2 * size)
+    assert host_pool.map_ahead([size]) == size  # a free one of the pool's, mapped already
+    assert host_pool.pooled_bytes() == (2 * size, 2 * size)
+
+
+def test_map_ahead_stops_at_the_pools_limit():
+    size = 4 * N + OUTPUT_SLACK
+    host_pool.set_limit(size)
+    assert host_pool.map_ahead([size, size]) == size
+    assert host_pool.pooled_bytes() == (size, size)
+    host_pool.set_limit(0)
+    assert host_pool.map_ahead([size]) == 0 and host_pool.pooled_bytes() == (0, 0)
+
+
+def test_pooled_sizes_are_the_buffers_host_empty_takes():
+    from mlc.ir.expr import Var
+    from mlc.runtime.ndarray import host_empty, pooled_sizes
+    n = Var("n", "int64")
+    outputs = [((N,), "float32"), ((2, N), "float64"), ((n, 4), "float32"), ((N // 8,), "float32"),
+               ((N,), "bfloat16")]
+    assert pooled_sizes(outputs) == [4 * N + OUTPUT_SLACK, 16 * N + OUTPUT_SLACK]
+    for shape, dtype in outputs[:2]:
+        out = host_empty(shape, dtype)
+        assert out.base.nbytes in pooled_sizes([(shape, dtype)])
+
+
+def test_a_jitted_first_call_runs_in_memory_mapped_while_its_kernel_compiled(monkeypatch):
+    """The pages of the first call's output are mapped while its kernel's LLVM module is
+    built on another thread (the build is held until they are: the wait is then certain),
+    and the output is made in that memory."""
+    import threading
+    from mlc.backends.llvm import jit as llvm_jit
+    from mlc.config import override
+    mapped, ready = [], threading.Event()
+    real_map, real_build = host_pool.map_ahead, llvm_jit._build_unit
+
+    def mapping(sizes):
+        got = real_map(sizes)
+        mapped.extend(raw.ctypes.data for raw in host_pool._pool)
+        ready.set()
+        return got
+
+    def held(text, target, quick, worker):
+        if threading.current_thread().name.startswith("mlc-llvm-unit") and not llvm_jit.unoptimised_only(text):
+            assert ready.wait(30), "the build's wait did not map the outputs"
+        return real_build(text, target, quick, worker)
+
+    monkeypatch.setattr(host_pool, "map_ahead", mapping)
+    monkeypatch.setattr(llvm_jit, "_build_unit", held)
+    x = _inputs(1)[0]
+    with override(num_threads=2, cache_dir=""):
+        out = mlc.jit(lambda v: v * 3 - 1, tiered=False)(x)
+    np.testing.assert_array_equal(out, x * 3 - 1)
+    assert any(address <= out.ctypes.data < address + OUTPUT_SLACK for address in mapped)

@@ -36,6 +36,7 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 from ...errors import CompileError
 from ...shared_change import SharedChange
 from ...runtime.threads import get_num_threads
+from ...runtime.meanwhile import while_waiting
 from .output import covered, llvm_output
 from ...target import Target
 from .cpus import llvm_target, vector_bits
@@ -210,7 +211,9 @@ class UnitBuild:
     :meth:`submit` takes a unit's IR text, found in the object cache or queued for one of
     up to ``get_num_threads() - 1`` background threads (each with an LLVM context and a
     TargetMachine of its own, outside llvmlite's lock: :mod:`.threaded`); :meth:`finish`
-    builds what is still queued on the calling thread beside them, then checks and loads
+    builds what is still queued on the calling thread beside them, does the caller's work
+    for the wait while a thread still builds (:func:`~mlc.runtime.meanwhile.while_waiting`:
+    a jitted call's outputs mapped), then checks and loads
     every object into one engine exactly as :func:`compile_ir` does, and stores the new
     ones in the cache. With one thread allowed, where llvmlite's calls cannot be made
     unlocked, or where no thread can be started (the process at its limit of threads),
@@ -297,6 +300,8 @@ class UnitBuild:
         try:
             while self._take_and_build(worker=0 if self._background else None):
                 pass
+            if self._building():  # the caller's work for the wait, while the threads compile
+                while_waiting()
         finally:
             self._stop()
         if self._errors:
@@ -316,6 +321,11 @@ class UnitBuild:
                 if not _discard_cached(self._keys, self._cached):
                     raise
             return _compile(tuple(self._units), self.target, entry_points)  # (the cached ones afresh)
+
+    def _building(self) -> bool:
+        """Whether a background thread is still building a unit (none is queued any more)."""
+        with self._cond:
+            return not self._errors and any(built is None for built in self._built)
 
     def abandon(self) -> None:
         """Stop: nothing queued is built; a unit being built is finished and dropped."""
