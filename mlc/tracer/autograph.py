@@ -210,9 +210,13 @@ def _nest(ranges) -> ast.Tuple:
                                  _nest(inner)], ast.Load()) for args, inner in ranges], ast.Load())
 
 
-def _loads(func) -> list[tuple[str, int]]:
-    """(name, line) of every read of a variable in ``func``."""
-    return [(n.id, n.lineno) for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+def _loads(tree) -> list[tuple[str, int]]:
+    """(name, line) of every read of a variable in ``tree``: its loads, and the variables an
+    augmented assignment updates (``v += 1`` reads ``v``, whose name the tree stores only)."""
+    reads = [(n.id, n.lineno) for n in ast.walk(tree)
+             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+    return reads + [(n.target.id, n.lineno) for n in ast.walk(tree)
+                    if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)]
 
 
 def _stores(func) -> list[tuple[str, int]]:
@@ -236,7 +240,7 @@ def _nested_loads(func) -> set[str]:
     later than the line they stand on)."""
     inner = [n for body in func.body for n in ast.walk(body)
              if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))]
-    return {n.id for scope in inner for n in ast.walk(scope) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {name for scope in inner for name, _ in _loads(scope)}
 
 
 class _Transformer(ast.NodeTransformer):

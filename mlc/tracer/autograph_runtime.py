@@ -137,8 +137,11 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int, unr
     table). One of them unbound before it is the branches' own (a view each binds, of another
     shape in each: ``v = a[1:3]`` in one, ``v = a[:0]`` in the other): no result, unbound
     after it; what a branch writes through it reaches its array as any write through a view
-    the branch takes does (:func:`_written_through_views`). One bound before it stays a result
-    (a branch that rebinds it to a view and writes through that writes the array it named).
+    the branch takes does (:func:`_written_through_views`). One bound before it stays a
+    result where the branches leave it of one shape and dtype (:func:`_one_type`); where they
+    do not (a branch rebinds it to a view of another shape), it is the branches' own too, and
+    what a branch wrote through the array it named before (``a = a[:2]; a += 1`` writes the
+    caller's ``a``) is written as any write into an array from before the ``if``.
     A branch whose trace fails as NumPy's run of it would (a cast ``same_kind`` refuses,
     shapes that do not broadcast) is a check instead: the function raises that error when it
     runs and the condition takes the branch (:func:`_one_branch_traced`)."""
@@ -218,7 +221,8 @@ def _if_result(pred, true_fn, false_fn, vals, names, traced, probes, lineno, unr
     graph, result = [], list(vals)
     for k, name in enumerate(names):
         outs = [p[k] for p in probes]
-        if name in unread and _unbound(vals[k]):  # the branches' own: no result
+        if name in unread and (_unbound(vals[k]) or not _one_type(outs)):
+            # the branches' own: no result (what they wrote through it is written: _branch_results)
             result[k] = _Undefined(f"variable {name!r} is assigned inside the `if` at line {lineno}, whose "
                                    "condition is traced, and read nowhere after it")
         elif any(_unbound(o) for o in outs):
@@ -237,7 +241,7 @@ def _if_result(pred, true_fn, false_fn, vals, names, traced, probes, lineno, unr
                              f"line {lineno} and {_kind(outs[0])} after the other; on a traced "
                              "condition both branches must leave it an array of one shape and dtype"
                              + _where(lineno))
-    if graph:
+    if graph or any(_wrote(p.inputs[k]) for p in probes for k in traced):  # (results, or writes only)
         _branch_results(pred, true_fn, false_fn, vals, names, traced, graph, probes, result, lineno)
     return tuple(result)
 
@@ -307,6 +311,17 @@ def _branch_results(pred, true_fn, false_fn, vals, names, traced, graph, probes,
     for k, v in zip(graph, chosen[:n]):
         if k in kept:
             result[k] = _written(vals[k], v)
+
+
+def _one_type(outs) -> bool:
+    """Whether the values ``outs`` the branches leave in a variable may be one result of a
+    conditional as far as their shapes and dtypes go: arrays (or numbers) of one shape
+    whose dtypes agree but for weak ones (Python numbers, which take the others' dtype)."""
+    if not all(_array_like(o) for o in outs) or len({np.shape(o) for o in outs}) > 1:
+        return False
+    strong = {str(o.dtype) for o in outs if isinstance(o, (Tracer, np.ndarray, np.generic))
+              and not getattr(o, "weak", False)}
+    return len(strong) <= 1
 
 
 def _wrote(given) -> bool:

@@ -109,17 +109,82 @@ def test_a_variable_read_after_the_if_must_still_agree():
         mlc.jit(f)(np.ones(5, "float32"))
 
 
-def test_a_variable_bound_before_the_if_stays_a_result():
-    """``a = a[:2]; a += 1`` writes the caller's array through the name it rebinds: bound
-    before the `if`, the name stays a result (of one shape: refused here), never dropped
-    with the write it carries."""
+def rebinds_an_argument_to_a_shorter_view(a, b):
+    if b[0] > 0:
+        a = a[:2]
+        a += 1  # (writes the caller's array: NumPy's a[:2] is a view)
+    return b
+
+
+def rebinds_a_view_to_one_of_another_array(a, b, m):
+    v = b[4::-1]
+    v += 2.0
+    if b.sum() > 1:
+        v = a[0:4]  # (int64[4], where v was float64[5])
+        v -= 1
+    else:
+        np.subtract(a, a, out=a)
+    m[0:, 2:] += 1
+    return a, b, m
+
+
+def writes_then_rebinds(a, b):
+    v = b[0:2]
+    if a.sum() > 0:
+        v -= 1  # (into b, through the view v names before the branch rebinds it)
+        v = a[0:3]
+        v *= 2
+    else:
+        v += 10
+    return a, b
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_a_variable_bound_before_the_if_and_rebound_to_another_shape_is_the_branches_own(sign):
+    """Bound before the `if`, rebound by a branch to an array of another shape or dtype and
+    read nowhere after it: no result of the conditional (whose results are of one shape), and
+    what each branch wrote through it (through the array it named before, through the one it
+    names after) reaches those arrays, the caller's too, on both outcomes."""
+    b = sign * np.ones(3)
+    want_a, got_a = np.arange(4.0), np.arange(4.0)  # (the caller's arrays, written in place)
+    rebinds_an_argument_to_a_shorter_view(want_a, b.copy())
+    mlc.jit(rebinds_an_argument_to_a_shorter_view)(got_a, b.copy())
+    np.testing.assert_array_equal(got_a, want_a)
+    args = (np.array([2, -3, 3, 2, 4]), sign * np.array([3.0, -3.0, 3.0, 3.0, 4.0]), np.ones((1, 4)))
+    for f, inputs in ((rebinds_a_view_to_one_of_another_array, args),
+                      (writes_then_rebinds, (sign * np.array([1.0, 2.0, 3.0]), np.array([5.0, 6.0, 7.0])))):
+        want, got = _both(f, *inputs)
+        for w, g in zip(want, got):
+            np.testing.assert_array_equal(g, w)
+            assert g.dtype == w.dtype
+
+
+def test_a_rebound_variable_read_after_the_if_must_still_agree():
+    """Read after the `if`, a variable bound before it and rebound to another shape by one
+    branch is a result of the conditional, of one shape: refused."""
     def f(a, b):
-        if b[0] > 0:
-            a = a[:2]
-            a += 1
-        return b
+        v = b[0:2]
+        if a[0] > 0:
+            v = a[0:3]
+        return v.sum()
     with pytest.raises(TraceError, match="shape"):
-        mlc.jit(f)(np.arange(4.0), np.ones(3))
+        mlc.jit(f)(np.ones(5), np.ones(4))
+
+
+def test_an_augmented_assignment_after_the_if_reads_the_variable():
+    """``v += 1`` after the `if` reads ``v`` (its tree only stores the name): ``v``, bound in
+    both branches to a view of one shape, is a result, and the write reaches the array."""
+    def f(a):
+        if a.sum() > 0:
+            v = a[0:2]
+        else:
+            v = a[1:3]
+        v += 1
+        return a
+    for sign in (1, -1):
+        a = sign * np.array([1.0, 2.0, 3.0])
+        want, got = _both(f, a)
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("f", [cast_in_the_true_branch, cast_in_the_false_branch])
