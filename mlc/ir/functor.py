@@ -23,6 +23,7 @@ from .extern import CallExtern
 from .tir import BufferStore, For, Stmt
 
 __all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "pre_order_statements", "child_nodes", "post_order_dag", "uses_var", "substitute",
+           "substitute_shared",
            "binary_chain", "always_evaluated", "node_fields", "field_values", "NODE_TYPES",
            "census_mask", "census_bit", "census_facts"]
 
@@ -631,3 +632,32 @@ def substitute(node, vmap: dict[Var, PrimExpr]):
     if not vmap:
         return node
     return _Substitute(vmap).visit(node)
+
+
+def substitute_shared(node, vmap: dict[Var, PrimExpr]):
+    """:func:`substitute`, each distinct node under ``node`` (by identity) rewritten once: a
+    value used in several places (a formula's, an inlined stage's) is one node after it as
+    before it, where :func:`substitute`'s tree walk rewrites a copy for each use.
+
+    >>> from mlc.ir.expr import Var
+    >>> x, y = Var("x"), Var("y")
+    >>> twice = x * 2
+    >>> out = substitute_shared(twice + twice, {x: y})
+    >>> str(out), out.a is out.b
+    ('y * 2 + y * 2', True)
+    """
+    if not vmap:
+        return node
+    done: dict[int, Any] = {}
+    kinds = _KINDS
+    for n in post_order_dag((node,), child_nodes):
+        if type(n) is Var:
+            done[id(n)] = vmap.get(n, n)
+            continue
+        getter, positions = _PARTS.get(type(n)) or _parts(type(n))
+        parts = getter(n)
+        new = [done.get(id(v), v) if (kinds.get(type(v)) or _kind(type(v))) <= _EXPR
+               else tuple(done.get(id(x), x) for x in v) if type(v) is tuple else v for v in parts]
+        changed = any(a is not b for a, b in zip(new, parts))
+        done[id(n)] = _rebuild_parts(n, positions, new) if changed else n
+    return done[id(node)]

@@ -205,3 +205,39 @@ def test_a_rewrite_under_fields_of_scalars_and_nodes_keeps_the_scalars():
             if isinstance(a, (str, int, float, bool)) or a is None:
                 assert a == b, (type(old).__name__, name)
     assert any(isinstance(n, Var) and n.name == "i_" for n in after)
+
+
+def test_substitute_shared_rewrites_each_shared_node_once():
+    """Over expressions with shared values (a reduction's, a select's, a load's indices): the
+    same tree as substitute, and a node used in several places is one node after it: as many
+    distinct nodes as before, but for those the variables' values bring."""
+    from hypothesis import given, settings, strategies as st
+    from mlc.ir.arith import expr_key
+    from mlc.ir.expr import select
+    from mlc.ir.structural import structural_equal
+    x, y, z = Var("x", "int64"), Var("y", "int64"), Var("z", "int64")
+    A = te.placeholder((8,), "float32", "A")
+    k = te.reduce_axis((0, 8), "k")
+
+    def distinct(e):
+        return len(list(functor.post_order_dag((e,), functor.child_nodes)))
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.lists(st.integers(0, 5), min_size=3, max_size=8))
+    def check(ops):
+        values = [x, y, x + 1]
+        for op in ops:
+            a, b = values[-1], values[-2]
+            values.append([a + b, a * b, a - b, select(a < b, a, b), A[a % 8].astype("int64") + b,
+                           te.sum(A[(k + a) % 8], axis=k).astype("int64") * b][op])
+        root = values[-1] + values[-1]  # (the root's operands: one node)
+        twice = y * 2
+        vmap = {x: twice, y: z}
+        got = functor.substitute_shared(root, vmap)
+        assert structural_equal(got, functor.substitute(root, vmap))
+        assert got.a is got.b
+        assert distinct(got) <= distinct(root) + distinct(twice) + 1
+        assert not any(n is x for n in functor.post_order_dag((got,), functor.child_nodes))
+        assert expr_key(functor.substitute_shared(root, {})) == expr_key(root)
+
+    check()

@@ -218,3 +218,59 @@ def maxpool2d(x):
 def test_a_loop_of_unrolled_writes_at_traced_indices_compiles_as_numpy_computes(n, h, w, c):
     x = np.random.default_rng(h * w).random((n, 2 * h, 2 * w, c)).astype(np.float32)
     np.testing.assert_array_equal(mlc.jit(maxpool2d)(x), maxpool2d(x))
+
+
+def test_a_stage_read_at_its_axes_brings_its_loads_simplified():
+    """A slice's stage reads its input at ``1 + i``: inlined into a stage that reads it at its
+    own axes, the load is simplified as any inlined load is (``A[i + 1]``), under the reader's
+    ranges (``min(i, 5)`` is ``i`` where ``i < 4``)."""
+    A = te.placeholder((9,), "float32", "A")
+    S = te.compute((8,), lambda i: A[1 + i], name="S")
+    C = te.compute((8,), lambda i: S[i] * 2, name="C")
+    (out,) = inline_stages([C])
+    assert [str(n) for n in pre_order_nodes(out.op.body[0]) if isinstance(n, BufferLoad)] == ["A[i + 1]"]
+    M = te.compute((8,), lambda i: A[te.min(i, 5)], name="M")
+    D = te.compute((4,), lambda i: M[i] + 1, name="D")
+    (out,) = inline_stages([D])
+    assert [str(n) for n in pre_order_nodes(out.op.body[0]) if isinstance(n, BufferLoad)] == ["A[i]"]
+
+
+def test_an_elementwise_chain_inlines_without_substituting_each_value_again(monkeypatch):
+    """Stages read at their axes take the value so far as it is: the nodes substituted over a
+    chain of 60 stages grow with its length, not with its square (each stage's value would
+    otherwise be walked again by the next)."""
+    from mlc.passes.graph import inline as inline_module
+    walked = []
+    real = inline_module.substitute
+
+    def counting(node, vmap):
+        walked.append(sum(1 for _ in pre_order_nodes(node)))
+        return real(node, vmap)
+
+    monkeypatch.setattr(inline_module, "substitute", counting)
+    A = te.placeholder((16,), "float32", "A")
+    def step(x, n):
+        return te.compute((16,), lambda i: x[i] * 1.5 + A[i] * float(n), name=f"s{n}")
+
+    x = A
+    for n in range(60):
+        x = step(x, n)
+    (out,) = inline_stages([x])
+    assert sum(walked) < 20 * 60
+    f = te.create_prim_func([A, out])
+    a = np.arange(16, dtype="float32") / 16
+    want = a.copy()
+    for n in range(60):
+        want = want * np.float32(1.5) + a * np.float32(n)
+    got = np.zeros(16, "float32")
+    mlc.build(f, target="llvm")["main"](a, got)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_the_outputs_of_a_kept_stage_of_several_share_one_stage():
+    A = te.placeholder((4,), "float32", "A")
+    twin = te.compute((4,), lambda i: (A[i] + 1, A[i] * 2), name="twin")
+    C = te.compute((4,), lambda i: twin[0][i] - twin[1][i], name="C")
+    (out,) = inline_stages([C])
+    ops = {id(t.op) for t in out.op.inputs}
+    assert len(out.op.inputs) == 2 and len(ops) == 1

@@ -32,8 +32,9 @@ T.exp(A[i] + T.float32(1))
 """
 from __future__ import annotations
 
-from ...ir.expr import BufferLoad, Call, Reduce
-from ...ir.functor import Mutator, post_order_dag, pre_order_nodes, substitute
+from ...ir.arith import expr_key
+from ...ir.expr import BufferLoad, Call, Reduce, Var
+from ...ir.functor import Mutator, post_order_dag, pre_order_nodes, substitute, substitute_shared
 from ...ir.range_mutator import IndexSimplifier
 from ...ir.te import KEEP_TAG, ComputeOp, PlaceholderOp, Tensor
 
@@ -89,10 +90,12 @@ class LoadInliner(Mutator):
         entry = self.inlined.get(id(load.buffer))
         if entry is None:
             return load
+        axes, body = entry
+        if len(axes) == len(load.indices) and all(a is i for a, i in zip(axes, load.indices)):
+            return body  # (read at its own axes: the value as it is, its indices simplified already)
         key = (id(load.buffer), *map(id, load.indices))
         got = self._values.get(key)
         if got is None:
-            axes, body = entry
             value = substitute(body, dict(zip(axes, load.indices)))
             value = value if self.simplifier is None else self.simplifier.visit(value)
             got = self._values[key] = (load.indices, value)  # (the indices kept: their ids stay theirs)
@@ -126,7 +129,9 @@ def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
     output_buffers = {id(t.buffer) for t in outputs}
     inlined: dict[int, tuple[tuple, object]] = {}
     rebuilt: dict[int, Tensor] = {}   # buffer id -> tensor of the rewritten stage
-    new_ops: dict[int, ComputeOp] = {}
+    new_ops: dict[int, tuple] = {}  # id(op) -> (its axes' shared variables, its bodies in them)
+    kept_ops: dict[int, ComputeOp] = {}  # id(op) -> the stage rewritten, where it is kept
+    shared_axes: dict[tuple, tuple[Var, ...]] = {}
     inliner = LoadInliner(inlined)
     for t in stages:
         op = t.op
@@ -135,17 +140,39 @@ def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
             continue
         new_op = new_ops.get(id(op))
         if new_op is None:
-            inliner.for_stage(IndexSimplifier({iv.var: iv.dom for iv in (*op.axis, *_reduce_axes(op.body))}))
-            bodies = tuple(inliner.visit(b) for b in op.body)
-            inputs = _inputs_of(bodies, rebuilt)
-            new_op = new_ops[id(op)] = ComputeOp(op.name, op.axis, bodies, inputs, op.tag)
+            axes = _shared_axes(op.axis, shared_axes)
+            simplifier = IndexSimplifier({**{v: iv.dom for v, iv in zip(axes, op.axis)},
+                                          **{iv.var: iv.dom for iv in _reduce_axes(op.body)}})
+            inliner.for_stage(simplifier)
+            renamed = {iv.var: v for iv, v in zip(op.axis, axes)}
+            # (its own loads' indices simplified too: a stage read at its axes is taken as it is)
+            bodies = tuple(inliner.visit(simplifier.visit(substitute(b, renamed))) for b in op.body)
+            new_op = new_ops[id(op)] = (axes, bodies)
+        axes, bodies = new_op
         if _inlinable(t, output_buffers) and (counts.get(id(t.buffer), 0) <= 1
-                                               or _size(new_op.body[0]) <= INLINE_MAX_NODES) \
-                and not (id(t.buffer) in shared_with_reduction and _calls(new_op.body[0])):
-            inlined[id(t.buffer)] = (tuple(iv.var for iv in new_op.axis), new_op.body[0])
+                                               or _size(bodies[0]) <= INLINE_MAX_NODES) \
+                and not (id(t.buffer) in shared_with_reduction and _calls(bodies[0])):
+            inlined[id(t.buffer)] = (axes, bodies[0])
             continue
-        rebuilt[id(t.buffer)] = Tensor(new_op, t.buffer, t.value_index)
+        kept = kept_ops.get(id(op))  # (one for every output of a stage of several)
+        if kept is None:
+            own = {v: iv.var for iv, v in zip(op.axis, axes)}
+            bodies = tuple(substitute_shared(b, own) for b in bodies)
+            kept = kept_ops[id(op)] = ComputeOp(op.name, op.axis, bodies, _inputs_of(bodies, rebuilt), op.tag)
+        rebuilt[id(t.buffer)] = Tensor(kept, t.buffer, t.value_index)
     return [rebuilt[id(t.buffer)] for t in outputs]
+
+
+def _shared_axes(axis, shared: dict[tuple, tuple[Var, ...]]) -> tuple[Var, ...]:
+    """The variables a stage of the axes ``axis`` (IterVars) is inlined in: one set for every
+    stage of the same domains, so that a stage reading another at its own axes (an
+    elementwise chain) takes the other's value as it is, with no substitution (a walk of the
+    whole value, for every stage of the chain). A stage kept gets its own axes back."""
+    key = tuple((expr_key(iv.dom.min), expr_key(iv.dom.extent), iv.var.dtype) for iv in axis)
+    got = shared.get(key)
+    if got is None:
+        got = shared[key] = tuple(Var(iv.var.name, iv.var.dtype) for iv in axis)
+    return got
 
 
 def _reduce_axes(bodies) -> tuple:
