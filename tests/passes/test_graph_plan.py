@@ -101,3 +101,27 @@ def run_steps(steps, x, w, softmax):
 def test_random_chains_equal_numpy(steps):
     f = mlc.jit(lambda x, w: run_steps(steps, x, w, mlc.nn.softmax))
     np.testing.assert_allclose(f(X, W), run_steps(steps, X, W, numpy_softmax), rtol=1e-4, atol=1e-6)
+
+
+def _mlp_step(w1, b1, w2, b2, x, y, lr):
+    def loss(params, x, y):
+        w1, b1, w2, b2 = params
+        logits = np.maximum(x @ w1 + b1, 0) @ w2 + b2
+        m = logits.max(axis=1, keepdims=True)
+        logp = logits - m - np.log(np.sum(np.exp(logits - m), axis=1, keepdims=True))
+        return -np.mean(np.take_along_axis(logp, y[:, None], axis=1))
+    value, grads = mlc.value_and_grad(loss)((w1, b1, w2, b2), x, y)
+    return value, [p - lr * g for p, g in zip((w1, b1, w2, b2), grads)]
+
+
+def test_the_plan_does_not_depend_on_where_the_values_live_in_memory():
+    """A training step's plan (which storage each intermediate takes) is the same every time
+    it is lowered: storages freed by one binding are freed in its arguments' order, not in the
+    order of their ids (addresses, another in each process: the compiled code, and so the
+    object cache's key, would differ from run to run)."""
+    rng = np.random.default_rng(0)
+    args = (rng.standard_normal((64, 256), dtype="float32"), np.zeros(256, "float32"),
+            rng.standard_normal((256, 10), dtype="float32"), np.zeros(10, "float32"),
+            rng.standard_normal((16, 64), dtype="float32"), rng.integers(0, 10, 16), np.float32(0.1))
+    texts = {mlc.jit(_mlp_step).lower(*args).as_text() for _ in range(8)}
+    assert len(texts) == 1

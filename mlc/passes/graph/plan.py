@@ -116,7 +116,7 @@ def _plan(graph: Graph, writable_positions: frozenset, module=None) -> Graph:
             if any(k is not None for k in alias):
                 attrs += ((ALIAS, tuple(alias)),)
             b = Binding(b.outputs, b.op, b.args, attrs, b.loc)
-        for key in {root.get(id(a), id(a)) for a in b.args}:
+        for key in dict.fromkeys(root.get(id(a), id(a)) for a in b.args):  # (in the arguments' order, not the ids')
             if last_use.get(key) == n and key in holder:
                 free.append(holder.pop(key))
         bindings.append(b)
