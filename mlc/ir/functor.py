@@ -23,7 +23,6 @@ from .extern import CallExtern
 from .tir import BufferStore, For, Stmt
 
 __all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "pre_order_statements", "child_nodes", "post_order_dag", "uses_var", "substitute",
-           "substitute_shared",
            "binary_chain", "always_evaluated", "node_fields", "field_values", "NODE_TYPES",
            "census_mask", "census_bit", "census_facts"]
 
@@ -357,8 +356,14 @@ def _wanted(cls: type) -> int | None:
 class Mutator:
     """Rebuilds an IR tree bottom-up; override ``visit_<ClassName>`` to rewrite.
 
-    Buffers are leaves: override :meth:`visit_buffer` to replace them.
+    Buffers are leaves: override :meth:`visit_buffer` to replace them. A mutator whose
+    rewrite of a node depends on the node alone (not on where the walk meets it) sets
+    :attr:`shares_rewrites`: its walk rewrites a node used in several places (a formula's
+    shared value) once, and the rewrite is one node used in those places.
     """
+
+    #: whether a node met again in one walk takes its first rewrite (see the class docstring)
+    shares_rewrites = False
 
     def visit(self, node):
         methods = _METHODS_OF.get(type(self)) or _methods_of(type(self))
@@ -392,6 +397,7 @@ class Mutator:
         if skips is None:
             skips = _skips_expressions(cls)
         wanted = _wanted(cls)
+        shared = {} if self.shares_rewrites else None  # id(node) -> its rewrite, this walk's
         frames = [[root, (all_parts.get(type(root)) or _parts(type(root)))[0](root), 0, None, False]]
         while True:
             frame = frames[-1]
@@ -403,18 +409,23 @@ class Mutator:
                 if kind == _LEAF or (skips and (kind == _EXPR or kind == _BUFFER)):
                     continue
                 if kind <= _EXPR:
-                    vcls = type(value)
-                    method = methods.get(vcls, _UNSET)
-                    if method is _UNSET:
-                        method = methods[vcls] = getattr(cls, "visit_" + vcls.__name__, None)
-                    if method is None:
-                        if wanted is not None:  # a subtree with no node it visits stays itself
-                            mask = getattr(value, "_census", None)
-                            if mask is not None and not (mask & wanted):
-                                continue
-                        frames.append([value, (all_parts.get(vcls) or _parts(vcls))[0](value), 0, None, False])
-                        continue
-                    new = method(self, value)
+                    if shared is not None and id(value) in shared:
+                        new = shared[id(value)]
+                    else:
+                        vcls = type(value)
+                        method = methods.get(vcls, _UNSET)
+                        if method is _UNSET:
+                            method = methods[vcls] = getattr(cls, "visit_" + vcls.__name__, None)
+                        if method is None:
+                            if wanted is not None:  # a subtree with no node it visits stays itself
+                                mask = getattr(value, "_census", None)
+                                if mask is not None and not (mask & wanted):
+                                    continue
+                            frames.append([value, (all_parts.get(vcls) or _parts(vcls))[0](value), 0, None, False])
+                            continue
+                        new = method(self, value)
+                        if shared is not None:
+                            shared[id(value)] = new
                 elif kind == _BUFFER:
                     new = self.visit_buffer(value)
                 elif kind == _TUPLE and value and not isinstance(value[0], (str, tuple)):
@@ -427,6 +438,8 @@ class Mutator:
                 node, _, _, new_values, is_tuple = frame
                 new = (node if new_values is None else tuple(new_values) if is_tuple
                        else _rebuild_parts(node, _PARTS[type(node)][1], new_values))
+                if shared is not None and not is_tuple:
+                    shared[id(node)] = new
                 if not frames:
                     return new
                 frame = frames[-1]
@@ -620,6 +633,8 @@ def post_order_visit(root, fn: Callable[[Any], None]) -> None:
 
 
 class _Substitute(Mutator):
+    shares_rewrites = True  # (a value used in several places stays one node)
+
     def __init__(self, vmap):
         self.vmap = vmap
 
@@ -628,36 +643,17 @@ class _Substitute(Mutator):
 
 
 def substitute(node, vmap: dict[Var, PrimExpr]):
-    """Replace free occurrences of the variables in ``vmap`` (keys compared by identity)."""
-    if not vmap:
-        return node
-    return _Substitute(vmap).visit(node)
-
-
-def substitute_shared(node, vmap: dict[Var, PrimExpr]):
-    """:func:`substitute`, each distinct node under ``node`` (by identity) rewritten once: a
-    value used in several places (a formula's, an inlined stage's) is one node after it as
-    before it, where :func:`substitute`'s tree walk rewrites a copy for each use.
+    """Replace free occurrences of the variables in ``vmap`` (keys compared by identity). A
+    node used in several places under ``node`` (a formula's shared value) is rewritten once,
+    and its rewrite is one node in those places.
 
     >>> from mlc.ir.expr import Var
     >>> x, y = Var("x"), Var("y")
     >>> twice = x * 2
-    >>> out = substitute_shared(twice + twice, {x: y})
+    >>> out = substitute(twice + twice, {x: y})
     >>> str(out), out.a is out.b
     ('y * 2 + y * 2', True)
     """
     if not vmap:
         return node
-    done: dict[int, Any] = {}
-    kinds = _KINDS
-    for n in post_order_dag((node,), child_nodes):
-        if type(n) is Var:
-            done[id(n)] = vmap.get(n, n)
-            continue
-        getter, positions = _PARTS.get(type(n)) or _parts(type(n))
-        parts = getter(n)
-        new = [done.get(id(v), v) if (kinds.get(type(v)) or _kind(type(v))) <= _EXPR
-               else tuple(done.get(id(x), x) for x in v) if type(v) is tuple else v for v in parts]
-        changed = any(a is not b for a, b in zip(new, parts))
-        done[id(n)] = _rebuild_parts(n, positions, new) if changed else n
-    return done[id(node)]
+    return _Substitute(vmap).visit(node)

@@ -207,9 +207,19 @@ def test_a_rewrite_under_fields_of_scalars_and_nodes_keeps_the_scalars():
     assert any(isinstance(n, Var) and n.name == "i_" for n in after)
 
 
-def test_substitute_shared_rewrites_each_shared_node_once():
+class _Copying(Mutator):
+    """substitute's rewrite, a copy for each place a node is used."""
+
+    def __init__(self, vmap):
+        self.vmap = vmap
+
+    def visit_Var(self, v):
+        return self.vmap.get(v, v)
+
+
+def test_substitute_rewrites_each_shared_node_once():
     """Over expressions with shared values (a reduction's, a select's, a load's indices): the
-    same tree as substitute, and a node used in several places is one node after it: as many
+    same tree as a rewrite of every place, and a node used in several places is one node after it: as many
     distinct nodes as before, but for those the variables' values bring."""
     from hypothesis import given, settings, strategies as st
     from mlc.ir.arith import expr_key
@@ -233,11 +243,37 @@ def test_substitute_shared_rewrites_each_shared_node_once():
         root = values[-1] + values[-1]  # (the root's operands: one node)
         twice = y * 2
         vmap = {x: twice, y: z}
-        got = functor.substitute_shared(root, vmap)
-        assert structural_equal(got, functor.substitute(root, vmap))
+        got = functor.substitute(root, vmap)
+        assert structural_equal(got, _Copying(vmap).visit(root))
         assert got.a is got.b
         assert distinct(got) <= distinct(root) + distinct(twice) + 1
         assert not any(n is x for n in functor.post_order_dag((got,), functor.child_nodes))
-        assert expr_key(functor.substitute_shared(root, {})) == expr_key(root)
+        assert functor.substitute(root, {}) is root
 
     check()
+
+
+def test_a_mutator_that_shares_rewrites_rewrites_a_shared_node_once():
+    """``shares_rewrites``: a node met several times in one walk (a formula's shared value) is
+    rewritten once, and its rewrite is one node in every place; without it, once per place."""
+    x, y = Var("x", "int64"), Var("y", "int64")
+
+    class Renaming(Mutator):
+        def __init__(self):
+            self.calls = 0
+
+        def visit_Var(self, v):
+            self.calls += 1
+            return y if v is x else v
+
+    class SharedRenaming(Renaming):
+        shares_rewrites = True
+
+    a = x * 2 + 1
+    root = (a + a) * a
+    plain, shared = Renaming(), SharedRenaming()
+    copied, kept = plain.visit(root), shared.visit(root)
+    assert str(kept) == str(copied) == str((y * 2 + 1 + (y * 2 + 1)) * (y * 2 + 1))
+    assert (plain.calls, shared.calls) == (3, 1)
+    assert kept.a.a is kept.a.b is kept.b
+    assert copied.a.a is not copied.a.b

@@ -175,3 +175,24 @@ def test_reverse_compute_inline_refuses_a_partial_consumer():
     sch = Schedule(te_module(A, C))
     with pytest.raises(ScheduleError, match="must cover the whole producer output"):
         sch.reverse_compute_inline(sch.get_block("C"))
+
+
+def test_compute_inline_keeps_a_value_the_reader_shares_shared():
+    """The reader uses one value three times (one node, as a formula written once leaves it):
+    after the inline, its rewrite is one node in the three places, not three copies."""
+    from mlc.ir.functor import pre_order_statements
+    A = te.placeholder((8,), "float32", name="A")
+    B = te.compute((8,), lambda i: A[i] * 2, name="B")
+
+    def formula(i):
+        v = B[i] + A[i]
+        return v * v + v
+
+    C = te.compute((8,), formula, name="C")
+    before = te_module(A, C)
+    sch = Schedule(before)
+    sch.compute_inline(sch.get_block("B"))
+    (store,) = [s for s in pre_order_statements(sch.mod["main"].body) if isinstance(s, BufferStore)]
+    value = store.value
+    assert value.a.a is value.a.b is value.b
+    assert_same_numerics(before, sch.mod)

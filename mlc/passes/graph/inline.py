@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from ...ir.arith import expr_key
 from ...ir.expr import BufferLoad, Call, Reduce, Var
-from ...ir.functor import Mutator, post_order_dag, pre_order_nodes, substitute, substitute_shared
+from ...ir.functor import Mutator, post_order_dag, pre_order_nodes, substitute
 from ...ir.range_mutator import IndexSimplifier
 from ...ir.te import KEEP_TAG, ComputeOp, PlaceholderOp, Tensor
 
@@ -157,7 +157,7 @@ def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
         kept = kept_ops.get(id(op))  # (one for every output of a stage of several)
         if kept is None:
             own = {v: iv.var for iv, v in zip(op.axis, axes)}
-            bodies = tuple(substitute_shared(b, own) for b in bodies)
+            bodies = tuple(substitute(b, own) for b in bodies)
             kept = kept_ops[id(op)] = ComputeOp(op.name, op.axis, bodies, _inputs_of(bodies, rebuilt), op.tag)
         rebuilt[id(t.buffer)] = Tensor(kept, t.buffer, t.value_index)
     return [rebuilt[id(t.buffer)] for t in outputs]

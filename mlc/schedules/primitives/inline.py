@@ -63,6 +63,8 @@ class _InlineLoads(Mutator):
     formula reading an input twice, as elementwise consumers do, walks ``value`` once), and
     a load at the iterators themselves is ``value`` as it is."""
 
+    shares_rewrites = True  # (a load's rewrite depends on the load alone: a shared value stays shared)
+
     def __init__(self, buffer, iter_vars, value):
         self.buffer, self.iter_vars, self.value = buffer, iter_vars, value
         self._substituted: dict[tuple[int, ...], tuple[tuple, PrimExpr]] = {}
