@@ -277,7 +277,8 @@ def host_empty(shape, dtype) -> np.ndarray:
             _LARGE[shape, dtype] = nbytes if nbytes >= HOST_ALIGNED_BYTES else 0
     if nbytes < HOST_ALIGNED_BYTES:
         return np.empty(shape, dtype)
-    raw = host_pool.take(nbytes + OUTPUT_SLACK) if nbytes >= host_pool.MIN_BYTES else None
+    pooled = _pool_bytes(nbytes)
+    raw = host_pool.take(pooled) if pooled else None
     return _output_view(np.empty(nbytes + OUTPUT_SLACK, np.uint8) if raw is None else raw, shape, dtype)
 
 
@@ -299,9 +300,16 @@ def pooled_sizes(outputs) -> list[int]:
             nbytes = math.prod(shape) * np.dtype(dtype).itemsize
         except TypeError:
             continue
-        if nbytes >= host_pool.MIN_BYTES:  # (as host_empty takes it)
-            sizes.append(nbytes + OUTPUT_SLACK)
+        pooled = _pool_bytes(nbytes)
+        if pooled:
+            sizes.append(pooled)
     return sizes
+
+
+def _pool_bytes(nbytes: int) -> int:
+    """The size of the :mod:`.host_pool` buffer an output of ``nbytes`` takes (its data and
+    :data:`OUTPUT_SLACK`), or 0 where it is too small for the pool."""
+    return nbytes + OUTPUT_SLACK if nbytes >= host_pool.MIN_BYTES else 0
 
 
 def aligned_empty(shape, dtype, raw: np.ndarray | None = None, nbytes: int | None = None) -> np.ndarray:
@@ -367,7 +375,7 @@ def empty_maker(empty, shape: tuple, dtype) -> Callable[[], object]:
     nbytes = math.prod(shape) * np.dtype(dtype).itemsize
     if nbytes < HOST_ALIGNED_BYTES:
         return functools.partial(np.empty, shape, dtype)
-    if nbytes >= host_pool.MIN_BYTES:
+    if _pool_bytes(nbytes):
         return functools.partial(empty, shape, dtype)
     size, uint8 = nbytes + OUTPUT_SLACK, np.dtype(np.uint8)
 
