@@ -33,9 +33,10 @@ _local = threading.local()  # .work: the calling thread's work, or None
 
 
 @contextmanager
-def meanwhile(work: Callable[[], object]) -> Iterator[None]:
-    """Within the block, the first :func:`while_waiting` of this thread runs ``work``;
-    a block within another names its own work, and the outer block's is back after it."""
+def meanwhile(work: Callable[[], object] | None) -> Iterator[None]:
+    """Within the block, the first :func:`while_waiting` of this thread runs ``work`` (None:
+    nothing); a block within another names its own work, and the outer block's is back
+    after it."""
     outer = getattr(_local, "work", None)
     _local.work = work
     try:

@@ -9,7 +9,6 @@ per call), its outputs put back into the function's output pytree.
 from __future__ import annotations
 
 import builtins
-from contextlib import nullcontext
 
 from typing import NamedTuple
 
@@ -313,8 +312,7 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     On the host, while the build waits for its compiler threads, the pages of the outputs'
     memory are mapped for the first run (:mod:`mlc.runtime.meanwhile`)."""
     target = Target.from_str(target)
-    work = _map_outputs(graph) if module_device(target).kind == "cpu" else None
-    with meanwhile(work) if work is not None else nullcontext():
+    with meanwhile(_map_outputs(graph) if module_device(target).kind == "cpu" else None):
         lib = build(graph.module, target, schedule, database=database, fast_math=fast_math,
                     quick=quick, tiered=False)  # (the jit tiers its calls itself: .tiering)
     return _function_of(graph, lib, out_tree, checks, nonempty, copies, key_sources, writes, aliases)

@@ -45,3 +45,13 @@ def test_a_block_left_by_an_error_leaves_no_work_behind():
         pass
     while_waiting()
     assert done == []
+
+
+def test_a_block_naming_no_work_runs_none_and_hides_the_outer_blocks_work_within_it():
+    done = []
+    with meanwhile(lambda: done.append("outer")):
+        with meanwhile(None):
+            while_waiting()
+        assert done == []
+        while_waiting()
+    assert done == ["outer"]

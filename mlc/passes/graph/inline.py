@@ -74,7 +74,9 @@ class LoadInliner(Mutator):
     ``simplifier`` (under the reading stage's axes), the indices of the loads that value
     makes are simplified. Loads of a buffer at the same index nodes share one value (a
     formula reading a stage twice at its axes, as an elementwise chain does, substitutes and
-    simplifies it once): set :attr:`simplifier` through :meth:`for_stage`, which starts afresh."""
+    simplifies it once), and a load at the value's own axes variables takes it as it is (its
+    indices simplified when it was made): set :attr:`simplifier` through :meth:`for_stage`,
+    which starts afresh."""
 
     def __init__(self, inlined: dict[int, tuple[tuple, object]], simplifier: IndexSimplifier | None = None):
         self.inlined = inlined
